@@ -1,0 +1,459 @@
+//! The HTTP API (SPEC.md section 3) as a pure function of config, credentials, clock and
+//! request.
+
+use crate::clock::{truncate_to_second, unix_seconds, UtcDateTime};
+use crate::config::{is_token_char, Config, Credentials};
+use crate::sanitize::sanitize_filename;
+use crate::sign::{attachment_disposition, object_url, presign};
+use serde_json::{json, Map, Value};
+use std::time::{Duration, SystemTime};
+
+/// Largest accepted `POST /uploads` body.
+pub const MAX_REQUEST_BODY_BYTES: usize = 16 * 1024;
+/// S3's limit on a key's length in UTF-8 bytes.
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// An HTTP request, independent of Lambda.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Request {
+    /// `GET`, `POST`, ... (compared case-insensitively).
+    pub method: String,
+    /// The raw path, e.g. `/uploads`.
+    pub path: String,
+    /// The raw (still percent-encoded) query string, without `?`.
+    pub query: String,
+    /// Header names in any case.
+    pub headers: Vec<(String, String)>,
+    /// The body, already base64-decoded where the transport encoded it.
+    pub body: Vec<u8>,
+}
+
+/// An HTTP response, independent of Lambda. The body is always JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    /// Lower-case names.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Response {
+    /// The first header called `name` (lower-case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What to log about one request. Never holds a URL, a signature or a credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRecord {
+    /// `uploads`, `downloads` or `unknown`.
+    pub route: &'static str,
+    /// The request method (bounded to 16 characters).
+    pub method: String,
+    pub status: u16,
+    /// The object key issued (uploads) or requested and accepted (downloads).
+    pub key: Option<String>,
+    /// The error message sent to the client, for status >= 400.
+    pub error: Option<String>,
+}
+
+impl LogRecord {
+    /// One JSON line for stdout (CloudWatch Logs). `duration` is measured by the caller
+    /// around [`handle_with_log`].
+    pub fn to_json_line(&self, duration: Duration, request_id: Option<&str>) -> String {
+        let mut m = Map::new();
+        m.insert(
+            "level".into(),
+            if self.status >= 500 { "error" } else { "info" }.into(),
+        );
+        m.insert("route".into(), self.route.into());
+        m.insert("method".into(), self.method.clone().into());
+        m.insert("status".into(), self.status.into());
+        if let Some(k) = &self.key {
+            m.insert("key".into(), k.clone().into());
+        }
+        if let Some(e) = &self.error {
+            m.insert("error".into(), e.clone().into());
+        }
+        let ms = (duration.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0;
+        m.insert("duration_ms".into(), json!(ms));
+        if let Some(id) = request_id {
+            m.insert("request_id".into(), id.into());
+        }
+        Value::Object(m).to_string()
+    }
+}
+
+struct ApiError {
+    status: u16,
+    message: String,
+}
+
+fn fail(status: u16, message: impl Into<String>) -> ApiError {
+    ApiError {
+        status,
+        message: message.into(),
+    }
+}
+
+fn bad_request(message: impl Into<String>) -> ApiError {
+    fail(400, message)
+}
+
+/// Shows a client-supplied value in an error message, bounded and quoted.
+fn shown(v: &str) -> String {
+    let mut s: String = v.chars().take(64).collect();
+    if s.len() < v.len() {
+        s.push('…');
+    }
+    format!("{s:?}")
+}
+
+fn json_response(status: u16, body: Value) -> Response {
+    Response {
+        status,
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            // A presigned URL must not be cached anywhere.
+            ("cache-control".into(), "no-store".into()),
+            ("x-content-type-options".into(), "nosniff".into()),
+        ],
+        body: body.to_string(),
+    }
+}
+
+/// Handles one request. See [`handle_with_log`].
+pub fn handle(config: &Config, creds: &Credentials, now: SystemTime, req: &Request) -> Response {
+    handle_with_log(config, creds, now, req).0
+}
+
+/// Handles one request and says what to log about it.
+///
+/// Pure but for drawing a random UUID for each upload key: no network, file or environment
+/// access. `now` is the signing time.
+pub fn handle_with_log(
+    config: &Config,
+    creds: &Credentials,
+    now: SystemTime,
+    req: &Request,
+) -> (Response, LogRecord) {
+    let method = req.method.to_ascii_uppercase();
+    let path = match req.path.strip_suffix('/') {
+        Some(p) if !p.is_empty() => p,
+        _ => req.path.as_str(),
+    };
+    let (route, result) = match path {
+        "/uploads" => (
+            "uploads",
+            if method == "POST" {
+                uploads(config, creds, now, req)
+            } else {
+                Err(method_not_allowed("POST"))
+            },
+        ),
+        "/downloads" => (
+            "downloads",
+            if !config.allow_downloads {
+                Err(fail(404, "downloads are disabled"))
+            } else if method == "GET" {
+                downloads(config, creds, now, req)
+            } else {
+                Err(method_not_allowed("GET"))
+            },
+        ),
+        _ => (
+            "unknown",
+            Err(fail(
+                404,
+                "not found: the presigner serves POST /uploads and GET /downloads?key=...",
+            )),
+        ),
+    };
+    let mut log = LogRecord {
+        route,
+        method: method.chars().take(16).collect(),
+        status: 0,
+        key: None,
+        error: None,
+    };
+    let response = match result {
+        Ok((body, key)) => {
+            log.key = Some(key);
+            json_response(200, body)
+        }
+        Err(e) => {
+            let mut r = json_response(e.status, json!({ "error": e.message }));
+            if e.status == 405 {
+                let allow = if route == "uploads" { "POST" } else { "GET" };
+                r.headers.push(("allow".into(), allow.into()));
+            }
+            log.error = Some(e.message);
+            r
+        }
+    };
+    log.status = response.status;
+    (response, log)
+}
+
+fn method_not_allowed(allowed: &str) -> ApiError {
+    fail(
+        405,
+        format!("method not allowed: this endpoint accepts {allowed}"),
+    )
+}
+
+/// The signing time (whole seconds), the URL lifetime and the instant it ends. Never past the
+/// credentials' expiry; 503 when they have already expired (the function's own failure,
+/// temporary: Lambda hands out fresh credentials).
+fn lifetime(
+    config: &Config,
+    creds: &Credentials,
+    now: SystemTime,
+) -> Result<(SystemTime, Duration, SystemTime), ApiError> {
+    let t = truncate_to_second(now);
+    let mut secs = config.url_expiry_seconds;
+    if let Some(expires_at) = creds.expires_at {
+        let remaining = unix_seconds(expires_at) - unix_seconds(t);
+        if remaining < 1 {
+            return Err(fail(
+                503,
+                "the presigner's signing credentials have expired; try again shortly",
+            ));
+        }
+        secs = secs.min(remaining as u64);
+    }
+    let d = Duration::from_secs(secs);
+    Ok((t, d, t + d))
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    UtcDateTime::from_system_time(t).rfc3339()
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    fail(500, format!("internal error: could not sign the URL ({e})"))
+}
+
+fn uploads(
+    config: &Config,
+    creds: &Credentials,
+    now: SystemTime,
+    req: &Request,
+) -> Result<(Value, String), ApiError> {
+    if req.body.len() > MAX_REQUEST_BODY_BYTES {
+        return Err(bad_request(format!(
+            "request body is larger than {MAX_REQUEST_BODY_BYTES} bytes"
+        )));
+    }
+    let body: Value = serde_json::from_slice(&req.body).map_err(|_| {
+        bad_request(
+            "request body is not valid JSON; expected {\"filename\": string, \
+             \"contentType\": string, \"size\": integer}",
+        )
+    })?;
+    let Value::Object(fields) = body else {
+        return Err(bad_request("request body must be a JSON object"));
+    };
+    let string_field = |name: &str| -> Result<&str, ApiError> {
+        match fields.get(name) {
+            None | Some(Value::Null) => Err(bad_request(format!("{name} is required"))),
+            Some(Value::String(s)) => Ok(s.as_str()),
+            Some(_) => Err(bad_request(format!("{name} must be a string"))),
+        }
+    };
+    let filename = string_field("filename")?;
+    let content_type = string_field("contentType")?.trim().to_ascii_lowercase();
+    if content_type.is_empty() {
+        return Err(bad_request("contentType must not be empty"));
+    }
+    let size = match fields.get("size") {
+        None | Some(Value::Null) => return Err(bad_request("size is required")),
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(0) => return Err(bad_request("size must be at least 1 byte")),
+            Some(n) => n,
+            None => return Err(bad_request("size must be a positive whole number of bytes")),
+        },
+        Some(_) => return Err(bad_request("size must be a number (bytes)")),
+    };
+
+    check_content_type(config, &content_type)?;
+    if size > config.max_upload_bytes {
+        return Err(fail(
+            413,
+            format!(
+                "file is too large: {size} bytes, at most {} are allowed",
+                config.max_upload_bytes
+            ),
+        ));
+    }
+
+    let (t, expires_in, expires_at) = lifetime(config, creds, now)?;
+    let key = format!(
+        "{}{}/{}/{}",
+        config.uploads_prefix,
+        UtcDateTime::from_system_time(t).key_date_path(),
+        uuid::Uuid::new_v4().as_hyphenated(),
+        sanitize_filename(filename)
+    );
+    let length = size.to_string();
+    let url = presign(
+        "PUT",
+        &object_url(config, &key),
+        &[],
+        &[
+            ("content-length", length.as_str()),
+            ("content-type", content_type.as_str()),
+        ],
+        creds,
+        &config.region,
+        t,
+        expires_in,
+    )
+    .map_err(internal)?;
+
+    let body = json!({
+        "key": key,
+        "method": "PUT",
+        "url": url,
+        "headers": {"content-type": content_type, "content-length": length},
+        "expiresAt": rfc3339(expires_at),
+    });
+    Ok((body, key))
+}
+
+/// Media types are compared lower-cased. Parameters (`text/plain; charset=utf-8`) are refused:
+/// the allowed list holds bare types, and the signed `content-type` must be exactly what the
+/// browser sends, so only a bare type is signed.
+fn check_content_type(config: &Config, ct: &str) -> Result<(), ApiError> {
+    if ct.contains(';') {
+        return Err(fail(
+            415,
+            format!(
+                "content type {} has parameters; send a bare media type such as text/plain",
+                shown(ct)
+            ),
+        ));
+    }
+    let valid = ct.split_once('/').is_some_and(|(a, b)| {
+        !a.is_empty()
+            && !b.is_empty()
+            && a.chars().all(is_token_char)
+            && b.chars().all(is_token_char)
+            && !ct.contains('*')
+    });
+    if !valid {
+        return Err(fail(
+            415,
+            format!("content type {} is not a media type", shown(ct)),
+        ));
+    }
+    if !config.allows_content_type(ct) {
+        return Err(fail(
+            415,
+            format!(
+                "content type {} is not allowed; allowed: {}",
+                shown(ct),
+                config.allowed_content_types.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn downloads(
+    config: &Config,
+    creds: &Credentials,
+    now: SystemTime,
+    req: &Request,
+) -> Result<(Value, String), ApiError> {
+    let mut keys = Vec::new();
+    for pair in req.query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if form_decode(k).as_deref() == Some("key") {
+            keys.push(v);
+        }
+    }
+    let raw = match keys[..] {
+        [] => return Err(bad_request("query parameter key is required")),
+        [one] => one,
+        _ => return Err(bad_request("query parameter key is given more than once")),
+    };
+    let key =
+        form_decode(raw).ok_or_else(|| bad_request("key is not valid percent-encoded UTF-8"))?;
+    validate_download_key(config, &key).map_err(bad_request)?;
+
+    let (t, expires_in, expires_at) = lifetime(config, creds, now)?;
+    let filename = key.rsplit('/').next().unwrap_or(&key);
+    let disposition = attachment_disposition(filename);
+    let url = presign(
+        "GET",
+        &object_url(config, &key),
+        &[("response-content-disposition", disposition.as_str())],
+        &[],
+        creds,
+        &config.region,
+        t,
+        expires_in,
+    )
+    .map_err(internal)?;
+    Ok((json!({"url": url, "expiresAt": rfc3339(expires_at)}), key))
+}
+
+/// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a byte; None when the
+/// bytes are not UTF-8 or an escape is broken.
+fn form_decode(s: &str) -> Option<String> {
+    let s = s.replace('+', " ");
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let ok = bytes.len() > i + 2
+                && bytes[i + 1].is_ascii_hexdigit()
+                && bytes[i + 2].is_ascii_hexdigit();
+            if !ok {
+                return None;
+            }
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    percent_encoding::percent_decode_str(&s)
+        .decode_utf8()
+        .ok()
+        .map(|c| c.into_owned())
+}
+
+/// A key a client may download: under the uploads prefix, at most 1024 bytes, no control
+/// characters or backslashes, no empty, `.` or `..` segments.
+pub fn validate_download_key(config: &Config, key: &str) -> Result<(), String> {
+    let prefix = &config.uploads_prefix;
+    if key.is_empty() {
+        return Err("query parameter key is required".into());
+    }
+    if key.len() > MAX_KEY_BYTES {
+        return Err(format!("key is longer than {MAX_KEY_BYTES} bytes"));
+    }
+    if key.chars().any(char::is_control) {
+        return Err("key contains control characters".into());
+    }
+    if !key.starts_with(prefix.as_str()) || key.len() == prefix.len() {
+        return Err(format!("key must name an object under {prefix}"));
+    }
+    if key.contains('\\') {
+        return Err("key contains a backslash".into());
+    }
+    for seg in key.split('/') {
+        if seg.is_empty() {
+            return Err("key has an empty path segment".into());
+        }
+        if seg == "." || seg == ".." {
+            return Err("key must not contain '.' or '..' segments".into());
+        }
+    }
+    Ok(())
+}

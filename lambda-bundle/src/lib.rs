@@ -1,0 +1,57 @@
+//! The presigner: hands out short-lived presigned S3 URLs for uploading to and downloading
+//! from the private documents bucket (SPEC.md section 3).
+//!
+//! The handler is plain Rust with no Lambda types, so the same code runs in the Lambda
+//! (`src/main.rs`, binary `bootstrap`, feature `lambda`) and in any other program that links
+//! this crate with `default-features = false` (the local dev server):
+//!
+//! ```no_run
+//! use presigner::{handle_with_log, Config, Credentials, Request};
+//! let config = Config::from_env().expect("valid configuration");
+//! let creds = Credentials::from_env().expect("credentials");
+//! let req = Request { method: "POST".into(), path: "/uploads".into(),
+//!     body: br#"{"filename":"a.png","contentType":"image/png","size":3}"#.to_vec(),
+//!     ..Default::default() };
+//! let started = std::time::Instant::now();
+//! let (response, log) = handle_with_log(&config, &creds, std::time::SystemTime::now(), &req);
+//! println!("{}", log.to_json_line(started.elapsed(), None));
+//! assert_eq!(response.status, 200);
+//! ```
+//!
+//! Decisions the spec leaves open:
+//! - `contentType` is compared lower-cased and must be a bare `type/subtype`; a value with
+//!   parameters (`text/plain; charset=utf-8`) is refused with 415, because the signed
+//!   `content-type` header must match what the browser sends byte for byte. The allowed list
+//!   may hold `type/*` and `*/*`.
+//! - Order of checks for `POST /uploads`: body size and JSON shape (400), content type (415),
+//!   size (413), then credentials (503).
+//! - A URL's lifetime is `url_expiry_seconds`, shortened to the credentials' remaining
+//!   lifetime when that is known; if the credentials have already expired the answer is
+//!   503 `{"error": ...}` (a temporary failure of the function itself, as SPEC.md allows).
+//! - Download URLs carry `response-content-disposition: attachment` with the key's last
+//!   segment as filename, so a browser saves the object instead of rendering it.
+//! - A bucket name containing dots is addressed path-style on AWS (S3's TLS certificate does
+//!   not cover dotted virtual hosts).
+
+mod clock;
+mod config;
+mod handler;
+mod sanitize;
+mod sign;
+pub mod verify;
+
+pub use clock::UtcDateTime;
+pub use config::{
+    Config, ConfigError, Credentials, ENV_ACCESS_KEY_ID, ENV_ALLOWED_CONTENT_TYPES,
+    ENV_ALLOW_DOWNLOADS, ENV_BUCKET, ENV_MAX_UPLOAD_BYTES, ENV_REGION, ENV_S3_ENDPOINT,
+    ENV_SECRET_ACCESS_KEY, ENV_SESSION_TOKEN, ENV_UPLOADS_PREFIX, ENV_URL_EXPIRY_SECONDS,
+};
+pub use handler::{
+    handle, handle_with_log, validate_download_key, LogRecord, Request, Response, MAX_KEY_BYTES,
+    MAX_REQUEST_BODY_BYTES,
+};
+pub use sanitize::{sanitize_filename, MAX_FILENAME_BYTES};
+pub use sign::{encode_key_path, object_url, uri_encode};
+
+#[cfg(test)]
+mod tests;

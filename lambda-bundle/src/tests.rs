@@ -1,0 +1,735 @@
+//! End-to-end tests of the handler: routing, every error status, and presigned URLs checked
+//! by the independent verifier in `verify.rs` (which is itself pinned to AWS's documented
+//! example).
+
+use crate::verify::{parse_query, verify_presigned, PresignedRequest, VerifyError};
+use crate::*;
+use serde_json::Value;
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const ACCESS_KEY: &str = "AKIAIOSFODNN7EXAMPLE";
+const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+const TOKEN: &str = "IQoJb3JpZ2luX2VjEXAMPLE/token+with=special&chars";
+/// 2026-11-28T16:00:00Z
+const T0: u64 = 1_795_881_600;
+
+fn now() -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(T0 * 1000 + 250)
+}
+
+fn env(overrides: &[(&str, &str)]) -> Config {
+    let mut m: HashMap<String, String> = [
+        ("PRESIGNER_BUCKET", "acme-docs-files"),
+        ("AWS_REGION", "eu-central-1"),
+        ("PRESIGNER_UPLOADS_PREFIX", "uploads/"),
+        ("PRESIGNER_URL_EXPIRY_SECONDS", "300"),
+        ("PRESIGNER_MAX_UPLOAD_BYTES", "10485760"),
+        (
+            "PRESIGNER_ALLOWED_CONTENT_TYPES",
+            "image/png,image/jpeg,application/pdf",
+        ),
+        ("PRESIGNER_ALLOW_DOWNLOADS", "true"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for (k, v) in overrides {
+        m.insert(k.to_string(), v.to_string());
+    }
+    Config::from_lookup(|k| m.get(k).cloned()).unwrap()
+}
+
+fn config() -> Config {
+    env(&[])
+}
+
+fn creds() -> Credentials {
+    Credentials {
+        access_key_id: ACCESS_KEY.into(),
+        secret_access_key: SECRET.into(),
+        session_token: Some(TOKEN.into()),
+        expires_at: None,
+    }
+}
+
+fn secret_for(k: &str) -> Option<String> {
+    (k == ACCESS_KEY).then(|| SECRET.to_string())
+}
+
+fn post(body: &str) -> Request {
+    Request {
+        method: "POST".into(),
+        path: "/uploads".into(),
+        body: body.as_bytes().to_vec(),
+        ..Default::default()
+    }
+}
+
+fn get_download(query: &str) -> Request {
+    Request {
+        method: "GET".into(),
+        path: "/downloads".into(),
+        query: query.into(),
+        ..Default::default()
+    }
+}
+
+fn upload_body(filename: &str, ct: &str, size: u64) -> String {
+    serde_json::json!({"filename": filename, "contentType": ct, "size": size}).to_string()
+}
+
+fn json(r: &Response) -> Value {
+    serde_json::from_str(&r.body).expect("body is JSON")
+}
+
+/// Splits `scheme://host/path?query` into (host, path, query).
+fn split_url(url: &str) -> (&str, &str, &str) {
+    let rest = url.split_once("://").unwrap().1;
+    let slash = rest.find('/').unwrap();
+    let (host, path_query) = rest.split_at(slash);
+    let (path, query) = path_query.split_once('?').unwrap();
+    (host, path, query)
+}
+
+fn query_param(url: &str, name: &str) -> Option<String> {
+    let (_, _, q) = split_url(url);
+    parse_query(q)
+        .unwrap()
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}
+
+fn verify(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    at: SystemTime,
+) -> Result<verify::Verified, VerifyError> {
+    let (host, path, query) = split_url(url);
+    let headers: Vec<(String, String)> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    verify_presigned(
+        &PresignedRequest {
+            method,
+            host,
+            raw_path: path,
+            raw_query: query,
+            headers: &headers,
+        },
+        secret_for,
+        at,
+    )
+}
+
+fn assert_error(r: &Response, status: u16, needle: &str) {
+    assert_eq!(r.status, status, "body: {}", r.body);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let v = json(r);
+    let obj = v.as_object().unwrap();
+    assert_eq!(obj.len(), 1, "only an error field: {}", r.body);
+    let msg = obj["error"].as_str().unwrap();
+    assert!(msg.contains(needle), "{msg:?} should contain {needle:?}");
+}
+
+#[test]
+fn upload_happy_path() {
+    let r = handle(
+        &config(),
+        &creds(),
+        now(),
+        &post(&upload_body("report.pdf", "application/pdf", 48213)),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    assert!(
+        !r.headers
+            .iter()
+            .any(|(k, _)| k.starts_with("access-control-")),
+        "the Function URL adds CORS headers, not the handler"
+    );
+    let v = json(&r);
+    let key = v["key"].as_str().unwrap();
+    let parts: Vec<&str> = key.split('/').collect();
+    assert_eq!(parts.len(), 6, "{key}");
+    assert_eq!(&parts[..4], ["uploads", "2026", "11", "28"]);
+    let id = uuid::Uuid::parse_str(parts[4]).unwrap();
+    assert_eq!(id.get_version_num(), 4);
+    assert_eq!(parts[4], id.as_hyphenated().to_string());
+    assert_eq!(parts[5], "report.pdf");
+    assert_eq!(v["method"], "PUT");
+    assert_eq!(
+        v["headers"],
+        serde_json::json!({"content-type": "application/pdf", "content-length": "48213"})
+    );
+    assert_eq!(v["expiresAt"], "2026-11-28T16:05:00Z");
+
+    let url = v["url"].as_str().unwrap();
+    let prefix = format!("https://acme-docs-files.s3.eu-central-1.amazonaws.com/{key}?");
+    assert!(url.starts_with(&prefix), "{url}");
+    assert!(url.contains("X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost"));
+    assert_eq!(
+        query_param(url, "X-Amz-SignedHeaders").as_deref(),
+        Some("content-length;content-type;host")
+    );
+    assert_eq!(query_param(url, "X-Amz-Expires").as_deref(), Some("300"));
+    assert_eq!(
+        query_param(url, "X-Amz-Date").as_deref(),
+        Some("20261128T160000Z")
+    );
+    assert_eq!(
+        query_param(url, "X-Amz-Credential").as_deref(),
+        Some("AKIAIOSFODNN7EXAMPLE/20261128/eu-central-1/s3/aws4_request")
+    );
+    assert_eq!(
+        query_param(url, "X-Amz-Security-Token").as_deref(),
+        Some(TOKEN)
+    );
+    assert_eq!(
+        query_param(url, "X-Amz-Algorithm").as_deref(),
+        Some("AWS4-HMAC-SHA256")
+    );
+
+    // The signature, re-derived independently, matches for exactly the returned headers.
+    let good = [
+        ("content-type", "application/pdf"),
+        ("content-length", "48213"),
+    ];
+    let ok = verify("PUT", url, &good, now() + Duration::from_secs(10)).unwrap();
+    assert_eq!(
+        ok.signed_headers,
+        ["content-length", "content-type", "host"]
+    );
+    assert_eq!(ok.expires_at, UNIX_EPOCH + Duration::from_secs(T0 + 300));
+
+    // Any other type or length, or another method, is refused.
+    for headers in [
+        [
+            ("content-type", "application/pdf"),
+            ("content-length", "48214"),
+        ],
+        [("content-type", "text/html"), ("content-length", "48213")],
+    ] {
+        assert_eq!(
+            verify("PUT", url, &headers, now()),
+            Err(VerifyError::SignatureDoesNotMatch)
+        );
+    }
+    assert_eq!(
+        verify("PUT", url, &[("content-length", "48213")], now()),
+        Err(VerifyError::MissingSignedHeader("content-type".into()))
+    );
+    assert_eq!(
+        verify("GET", url, &good, now()),
+        Err(VerifyError::SignatureDoesNotMatch)
+    );
+    // A different key in the same URL fails.
+    let tampered = url.replace("report.pdf", "report2.pdf");
+    assert_eq!(
+        verify("PUT", &tampered, &good, now()),
+        Err(VerifyError::SignatureDoesNotMatch)
+    );
+    // The URL dies after url_expiry_seconds.
+    assert_eq!(
+        verify(
+            "PUT",
+            url,
+            &good,
+            UNIX_EPOCH + Duration::from_secs(T0 + 300)
+        ),
+        Err(VerifyError::Expired)
+    );
+}
+
+#[test]
+fn keys_are_unique() {
+    let mut seen = HashSet::new();
+    for _ in 0..500 {
+        let r = handle(
+            &config(),
+            &creds(),
+            now(),
+            &post(&upload_body("same.png", "image/png", 1)),
+        );
+        assert_eq!(r.status, 200);
+        assert!(seen.insert(json(&r)["key"].as_str().unwrap().to_string()));
+    }
+}
+
+#[test]
+fn unicode_and_hostile_filenames_give_valid_signed_keys() {
+    let cases = [
+        ("تقرير مالي.pdf", "تقرير_مالي.pdf"),
+        ("年度报告.pdf", "年度报告.pdf"),
+        ("😀 party.pdf", "😀_party.pdf"),
+        ("../../etc/passwd", "passwd"),
+        ("a/b\\c.pdf", "c.pdf"),
+        ("..", "file"),
+        ("", "file"),
+        ("50% off + more (1).pdf", "50_off_more_(1).pdf"),
+    ];
+    for (name, want) in cases {
+        let r = handle(
+            &config(),
+            &creds(),
+            now(),
+            &post(&upload_body(name, "application/pdf", 10)),
+        );
+        assert_eq!(r.status, 200, "{name}: {}", r.body);
+        let v = json(&r);
+        let key = v["key"].as_str().unwrap();
+        assert!(key.ends_with(&format!("/{want}")), "{name:?} -> {key}");
+        assert_eq!(key.split('/').count(), 6);
+        let url = v["url"].as_str().unwrap();
+        let (_, path, _) = split_url(url);
+        assert_eq!(path, format!("/{}", encode_key_path(key)));
+        assert!(path.is_ascii());
+        verify(
+            "PUT",
+            url,
+            &[
+                ("content-type", "application/pdf"),
+                ("content-length", "10"),
+            ],
+            now(),
+        )
+        .unwrap_or_else(|e| panic!("{name:?}: {e}"));
+    }
+}
+
+#[test]
+fn content_type_is_normalised_and_signed_lower_case() {
+    let r = handle(
+        &config(),
+        &creds(),
+        now(),
+        &post(&upload_body("a.png", " IMAGE/PNG ", 5)),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(json(&r)["headers"]["content-type"], "image/png");
+}
+
+#[test]
+fn upload_errors() {
+    let c = config();
+    let max = c.max_upload_bytes;
+    let cases: Vec<(String, u16, &str)> = vec![
+        ("not json".into(), 400, "not valid JSON"),
+        ("".into(), 400, "not valid JSON"),
+        ("[1,2]".into(), 400, "JSON object"),
+        ("\"x\"".into(), 400, "JSON object"),
+        (
+            r#"{"contentType":"image/png","size":1}"#.into(),
+            400,
+            "filename is required",
+        ),
+        (
+            r#"{"filename":7,"contentType":"image/png","size":1}"#.into(),
+            400,
+            "filename must be a string",
+        ),
+        (
+            r#"{"filename":"a","size":1}"#.into(),
+            400,
+            "contentType is required",
+        ),
+        (
+            r#"{"filename":"a","contentType":null,"size":1}"#.into(),
+            400,
+            "contentType is required",
+        ),
+        (
+            r#"{"filename":"a","contentType":["image/png"],"size":1}"#.into(),
+            400,
+            "contentType must be a string",
+        ),
+        (
+            r#"{"filename":"a","contentType":"  ","size":1}"#.into(),
+            400,
+            "must not be empty",
+        ),
+        (
+            r#"{"filename":"a","contentType":"image/png"}"#.into(),
+            400,
+            "size is required",
+        ),
+        (
+            r#"{"filename":"a","contentType":"image/png","size":"12"}"#.into(),
+            400,
+            "size must be a number",
+        ),
+        (
+            r#"{"filename":"a","contentType":"image/png","size":0}"#.into(),
+            400,
+            "at least 1 byte",
+        ),
+        (
+            r#"{"filename":"a","contentType":"image/png","size":-5}"#.into(),
+            400,
+            "positive whole number",
+        ),
+        (
+            r#"{"filename":"a","contentType":"image/png","size":1.5}"#.into(),
+            400,
+            "positive whole number",
+        ),
+        (
+            r#"{"filename":"a","contentType":"image/png","size":1e30}"#.into(),
+            400,
+            "positive whole number",
+        ),
+        (
+            format!(
+                r#"{{"filename":"{}","contentType":"image/png","size":1}}"#,
+                "a".repeat(MAX_REQUEST_BODY_BYTES)
+            ),
+            400,
+            "larger than 16384 bytes",
+        ),
+        (upload_body("a.png", "image/png", max + 1), 413, "too large"),
+        (
+            upload_body("a.txt", "text/plain", 1),
+            415,
+            "not allowed; allowed: image/png, image/jpeg, application/pdf",
+        ),
+        (
+            upload_body("a.png", "image/png; charset=utf-8", 1),
+            415,
+            "has parameters",
+        ),
+        (upload_body("a.png", "image/*", 1), 415, "not a media type"),
+        (upload_body("a.png", "png", 1), 415, "not a media type"),
+        // 415 is decided before 413.
+        (
+            upload_body("a.txt", "text/plain", max + 1),
+            415,
+            "not allowed",
+        ),
+    ];
+    for (body, status, needle) in cases {
+        let r = handle(&c, &creds(), now(), &post(&body));
+        let shown: String = body.chars().take(80).collect();
+        assert_eq!(r.status, status, "{shown}: {}", r.body);
+        assert_error(&r, status, needle);
+    }
+    // Exactly the maximum is fine.
+    let r = handle(
+        &c,
+        &creds(),
+        now(),
+        &post(&upload_body("a.png", "image/png", max)),
+    );
+    assert_eq!(r.status, 200);
+    // Unknown fields are ignored.
+    let r = handle(
+        &c,
+        &creds(),
+        now(),
+        &post(r#"{"filename":"a.png","contentType":"image/png","size":3,"extra":true}"#),
+    );
+    assert_eq!(r.status, 200);
+}
+
+#[test]
+fn wildcard_content_types() {
+    let c = env(&[("PRESIGNER_ALLOWED_CONTENT_TYPES", "*/*")]);
+    let r = handle(
+        &c,
+        &creds(),
+        now(),
+        &post(&upload_body("x.bin", "application/x-whatever", 9)),
+    );
+    assert_eq!(r.status, 200);
+    let c = env(&[("PRESIGNER_ALLOWED_CONTENT_TYPES", "image/*")]);
+    let ok = handle(
+        &c,
+        &creds(),
+        now(),
+        &post(&upload_body("x.webp", "image/webp", 9)),
+    );
+    assert_eq!(ok.status, 200);
+    let no = handle(
+        &c,
+        &creds(),
+        now(),
+        &post(&upload_body("x.pdf", "application/pdf", 9)),
+    );
+    assert_eq!(no.status, 415);
+}
+
+#[test]
+fn routing_errors() {
+    let c = config();
+    let req = |method: &str, path: &str| Request {
+        method: method.into(),
+        path: path.into(),
+        ..Default::default()
+    };
+    let r = handle(&c, &creds(), now(), &req("GET", "/uploads"));
+    assert_error(&r, 405, "accepts POST");
+    assert_eq!(r.header("allow"), Some("POST"));
+    let r = handle(&c, &creds(), now(), &req("PUT", "/uploads"));
+    assert_error(&r, 405, "accepts POST");
+    let r = handle(&c, &creds(), now(), &req("POST", "/downloads"));
+    assert_error(&r, 405, "accepts GET");
+    assert_eq!(r.header("allow"), Some("GET"));
+    let r = handle(&c, &creds(), now(), &req("OPTIONS", "/downloads"));
+    assert_error(&r, 405, "accepts GET");
+    for path in ["/", "", "/nope", "/uploads/x", "/Uploads", "//uploads"] {
+        let r = handle(&c, &creds(), now(), &req("GET", path));
+        assert_error(&r, 404, "not found");
+    }
+    // A trailing slash and a lower-case method are tolerated.
+    let mut r = post(&upload_body("a.png", "image/png", 1));
+    r.path = "/uploads/".into();
+    r.method = "post".into();
+    assert_eq!(handle(&c, &creds(), now(), &r).status, 200);
+}
+
+#[test]
+fn download_happy_path() {
+    let key = "uploads/2026/11/28/0b4f2a9e-0a41-4f5e-9d55-3c1e7e9b2f10/年度 report.pdf";
+    let q = format!("key={}", uri_encode(key));
+    let r = handle(&config(), &creds(), now(), &get_download(&q));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = json(&r);
+    assert_eq!(v.as_object().unwrap().len(), 2);
+    assert_eq!(v["expiresAt"], "2026-11-28T16:05:00Z");
+    let url = v["url"].as_str().unwrap();
+    assert!(url.starts_with(&format!(
+        "https://acme-docs-files.s3.eu-central-1.amazonaws.com/{}?",
+        encode_key_path(key)
+    )));
+    assert_eq!(
+        query_param(url, "X-Amz-SignedHeaders").as_deref(),
+        Some("host")
+    );
+    assert_eq!(
+        query_param(url, "response-content-disposition").as_deref(),
+        Some(
+            "attachment; filename=\"___report.pdf\"; filename*=UTF-8''%E5%B9%B4%E5%BA%A6%20report.pdf"
+        )
+    );
+    verify("GET", url, &[], now()).unwrap();
+    assert_eq!(
+        verify("PUT", url, &[], now()),
+        Err(VerifyError::SignatureDoesNotMatch)
+    );
+    // The disposition is signed: dropping it breaks the signature.
+    let (_, _, query) = split_url(url);
+    let stripped: Vec<&str> = query
+        .split('&')
+        .filter(|p| !p.starts_with("response-content-disposition"))
+        .collect();
+    let without = url.replace(query, &stripped.join("&"));
+    assert_eq!(
+        verify("GET", &without, &[], now()),
+        Err(VerifyError::SignatureDoesNotMatch)
+    );
+
+    // `+` means space in a query; `%2B` is a plus sign.
+    let r = handle(
+        &config(),
+        &creds(),
+        now(),
+        &get_download("key=uploads%2Fa%2Bb+c.pdf&x=1"),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = json(&r);
+    let (_, path, _) = split_url(v["url"].as_str().unwrap());
+    assert_eq!(path, "/uploads/a%2Bb%20c.pdf");
+}
+
+#[test]
+fn download_errors() {
+    let c = config();
+    let long = format!("key=uploads/{}", "a".repeat(1020));
+    let cases: Vec<(&str, &str)> = vec![
+        ("", "key is required"),
+        ("other=1", "key is required"),
+        ("key=", "key is required"),
+        ("key=secret/a.pdf", "under uploads/"),
+        ("key=uploads", "under uploads/"),
+        ("key=uploads/", "under uploads/"),
+        ("key=uploadsx/a", "under uploads/"),
+        ("key=%2Fuploads%2Fa", "under uploads/"),
+        ("key=uploads/../secret.pdf", "'..'"),
+        ("key=uploads/a/%2E%2E/b", "'..'"),
+        ("key=uploads/./a", "'.'"),
+        ("key=uploads//a", "empty path segment"),
+        ("key=uploads/a/", "empty path segment"),
+        ("key=uploads/a%00b", "control characters"),
+        ("key=uploads/a%0Ab", "control characters"),
+        ("key=uploads/a%5Cb", "backslash"),
+        ("key=uploads/%zz", "percent-encoded"),
+        ("key=uploads/%ff", "percent-encoded"),
+        ("key=uploads/a%2", "percent-encoded"),
+        ("key=uploads/a&key=uploads/b", "more than once"),
+        (&long, "longer than 1024 bytes"),
+    ];
+    for (q, needle) in cases {
+        let r = handle(&c, &creds(), now(), &get_download(q));
+        assert_error(&r, 400, needle);
+    }
+    // Exactly 1024 bytes is fine.
+    let ok = format!("key=uploads/{}", "a".repeat(1016));
+    assert_eq!(handle(&c, &creds(), now(), &get_download(&ok)).status, 200);
+}
+
+#[test]
+fn downloads_disabled_is_404() {
+    let c = env(&[("PRESIGNER_ALLOW_DOWNLOADS", "false")]);
+    for q in ["key=uploads/a.pdf", "", "key=../x"] {
+        let r = handle(&c, &creds(), now(), &get_download(q));
+        assert_error(&r, 404, "downloads are disabled");
+    }
+    // Uploads still work.
+    let r = handle(
+        &c,
+        &creds(),
+        now(),
+        &post(&upload_body("a.png", "image/png", 1)),
+    );
+    assert_eq!(r.status, 200);
+}
+
+#[test]
+fn expiry_never_outlives_credentials() {
+    let c = config();
+    // Credentials with 60.5 s left at T0 + 0.25 s: the URL gets 60 s from T0.
+    let mut cr = creds();
+    cr.expires_at = Some(now() + Duration::from_millis(60_500));
+    let r = handle(&c, &cr, now(), &post(&upload_body("a.png", "image/png", 1)));
+    assert_eq!(r.status, 200);
+    let v = json(&r);
+    assert_eq!(v["expiresAt"], "2026-11-28T16:01:00Z");
+    let url = v["url"].as_str().unwrap();
+    assert_eq!(query_param(url, "X-Amz-Expires").as_deref(), Some("60"));
+
+    // Far-off expiry: the configured lifetime wins.
+    cr.expires_at = Some(now() + Duration::from_secs(86_400));
+    let r = handle(&c, &cr, now(), &get_download("key=uploads/a.pdf"));
+    assert_eq!(
+        query_param(json(&r)["url"].as_str().unwrap(), "X-Amz-Expires").as_deref(),
+        Some("300")
+    );
+
+    // Expired, or less than a whole second left: 503 with a JSON error.
+    for left in [
+        Duration::ZERO,
+        Duration::from_millis(500),
+        Duration::from_millis(700),
+    ] {
+        cr.expires_at = Some(now() + left);
+        let r = handle(&c, &cr, now(), &post(&upload_body("a.png", "image/png", 1)));
+        assert_error(&r, 503, "credentials have expired");
+    }
+    cr.expires_at = Some(now() - Duration::from_secs(5));
+    let r = handle(&c, &cr, now(), &get_download("key=uploads/a.pdf"));
+    assert_error(&r, 503, "credentials have expired");
+}
+
+#[test]
+fn custom_endpoint_is_path_style() {
+    let c = env(&[("PRESIGNER_S3_ENDPOINT", "http://127.0.0.1:9000/")]);
+    let r = handle(
+        &c,
+        &creds(),
+        now(),
+        &post(&upload_body("a b.png", "image/png", 3)),
+    );
+    assert_eq!(r.status, 200);
+    let v = json(&r);
+    let key = v["key"].as_str().unwrap();
+    let url = v["url"].as_str().unwrap();
+    assert!(
+        url.starts_with(&format!(
+            "http://127.0.0.1:9000/acme-docs-files/{}?",
+            encode_key_path(key)
+        )),
+        "{url}"
+    );
+    let (host, _, _) = split_url(url);
+    assert_eq!(host, "127.0.0.1:9000");
+    verify(
+        "PUT",
+        url,
+        &[("content-type", "image/png"), ("content-length", "3")],
+        now(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn dotted_bucket_is_path_style_on_aws() {
+    let c = env(&[("PRESIGNER_BUCKET", "docs.example.com")]);
+    let r = handle(&c, &creds(), now(), &get_download("key=uploads/a.pdf"));
+    let url = json(&r)["url"].as_str().unwrap().to_string();
+    assert!(
+        url.starts_with("https://s3.eu-central-1.amazonaws.com/docs.example.com/uploads/a.pdf?"),
+        "{url}"
+    );
+    verify("GET", &url, &[], now()).unwrap();
+}
+
+#[test]
+fn no_session_token_means_no_token_param() {
+    let mut cr = creds();
+    cr.session_token = None;
+    let r = handle(&config(), &cr, now(), &get_download("key=uploads/a.pdf"));
+    let url = json(&r)["url"].as_str().unwrap().to_string();
+    assert_eq!(query_param(&url, "X-Amz-Security-Token"), None);
+    verify("GET", &url, &[], now()).unwrap();
+}
+
+#[test]
+fn log_records_never_hold_secrets_or_urls() {
+    let c = config();
+    let cases = [
+        post(&upload_body("a.png", "image/png", 1)),
+        post("{"),
+        get_download("key=uploads/a.pdf"),
+        get_download("key=../x"),
+        Request {
+            method: "DELETE".into(),
+            path: "/x".into(),
+            ..Default::default()
+        },
+    ];
+    for req in cases {
+        let (resp, log) = handle_with_log(&c, &creds(), now(), &req);
+        assert_eq!(log.status, resp.status);
+        let line = log.to_json_line(Duration::from_micros(1234), Some("req-1"));
+        assert!(!line.contains('\n'));
+        for secret in [
+            SECRET,
+            TOKEN,
+            "X-Amz-Signature",
+            "amazonaws.com",
+            ACCESS_KEY,
+        ] {
+            assert!(!line.contains(secret), "{line}");
+        }
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["status"], resp.status);
+        assert_eq!(v["request_id"], "req-1");
+        assert_eq!(v["duration_ms"], 1.234);
+        if resp.status == 200 {
+            assert_eq!(
+                v["key"],
+                json(&resp).get("key").cloned().unwrap_or(v["key"].clone())
+            );
+            assert!(v["key"].as_str().unwrap().starts_with("uploads/"));
+            assert!(v.get("error").is_none());
+        } else {
+            assert_eq!(v["error"], json(&resp)["error"]);
+        }
+    }
+    let (_, log) = handle_with_log(&c, &creds(), now(), &get_download("key=uploads/a.pdf"));
+    assert_eq!(log.route, "downloads");
+    assert_eq!(log.key.as_deref(), Some("uploads/a.pdf"));
+}

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what it needs, then runs every test of the workspace. Each
+# integration test starts its own moto server on a free loopback port.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh
+source scripts/env.sh
+export PRESIGN_STACK_MOTO="$TOOLS_BIN/moto_server"
+cargo test --workspace --all-targets --no-fail-fast "$@"

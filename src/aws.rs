@@ -1,0 +1,168 @@
+//! AWS clients for one run: credentials and region from the standard chain, an optional endpoint
+//! override (every client; path-style S3), and a recorder that counts every request sent.
+
+use std::fmt;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result};
+use aws_config::{BehaviorVersion, Region};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+
+/// Where to connect, from the command line (anything unset comes from the AWS chain).
+#[derive(Debug, Clone, Default)]
+pub struct Connect {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Aws {
+    pub s3: aws_sdk_s3::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub sts: aws_sdk_sts::Client,
+    /// The region the clients talk to.
+    pub region: String,
+    pub requests: RequestLog,
+}
+
+impl Aws {
+    pub async fn connect(connect: &Connect) -> Result<Aws> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(profile) = &connect.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(region) = &connect.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some(url) = &connect.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        let sdk = loader.load().await;
+        let region = sdk.region().map(|r| r.to_string()).context(
+            "no AWS region: set `region:` in the spec, pass --region, or set AWS_REGION",
+        )?;
+        let requests = RequestLog::from_env()?;
+        let s3 = aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(sdk.endpoint_url().is_some())
+            .interceptor(requests.clone())
+            .build();
+        let iam = aws_sdk_iam::config::Builder::from(&sdk)
+            .interceptor(requests.clone())
+            .build();
+        let lambda = aws_sdk_lambda::config::Builder::from(&sdk)
+            .interceptor(requests.clone())
+            .build();
+        let sts = aws_sdk_sts::config::Builder::from(&sdk)
+            .interceptor(requests.clone())
+            .build();
+        Ok(Aws {
+            s3: aws_sdk_s3::Client::from_conf(s3),
+            iam: aws_sdk_iam::Client::from_conf(iam),
+            lambda: aws_sdk_lambda::Client::from_conf(lambda),
+            sts: aws_sdk_sts::Client::from_conf(sts),
+            region,
+            requests,
+        })
+    }
+
+    /// The account the credentials belong to.
+    pub async fn account_id(&self) -> Result<String> {
+        let who = self.sts.get_caller_identity().send().await.map_err(|e| {
+            anyhow::anyhow!(
+                "could not identify the AWS account ({}): check your credentials \
+                 (AWS_PROFILE, AWS_ACCESS_KEY_ID, or `aws sso login`)",
+                crate::errors::describe(&e)
+            )
+        })?;
+        who.account()
+            .map(str::to_string)
+            .context("STS GetCallerIdentity returned no account id")
+    }
+}
+
+/// Counts every request attempt (retries included) by service and operation; with
+/// `PRESIGN_STACK_REQUEST_LOG=FILE` also appends one line per request to FILE.
+#[derive(Clone, Default)]
+pub struct RequestLog {
+    inner: Arc<Mutex<Vec<(String, String)>>>,
+    file: Option<Arc<Mutex<std::fs::File>>>,
+}
+
+impl fmt::Debug for RequestLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestLog").finish_non_exhaustive()
+    }
+}
+
+impl RequestLog {
+    fn from_env() -> Result<RequestLog> {
+        let file = match std::env::var_os("PRESIGN_STACK_REQUEST_LOG") {
+            Some(path) => Some(Arc::new(Mutex::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+                    .with_context(|| {
+                        format!(
+                            "opening PRESIGN_STACK_REQUEST_LOG file {}",
+                            std::path::Path::new(&path).display()
+                        )
+                    })?,
+            ))),
+            None => None,
+        };
+        Ok(RequestLog {
+            inner: Arc::default(),
+            file,
+        })
+    }
+
+    /// (total, writes) so far.
+    pub fn counts(&self) -> (usize, usize) {
+        let all = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let writes = all.iter().filter(|(_, op)| is_write(op)).count();
+        (all.len(), writes)
+    }
+}
+
+/// Operations that only read: everything else changes something.
+pub fn is_write(operation: &str) -> bool {
+    !["Get", "List", "Head"]
+        .iter()
+        .any(|p| operation.starts_with(p))
+}
+
+impl Intercept for RequestLog {
+    fn name(&self) -> &'static str {
+        "RequestLog"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let (service, operation) = match cfg.load::<Metadata>() {
+            Some(m) => (m.service().to_string(), m.name().to_string()),
+            None => ("unknown".to_string(), "unknown".to_string()),
+        };
+        if let Some(file) = &self.file {
+            let mut file = file.lock().unwrap_or_else(|e| e.into_inner());
+            writeln!(file, "{service} {operation}")?;
+        }
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((service, operation));
+        Ok(())
+    }
+}

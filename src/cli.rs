@@ -1,0 +1,244 @@
+//! The command line: parse, run the command, print the result as text or JSON.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+
+use crate::aws::Connect;
+use crate::report::{Reporter, Verbosity};
+use crate::retry::Timing;
+use crate::spec::{self, Spec};
+use crate::stack;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "presign-stack",
+    version,
+    about = "Provision and run a secure direct-to-S3 upload/download stack from one spec"
+)]
+pub struct Cli {
+    /// The spec file.
+    #[arg(
+        long,
+        global = true,
+        default_value = "presign-stack.yaml",
+        value_name = "FILE"
+    )]
+    pub spec: PathBuf,
+    /// Environment: selects the spec's overlay and is part of every name and ownership tag.
+    #[arg(long, global = true, default_value = "dev", value_name = "ENV")]
+    pub env: String,
+    /// AWS profile from the shared config.
+    #[arg(long, global = true, value_name = "P")]
+    pub profile: Option<String>,
+    /// AWS region (else the spec's `region:`, else the AWS config chain).
+    #[arg(long, global = true, value_name = "R")]
+    pub region: Option<String>,
+    /// Send every AWS request to this endpoint (an emulator); AWS_ENDPOINT_URL also works.
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Output format of the result on stdout.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    pub output: Format,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// More detail on stderr, including the number of AWS requests made.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the spec offline; no AWS call.
+    Validate,
+    /// Show what `up` would change.
+    Plan {
+        /// Exit 0 with no changes, 2 with changes, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
+    /// Create or update everything, then sync the website.
+    Up {
+        /// Take over resources of the expected names that this stack did not create.
+        #[arg(long)]
+        adopt: bool,
+    },
+    /// Print the stack's outputs.
+    Outputs,
+    /// Delete everything the stack owns, emptying its buckets.
+    Down {
+        /// Do not ask; required when not on a terminal.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(&cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn load(cli: &Cli) -> Result<Spec> {
+    spec::load(&cli.spec, &cli.env).map_err(|errors| {
+        for e in &errors {
+            eprintln!("{e}");
+        }
+        anyhow::anyhow!(
+            "{} has {} problem{}",
+            cli.spec.display(),
+            errors.len(),
+            if errors.len() == 1 { "" } else { "s" }
+        )
+    })
+}
+
+fn print<T: Serialize + std::fmt::Display>(cli: &Cli, value: &T) -> Result<()> {
+    match cli.output {
+        Format::Text => println!("{value}"),
+        Format::Json => println!("{}", serde_json::to_string_pretty(value)?),
+    }
+    Ok(())
+}
+
+async fn run(cli: &Cli) -> Result<ExitCode> {
+    let report = Reporter {
+        verbosity: if cli.quiet {
+            Verbosity::Quiet
+        } else if cli.verbose {
+            Verbosity::Verbose
+        } else {
+            Verbosity::Normal
+        },
+    };
+    let spec = load(cli)?;
+    if let Command::Validate = cli.command {
+        print(cli, &Validated(&spec))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let connect = Connect {
+        profile: cli.profile.clone(),
+        region: cli.region.clone(),
+        endpoint_url: cli.endpoint_url.clone(),
+    };
+    let ctx = stack::connect(spec, &connect, report, Timing::default()).await?;
+    let code = match &cli.command {
+        Command::Validate => unreachable!("handled above"),
+        Command::Plan { detailed_exitcode } => {
+            let (bundle, snap) = tokio::join!(
+                crate::bundle::prepare(&ctx.spec, report),
+                stack::read_all(&ctx)
+            );
+            let snap = snap?;
+            snap.check_ownership(&ctx, false)?;
+            let prepared = stack::prepare(&ctx, (snap, bundle?)).await?;
+            print(cli, &prepared.plan)?;
+            if *detailed_exitcode && !prepared.plan.is_empty() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Command::Up { adopt } => {
+            let result = stack::up(&ctx, *adopt).await?;
+            match cli.output {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&result)?),
+                Format::Text => {
+                    if result.plan.is_empty() {
+                        report.status("Unchanged", "No changes. The stack matches the spec.");
+                    } else {
+                        let mut text = result.plan.to_string();
+                        text = text.replacen("Plan:", "Applied:", 1);
+                        eprintln!("{text}");
+                    }
+                    println!("{}", result.outputs);
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Outputs => {
+            print(cli, &stack::outputs(&ctx).await?)?;
+            ExitCode::SUCCESS
+        }
+        Command::Down { yes } => {
+            let result = stack::down(&ctx, *yes).await?;
+            match cli.output {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&result)?),
+                Format::Text => report.status(
+                    "Destroyed",
+                    format!(
+                        "{} resources and {} objects of stack {} (env {})",
+                        result.deleted.len(),
+                        result.objects_deleted,
+                        ctx.spec.name,
+                        ctx.spec.env
+                    ),
+                ),
+            }
+            ExitCode::SUCCESS
+        }
+    };
+    if report.verbosity == Verbosity::Verbose {
+        let (total, writes) = ctx.aws.requests.counts();
+        report.detail(format!("{total} AWS requests, {writes} of them writes"));
+    }
+    Ok(code)
+}
+
+/// `validate`'s result: the resolved names and settings.
+struct Validated<'a>(&'a Spec);
+
+impl Serialize for Validated<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let spec = self.0;
+        serde_json::json!({
+            "valid": true,
+            "name": spec.name,
+            "env": spec.env,
+            "region": spec.region,
+            "documents_bucket": spec.documents.bucket,
+            "website_bucket": spec.website.bucket,
+            "function_name": spec.presigner.function_name,
+            "role_name": spec.presigner.role_name,
+        })
+        .serialize(s)
+    }
+}
+
+impl std::fmt::Display for Validated<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let spec = self.0;
+        writeln!(f, "{} is valid (env {})", spec.file.display(), spec.env)?;
+        writeln!(f, "  documents bucket  {}", spec.documents.bucket)?;
+        writeln!(f, "  website bucket    {}", spec.website.bucket)?;
+        writeln!(f, "  function          {}", spec.presigner.function_name)?;
+        write!(f, "  role              {}", spec.presigner.role_name)
+    }
+}

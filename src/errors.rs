@@ -1,0 +1,99 @@
+//! Turning AWS SDK errors into one readable line, and recognising them by code.
+
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+/// `Code: message` for a service error; the transport problem otherwise.
+pub fn describe<E, R>(err: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match err {
+        SdkError::ServiceError(service) => {
+            let e = service.err();
+            match (e.code(), e.message()) {
+                (Some(code), Some(msg)) => format!("{code}: {msg}"),
+                (Some(code), None) => code.to_string(),
+                (None, Some(msg)) => msg.to_string(),
+                (None, None) => format!("{e}"),
+            }
+        }
+        SdkError::DispatchFailure(d) => {
+            let mut s = "could not reach the AWS endpoint".to_string();
+            if let Some(cause) = std::error::Error::source(err) {
+                s.push_str(&format!(" ({})", chain(cause)));
+            } else if d.is_io() {
+                s.push_str(" (I/O error)");
+            }
+            s.push_str("; check the network, AWS_ENDPOINT_URL / --endpoint-url and the region");
+            s
+        }
+        SdkError::TimeoutError(_) => "the request to AWS timed out".to_string(),
+        other => chain(other),
+    }
+}
+
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut s = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        let next = e.to_string();
+        if !s.contains(&next) {
+            s.push_str(": ");
+            s.push_str(&next);
+        }
+        cur = e.source();
+    }
+    s
+}
+
+/// The service error code, when the error came from the service.
+pub fn code<E, R>(err: &SdkError<E, R>) -> Option<&str>
+where
+    E: ProvideErrorMetadata,
+{
+    match err {
+        SdkError::ServiceError(service) => service.err().code(),
+        _ => None,
+    }
+}
+
+/// The service error message, when the error came from the service.
+pub fn message<E, R>(err: &SdkError<E, R>) -> Option<&str>
+where
+    E: ProvideErrorMetadata,
+{
+    match err {
+        SdkError::ServiceError(service) => service.err().message(),
+        _ => None,
+    }
+}
+
+/// True when the service answered with HTTP `status` (e.g. HeadBucket's bodiless 404).
+pub fn status_is<E>(
+    err: &SdkError<E, aws_smithy_runtime_api::http::Response>,
+    status: u16,
+) -> bool {
+    match err {
+        SdkError::ServiceError(service) => service.raw().status().as_u16() == status,
+        _ => false,
+    }
+}
+
+/// True when the error is one of `codes`.
+pub fn code_in<E, R>(err: &SdkError<E, R>, codes: &[&str]) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    code(err).is_some_and(|c| codes.contains(&c))
+}
+
+/// Wrap an SDK error as `anyhow` with what was being done.
+pub fn aws_err<E, R>(what: impl std::fmt::Display, err: SdkError<E, R>) -> anyhow::Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    anyhow::anyhow!("{what}: {}", describe(&err))
+}

@@ -1,0 +1,15 @@
+//! presign-stack: provision, check and tear down the S3 presigned-URL upload/download stack
+//! described by one spec file. See ARCHITECTURE.md for the map of modules.
+
+pub mod aws;
+pub mod bundle;
+pub mod cli;
+pub mod errors;
+pub mod plan;
+pub mod report;
+pub mod resources;
+pub mod retry;
+pub mod spec;
+pub mod stack;
+pub mod state;
+pub mod sync;

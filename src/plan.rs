@@ -1,0 +1,143 @@
+//! A plan is a value: per resource an action and the fields that differ, plus the website
+//! content to upload and delete. Rendered for people in Terraform's notation; serialised for
+//! machines.
+
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::state::{Change, Kind};
+use crate::sync::{SyncPlan, Why};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    NoOp,
+    Create,
+    Update,
+    Delete,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ResourcePlan {
+    pub kind: Kind,
+    pub name: String,
+    pub action: Action,
+    pub changes: Vec<Change>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ObjectChange {
+    pub key: String,
+    pub action: Action,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub resources: Vec<ResourcePlan>,
+    pub website_content: Vec<ObjectChange>,
+}
+
+impl Plan {
+    pub fn new(resources: Vec<ResourcePlan>, content: &SyncPlan) -> Plan {
+        let mut website_content: Vec<ObjectChange> = content
+            .upload
+            .iter()
+            .map(|(o, why)| ObjectChange {
+                key: o.key.clone(),
+                action: match why {
+                    Why::New => Action::Create,
+                    Why::Changed => Action::Update,
+                },
+            })
+            .collect();
+        website_content.extend(content.delete.iter().map(|k| ObjectChange {
+            key: k.clone(),
+            action: Action::Delete,
+        }));
+        website_content.sort_by(|a, b| a.key.cmp(&b.key));
+        Plan {
+            resources,
+            website_content,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.resources.iter().all(|r| r.action == Action::NoOp) && self.website_content.is_empty()
+    }
+
+    /// (add, change, destroy), counting resources and website objects alike.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let actions = self
+            .resources
+            .iter()
+            .map(|r| r.action)
+            .chain(self.website_content.iter().map(|o| o.action));
+        let mut c = (0, 0, 0);
+        for a in actions {
+            match a {
+                Action::Create => c.0 += 1,
+                Action::Update => c.1 += 1,
+                Action::Delete => c.2 += 1,
+                Action::NoOp => {}
+            }
+        }
+        c
+    }
+}
+
+fn short(v: &Value) -> String {
+    let s = match v {
+        Value::Null => "(none)".to_string(),
+        other => other.to_string(),
+    };
+    if s.chars().count() > 200 {
+        let cut: String = s.chars().take(197).collect();
+        format!("{cut}...")
+    } else {
+        s
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for r in &self.resources {
+            match r.action {
+                Action::NoOp => {}
+                Action::Create => writeln!(f, "  + {} {}", r.kind, r.name)?,
+                Action::Delete => writeln!(f, "  - {} {}", r.kind, r.name)?,
+                Action::Update => {
+                    writeln!(f, "  ~ {} {}", r.kind, r.name)?;
+                    for c in &r.changes {
+                        writeln!(
+                            f,
+                            "      {}: {} -> {}",
+                            c.field,
+                            short(&c.old),
+                            short(&c.new)
+                        )?;
+                    }
+                }
+            }
+        }
+        for o in &self.website_content {
+            let sign = match o.action {
+                Action::Create => "+",
+                Action::Update => "~",
+                Action::Delete => "-",
+                Action::NoOp => continue,
+            };
+            writeln!(f, "  {sign} website object {}", o.key)?;
+        }
+        let (add, change, destroy) = self.counts();
+        if self.is_empty() {
+            write!(f, "No changes.")
+        } else {
+            write!(
+                f,
+                "Plan: {add} to add, {change} to change, {destroy} to destroy."
+            )
+        }
+    }
+}

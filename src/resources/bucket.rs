@@ -1,0 +1,718 @@
+//! The two buckets: the private documents bucket and the public website bucket.
+//!
+//! Fields: tags, object ownership, public access block, default encryption, bucket policy, and
+//! per kind versioning + lifecycle + CORS (documents) or the website configuration (website).
+//! A new bucket's "not configured" answers read as AWS's defaults for new buckets, so an
+//! endpoint that omits them (moto) compares equal to one that reports them.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Context, Result};
+use aws_sdk_s3::types::{
+    BucketLifecycleConfiguration, BucketLocationConstraint, BucketVersioningStatus,
+    CorsConfiguration, CorsRule, CreateBucketConfiguration, Delete, ErrorDocument,
+    ExpirationStatus, IndexDocument, LifecycleExpiration, LifecycleRule, LifecycleRuleFilter,
+    ObjectIdentifier, ObjectOwnership, OwnershipControls, OwnershipControlsRule,
+    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
+    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
+    VersioningConfiguration, WebsiteConfiguration,
+};
+use serde_json::{json, Value};
+
+use super::Ctx;
+use crate::errors::{aws_err, code_in, status_is};
+use crate::retry::retry;
+use crate::spec::Encryption;
+use crate::state::{normalize_policy, parse_policy, set_value, tags_value, Change, Fields, Live};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    Documents,
+    Website,
+}
+
+impl Which {
+    pub fn name(self, ctx: &Ctx) -> &str {
+        match self {
+            Which::Documents => &ctx.spec.documents.bucket,
+            Which::Website => &ctx.spec.website.bucket,
+        }
+    }
+
+    pub fn label(self, ctx: &Ctx) -> String {
+        match self {
+            Which::Documents => format!("documents bucket {}", self.name(ctx)),
+            Which::Website => format!("website bucket {}", self.name(ctx)),
+        }
+    }
+}
+
+/// The order fields are applied in: tags first (so a half-made bucket is still recognisably
+/// ours), the public access block before the policy it must allow.
+const FIELD_ORDER: &[&str] = &[
+    "tags",
+    "object_ownership",
+    "public_access_block",
+    "encryption",
+    "versioning",
+    "lifecycle",
+    "cors",
+    "website",
+    "policy",
+];
+
+const LIFECYCLE_RULE_ID: &str = "presign-stack-expire-uploads";
+
+pub fn desired(ctx: &Ctx, which: Which) -> Fields {
+    let spec = &ctx.spec;
+    let bucket = which.name(ctx);
+    let mut f = Fields::new();
+    f.insert("tags", tags_value(&spec.tags()));
+    f.insert("object_ownership", json!("BucketOwnerEnforced"));
+    match which {
+        Which::Documents => {
+            let d = &spec.documents;
+            f.insert("public_access_block", pab(true, true, true, true));
+            f.insert(
+                "encryption",
+                match &d.encryption {
+                    Encryption::SseS3 => json!({"sse_algorithm": "AES256"}),
+                    Encryption::SseKms { key_arn } => json!({
+                        "sse_algorithm": "aws:kms", "kms_master_key_id": key_arn,
+                        "bucket_key_enabled": true}),
+                },
+            );
+            f.insert(
+                "policy",
+                normalize_policy(&json!({
+                    "Version": "2012-10-17",
+                    "Statement": [{
+                        "Sid": "DenyInsecureTransport",
+                        "Effect": "Deny",
+                        "Principal": "*",
+                        "Action": "s3:*",
+                        "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}}
+                    }]
+                })),
+            );
+            f.insert("versioning", json!(d.versioning));
+            f.insert(
+                "lifecycle",
+                match d.expire_uploads_after_days {
+                    Some(days) => json!([{"id": LIFECYCLE_RULE_ID, "prefix": d.uploads_prefix,
+                                         "expiration_days": days, "enabled": true}]),
+                    None => Value::Null,
+                },
+            );
+            f.insert(
+                "cors",
+                json!([cors_rule_value(
+                    ctx.origins(&d.cors.allowed_origins),
+                    d.cors.allowed_methods.clone(),
+                    d.cors.allowed_headers.clone(),
+                    d.cors.expose_headers.clone(),
+                    Some(d.cors.max_age_seconds as i32),
+                )]),
+            );
+        }
+        Which::Website => {
+            let w = &spec.website;
+            // Only the policy-related flags are relaxed: ACLs stay disabled and blocked.
+            f.insert("public_access_block", pab(true, true, false, false));
+            f.insert("encryption", json!({"sse_algorithm": "AES256"}));
+            f.insert(
+                "policy",
+                normalize_policy(&json!({
+                    "Version": "2012-10-17",
+                    "Statement": [{
+                        "Sid": "PublicReadObjects",
+                        "Effect": "Allow",
+                        "Principal": "*",
+                        "Action": "s3:GetObject",
+                        "Resource": format!("arn:aws:s3:::{bucket}/*"),
+                    }]
+                })),
+            );
+            f.insert(
+                "website",
+                json!({"index_document": w.index_document, "error_document": w.error_document}),
+            );
+        }
+    }
+    f
+}
+
+fn pab(acls: bool, ignore: bool, policy: bool, restrict: bool) -> Value {
+    json!({"block_public_acls": acls, "ignore_public_acls": ignore,
+           "block_public_policy": policy, "restrict_public_buckets": restrict})
+}
+
+fn cors_rule_value(
+    origins: Vec<String>,
+    methods: Vec<String>,
+    headers: Vec<String>,
+    expose: Vec<String>,
+    max_age: Option<i32>,
+) -> Value {
+    json!({
+        "allowed_origins": set_value(origins),
+        "allowed_methods": set_value(methods.into_iter().map(|m| m.to_ascii_uppercase())),
+        "allowed_headers": set_value(headers.into_iter().map(|h| h.to_ascii_lowercase())),
+        "expose_headers": set_value(expose.into_iter().map(|h| h.to_ascii_lowercase())),
+        "max_age_seconds": max_age,
+    })
+}
+
+/// Read the bucket's live state; `None` when it does not exist.
+pub async fn read(ctx: &Ctx, which: Which) -> Result<Option<Live>> {
+    let s3 = &ctx.aws.s3;
+    let bucket = which.name(ctx);
+    let label = which.label(ctx);
+    match s3.head_bucket().bucket(bucket).send().await {
+        Ok(_) => {}
+        Err(e) if status_is(&e, 404) => return Ok(None),
+        Err(e) if status_is(&e, 403) => anyhow::bail!(
+            "{label} exists but this account cannot read it (403): bucket names are global, so \
+             another AWS account probably owns it; choose another name in the spec"
+        ),
+        Err(e) => return Err(aws_err(format!("reading {label}"), e)),
+    }
+    let ctx_label = |what: &str| format!("reading {label} {what}");
+    let (tags, pab_r, own, enc, pol) = tokio::join!(
+        s3.get_bucket_tagging().bucket(bucket).send(),
+        s3.get_public_access_block().bucket(bucket).send(),
+        s3.get_bucket_ownership_controls().bucket(bucket).send(),
+        s3.get_bucket_encryption().bucket(bucket).send(),
+        s3.get_bucket_policy().bucket(bucket).send(),
+    );
+    let mut f = Fields::new();
+    let tags: BTreeMap<String, String> = match tags {
+        Ok(t) => t
+            .tag_set()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect(),
+        Err(e) if code_in(&e, &["NoSuchTagSet"]) => BTreeMap::new(),
+        Err(e) => return Err(aws_err(ctx_label("tags"), e)),
+    };
+    f.insert("tags", tags_value(&tags));
+    f.insert(
+        "public_access_block",
+        match pab_r {
+            Ok(p) => {
+                let c = p.public_access_block_configuration();
+                let g = |v: Option<bool>| v.unwrap_or(false);
+                pab(
+                    g(c.and_then(|c| c.block_public_acls())),
+                    g(c.and_then(|c| c.ignore_public_acls())),
+                    g(c.and_then(|c| c.block_public_policy())),
+                    g(c.and_then(|c| c.restrict_public_buckets())),
+                )
+            }
+            Err(e) if code_in(&e, &["NoSuchPublicAccessBlockConfiguration"]) => {
+                pab(true, true, true, true)
+            }
+            Err(e) => return Err(aws_err(ctx_label("public access block"), e)),
+        },
+    );
+    f.insert(
+        "object_ownership",
+        match own {
+            Ok(o) => {
+                let rules = o
+                    .ownership_controls()
+                    .map(|c| c.rules())
+                    .unwrap_or_default();
+                match rules {
+                    [one] => json!(one.object_ownership().as_str()),
+                    [] => json!("BucketOwnerEnforced"),
+                    many => json!(many
+                        .iter()
+                        .map(|r| r.object_ownership().as_str())
+                        .collect::<Vec<_>>()),
+                }
+            }
+            Err(e) if code_in(&e, &["OwnershipControlsNotFoundError"]) => {
+                json!("BucketOwnerEnforced")
+            }
+            Err(e) => return Err(aws_err(ctx_label("ownership controls"), e)),
+        },
+    );
+    f.insert(
+        "encryption",
+        match enc {
+            Ok(o) => {
+                let rules = o
+                    .server_side_encryption_configuration()
+                    .map(|c| c.rules())
+                    .unwrap_or_default();
+                match rules
+                    .first()
+                    .and_then(|r| Some((r, r.apply_server_side_encryption_by_default()?)))
+                {
+                    Some((_, d)) if d.sse_algorithm().as_str() == "AES256" => {
+                        json!({"sse_algorithm": "AES256"})
+                    }
+                    Some((rule, d)) => json!({
+                        "sse_algorithm": d.sse_algorithm().as_str(),
+                        "kms_master_key_id": d.kms_master_key_id(),
+                        "bucket_key_enabled": rule.bucket_key_enabled().unwrap_or(false)}),
+                    None => json!({"sse_algorithm": "AES256"}),
+                }
+            }
+            Err(e) if code_in(&e, &["ServerSideEncryptionConfigurationNotFoundError"]) => {
+                json!({"sse_algorithm": "AES256"})
+            }
+            Err(e) => return Err(aws_err(ctx_label("encryption"), e)),
+        },
+    );
+    f.insert(
+        "policy",
+        match pol {
+            Ok(p) => match p.policy() {
+                Some(text) => parse_policy(text)
+                    .map_err(|e| anyhow::anyhow!("reading {label} policy: {e}"))?,
+                None => Value::Null,
+            },
+            Err(e) if code_in(&e, &["NoSuchBucketPolicy"]) => Value::Null,
+            Err(e) => return Err(aws_err(ctx_label("policy"), e)),
+        },
+    );
+    match which {
+        Which::Documents => {
+            let (ver, life, cors) = tokio::join!(
+                s3.get_bucket_versioning().bucket(bucket).send(),
+                s3.get_bucket_lifecycle_configuration()
+                    .bucket(bucket)
+                    .send(),
+                s3.get_bucket_cors().bucket(bucket).send(),
+            );
+            let enabled = match ver {
+                Ok(v) => v.status() == Some(&BucketVersioningStatus::Enabled),
+                Err(e) => match versioning_from_raw(&e) {
+                    Some(enabled) => enabled,
+                    None => return Err(aws_err(ctx_label("versioning"), e)),
+                },
+            };
+            f.insert("versioning", json!(enabled));
+            f.insert(
+                "lifecycle",
+                match life {
+                    Ok(l) => Value::Array(
+                        l.rules()
+                            .iter()
+                            .map(|r| {
+                                json!({
+                                    "id": r.id(),
+                                    "prefix": r.filter().and_then(|f| f.prefix()).or(
+                                        #[allow(deprecated)]
+                                        r.prefix()),
+                                    "expiration_days": r.expiration().and_then(|e| e.days()),
+                                    "enabled": r.status() == &ExpirationStatus::Enabled,
+                                })
+                            })
+                            .collect(),
+                    ),
+                    Err(e) if code_in(&e, &["NoSuchLifecycleConfiguration"]) => Value::Null,
+                    Err(e) => return Err(aws_err(ctx_label("lifecycle"), e)),
+                },
+            );
+            f.insert(
+                "cors",
+                match cors {
+                    Ok(c) => {
+                        let mut rules: Vec<Value> = c
+                            .cors_rules()
+                            .iter()
+                            .map(|r| {
+                                cors_rule_value(
+                                    r.allowed_origins().to_vec(),
+                                    r.allowed_methods().to_vec(),
+                                    r.allowed_headers().to_vec(),
+                                    r.expose_headers().to_vec(),
+                                    r.max_age_seconds(),
+                                )
+                            })
+                            .collect();
+                        rules.sort_by_key(|r| r.to_string());
+                        Value::Array(rules)
+                    }
+                    Err(e) if code_in(&e, &["NoSuchCORSConfiguration"]) => Value::Null,
+                    Err(e) => return Err(aws_err(ctx_label("CORS"), e)),
+                },
+            );
+        }
+        Which::Website => {
+            let web = s3.get_bucket_website().bucket(bucket).send().await;
+            f.insert(
+                "website",
+                match web {
+                    Ok(w) => json!({
+                        "index_document": w.index_document().map(|d| d.suffix()),
+                        "error_document": w.error_document().map(|d| d.key()),
+                    }),
+                    Err(e) if code_in(&e, &["NoSuchWebsiteConfiguration"]) => Value::Null,
+                    Err(e) => return Err(aws_err(ctx_label("website configuration"), e)),
+                },
+            );
+        }
+    }
+    Ok(Some(Live { tags, fields: f }))
+}
+
+/// A 200 GetBucketVersioning answer the SDK could not parse: moto 5.2 names its root element
+/// `GetBucketVersioningResponse` instead of `VersioningConfiguration`. The one field is read
+/// from the body as it is.
+fn versioning_from_raw<E>(
+    err: &aws_smithy_runtime_api::client::result::SdkError<
+        E,
+        aws_smithy_runtime_api::http::Response,
+    >,
+) -> Option<bool> {
+    let aws_smithy_runtime_api::client::result::SdkError::ServiceError(ctx) = err else {
+        return None;
+    };
+    if !ctx.raw().status().is_success() {
+        return None;
+    }
+    let body = std::str::from_utf8(ctx.raw().body().bytes()?).ok()?;
+    if !body.contains("Versioning") {
+        return None;
+    }
+    Some(body.contains("<Status>Enabled</Status>"))
+}
+
+/// Create the bucket when `live` is `None`, then set every field in `changes`.
+pub async fn apply(ctx: &Ctx, which: Which, created: bool, changes: &[Change]) -> Result<()> {
+    let bucket = which.name(ctx).to_string();
+    let label = which.label(ctx);
+    if created {
+        create(ctx, &bucket, &label).await?;
+    }
+    for field in FIELD_ORDER {
+        let Some(change) = changes.iter().find(|c| c.field == *field) else {
+            continue;
+        };
+        if created && change.new.is_null() {
+            continue;
+        }
+        // Just after CreateBucket, sub-resource calls may still answer NoSuchBucket.
+        retry(
+            ctx.timing.new_bucket,
+            |e: &anyhow::Error| created && e.to_string().contains("NoSuchBucket"),
+            || set_field(ctx, which, &bucket, change),
+        )
+        .await
+        .with_context(|| format!("setting {} of {label}", change.field))?;
+    }
+    Ok(())
+}
+
+async fn create(ctx: &Ctx, bucket: &str, label: &str) -> Result<()> {
+    let mut req = ctx
+        .aws
+        .s3
+        .create_bucket()
+        .bucket(bucket)
+        .object_ownership(ObjectOwnership::BucketOwnerEnforced);
+    // us-east-1 is the one region that must not be named as a location constraint.
+    if ctx.region != "us-east-1" {
+        req = req.create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(ctx.region.as_str()))
+                .build(),
+        );
+    }
+    match req.send().await {
+        Ok(_) => Ok(()),
+        Err(e) if code_in(&e, &["BucketAlreadyOwnedByYou"]) => Ok(()),
+        Err(e) if code_in(&e, &["BucketAlreadyExists"]) => anyhow::bail!(
+            "creating {label}: the name is taken by another AWS account (bucket names are \
+             global); set another name in the spec"
+        ),
+        Err(e) => Err(aws_err(format!("creating {label}"), e)),
+    }
+}
+
+async fn set_field(ctx: &Ctx, which: Which, bucket: &str, change: &Change) -> Result<()> {
+    let s3 = &ctx.aws.s3;
+    let want = &change.new;
+    match change.field {
+        "tags" => {
+            let tags = ctx
+                .spec
+                .tags()
+                .into_iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect::<Result<Vec<_>, _>>()?;
+            s3.put_bucket_tagging()
+                .bucket(bucket)
+                .tagging(Tagging::builder().set_tag_set(Some(tags)).build()?)
+                .send()
+                .await
+                .map_err(|e| aws_err("PutBucketTagging", e))?;
+        }
+        "object_ownership" => {
+            s3.put_bucket_ownership_controls()
+                .bucket(bucket)
+                .ownership_controls(
+                    OwnershipControls::builder()
+                        .rules(
+                            OwnershipControlsRule::builder()
+                                .object_ownership(ObjectOwnership::BucketOwnerEnforced)
+                                .build()?,
+                        )
+                        .build()?,
+                )
+                .send()
+                .await
+                .map_err(|e| aws_err("PutBucketOwnershipControls", e))?;
+        }
+        "public_access_block" => {
+            let b = |k: &str| want[k].as_bool().unwrap_or(true);
+            s3.put_public_access_block()
+                .bucket(bucket)
+                .public_access_block_configuration(
+                    PublicAccessBlockConfiguration::builder()
+                        .block_public_acls(b("block_public_acls"))
+                        .ignore_public_acls(b("ignore_public_acls"))
+                        .block_public_policy(b("block_public_policy"))
+                        .restrict_public_buckets(b("restrict_public_buckets"))
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| aws_err("PutPublicAccessBlock", e))?;
+        }
+        "encryption" => {
+            let mut by_default = ServerSideEncryptionByDefault::builder();
+            let mut rule = ServerSideEncryptionRule::builder();
+            match (which, &ctx.spec.documents.encryption) {
+                (Which::Documents, Encryption::SseKms { key_arn }) => {
+                    by_default = by_default
+                        .sse_algorithm(ServerSideEncryption::AwsKms)
+                        .kms_master_key_id(key_arn);
+                    rule = rule.bucket_key_enabled(true);
+                }
+                _ => by_default = by_default.sse_algorithm(ServerSideEncryption::Aes256),
+            }
+            s3.put_bucket_encryption()
+                .bucket(bucket)
+                .server_side_encryption_configuration(
+                    ServerSideEncryptionConfiguration::builder()
+                        .rules(
+                            rule.apply_server_side_encryption_by_default(by_default.build()?)
+                                .build(),
+                        )
+                        .build()?,
+                )
+                .send()
+                .await
+                .map_err(|e| aws_err("PutBucketEncryption", e))?;
+        }
+        "versioning" => {
+            let status = if want.as_bool() == Some(true) {
+                BucketVersioningStatus::Enabled
+            } else {
+                BucketVersioningStatus::Suspended
+            };
+            s3.put_bucket_versioning()
+                .bucket(bucket)
+                .versioning_configuration(VersioningConfiguration::builder().status(status).build())
+                .send()
+                .await
+                .map_err(|e| aws_err("PutBucketVersioning", e))?;
+        }
+        "lifecycle" => match ctx.spec.documents.expire_uploads_after_days {
+            Some(days) => {
+                let rule = LifecycleRule::builder()
+                    .id(LIFECYCLE_RULE_ID)
+                    .filter(
+                        LifecycleRuleFilter::builder()
+                            .prefix(&ctx.spec.documents.uploads_prefix)
+                            .build(),
+                    )
+                    .expiration(LifecycleExpiration::builder().days(days as i32).build())
+                    .status(ExpirationStatus::Enabled)
+                    .build()?;
+                s3.put_bucket_lifecycle_configuration()
+                    .bucket(bucket)
+                    .lifecycle_configuration(
+                        BucketLifecycleConfiguration::builder()
+                            .rules(rule)
+                            .build()?,
+                    )
+                    .send()
+                    .await
+                    .map_err(|e| aws_err("PutBucketLifecycleConfiguration", e))?;
+            }
+            None => {
+                s3.delete_bucket_lifecycle()
+                    .bucket(bucket)
+                    .send()
+                    .await
+                    .map_err(|e| aws_err("DeleteBucketLifecycle", e))?;
+            }
+        },
+        "cors" => {
+            let c = &ctx.spec.documents.cors;
+            let rule = CorsRule::builder()
+                .set_allowed_origins(Some(ctx.origins(&c.allowed_origins)))
+                .set_allowed_methods(Some(c.allowed_methods.clone()))
+                .set_allowed_headers(Some(c.allowed_headers.clone()))
+                .set_expose_headers(Some(c.expose_headers.clone()))
+                .max_age_seconds(c.max_age_seconds as i32)
+                .build()?;
+            s3.put_bucket_cors()
+                .bucket(bucket)
+                .cors_configuration(CorsConfiguration::builder().cors_rules(rule).build()?)
+                .send()
+                .await
+                .map_err(|e| aws_err("PutBucketCors", e))?;
+        }
+        "website" => {
+            let w = &ctx.spec.website;
+            s3.put_bucket_website()
+                .bucket(bucket)
+                .website_configuration(
+                    WebsiteConfiguration::builder()
+                        .index_document(IndexDocument::builder().suffix(&w.index_document).build()?)
+                        .error_document(ErrorDocument::builder().key(&w.error_document).build()?)
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| aws_err("PutBucketWebsite", e))?;
+        }
+        "policy" => {
+            let result = s3
+                .put_bucket_policy()
+                .bucket(bucket)
+                .policy(want.to_string())
+                .send()
+                .await;
+            match result {
+                Ok(_) => {}
+                Err(e) if which == Which::Website && code_in(&e, &["AccessDenied"]) => {
+                    anyhow::bail!(
+                        "S3 refused the public-read policy ({}). The bucket's own block was \
+                         relaxed, so the account-level S3 Block Public Access setting most \
+                         likely forbids public bucket policies: turn off BlockPublicPolicy and \
+                         RestrictPublicBuckets for the account (S3 console, \"Block Public Access \
+                         settings for this account\"), or serve the site another way",
+                        crate::errors::describe(&e)
+                    )
+                }
+                Err(e) => return Err(aws_err("PutBucketPolicy", e)),
+            }
+        }
+        other => anyhow::bail!("internal: no setter for bucket field {other}"),
+    }
+    Ok(())
+}
+
+/// Delete every object version and delete marker (DeleteObjects, up to 1000 per request), then
+/// the bucket. Returns the number of versions deleted. Tolerates a bucket already gone.
+pub async fn empty_and_delete(ctx: &Ctx, which: Which) -> Result<usize> {
+    let s3 = &ctx.aws.s3;
+    let bucket = which.name(ctx);
+    let label = which.label(ctx);
+    let mut deleted = 0;
+    if which == Which::Documents {
+        // As CDK's autoDeleteObjects does: stop new uploads before emptying. This replaces the
+        // TLS-only policy, which a plain-HTTP emulator would otherwise apply to the deletes.
+        let stop_uploads = json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Sid": "NoUploadsWhileDeleting",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:PutObject",
+                "Resource": format!("arn:aws:s3:::{bucket}/*"),
+            }]
+        });
+        match s3
+            .put_bucket_policy()
+            .bucket(bucket)
+            .policy(stop_uploads.to_string())
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if code_in(&e, &["NoSuchBucket"]) => return Ok(0),
+            Err(e) => return Err(aws_err(format!("stopping uploads to {label}"), e)),
+        }
+    }
+    // A presigned upload still in flight can land while emptying: empty again if the delete
+    // says the bucket is not empty.
+    for _attempt in 0..3 {
+        let mut key_marker: Option<String> = None;
+        let mut version_marker: Option<String> = None;
+        loop {
+            let page = match s3
+                .list_object_versions()
+                .bucket(bucket)
+                .set_key_marker(key_marker.clone())
+                .set_version_id_marker(version_marker.clone())
+                .send()
+                .await
+            {
+                Ok(p) => p,
+                Err(e) if code_in(&e, &["NoSuchBucket"]) => return Ok(deleted),
+                Err(e) => return Err(aws_err(format!("listing objects of {label}"), e)),
+            };
+            let mut ids = Vec::new();
+            for v in page.versions() {
+                ids.push(ident(v.key(), v.version_id())?);
+            }
+            for m in page.delete_markers() {
+                ids.push(ident(m.key(), m.version_id())?);
+            }
+            for chunk in ids.chunks(1000) {
+                let out = s3
+                    .delete_objects()
+                    .bucket(bucket)
+                    .delete(
+                        Delete::builder()
+                            .set_objects(Some(chunk.to_vec()))
+                            .quiet(true)
+                            .build()?,
+                    )
+                    .send()
+                    .await
+                    .map_err(|e| aws_err(format!("deleting objects of {label}"), e))?;
+                if let Some(err) = out.errors().first() {
+                    anyhow::bail!(
+                        "deleting objects of {label}: {} objects could not be deleted, e.g. {} ({}: {})",
+                        out.errors().len(),
+                        err.key().unwrap_or("?"),
+                        err.code().unwrap_or("?"),
+                        err.message().unwrap_or("")
+                    );
+                }
+                deleted += chunk.len();
+            }
+            if page.is_truncated() == Some(true) {
+                key_marker = page.next_key_marker().map(str::to_string);
+                version_marker = page.next_version_id_marker().map(str::to_string);
+            } else {
+                break;
+            }
+        }
+        match s3.delete_bucket().bucket(bucket).send().await {
+            Ok(_) => return Ok(deleted),
+            Err(e) if code_in(&e, &["NoSuchBucket"]) => return Ok(deleted),
+            Err(e) if code_in(&e, &["BucketNotEmpty"]) => continue,
+            Err(e) => return Err(aws_err(format!("deleting {label}"), e)),
+        }
+    }
+    anyhow::bail!("deleting {label}: objects keep arriving while it is emptied; try again")
+}
+
+fn ident(key: Option<&str>, version: Option<&str>) -> Result<ObjectIdentifier> {
+    Ok(ObjectIdentifier::builder()
+        .key(key.unwrap_or_default())
+        .set_version_id(version.map(str::to_string))
+        .build()?)
+}

@@ -1,0 +1,332 @@
+//! The presigner Lambda: provided.al2023, handler `bootstrap`, the configured architecture,
+//! memory, timeout and reserved concurrency, and the environment the presigner reads.
+//! CreateFunction is retried while a new role is not yet assumable; every change waits until
+//! the function is Active and its last update Successful before the next one.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
+
+use anyhow::Result;
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{
+    Architecture, Environment, FunctionCode, LastUpdateStatus, Runtime, State,
+};
+use serde_json::json;
+
+use super::Ctx;
+use crate::bundle::Bundle;
+use crate::errors::{aws_err, code_in};
+use crate::retry::{retry, when_code_and_message};
+use crate::state::{tags_value, Change, Fields, Live};
+
+/// The environment variables the presigner reads (see `lambda-bundle/src/lib.rs`).
+pub fn environment(ctx: &Ctx) -> BTreeMap<String, String> {
+    let p = &ctx.spec.presigner;
+    let mut env = BTreeMap::new();
+    env.insert("PRESIGNER_BUCKET".into(), ctx.spec.documents.bucket.clone());
+    env.insert(
+        "PRESIGNER_UPLOADS_PREFIX".into(),
+        ctx.spec.documents.uploads_prefix.clone(),
+    );
+    env.insert(
+        "PRESIGNER_URL_EXPIRY_SECONDS".into(),
+        p.url_expiry_seconds.to_string(),
+    );
+    env.insert(
+        "PRESIGNER_MAX_UPLOAD_BYTES".into(),
+        p.max_upload_bytes.to_string(),
+    );
+    env.insert(
+        "PRESIGNER_ALLOWED_CONTENT_TYPES".into(),
+        p.allowed_content_types.join(","),
+    );
+    env.insert(
+        "PRESIGNER_ALLOW_DOWNLOADS".into(),
+        p.allow_downloads.to_string(),
+    );
+    env
+}
+
+pub fn desired(ctx: &Ctx, role_arn: &str, bundle: &Bundle) -> Fields {
+    let p = &ctx.spec.presigner;
+    let mut f = Fields::new();
+    f.insert("tags", tags_value(&ctx.spec.tags()));
+    f.insert("runtime", json!("provided.al2023"));
+    f.insert("handler", json!("bootstrap"));
+    f.insert("architecture", json!(p.architecture.as_aws()));
+    f.insert("memory_mb", json!(p.memory_mb));
+    f.insert("timeout_seconds", json!(p.timeout_seconds));
+    f.insert("reserved_concurrency", json!(p.reserved_concurrency));
+    f.insert("environment", json!(environment(ctx)));
+    f.insert("role", json!(role_arn));
+    f.insert("code_sha256", json!(bundle.sha256_base64));
+    f
+}
+
+/// The live function; `None` when it does not exist.
+pub async fn read(ctx: &Ctx) -> Result<Option<Live>> {
+    let name = &ctx.spec.presigner.function_name;
+    let out = match ctx
+        .aws
+        .lambda
+        .get_function()
+        .function_name(name)
+        .send()
+        .await
+    {
+        Ok(o) => o,
+        Err(e) if code_in(&e, &["ResourceNotFoundException"]) => return Ok(None),
+        Err(e) => return Err(aws_err(format!("reading function {name}"), e)),
+    };
+    let tags: BTreeMap<String, String> = out
+        .tags()
+        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    let mut f = Fields::new();
+    f.insert("tags", tags_value(&tags));
+    if let Some(c) = out.configuration() {
+        let env: BTreeMap<String, String> = c
+            .environment()
+            .and_then(|e| e.variables())
+            .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        let arch = match c.architectures() {
+            [] => json!("x86_64"),
+            [one] => json!(one.as_str()),
+            many => json!(many.iter().map(|a| a.as_str()).collect::<Vec<_>>()),
+        };
+        f.insert("runtime", json!(c.runtime().map(|r| r.as_str())));
+        f.insert("handler", json!(c.handler()));
+        f.insert("architecture", arch);
+        f.insert("memory_mb", json!(c.memory_size()));
+        f.insert("timeout_seconds", json!(c.timeout()));
+        f.insert("environment", json!(env));
+        f.insert("role", json!(c.role()));
+        f.insert("code_sha256", json!(c.code_sha256()));
+    }
+    f.insert(
+        "reserved_concurrency",
+        json!(out
+            .concurrency()
+            .and_then(|c| c.reserved_concurrent_executions())),
+    );
+    Ok(Some(Live { tags, fields: f }))
+}
+
+const CONFIG_FIELDS: &[&str] = &[
+    "runtime",
+    "handler",
+    "memory_mb",
+    "timeout_seconds",
+    "environment",
+    "role",
+];
+
+/// Create the function or apply the changed fields, waiting for it to settle after each step.
+pub async fn apply(
+    ctx: &Ctx,
+    created: bool,
+    changes: &[Change],
+    role_arn: &str,
+    bundle: &Bundle,
+) -> Result<()> {
+    let lambda = &ctx.aws.lambda;
+    let p = &ctx.spec.presigner;
+    let name = &p.function_name;
+    let label = format!("function {name}");
+    let env = Environment::builder()
+        .set_variables(Some(
+            environment(ctx).into_iter().collect::<HashMap<_, _>>(),
+        ))
+        .build();
+    let changed = |field: &str| changes.iter().any(|c| c.field == field);
+    if created {
+        let tags: HashMap<String, String> = ctx.spec.tags().into_iter().collect();
+        // A role created moments ago is not yet assumable by Lambda: retry on exactly that.
+        retry(
+            ctx.timing.iam_propagation,
+            when_code_and_message("InvalidParameterValueException", "cannot be assumed"),
+            || {
+                lambda
+                    .create_function()
+                    .function_name(name)
+                    .description(format!(
+                        "presign-stack {} ({}): issues presigned S3 URLs",
+                        ctx.spec.name, ctx.spec.env
+                    ))
+                    .runtime(Runtime::Providedal2023)
+                    .handler("bootstrap")
+                    .role(role_arn)
+                    .architectures(architecture(ctx))
+                    .memory_size(p.memory_mb as i32)
+                    .timeout(p.timeout_seconds as i32)
+                    .environment(env.clone())
+                    .set_tags(Some(tags.clone()))
+                    .code(
+                        FunctionCode::builder()
+                            .zip_file(Blob::new(bundle.zip.clone()))
+                            .build(),
+                    )
+                    .send()
+            },
+        )
+        .await
+        .map_err(|e| aws_err(format!("creating {label}"), e))?;
+        wait_ready(ctx).await?;
+    } else {
+        if CONFIG_FIELDS.iter().any(|f| changed(f)) {
+            retry(
+                ctx.timing.iam_propagation,
+                when_code_and_message("InvalidParameterValueException", "cannot be assumed"),
+                || {
+                    lambda
+                        .update_function_configuration()
+                        .function_name(name)
+                        .runtime(Runtime::Providedal2023)
+                        .handler("bootstrap")
+                        .role(role_arn)
+                        .memory_size(p.memory_mb as i32)
+                        .timeout(p.timeout_seconds as i32)
+                        .environment(env.clone())
+                        .send()
+                },
+            )
+            .await
+            .map_err(|e| aws_err(format!("updating the configuration of {label}"), e))?;
+            wait_ready(ctx).await?;
+        }
+        if changed("code_sha256") || changed("architecture") {
+            lambda
+                .update_function_code()
+                .function_name(name)
+                .zip_file(Blob::new(bundle.zip.clone()))
+                .architectures(architecture(ctx))
+                .send()
+                .await
+                .map_err(|e| aws_err(format!("updating the code of {label}"), e))?;
+            wait_ready(ctx).await?;
+        }
+        if let Some(change) = changes.iter().find(|c| c.field == "tags") {
+            let arn = ctx.function_arn();
+            let want = ctx.spec.tags();
+            lambda
+                .tag_resource()
+                .resource(&arn)
+                .set_tags(Some(want.clone().into_iter().collect()))
+                .send()
+                .await
+                .map_err(|e| aws_err(format!("tagging {label}"), e))?;
+            let extra: Vec<String> = change
+                .old
+                .as_object()
+                .map(|m| {
+                    m.keys()
+                        .filter(|k| !want.contains_key(*k))
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default();
+            if !extra.is_empty() {
+                lambda
+                    .untag_resource()
+                    .resource(&arn)
+                    .set_tag_keys(Some(extra))
+                    .send()
+                    .await
+                    .map_err(|e| aws_err(format!("untagging {label}"), e))?;
+            }
+        }
+    }
+    if changed("reserved_concurrency") {
+        match p.reserved_concurrency {
+            Some(n) => {
+                lambda
+                    .put_function_concurrency()
+                    .function_name(name)
+                    .reserved_concurrent_executions(n as i32)
+                    .send()
+                    .await
+                    .map_err(|e| aws_err(format!("setting reserved concurrency of {label}"), e))?;
+            }
+            None if !created => {
+                lambda
+                    .delete_function_concurrency()
+                    .function_name(name)
+                    .send()
+                    .await
+                    .map_err(|e| aws_err(format!("removing reserved concurrency of {label}"), e))?;
+            }
+            None => {}
+        }
+    }
+    Ok(())
+}
+
+fn architecture(ctx: &Ctx) -> Architecture {
+    Architecture::from(ctx.spec.presigner.architecture.as_aws())
+}
+
+/// Poll until the function is Active and its last update Successful; fail with AWS's reason
+/// when it reports Failed, or when the deadline passes.
+pub async fn wait_ready(ctx: &Ctx) -> Result<()> {
+    let name = &ctx.spec.presigner.function_name;
+    let backoff = ctx.timing.function_ready;
+    let start = Instant::now();
+    let mut delay = backoff.first;
+    loop {
+        let c = ctx
+            .aws
+            .lambda
+            .get_function_configuration()
+            .function_name(name)
+            .send()
+            .await
+            .map_err(|e| aws_err(format!("waiting for function {name}"), e))?;
+        let state = c.state().cloned();
+        let update = c.last_update_status().cloned();
+        if state == Some(State::Failed) {
+            anyhow::bail!(
+                "function {name} failed to become active: {}",
+                c.state_reason().unwrap_or("no reason given")
+            );
+        }
+        if update == Some(LastUpdateStatus::Failed) {
+            anyhow::bail!(
+                "the last update of function {name} failed: {}",
+                c.last_update_status_reason().unwrap_or("no reason given")
+            );
+        }
+        let active = matches!(state, None | Some(State::Active));
+        let settled = matches!(update, None | Some(LastUpdateStatus::Successful));
+        if active && settled {
+            return Ok(());
+        }
+        if start.elapsed() + delay > backoff.deadline {
+            anyhow::bail!(
+                "function {name} still not ready after {}s (state {}, last update {})",
+                backoff.deadline.as_secs(),
+                state.as_ref().map(|s| s.as_str()).unwrap_or("unknown"),
+                update.as_ref().map(|s| s.as_str()).unwrap_or("unknown")
+            );
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(backoff.max);
+    }
+}
+
+/// Delete the function (its URL and permissions go with it). Tolerates one already gone.
+pub async fn delete(ctx: &Ctx) -> Result<()> {
+    let name = &ctx.spec.presigner.function_name;
+    match ctx
+        .aws
+        .lambda
+        .delete_function()
+        .function_name(name)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if code_in(&e, &["ResourceNotFoundException"]) => Ok(()),
+        Err(e) => Err(aws_err(format!("deleting function {name}"), e)),
+    }
+}

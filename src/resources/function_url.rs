@@ -1,0 +1,323 @@
+//! The presigner's Function URL and the function's resource policy.
+//!
+//! For `auth: none` the policy holds exactly two statements, each conditioned so that the only
+//! public way in is the URL: InvokeFunctionUrl with FunctionUrlAuthType=NONE, and InvokeFunction
+//! with InvokedViaFunctionUrl=true. Any other statement is removed. For `aws_iam` it holds none.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use aws_sdk_lambda::types::{Cors, FunctionUrlAuthType};
+use serde_json::{json, Map, Value};
+
+use super::Ctx;
+use crate::errors::{aws_err, code_in};
+use crate::spec::UrlAuth;
+use crate::state::{normalize_statement, set_value, Change, Fields};
+
+pub const SID_URL: &str = "FunctionURLAllowPublicAccess";
+pub const SID_INVOKE: &str = "FunctionURLInvokeAllowPublicAccess";
+
+/// The live URL configuration and resource policy; the URL itself when it exists.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveUrl {
+    pub url: Option<String>,
+    pub fields: Fields,
+}
+
+fn methods(ctx: &Ctx) -> Vec<String> {
+    let mut m = vec!["POST".to_string()];
+    if ctx.spec.presigner.allow_downloads {
+        m.push("GET".to_string());
+    }
+    m
+}
+
+fn cors_value(
+    origins: Vec<String>,
+    methods: Vec<String>,
+    headers: Vec<String>,
+    max_age: Option<i32>,
+) -> Value {
+    json!({
+        "allow_origins": set_value(origins),
+        "allow_methods": set_value(methods.into_iter().map(|m| m.to_ascii_uppercase())),
+        "allow_headers": set_value(headers.into_iter().map(|h| h.to_ascii_lowercase())),
+        "max_age": max_age,
+    })
+}
+
+pub fn desired_statements(ctx: &Ctx) -> Value {
+    let statements = match ctx.spec.presigner.url_auth {
+        UrlAuth::AwsIam => vec![],
+        UrlAuth::None => vec![
+            json!({"Sid": SID_URL, "Effect": "Allow", "Principal": "*",
+                   "Action": "lambda:InvokeFunctionUrl",
+                   "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}}}),
+            json!({"Sid": SID_INVOKE, "Effect": "Allow", "Principal": "*",
+                   "Action": "lambda:InvokeFunction",
+                   "Condition": {"Bool": {"lambda:InvokedViaFunctionUrl": "true"}}}),
+        ],
+    };
+    sorted_statements(statements.iter().map(normalize_statement).collect())
+}
+
+fn sorted_statements(mut v: Vec<Value>) -> Value {
+    v.sort_by_key(|s| s.to_string());
+    Value::Array(v)
+}
+
+pub fn desired(ctx: &Ctx) -> Fields {
+    let mut f = Fields::new();
+    f.insert("auth_type", json!(ctx.spec.presigner.url_auth.as_aws()));
+    f.insert(
+        "cors",
+        cors_value(
+            ctx.origins(&ctx.spec.presigner.url_cors_origins),
+            methods(ctx),
+            vec!["content-type".into()],
+            Some(ctx.spec.documents.cors.max_age_seconds as i32),
+        ),
+    );
+    f.insert("permissions", desired_statements(ctx));
+    f
+}
+
+/// A resource-policy statement in the canonical form compared against the desired one. The
+/// function's ARN in `Resource` is implied and dropped; an emulator that keeps the AddPermission
+/// parameters as top-level keys instead of a `Condition` is folded into AWS's form.
+pub fn canonical_statement(stmt: &Value) -> Value {
+    let Some(obj) = stmt.as_object() else {
+        return stmt.clone();
+    };
+    let mut out = Map::new();
+    let mut condition: Map<String, Value> = obj
+        .get("Condition")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let mut add_condition = |op: &str, key: &str, value: Value| {
+        let entry = condition.entry(op.to_string()).or_insert_with(|| json!({}));
+        if let Some(m) = entry.as_object_mut() {
+            m.insert(key.to_string(), value);
+        }
+    };
+    for (k, v) in obj {
+        match k.as_str() {
+            "Resource" | "Condition" => {}
+            "FunctionUrlAuthType" => {
+                add_condition("StringEquals", "lambda:FunctionUrlAuthType", v.clone())
+            }
+            "InvokedViaFunctionUrl" => {
+                add_condition("Bool", "lambda:InvokedViaFunctionUrl", v.clone())
+            }
+            _ => {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    if !condition.is_empty() {
+        out.insert("Condition".into(), Value::Object(condition));
+    }
+    normalize_statement(&Value::Object(out))
+}
+
+pub async fn read(ctx: &Ctx) -> Result<Option<LiveUrl>> {
+    let lambda = &ctx.aws.lambda;
+    let name = &ctx.spec.presigner.function_name;
+    let (url, policy) = tokio::join!(
+        lambda.get_function_url_config().function_name(name).send(),
+        lambda.get_policy().function_name(name).send(),
+    );
+    let mut f = Fields::new();
+    let url = match url {
+        Ok(u) => {
+            f.insert("auth_type", json!(u.auth_type().as_str()));
+            f.insert(
+                "cors",
+                match u.cors() {
+                    Some(c) => cors_value(
+                        c.allow_origins().to_vec(),
+                        c.allow_methods().to_vec(),
+                        c.allow_headers().to_vec(),
+                        c.max_age(),
+                    ),
+                    None => Value::Null,
+                },
+            );
+            Some(u.function_url().to_string())
+        }
+        Err(e) if code_in(&e, &["ResourceNotFoundException"]) => None,
+        Err(e) => return Err(aws_err(format!("reading the URL of function {name}"), e)),
+    };
+    let statements = match policy {
+        Ok(p) => match p.policy() {
+            Some(text) => {
+                let doc: Value = serde_json::from_str(text).map_err(|e| {
+                    anyhow::anyhow!("the resource policy of function {name} is not JSON: {e}")
+                })?;
+                let list = match doc.get("Statement") {
+                    Some(Value::Array(items)) => items.clone(),
+                    Some(single) => vec![single.clone()],
+                    None => vec![],
+                };
+                list.iter().map(canonical_statement).collect()
+            }
+            None => vec![],
+        },
+        Err(e) if code_in(&e, &["ResourceNotFoundException"]) => vec![],
+        Err(e) => return Err(aws_err(format!("reading the policy of function {name}"), e)),
+    };
+    if url.is_none() && statements.is_empty() {
+        return Ok(None);
+    }
+    f.insert("permissions", sorted_statements(statements));
+    Ok(Some(LiveUrl { url, fields: f }))
+}
+
+/// Create or update the URL configuration and make the resource policy exactly the desired
+/// statements. Returns the function URL.
+pub async fn apply(ctx: &Ctx, live: Option<&LiveUrl>, changes: &[Change]) -> Result<String> {
+    let lambda = &ctx.aws.lambda;
+    let name = &ctx.spec.presigner.function_name;
+    let cors = Cors::builder()
+        .set_allow_origins(Some(ctx.origins(&ctx.spec.presigner.url_cors_origins)))
+        .set_allow_methods(Some(methods(ctx)))
+        .allow_headers("content-type")
+        .max_age(ctx.spec.documents.cors.max_age_seconds as i32)
+        .build();
+    let auth = FunctionUrlAuthType::from(ctx.spec.presigner.url_auth.as_aws());
+    let changed = |field: &str| changes.iter().any(|c| c.field == field);
+    let mut url = live.and_then(|l| l.url.clone());
+    if url.is_none() {
+        let out = lambda
+            .create_function_url_config()
+            .function_name(name)
+            .auth_type(auth.clone())
+            .cors(cors)
+            .send()
+            .await
+            .map_err(|e| aws_err(format!("creating the URL of function {name}"), e))?;
+        url = Some(out.function_url().to_string());
+    } else if changed("auth_type") || changed("cors") {
+        let out = lambda
+            .update_function_url_config()
+            .function_name(name)
+            .auth_type(auth)
+            .cors(cors)
+            .send()
+            .await
+            .map_err(|e| aws_err(format!("updating the URL of function {name}"), e))?;
+        url = Some(out.function_url().to_string());
+    }
+    if changed("permissions") {
+        sync_permissions(ctx, live).await?;
+    }
+    url.ok_or_else(|| anyhow::anyhow!("function {name} has no URL after creating it"))
+}
+
+async fn sync_permissions(ctx: &Ctx, live: Option<&LiveUrl>) -> Result<()> {
+    let lambda = &ctx.aws.lambda;
+    let name = &ctx.spec.presigner.function_name;
+    let want: Vec<Value> = desired_statements(ctx)
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let have: Vec<Value> = live
+        .and_then(|l| l.fields.get("permissions"))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut kept: BTreeMap<String, Value> = BTreeMap::new();
+    for stmt in &have {
+        if want.contains(stmt) {
+            if let Some(sid) = stmt["Sid"].as_str() {
+                kept.insert(sid.to_string(), stmt.clone());
+            }
+            continue;
+        }
+        let Some(sid) = stmt["Sid"].as_str() else {
+            anyhow::bail!(
+                "function {name} has a resource-policy statement without a Sid that the spec does \
+                 not want ({stmt}); remove it by hand"
+            );
+        };
+        match lambda
+            .remove_permission()
+            .function_name(name)
+            .statement_id(sid)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if code_in(&e, &["ResourceNotFoundException"]) => {}
+            Err(e) => {
+                return Err(aws_err(
+                    format!("removing permission {sid} from function {name}"),
+                    e,
+                ))
+            }
+        }
+    }
+    for stmt in &want {
+        let sid = stmt["Sid"].as_str().unwrap_or_default();
+        if kept.contains_key(sid) {
+            continue;
+        }
+        let mut req = lambda
+            .add_permission()
+            .function_name(name)
+            .statement_id(sid)
+            .principal("*");
+        req = if sid == SID_URL {
+            req.action("lambda:InvokeFunctionUrl")
+                .function_url_auth_type(FunctionUrlAuthType::None)
+        } else {
+            req.action("lambda:InvokeFunction")
+                .invoked_via_function_url(true)
+        };
+        req.send()
+            .await
+            .map_err(|e| aws_err(format!("adding permission {sid} to function {name}"), e))?;
+    }
+    Ok(())
+}
+
+/// Delete the URL configuration. Tolerates one already gone.
+pub async fn delete(ctx: &Ctx) -> Result<()> {
+    let name = &ctx.spec.presigner.function_name;
+    match ctx
+        .aws
+        .lambda
+        .delete_function_url_config()
+        .function_name(name)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if code_in(&e, &["ResourceNotFoundException"]) => Ok(()),
+        Err(e) => Err(aws_err(format!("deleting the URL of function {name}"), e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emulator_parameters_fold_into_aws_conditions() {
+        let moto = json!({"Sid": SID_URL, "Effect": "Allow", "Principal": "*",
+            "Action": "lambda:InvokeFunctionUrl", "FunctionUrlAuthType": "NONE",
+            "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f:$LATEST"});
+        let aws = json!({"Sid": SID_URL, "Effect": "Allow", "Principal": "*",
+            "Action": "lambda:InvokeFunctionUrl",
+            "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f",
+            "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}}});
+        assert_eq!(canonical_statement(&moto), canonical_statement(&aws));
+        let invoke = json!({"Sid": SID_INVOKE, "Effect": "Allow", "Principal": "*",
+            "Action": "lambda:InvokeFunction", "InvokedViaFunctionUrl": true});
+        let bare = json!({"Sid": SID_INVOKE, "Effect": "Allow", "Principal": "*",
+            "Action": "lambda:InvokeFunction"});
+        assert_ne!(canonical_statement(&invoke), canonical_statement(&bare));
+    }
+}

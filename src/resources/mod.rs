@@ -1,0 +1,150 @@
+//! The resources of a stack. Each module owns one kind: its desired [`Fields`] from the spec,
+//! reading its live [`Live`] state, and applying [`Change`]s (create, per-field update, delete).
+//! Finders turn "not found" into `None`; deleters tolerate "already gone".
+
+pub mod bucket;
+pub mod function;
+pub mod function_url;
+pub mod role;
+
+use std::collections::BTreeMap;
+
+use crate::aws::Aws;
+use crate::report::Reporter;
+use crate::retry::Timing;
+use crate::spec::{Origin, Spec, TAG_ENV, TAG_STACK};
+use crate::state::Live;
+
+/// Everything a resource operation needs: clients, the resolved spec, where it runs.
+#[derive(Clone)]
+pub struct Ctx {
+    pub aws: Aws,
+    /// Resolved: account id and region filled in.
+    pub spec: Spec,
+    pub account: String,
+    pub region: String,
+    pub timing: Timing,
+    pub report: Reporter,
+}
+
+impl Ctx {
+    pub fn function_arn(&self) -> String {
+        format!(
+            "arn:aws:lambda:{}:{}:function:{}",
+            self.region, self.account, self.spec.presigner.function_name
+        )
+    }
+
+    pub fn website_origin(&self) -> String {
+        website_origin(&self.spec.website.bucket, &self.region)
+    }
+
+    pub fn website_url(&self) -> String {
+        format!("{}/", self.website_origin())
+    }
+
+    /// Origins with `website` replaced by the website endpoint's origin; sorted, unique.
+    pub fn origins(&self, origins: &[Origin]) -> Vec<String> {
+        let mut out: Vec<String> = origins
+            .iter()
+            .map(|o| match o {
+                Origin::Website => self.website_origin(),
+                Origin::Url(u) => u.clone(),
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// Regions whose website endpoint uses the older dash form (`s3-website-<region>`).
+const DASH_WEBSITE_REGIONS: &[&str] = &[
+    "us-east-1",
+    "us-west-1",
+    "us-west-2",
+    "eu-west-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-northeast-1",
+    "sa-east-1",
+    "us-gov-west-1",
+];
+
+/// The S3 website endpoint origin of `bucket` (HTTP only: S3 website endpoints have no TLS).
+pub fn website_origin(bucket: &str, region: &str) -> String {
+    let sep = if DASH_WEBSITE_REGIONS.contains(&region) {
+        '-'
+    } else {
+        '.'
+    };
+    format!("http://{bucket}.s3-website{sep}{region}.amazonaws.com")
+}
+
+/// Who a live resource belongs to, from its tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    ThisStack,
+    /// Tagged by presign-stack for another stack or environment.
+    Other {
+        stack: String,
+        env: String,
+    },
+    /// Not created by presign-stack.
+    Unmanaged,
+}
+
+pub fn owner(spec: &Spec, tags: &BTreeMap<String, String>) -> Owner {
+    match (tags.get(TAG_STACK), tags.get(TAG_ENV)) {
+        (Some(s), Some(e)) if *s == spec.name && *e == spec.env => Owner::ThisStack,
+        (Some(s), e) => Owner::Other {
+            stack: s.clone(),
+            env: e.cloned().unwrap_or_default(),
+        },
+        _ => Owner::Unmanaged,
+    }
+}
+
+/// Refuse to touch `live` unless this stack owns it (or `adopt` says to take it over).
+pub fn check_owned(
+    spec: &Spec,
+    what: &str,
+    live: Option<&Live>,
+    adopt: bool,
+) -> anyhow::Result<()> {
+    let Some(live) = live else { return Ok(()) };
+    match owner(spec, &live.tags) {
+        Owner::ThisStack => Ok(()),
+        _ if adopt => Ok(()),
+        Owner::Other { stack, env } => anyhow::bail!(
+            "{what} already exists and belongs to presign-stack stack `{stack}` (env `{env}`), \
+             not `{}` (env `{}`); choose another name in the spec, or pass --adopt to take it over",
+            spec.name,
+            spec.env
+        ),
+        Owner::Unmanaged => anyhow::bail!(
+            "{what} already exists but was not created by this stack (it lacks the tags \
+             {TAG_STACK}={} and {TAG_ENV}={}); presign-stack never modifies or deletes what it \
+             does not own: choose another name in the spec, or pass --adopt to take it over",
+            spec.name,
+            spec.env
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn website_origins_follow_the_regions_endpoint_form() {
+        assert_eq!(
+            website_origin("site", "us-east-1"),
+            "http://site.s3-website-us-east-1.amazonaws.com"
+        );
+        assert_eq!(
+            website_origin("site", "eu-central-1"),
+            "http://site.s3-website.eu-central-1.amazonaws.com"
+        );
+    }
+}

@@ -1,0 +1,311 @@
+//! The presigner's IAM role: trusted by lambda.amazonaws.com only, one inline policy allowing
+//! exactly what the presigner signs (PutObject, and GetObject when downloads are on, under the
+//! uploads prefix; the KMS key's data-key calls under SSE-KMS) and writing its own log group.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use aws_sdk_iam::types::Tag;
+use serde_json::{json, Map, Value};
+
+use super::Ctx;
+use crate::errors::{aws_err, code_in};
+use crate::spec::Encryption;
+use crate::state::{normalize_policy, parse_policy, tags_value, Change, Fields, Live};
+
+pub const INLINE_POLICY_NAME: &str = "presign-stack-presigner";
+
+pub fn trust_policy() -> Value {
+    normalize_policy(&json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole"
+        }]
+    }))
+}
+
+pub fn inline_policy(ctx: &Ctx) -> Value {
+    let spec = &ctx.spec;
+    let objects = format!(
+        "arn:aws:s3:::{}/{}*",
+        spec.documents.bucket, spec.documents.uploads_prefix
+    );
+    let mut statements = vec![json!({
+        "Sid": "PresignUploads",
+        "Effect": "Allow",
+        "Action": "s3:PutObject",
+        "Resource": objects,
+    })];
+    if spec.presigner.allow_downloads {
+        statements.push(json!({
+            "Sid": "PresignDownloads",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": objects,
+        }));
+    }
+    if let Encryption::SseKms { key_arn } = &spec.documents.encryption {
+        // Objects written under SSE-KMS need a data key; reading them needs Decrypt.
+        let mut actions = vec!["kms:GenerateDataKey"];
+        if spec.presigner.allow_downloads {
+            actions.push("kms:Decrypt");
+        }
+        statements.push(json!({
+            "Sid": "DocumentsKey",
+            "Effect": "Allow",
+            "Action": actions,
+            "Resource": key_arn,
+        }));
+    }
+    statements.push(json!({
+        "Sid": "OwnLogGroup",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": [
+            format!("arn:aws:logs:{}:{}:log-group:/aws/lambda/{}", ctx.region, ctx.account, spec.presigner.function_name),
+            format!("arn:aws:logs:{}:{}:log-group:/aws/lambda/{}:*", ctx.region, ctx.account, spec.presigner.function_name),
+        ],
+    }));
+    normalize_policy(&json!({"Version": "2012-10-17", "Statement": statements}))
+}
+
+pub fn desired(ctx: &Ctx) -> Fields {
+    let mut f = Fields::new();
+    f.insert("tags", tags_value(&ctx.spec.tags()));
+    f.insert("trust_policy", trust_policy());
+    let mut inline = Map::new();
+    inline.insert(INLINE_POLICY_NAME.into(), inline_policy(ctx));
+    f.insert("inline_policies", Value::Object(inline));
+    f.insert("managed_policies", json!([]));
+    f
+}
+
+/// The live role and its ARN; `None` when it does not exist.
+pub async fn read(ctx: &Ctx) -> Result<Option<(Live, String)>> {
+    let iam = &ctx.aws.iam;
+    let name = &ctx.spec.presigner.role_name;
+    let label = format!("role {name}");
+    let role = match iam.get_role().role_name(name).send().await {
+        Ok(r) => r,
+        Err(e) if code_in(&e, &["NoSuchEntity"]) => return Ok(None),
+        Err(e) => return Err(aws_err(format!("reading {label}"), e)),
+    };
+    let Some(role) = role.role() else {
+        return Ok(None);
+    };
+    let tags: BTreeMap<String, String> = role
+        .tags()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect();
+    let trust = match role.assume_role_policy_document() {
+        Some(doc) => parse_policy(doc).map_err(|e| anyhow::anyhow!("{label} trust policy: {e}"))?,
+        None => Value::Null,
+    };
+    let (inline_names, attached) = tokio::join!(
+        iam.list_role_policies().role_name(name).send(),
+        iam.list_attached_role_policies().role_name(name).send(),
+    );
+    let inline_names =
+        inline_names.map_err(|e| aws_err(format!("listing inline policies of {label}"), e))?;
+    let attached =
+        attached.map_err(|e| aws_err(format!("listing attached policies of {label}"), e))?;
+    let docs = futures::future::join_all(
+        inline_names
+            .policy_names()
+            .iter()
+            .map(|p| iam.get_role_policy().role_name(name).policy_name(p).send()),
+    )
+    .await;
+    let mut inline = Map::new();
+    for (policy_name, doc) in inline_names.policy_names().iter().zip(docs) {
+        let doc =
+            doc.map_err(|e| aws_err(format!("reading policy {policy_name} of {label}"), e))?;
+        let value = parse_policy(doc.policy_document())
+            .map_err(|e| anyhow::anyhow!("{label} policy {policy_name}: {e}"))?;
+        inline.insert(policy_name.clone(), value);
+    }
+    let mut managed: Vec<String> = attached
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_arn().map(str::to_string))
+        .collect();
+    managed.sort();
+    let mut f = Fields::new();
+    f.insert("tags", tags_value(&tags));
+    f.insert("trust_policy", trust);
+    f.insert("inline_policies", Value::Object(inline));
+    f.insert("managed_policies", json!(managed));
+    Ok(Some((Live { tags, fields: f }, role.arn().to_string())))
+}
+
+/// Create the role (`live` is `None`) or update the changed fields. Returns the role's ARN.
+pub async fn apply(ctx: &Ctx, live: Option<&(Live, String)>, changes: &[Change]) -> Result<String> {
+    let iam = &ctx.aws.iam;
+    let name = &ctx.spec.presigner.role_name;
+    let label = format!("role {name}");
+    let arn = match live {
+        Some((_, arn)) => arn.clone(),
+        None => {
+            let tags = ctx
+                .spec
+                .tags()
+                .into_iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect::<Result<Vec<_>, _>>()?;
+            let out = iam
+                .create_role()
+                .role_name(name)
+                .description(format!(
+                    "presign-stack {} ({}): the presigner Lambda's role",
+                    ctx.spec.name, ctx.spec.env
+                ))
+                .assume_role_policy_document(trust_policy().to_string())
+                .set_tags(Some(tags))
+                .send()
+                .await
+                .map_err(|e| aws_err(format!("creating {label}"), e))?;
+            out.role()
+                .map(|r| r.arn().to_string())
+                .unwrap_or_else(|| format!("arn:aws:iam::{}:role/{name}", ctx.account))
+        }
+    };
+    let live_fields = live.map(|(l, _)| &l.fields);
+    for change in changes {
+        match change.field {
+            "tags" if live.is_some() => {
+                let want = ctx.spec.tags();
+                let tags = want
+                    .iter()
+                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                    .collect::<Result<Vec<_>, _>>()?;
+                iam.tag_role()
+                    .role_name(name)
+                    .set_tags(Some(tags))
+                    .send()
+                    .await
+                    .map_err(|e| aws_err(format!("tagging {label}"), e))?;
+                let extra: Vec<String> = change
+                    .old
+                    .as_object()
+                    .map(|m| {
+                        m.keys()
+                            .filter(|k| !want.contains_key(*k))
+                            .cloned()
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if !extra.is_empty() {
+                    iam.untag_role()
+                        .role_name(name)
+                        .set_tag_keys(Some(extra))
+                        .send()
+                        .await
+                        .map_err(|e| aws_err(format!("untagging {label}"), e))?;
+                }
+            }
+            "trust_policy" if live.is_some() => {
+                iam.update_assume_role_policy()
+                    .role_name(name)
+                    .policy_document(trust_policy().to_string())
+                    .send()
+                    .await
+                    .map_err(|e| aws_err(format!("updating the trust policy of {label}"), e))?;
+            }
+            "inline_policies" => {
+                iam.put_role_policy()
+                    .role_name(name)
+                    .policy_name(INLINE_POLICY_NAME)
+                    .policy_document(inline_policy(ctx).to_string())
+                    .send()
+                    .await
+                    .map_err(|e| aws_err(format!("writing the policy of {label}"), e))?;
+                let extra: Vec<String> = live_fields
+                    .and_then(|f| f.get("inline_policies"))
+                    .and_then(Value::as_object)
+                    .map(|m| {
+                        m.keys()
+                            .filter(|k| *k != INLINE_POLICY_NAME)
+                            .cloned()
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                for p in extra {
+                    iam.delete_role_policy()
+                        .role_name(name)
+                        .policy_name(&p)
+                        .send()
+                        .await
+                        .map_err(|e| aws_err(format!("removing policy {p} from {label}"), e))?;
+                }
+            }
+            "managed_policies" if live.is_some() => {
+                for arn in change
+                    .old
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                {
+                    iam.detach_role_policy()
+                        .role_name(name)
+                        .policy_arn(arn)
+                        .send()
+                        .await
+                        .map_err(|e| aws_err(format!("detaching {arn} from {label}"), e))?;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(arn)
+}
+
+/// Remove the role's policies, then the role. Tolerates a role already gone.
+pub async fn delete(ctx: &Ctx, live: &Live) -> Result<()> {
+    let iam = &ctx.aws.iam;
+    let name = &ctx.spec.presigner.role_name;
+    let label = format!("role {name}");
+    for p in live.fields["inline_policies"]
+        .as_object()
+        .into_iter()
+        .flat_map(|m| m.keys())
+    {
+        match iam
+            .delete_role_policy()
+            .role_name(name)
+            .policy_name(p)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if code_in(&e, &["NoSuchEntity"]) => {}
+            Err(e) => return Err(aws_err(format!("removing policy {p} from {label}"), e)),
+        }
+    }
+    for arn in live.fields["managed_policies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        match iam
+            .detach_role_policy()
+            .role_name(name)
+            .policy_arn(arn)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if code_in(&e, &["NoSuchEntity"]) => {}
+            Err(e) => return Err(aws_err(format!("detaching {arn} from {label}"), e)),
+        }
+    }
+    match iam.delete_role().role_name(name).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if code_in(&e, &["NoSuchEntity"]) => Ok(()),
+        Err(e) => Err(aws_err(format!("deleting {label}"), e)),
+    }
+}

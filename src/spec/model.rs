@@ -1,0 +1,136 @@
+//! The validated spec: every default filled in, every name resolved as far as it can be without
+//! an AWS call. Names that embed the account id keep the `{account}` placeholder until
+//! [`Spec::resolve`] is given the account.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Placeholder in default bucket names, replaced by the account id at run time.
+pub const ACCOUNT_PLACEHOLDER: &str = "{account}";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    /// Path of the spec file, as given.
+    pub file: PathBuf,
+    /// Directory the spec's relative paths are resolved against.
+    pub dir: PathBuf,
+    pub name: String,
+    pub env: String,
+    /// `None`: taken from the AWS config chain at run time.
+    pub region: Option<String>,
+    /// User tags from the spec (the ownership tags are added by [`Spec::tags`]).
+    pub user_tags: BTreeMap<String, String>,
+    pub documents: Documents,
+    pub presigner: Presigner,
+    pub website: Website,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Documents {
+    pub bucket: String,
+    pub versioning: bool,
+    pub encryption: Encryption,
+    /// Always ends with `/`.
+    pub uploads_prefix: String,
+    pub expire_uploads_after_days: Option<u32>,
+    pub cors: Cors,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Encryption {
+    SseS3,
+    SseKms { key_arn: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cors {
+    /// Entries are full origins or [`Origin::Website`].
+    pub allowed_origins: Vec<Origin>,
+    pub allowed_methods: Vec<String>,
+    pub allowed_headers: Vec<String>,
+    pub expose_headers: Vec<String>,
+    pub max_age_seconds: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The website bucket's own endpoint origin.
+    Website,
+    /// A full origin such as `https://app.example.com`, or `*`.
+    Url(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeSource {
+    /// A crate directory built with cargo-lambda (absolute path).
+    Crate(PathBuf),
+    /// A prebuilt zip with `bootstrap` at its root (absolute path).
+    Zip(PathBuf),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Architecture {
+    X86_64,
+    Arm64,
+}
+
+impl Architecture {
+    pub fn as_aws(self) -> &'static str {
+        match self {
+            Architecture::X86_64 => "x86_64",
+            Architecture::Arm64 => "arm64",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlAuth {
+    None,
+    AwsIam,
+}
+
+impl UrlAuth {
+    pub fn as_aws(self) -> &'static str {
+        match self {
+            UrlAuth::None => "NONE",
+            UrlAuth::AwsIam => "AWS_IAM",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Presigner {
+    pub function_name: String,
+    pub role_name: String,
+    pub code: CodeSource,
+    pub architecture: Architecture,
+    pub memory_mb: u32,
+    pub timeout_seconds: u32,
+    pub reserved_concurrency: Option<u32>,
+    pub url_expiry_seconds: u32,
+    pub max_upload_bytes: u64,
+    /// Lower-case `type/subtype`, or `*/*`.
+    pub allowed_content_types: Vec<String>,
+    pub allow_downloads: bool,
+    pub url_auth: UrlAuth,
+    pub url_cors_origins: Vec<Origin>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CacheRule {
+    /// Glob over the object key (`/`-separated, relative to the website root).
+    pub pattern: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Website {
+    pub bucket: String,
+    /// Absolute path of the folder synced to the bucket.
+    pub source: PathBuf,
+    pub build: Option<String>,
+    pub index_document: String,
+    pub error_document: String,
+    pub config_file: Option<String>,
+    pub cache_control: Vec<CacheRule>,
+}

@@ -1,0 +1,648 @@
+//! The whole stack: read everything live (concurrently), compare with the spec, and apply in
+//! dependency order with independent branches in parallel; tear down in reverse.
+//!
+//! ```text
+//! documents bucket ─────────────────────────────┐
+//! website bucket ───────────────────────────────┼─> website content (+ config.json)
+//! role ──> function ──> function URL + policy ──┘
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::{BufRead, IsTerminal, Write};
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::aws::{Aws, Connect};
+use crate::bundle::{self, Bundle};
+use crate::plan::{Action, Plan, ResourcePlan};
+use crate::report::Reporter;
+use crate::resources::bucket::{self, Which};
+use crate::resources::function_url::{self, LiveUrl};
+use crate::resources::{check_owned, function, role, Ctx};
+use crate::retry::Timing;
+use crate::spec::Spec;
+use crate::state::{diff, Change, Fields, Kind, Live};
+use crate::sync::{self, SyncPlan};
+
+/// Connect, identify the account, and resolve the spec's names for it.
+pub async fn connect(
+    spec: Spec,
+    connect: &Connect,
+    report: Reporter,
+    timing: Timing,
+) -> Result<Ctx> {
+    let mut connect = connect.clone();
+    match (&spec.region, &connect.region) {
+        (Some(s), Some(c)) if s != c => anyhow::bail!(
+            "--region {c} conflicts with `region: {s}` in {}; drop one of them",
+            spec.file.display()
+        ),
+        (Some(s), _) => connect.region = Some(s.clone()),
+        _ => {}
+    }
+    let aws = Aws::connect(&connect).await?;
+    let account = aws.account_id().await?;
+    let region = aws.region.clone();
+    let spec = spec.resolve(&account, &region);
+    Ok(Ctx {
+        aws,
+        spec,
+        account,
+        region,
+        timing,
+        report,
+    })
+}
+
+/// Everything the stack has live, read concurrently.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub documents: Option<Live>,
+    pub website: Option<Live>,
+    pub role: Option<(Live, String)>,
+    pub function: Option<Live>,
+    pub url: Option<LiveUrl>,
+    /// Website objects (key -> ETag); `None` when the website bucket is missing.
+    pub objects: Option<BTreeMap<String, String>>,
+}
+
+pub async fn read_all(ctx: &Ctx) -> Result<Snapshot> {
+    let (documents, website, role, function, url, objects) = tokio::join!(
+        bucket::read(ctx, Which::Documents),
+        bucket::read(ctx, Which::Website),
+        role::read(ctx),
+        function::read(ctx),
+        function_url::read(ctx),
+        sync::remote_objects(ctx),
+    );
+    Ok(Snapshot {
+        documents: documents?,
+        website: website?,
+        role: role?,
+        function: function?,
+        url: url?,
+        objects: objects?,
+    })
+}
+
+impl Snapshot {
+    /// Refuse (naming every offender) if anything of the expected names is not this stack's.
+    pub fn check_ownership(&self, ctx: &Ctx, adopt: bool) -> Result<()> {
+        let spec = &ctx.spec;
+        let checks = [
+            check_owned(
+                spec,
+                &Which::Documents.label(ctx),
+                self.documents.as_ref(),
+                adopt,
+            ),
+            check_owned(
+                spec,
+                &Which::Website.label(ctx),
+                self.website.as_ref(),
+                adopt,
+            ),
+            check_owned(
+                spec,
+                &format!("role {}", spec.presigner.role_name),
+                self.role.as_ref().map(|(l, _)| l),
+                adopt,
+            ),
+            check_owned(
+                spec,
+                &format!("function {}", spec.presigner.function_name),
+                self.function.as_ref(),
+                adopt,
+            ),
+        ];
+        let problems: Vec<String> = checks
+            .into_iter()
+            .filter_map(|c| c.err().map(|e| e.to_string()))
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            anyhow::bail!("{}", problems.join("\n"))
+        }
+    }
+}
+
+/// What `up` computed: the desired fields, the plan, and the website objects to sync.
+pub struct Prepared {
+    pub plan: Plan,
+    pub content: SyncPlan,
+    bundle: Bundle,
+    role_arn: String,
+}
+
+fn resource_plan(kind: Kind, name: &str, want: Fields, live: Option<&Fields>) -> ResourcePlan {
+    match live {
+        None => ResourcePlan {
+            kind,
+            name: name.to_string(),
+            action: Action::Create,
+            changes: want
+                .into_iter()
+                .map(|(field, new)| Change {
+                    field,
+                    old: serde_json::Value::Null,
+                    new,
+                })
+                .collect(),
+        },
+        Some(have) => {
+            let changes = diff(&want, have);
+            ResourcePlan {
+                kind,
+                name: name.to_string(),
+                action: if changes.is_empty() {
+                    Action::NoOp
+                } else {
+                    Action::Update
+                },
+                changes,
+            }
+        }
+    }
+}
+
+/// Run the website build command, if any, in the spec's directory.
+async fn run_website_build(ctx: &Ctx) -> Result<()> {
+    let Some(cmd) = &ctx.spec.website.build else {
+        return Ok(());
+    };
+    ctx.report
+        .status("Running", format!("website.build `{cmd}`"));
+    let status = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .current_dir(&ctx.spec.dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::inherit())
+        .stderr(std::process::Stdio::inherit())
+        .status()
+        .await
+        .with_context(|| format!("running website.build `{cmd}`"))?;
+    if !status.success() {
+        anyhow::bail!(
+            "website.build `{cmd}` failed ({status}); nothing was changed: fix the build and run \
+             up again"
+        );
+    }
+    Ok(())
+}
+
+/// Build the bundle and read the live state (concurrently), then compute the plan.
+pub async fn prepare(ctx: &Ctx, snap_and_bundle: (Snapshot, Bundle)) -> Result<Prepared> {
+    let (snap, bundle) = snap_and_bundle;
+    let spec = &ctx.spec;
+    let role_arn = snap
+        .role
+        .as_ref()
+        .map(|(_, arn)| arn.clone())
+        .unwrap_or_else(|| {
+            format!(
+                "arn:aws:iam::{}:role/{}",
+                ctx.account, spec.presigner.role_name
+            )
+        });
+    let mut resources = vec![
+        resource_plan(
+            Kind::DocumentsBucket,
+            &spec.documents.bucket,
+            bucket::desired(ctx, Which::Documents),
+            snap.documents.as_ref().map(|l| &l.fields),
+        ),
+        resource_plan(
+            Kind::WebsiteBucket,
+            &spec.website.bucket,
+            bucket::desired(ctx, Which::Website),
+            snap.website.as_ref().map(|l| &l.fields),
+        ),
+        resource_plan(
+            Kind::Role,
+            &spec.presigner.role_name,
+            role::desired(ctx),
+            snap.role.as_ref().map(|(l, _)| &l.fields),
+        ),
+        resource_plan(
+            Kind::Function,
+            &spec.presigner.function_name,
+            function::desired(ctx, &role_arn, &bundle),
+            snap.function.as_ref().map(|l| &l.fields),
+        ),
+    ];
+    let url_live = snap.url.as_ref().filter(|u| u.url.is_some());
+    resources.push(resource_plan(
+        Kind::FunctionUrl,
+        &spec.presigner.function_name,
+        function_url::desired(ctx),
+        url_live.map(|u| &u.fields),
+    ));
+    if let (Some(url), Some(r)) = (snap.url.as_ref(), resources.last_mut()) {
+        // A policy without a URL config: the URL is created, and the policy fixed by diff.
+        if url.url.is_none() {
+            r.changes = diff(&function_url::desired(ctx), &url.fields);
+            r.action = Action::Create;
+        }
+    }
+    let presigner_url = snap
+        .url
+        .as_ref()
+        .and_then(|u| u.url.clone())
+        .unwrap_or_default();
+    let mut local = sync::local_objects(spec, ctx.report)?;
+    local.extend(sync::config_object(spec, &ctx.region, &presigner_url));
+    let empty = BTreeMap::new();
+    let content = sync::plan(local, snap.objects.as_ref().unwrap_or(&empty));
+    let plan = Plan::new(resources, &content);
+    Ok(Prepared {
+        plan,
+        content,
+        bundle,
+        role_arn,
+    })
+}
+
+/// The stack's outputs (SPEC section 2).
+#[derive(Debug, Clone, Serialize)]
+pub struct Outputs {
+    pub website_url: String,
+    pub presigner_url: Option<String>,
+    pub documents_bucket: String,
+    pub website_bucket: String,
+    pub role_arn: Option<String>,
+    pub function_arn: Option<String>,
+}
+
+impl fmt::Display for Outputs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let na = |v: &Option<String>| v.clone().unwrap_or_else(|| "(not deployed)".into());
+        writeln!(f, "website_url      = {}", self.website_url)?;
+        writeln!(f, "presigner_url    = {}", na(&self.presigner_url))?;
+        writeln!(f, "documents_bucket = {}", self.documents_bucket)?;
+        writeln!(f, "website_bucket   = {}", self.website_bucket)?;
+        writeln!(f, "role_arn         = {}", na(&self.role_arn))?;
+        write!(f, "function_arn     = {}", na(&self.function_arn))
+    }
+}
+
+/// The result of `up`: the plan it applied and the outputs after it.
+#[derive(Debug, Clone, Serialize)]
+pub struct UpResult {
+    pub plan: Plan,
+    pub outputs: Outputs,
+}
+
+/// `up`: plan, then apply exactly that plan.
+pub async fn up(ctx: &Ctx, adopt: bool) -> Result<UpResult> {
+    let (built, bundle, snap) = tokio::join!(
+        run_website_build(ctx),
+        bundle::prepare(&ctx.spec, ctx.report),
+        read_all(ctx),
+    );
+    built?;
+    let bundle = bundle?;
+    let snap = snap?;
+    snap.check_ownership(ctx, adopt)?;
+    let prepared = prepare(ctx, (snap.clone(), bundle)).await?;
+    let plan = prepared.plan.clone();
+    if plan.is_empty() {
+        return Ok(UpResult {
+            plan,
+            outputs: outputs_from(ctx, &snap),
+        });
+    }
+    let presigner_url = apply(ctx, &snap, prepared).await?;
+    let mut outputs = outputs_from(ctx, &snap);
+    outputs.presigner_url = Some(presigner_url);
+    outputs.role_arn = outputs.role_arn.or_else(|| {
+        Some(format!(
+            "arn:aws:iam::{}:role/{}",
+            ctx.account, ctx.spec.presigner.role_name
+        ))
+    });
+    outputs.function_arn = Some(ctx.function_arn());
+    Ok(UpResult { plan, outputs })
+}
+
+fn find(plan: &Plan, kind: Kind) -> &ResourcePlan {
+    plan.resources
+        .iter()
+        .find(|r| r.kind == kind)
+        .expect("every plan lists every resource kind")
+}
+
+/// Apply the plan; returns the presigner URL. Independent branches run in parallel; when one
+/// fails the others still finish their current work, and every failure is reported.
+async fn apply(ctx: &Ctx, snap: &Snapshot, prepared: Prepared) -> Result<String> {
+    let plan = &prepared.plan;
+    let step = |kind: Kind| {
+        let r = find(plan, kind);
+        (r.action != Action::NoOp).then_some(r)
+    };
+    let docs = async {
+        if let Some(r) = step(Kind::DocumentsBucket) {
+            announce(ctx, r);
+            bucket::apply(
+                ctx,
+                Which::Documents,
+                r.action == Action::Create,
+                &r.changes,
+            )
+            .await?;
+        }
+        anyhow::Ok(())
+    };
+    let site = async {
+        if let Some(r) = step(Kind::WebsiteBucket) {
+            announce(ctx, r);
+            bucket::apply(ctx, Which::Website, r.action == Action::Create, &r.changes).await?;
+        }
+        anyhow::Ok(())
+    };
+    let presigner = async {
+        let role_arn = match step(Kind::Role) {
+            Some(r) => {
+                announce(ctx, r);
+                role::apply(ctx, snap.role.as_ref(), &r.changes).await?
+            }
+            None => prepared.role_arn.clone(),
+        };
+        if let Some(r) = step(Kind::Function) {
+            announce(ctx, r);
+            function::apply(
+                ctx,
+                r.action == Action::Create,
+                &r.changes,
+                &role_arn,
+                &prepared.bundle,
+            )
+            .await?;
+        }
+        match step(Kind::FunctionUrl) {
+            Some(r) => {
+                announce(ctx, r);
+                function_url::apply(ctx, snap.url.as_ref(), &r.changes).await
+            }
+            None => snap
+                .url
+                .as_ref()
+                .and_then(|u| u.url.clone())
+                .context("the function URL is missing"),
+        }
+    };
+    let (docs, site, presigner) = tokio::join!(docs, site, presigner);
+    let mut failures: Vec<String> = Vec::new();
+    for r in [
+        docs.as_ref().err(),
+        site.as_ref().err(),
+        presigner.as_ref().err(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        failures.push(format!("{r:#}"));
+    }
+    let url = match (site, presigner) {
+        (Ok(()), Ok(url)) => {
+            let mut content = prepared.content;
+            // The runtime config is only known now that the URL is.
+            content
+                .upload
+                .retain(|(o, _)| Some(&o.key) != ctx.spec.website.config_file.as_ref());
+            if let Some(config) = sync::config_object(&ctx.spec, &ctx.region, &url) {
+                let live_etag = snap.objects.as_ref().and_then(|o| o.get(&config.key));
+                if live_etag != Some(&config.md5_hex) {
+                    content.upload.push((config, sync::Why::Changed));
+                }
+            }
+            if !content.is_empty() {
+                ctx.report.status(
+                    "Syncing",
+                    format!(
+                        "website: {} to upload, {} to delete, {} unchanged",
+                        content.upload.len(),
+                        content.delete.len(),
+                        content.unchanged
+                    ),
+                );
+                if let Err(e) = sync::execute(ctx, &content).await {
+                    failures.push(format!("{e:#}"));
+                }
+            }
+            Some(url)
+        }
+        _ => {
+            failures.push(format!(
+                "the website content of {} was not synced because a step it depends on failed",
+                ctx.spec.website.bucket
+            ));
+            None
+        }
+    };
+    match (failures.is_empty(), url) {
+        (true, Some(url)) => Ok(url),
+        _ => anyhow::bail!(
+            "up did not finish; what succeeded is in place and the next `up` continues from \
+             there:\n  - {}",
+            failures.join("\n  - ")
+        ),
+    }
+}
+
+fn announce(ctx: &Ctx, r: &ResourcePlan) {
+    let verb = match r.action {
+        Action::Create => "Creating",
+        Action::Delete => "Deleting",
+        _ => "Updating",
+    };
+    let fields: Vec<&str> = r.changes.iter().map(|c| c.field).collect();
+    if r.action == Action::Update {
+        ctx.report.status(
+            verb,
+            format!("{} {} ({})", r.kind, r.name, fields.join(", ")),
+        );
+    } else {
+        ctx.report.status(verb, format!("{} {}", r.kind, r.name));
+    }
+}
+
+fn outputs_from(ctx: &Ctx, snap: &Snapshot) -> Outputs {
+    Outputs {
+        website_url: ctx.website_url(),
+        presigner_url: snap.url.as_ref().and_then(|u| u.url.clone()),
+        documents_bucket: ctx.spec.documents.bucket.clone(),
+        website_bucket: ctx.spec.website.bucket.clone(),
+        role_arn: snap.role.as_ref().map(|(_, arn)| arn.clone()),
+        function_arn: snap.function.as_ref().map(|_| ctx.function_arn()),
+    }
+}
+
+/// `outputs`: read what is live.
+pub async fn outputs(ctx: &Ctx) -> Result<Outputs> {
+    let (role, function, url) = tokio::join!(
+        role::read(ctx),
+        function::read(ctx),
+        function_url::read(ctx)
+    );
+    let snap = Snapshot {
+        documents: None,
+        website: None,
+        role: role?,
+        function: function?,
+        url: url?,
+        objects: None,
+    };
+    if snap.function.is_none() && snap.role.is_none() {
+        anyhow::bail!(
+            "stack {} (env {}) is not deployed in {} (no function {}); run `presign-stack up`",
+            ctx.spec.name,
+            ctx.spec.env,
+            ctx.region,
+            ctx.spec.presigner.function_name
+        );
+    }
+    Ok(outputs_from(ctx, &snap))
+}
+
+/// What `down` deleted.
+#[derive(Debug, Clone, Serialize)]
+pub struct DownResult {
+    pub deleted: Vec<String>,
+    pub objects_deleted: usize,
+}
+
+/// `down`: delete what the stack owns, in reverse dependency order.
+pub async fn down(ctx: &Ctx, yes: bool) -> Result<DownResult> {
+    let snap = read_all(ctx).await?;
+    snap.check_ownership(ctx, false)
+        .context("down deletes only what this stack created; nothing was deleted")?;
+    let spec = &ctx.spec;
+    let mut targets = Vec::new();
+    if snap.url.as_ref().is_some_and(|u| u.url.is_some()) {
+        targets.push(format!("function URL of {}", spec.presigner.function_name));
+    }
+    if snap.function.is_some() {
+        targets.push(format!("function {}", spec.presigner.function_name));
+    }
+    if snap.role.is_some() {
+        targets.push(format!("role {}", spec.presigner.role_name));
+    }
+    if snap.documents.is_some() {
+        targets.push(format!(
+            "documents bucket {} and all its objects",
+            spec.documents.bucket
+        ));
+    }
+    if snap.website.is_some() {
+        targets.push(format!(
+            "website bucket {} and all its objects",
+            spec.website.bucket
+        ));
+    }
+    if targets.is_empty() {
+        ctx.report
+            .status("Nothing", "to delete: the stack is not deployed");
+        return Ok(DownResult {
+            deleted: vec![],
+            objects_deleted: 0,
+        });
+    }
+    confirm(ctx, &targets, yes)?;
+    if snap.url.as_ref().is_some_and(|u| u.url.is_some()) {
+        ctx.report.status("Deleting", &targets[0]);
+        function_url::delete(ctx).await?;
+    }
+    if snap.function.is_some() {
+        ctx.report.status(
+            "Deleting",
+            format!("function {}", spec.presigner.function_name),
+        );
+        function::delete(ctx).await?;
+    }
+    let role_del = async {
+        if let Some((live, _)) = &snap.role {
+            ctx.report
+                .status("Deleting", format!("role {}", spec.presigner.role_name));
+            role::delete(ctx, live).await?;
+        }
+        anyhow::Ok(())
+    };
+    let docs_del = async {
+        match &snap.documents {
+            Some(_) => {
+                ctx.report.status("Deleting", Which::Documents.label(ctx));
+                bucket::empty_and_delete(ctx, Which::Documents).await
+            }
+            None => Ok(0),
+        }
+    };
+    let site_del = async {
+        match &snap.website {
+            Some(_) => {
+                ctx.report.status("Deleting", Which::Website.label(ctx));
+                bucket::empty_and_delete(ctx, Which::Website).await
+            }
+            None => Ok(0),
+        }
+    };
+    let (r, d, s) = tokio::join!(role_del, docs_del, site_del);
+    let mut failures = Vec::new();
+    if let Err(e) = &r {
+        failures.push(format!("{e:#}"));
+    }
+    let mut objects = 0;
+    for res in [d, s] {
+        match res {
+            Ok(n) => objects += n,
+            Err(e) => failures.push(format!("{e:#}")),
+        }
+    }
+    if !failures.is_empty() {
+        anyhow::bail!(
+            "down did not finish; run it again to delete the rest:\n  - {}",
+            failures.join("\n  - ")
+        );
+    }
+    Ok(DownResult {
+        deleted: targets,
+        objects_deleted: objects,
+    })
+}
+
+fn confirm(ctx: &Ctx, targets: &[String], yes: bool) -> Result<()> {
+    if yes {
+        return Ok(());
+    }
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        anyhow::bail!(
+            "down deletes {} resources of stack {} (env {}); pass --yes to confirm when not on a \
+             terminal",
+            targets.len(),
+            ctx.spec.name,
+            ctx.spec.env
+        );
+    }
+    let mut err = std::io::stderr().lock();
+    writeln!(
+        err,
+        "presign-stack will delete, in {} (account {}):",
+        ctx.region, ctx.account
+    )?;
+    for t in targets {
+        writeln!(err, "  - {t}")?;
+    }
+    write!(err, "Only 'yes' will be accepted to confirm: ")?;
+    err.flush()?;
+    drop(err);
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line)?;
+    if line.trim() != "yes" {
+        anyhow::bail!("down cancelled; nothing was deleted");
+    }
+    Ok(())
+}

@@ -1,0 +1,248 @@
+//! Desired and live state as comparable values.
+//!
+//! Every resource kind describes itself as [`Fields`]: a map from field name to a normalised JSON
+//! value, built once from the validated spec (desired) and once from what AWS reports (live).
+//! One [`diff`] turns the two into per-field changes; `up` applies exactly those.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+pub type Fields = BTreeMap<&'static str, Value>;
+
+/// One field that differs: what is there (`old`, `null` when absent) and what the spec wants.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Change {
+    pub field: &'static str,
+    pub old: Value,
+    pub new: Value,
+}
+
+/// Fields of `desired` whose live value differs, in field order.
+pub fn diff(desired: &Fields, live: &Fields) -> Vec<Change> {
+    desired
+        .iter()
+        .filter_map(|(field, want)| {
+            let have = live.get(field).cloned().unwrap_or(Value::Null);
+            (&have != want).then(|| Change {
+                field,
+                old: have,
+                new: want.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The kinds of resource a stack is made of, in dependency order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    DocumentsBucket,
+    WebsiteBucket,
+    Role,
+    Function,
+    FunctionUrl,
+    WebsiteContent,
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Kind::DocumentsBucket => "documents bucket",
+            Kind::WebsiteBucket => "website bucket",
+            Kind::Role => "role",
+            Kind::Function => "function",
+            Kind::FunctionUrl => "function URL",
+            Kind::WebsiteContent => "website content",
+        })
+    }
+}
+
+/// What AWS reports for one resource that exists.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Live {
+    pub tags: BTreeMap<String, String>,
+    pub fields: Fields,
+}
+
+/// A JSON value for a tag map.
+pub fn tags_value(tags: &BTreeMap<String, String>) -> Value {
+    Value::Object(
+        tags.iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect(),
+    )
+}
+
+/// A sorted, de-duplicated JSON list: the form of every set-valued field.
+pub fn set_value<I, S>(items: I) -> Value
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
+    let mut v: Vec<String> = items.into_iter().map(Into::into).collect();
+    v.sort();
+    v.dedup();
+    json!(v)
+}
+
+/// Normalise an IAM/S3/Lambda policy document so that equal policies compare equal: statements
+/// as a sorted list, every string-or-list element (Action, Resource, principals, condition
+/// values) as a sorted list, `Id` and per-statement `Resource` suffixes left as they are.
+pub fn normalize_policy(doc: &Value) -> Value {
+    let mut out = Map::new();
+    if let Some(obj) = doc.as_object() {
+        for (k, v) in sorted(obj) {
+            if k == "Statement" {
+                continue;
+            }
+            out.insert(k.clone(), v.clone());
+        }
+        let mut statements: Vec<Value> = match obj.get("Statement") {
+            Some(Value::Array(items)) => items.iter().map(normalize_statement).collect(),
+            Some(single) => vec![normalize_statement(single)],
+            None => Vec::new(),
+        };
+        statements.sort_by_key(|s| s.to_string());
+        out.insert("Statement".into(), Value::Array(statements));
+    }
+    Value::Object(out)
+}
+
+/// One statement in canonical form (see [`normalize_policy`]).
+pub fn normalize_statement(stmt: &Value) -> Value {
+    let Some(obj) = stmt.as_object() else {
+        return stmt.clone();
+    };
+    let mut out = Map::new();
+    for (k, v) in sorted(obj) {
+        let v = match k.as_str() {
+            "Action" | "NotAction" | "Resource" | "NotResource" => as_sorted_list(v),
+            "Principal" | "NotPrincipal" => match v {
+                Value::Object(m) => Value::Object(
+                    sorted(m)
+                        .map(|(pk, pv)| (pk.clone(), as_sorted_list(pv)))
+                        .collect(),
+                ),
+                other => other.clone(),
+            },
+            "Condition" => match v {
+                Value::Object(ops) => Value::Object(
+                    sorted(ops)
+                        .map(|(op, kv)| {
+                            let kv = match kv {
+                                Value::Object(m) => Value::Object(
+                                    sorted(m)
+                                        .map(|(ck, cv)| (ck.clone(), as_sorted_list(cv)))
+                                        .collect(),
+                                ),
+                                other => other.clone(),
+                            };
+                            (op.clone(), kv)
+                        })
+                        .collect(),
+                ),
+                other => other.clone(),
+            },
+            _ => v.clone(),
+        };
+        out.insert(k.clone(), v);
+    }
+    Value::Object(out)
+}
+
+/// Entries in key order, whatever order the map keeps, so normalised values serialise alike.
+fn sorted(m: &Map<String, Value>) -> impl Iterator<Item = (&String, &Value)> {
+    let mut entries: Vec<_> = m.iter().collect();
+    entries.sort_by(|a, b| a.0.cmp(b.0));
+    entries.into_iter()
+}
+
+fn as_sorted_list(v: &Value) -> Value {
+    let mut items: Vec<Value> = match v {
+        Value::Array(items) => items.iter().map(scalar_as_string).collect(),
+        other => vec![scalar_as_string(other)],
+    };
+    items.sort_by_key(|i| i.to_string());
+    items.dedup();
+    Value::Array(items)
+}
+
+/// Policies may say `true` or `"true"` for condition values; AWS treats them alike.
+fn scalar_as_string(v: &Value) -> Value {
+    match v {
+        Value::Bool(b) => Value::String(b.to_string()),
+        Value::Number(n) => Value::String(n.to_string()),
+        other => other.clone(),
+    }
+}
+
+/// Parse a policy document as returned by AWS (IAM percent-encodes it) and normalise it.
+pub fn parse_policy(text: &str) -> Result<Value, String> {
+    let decoded = if text.trim_start().starts_with('{') {
+        text.to_string()
+    } else {
+        percent_encoding::percent_decode_str(text)
+            .decode_utf8()
+            .map_err(|e| format!("policy is not UTF-8 after percent-decoding: {e}"))?
+            .into_owned()
+    };
+    let doc: Value =
+        serde_json::from_str(&decoded).map_err(|e| format!("policy is not valid JSON: {e}"))?;
+    Ok(normalize_policy(&doc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policies_equal_after_reordering_and_reserialising() {
+        let a = json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::b/u/*"},
+            {"Effect": "Deny", "Principal": "*", "Action": ["s3:*"],
+             "Condition": {"Bool": {"aws:SecureTransport": false}}}]});
+        let b = json!({"Statement": [
+            {"Condition": {"Bool": {"aws:SecureTransport": ["false"]}}, "Action": "s3:*",
+             "Principal": "*", "Effect": "Deny"},
+            {"Resource": ["arn:aws:s3:::b/u/*"], "Action": ["s3:PutObject"], "Effect": "Allow"}],
+            "Version": "2012-10-17"});
+        assert_eq!(normalize_policy(&a), normalize_policy(&b));
+    }
+
+    #[test]
+    fn a_widened_policy_differs() {
+        let a =
+            json!({"Statement": {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"}});
+        let b = json!({"Statement": {"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"], "Resource": "*"}});
+        assert_ne!(normalize_policy(&a), normalize_policy(&b));
+    }
+
+    #[test]
+    fn iam_percent_encoded_policies_are_decoded() {
+        let enc = "%7B%22Statement%22%3A%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22sts%3AAssumeRole%22%7D%7D";
+        let p = parse_policy(enc).unwrap();
+        assert_eq!(p["Statement"][0]["Action"], json!(["sts:AssumeRole"]));
+    }
+
+    #[test]
+    fn diff_reports_only_changed_fields_with_old_and_new() {
+        let mut d = Fields::new();
+        d.insert("memory_mb", json!(256));
+        d.insert("timeout_seconds", json!(5));
+        let mut l = Fields::new();
+        l.insert("memory_mb", json!(128));
+        l.insert("timeout_seconds", json!(5));
+        let changes = diff(&d, &l);
+        assert_eq!(
+            changes,
+            vec![Change {
+                field: "memory_mb",
+                old: json!(128),
+                new: json!(256)
+            }]
+        );
+    }
+}

@@ -1,0 +1,338 @@
+//! The website sync: a merge of the local folder and the bucket listing into upload, delete and
+//! unchanged sets (no per-object HEAD), then a bounded pool of uploads and DeleteObjects batches.
+//! A file is unchanged when its MD5 equals the listed ETag (single-part SSE-S3 objects).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+use futures::TryStreamExt;
+use md5::{Digest, Md5};
+use serde::Serialize;
+
+use crate::errors::{aws_err, code_in};
+use crate::report::Reporter;
+use crate::resources::Ctx;
+use crate::spec::{CacheRule, Spec};
+
+/// How many uploads run at once.
+const PARALLEL_UPLOADS: usize = 16;
+
+#[derive(Debug, Clone)]
+pub enum Body {
+    File(PathBuf),
+    Bytes(Vec<u8>),
+}
+
+#[derive(Debug, Clone)]
+pub struct Object {
+    pub key: String,
+    pub body: Body,
+    pub md5_hex: String,
+    pub size: u64,
+    pub content_type: String,
+    pub cache_control: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Why {
+    New,
+    Changed,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SyncPlan {
+    pub upload: Vec<(Object, Why)>,
+    pub delete: Vec<String>,
+    pub unchanged: usize,
+}
+
+impl SyncPlan {
+    pub fn is_empty(&self) -> bool {
+        self.upload.is_empty() && self.delete.is_empty()
+    }
+}
+
+/// Every file under the website source, with its key, MD5, content type and cache-control.
+/// Paths with a component starting with `.` (like `.git` or `.env`) are never published,
+/// except `.well-known`.
+pub fn local_objects(spec: &Spec, report: Reporter) -> Result<Vec<Object>> {
+    let root = &spec.website.source;
+    let rules = CacheRules::new(&spec.website.cache_control)?;
+    let mut out = Vec::new();
+    let mut walker = walkdir::WalkDir::new(root)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter();
+    while let Some(entry) = walker.next() {
+        let entry = entry.map_err(|e| {
+            anyhow::anyhow!(
+                "reading website.source {}: {e}; fix or remove that path",
+                root.display()
+            )
+        })?;
+        let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
+        let hidden = rel.components().any(|c| {
+            let s = c.as_os_str().to_string_lossy();
+            s.starts_with('.') && s != ".well-known"
+        });
+        if hidden {
+            if entry.file_type().is_dir() {
+                walker.skip_current_dir();
+            }
+            report.detail(format!("not published (hidden): {}", rel.display()));
+            continue;
+        }
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let key =
+            object_key(rel).with_context(|| format!("website file {}", entry.path().display()))?;
+        if Some(&key) == spec.website.config_file.as_ref() {
+            report.warn(format!(
+                "{} is replaced by the generated runtime config (website.config_file)",
+                entry.path().display()
+            ));
+            continue;
+        }
+        let bytes = std::fs::read(entry.path())
+            .with_context(|| format!("reading website file {}", entry.path().display()))?;
+        out.push(Object {
+            md5_hex: hex::encode(Md5::digest(&bytes)),
+            size: bytes.len() as u64,
+            content_type: content_type(&key),
+            cache_control: rules.for_key(&key),
+            body: Body::File(entry.path().to_path_buf()),
+            key,
+        });
+    }
+    Ok(out)
+}
+
+fn object_key(rel: &Path) -> Result<String> {
+    let mut parts = Vec::new();
+    for c in rel.components() {
+        let s = c.as_os_str().to_str().ok_or_else(|| {
+            anyhow::anyhow!("its name is not valid UTF-8, which an S3 key must be; rename it")
+        })?;
+        parts.push(s);
+    }
+    let key = parts.join("/");
+    if key.len() > 1024 {
+        anyhow::bail!(
+            "its key is {} bytes, over S3's 1024; shorten the path",
+            key.len()
+        );
+    }
+    Ok(key)
+}
+
+/// Content type by extension; text gets an explicit UTF-8 charset.
+pub fn content_type(key: &str) -> String {
+    let mime = mime_guess::from_path(key).first_or_octet_stream();
+    let essence = mime.essence_str();
+    let texty = mime.type_() == "text"
+        || matches!(
+            essence,
+            "application/javascript" | "application/json" | "image/svg+xml" | "application/xml"
+        );
+    if texty {
+        format!("{essence}; charset=utf-8")
+    } else {
+        essence.to_string()
+    }
+}
+
+struct CacheRules(Vec<(globset::GlobMatcher, String)>);
+
+impl CacheRules {
+    fn new(rules: &[CacheRule]) -> Result<CacheRules> {
+        let mut out = Vec::new();
+        for r in rules {
+            let glob = globset::GlobBuilder::new(&r.pattern)
+                .literal_separator(true)
+                .build()
+                .with_context(|| format!("website.cache_control match `{}`", r.pattern))?;
+            out.push((glob.compile_matcher(), r.value.clone()));
+        }
+        Ok(CacheRules(out))
+    }
+
+    fn for_key(&self, key: &str) -> Option<String> {
+        self.0
+            .iter()
+            .find(|(m, _)| m.is_match(key))
+            .map(|(_, v)| v.clone())
+    }
+}
+
+/// The runtime config the page reads (SPEC section 4), as an object to upload.
+pub fn config_object(spec: &Spec, region: &str, presigner_url: &str) -> Option<Object> {
+    let key = spec.website.config_file.clone()?;
+    let p = &spec.presigner;
+    let body = serde_json::to_vec_pretty(&serde_json::json!({
+        "presignerUrl": presigner_url,
+        "region": region,
+        "maxUploadBytes": p.max_upload_bytes,
+        "allowedContentTypes": p.allowed_content_types,
+        "allowDownloads": p.allow_downloads,
+    }))
+    .expect("a JSON value serialises");
+    let rules = CacheRules::new(&spec.website.cache_control).ok()?;
+    Some(Object {
+        md5_hex: hex::encode(Md5::digest(&body)),
+        size: body.len() as u64,
+        content_type: "application/json; charset=utf-8".into(),
+        cache_control: rules.for_key(&key),
+        body: Body::Bytes(body),
+        key,
+    })
+}
+
+/// The bucket's objects as key -> ETag (quotes removed); `None` when the bucket is missing.
+pub async fn remote_objects(ctx: &Ctx) -> Result<Option<BTreeMap<String, String>>> {
+    let bucket = &ctx.spec.website.bucket;
+    let mut pages = ctx
+        .aws
+        .s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .into_paginator()
+        .send();
+    let mut out = BTreeMap::new();
+    while let Some(page) = pages.next().await {
+        let page = match page {
+            Ok(p) => p,
+            Err(e) if code_in(&e, &["NoSuchBucket"]) => return Ok(None),
+            Err(e) => return Err(aws_err(format!("listing website bucket {bucket}"), e)),
+        };
+        for o in page.contents() {
+            if let Some(key) = o.key() {
+                let etag = o.e_tag().unwrap_or_default().trim_matches('"').to_string();
+                out.insert(key.to_string(), etag);
+            }
+        }
+    }
+    Ok(Some(out))
+}
+
+/// Merge local and remote into what to upload, delete, and leave alone.
+pub fn plan(local: Vec<Object>, remote: &BTreeMap<String, String>) -> SyncPlan {
+    let mut plan = SyncPlan::default();
+    let mut seen = std::collections::BTreeSet::new();
+    for obj in local {
+        seen.insert(obj.key.clone());
+        match remote.get(&obj.key) {
+            Some(etag) if *etag == obj.md5_hex => plan.unchanged += 1,
+            Some(_) => plan.upload.push((obj, Why::Changed)),
+            None => plan.upload.push((obj, Why::New)),
+        }
+    }
+    plan.delete = remote
+        .keys()
+        .filter(|k| !seen.contains(*k))
+        .cloned()
+        .collect();
+    plan
+}
+
+/// Upload and delete as planned.
+pub async fn execute(ctx: &Ctx, plan: &SyncPlan) -> Result<()> {
+    let s3 = &ctx.aws.s3;
+    let bucket = &ctx.spec.website.bucket;
+    futures::stream::iter(plan.upload.iter().map(Ok))
+        .try_for_each_concurrent(PARALLEL_UPLOADS, |(obj, _)| async move {
+            let body = match &obj.body {
+                Body::File(path) => ByteStream::from_path(path)
+                    .await
+                    .with_context(|| format!("reading {}", path.display()))?,
+                Body::Bytes(b) => ByteStream::from(b.clone()),
+            };
+            s3.put_object()
+                .bucket(bucket)
+                .key(&obj.key)
+                .body(body)
+                .content_type(&obj.content_type)
+                .set_cache_control(obj.cache_control.clone())
+                .send()
+                .await
+                .map_err(|e| {
+                    aws_err(
+                        format!("uploading {} to website bucket {bucket}", obj.key),
+                        e,
+                    )
+                })?;
+            ctx.report.detail(format!("uploaded {}", obj.key));
+            anyhow::Ok(())
+        })
+        .await?;
+    for chunk in plan.delete.chunks(1000) {
+        let ids = chunk
+            .iter()
+            .map(|k| ObjectIdentifier::builder().key(k).build())
+            .collect::<Result<Vec<_>, _>>()?;
+        let out = s3
+            .delete_objects()
+            .bucket(bucket)
+            .delete(
+                Delete::builder()
+                    .set_objects(Some(ids))
+                    .quiet(true)
+                    .build()?,
+            )
+            .send()
+            .await
+            .map_err(|e| {
+                aws_err(
+                    format!("deleting stale objects from website bucket {bucket}"),
+                    e,
+                )
+            })?;
+        if let Some(err) = out.errors().first() {
+            anyhow::bail!(
+                "deleting stale objects from website bucket {bucket}: {} failed, e.g. {} ({})",
+                out.errors().len(),
+                err.key().unwrap_or("?"),
+                err.message().unwrap_or("no message")
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types_carry_a_charset_for_text() {
+        assert_eq!(content_type("index.html"), "text/html; charset=utf-8");
+        assert_eq!(content_type("a/app.js"), "text/javascript; charset=utf-8");
+        assert_eq!(content_type("logo.png"), "image/png");
+        assert_eq!(content_type("blob"), "application/octet-stream");
+    }
+
+    #[test]
+    fn first_matching_cache_rule_wins_and_globstar_matches_the_root() {
+        let rules = CacheRules::new(&[
+            CacheRule {
+                pattern: "**/*.html".into(),
+                value: "no-cache".into(),
+            },
+            CacheRule {
+                pattern: "**".into(),
+                value: "public, max-age=300".into(),
+            },
+        ])
+        .unwrap();
+        assert_eq!(rules.for_key("index.html").as_deref(), Some("no-cache"));
+        assert_eq!(rules.for_key("docs/a.html").as_deref(), Some("no-cache"));
+        assert_eq!(
+            rules.for_key("app.js").as_deref(),
+            Some("public, max-age=300")
+        );
+    }
+}

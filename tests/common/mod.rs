@@ -1,0 +1,209 @@
+//! Test harness: a real moto server per test (started here, on a free loopback port), the real
+//! `presign-stack` binary run against it, and SDK clients to read back what it made.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const ACCOUNT: &str = "123456789012";
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A moto server that lives as long as this value.
+pub struct Moto {
+    child: Child,
+    pub url: String,
+    pub log: PathBuf,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let exe = std::env::var_os("PRESIGN_STACK_MOTO")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| repo().join(".tools/venv/bin/moto_server"));
+        assert!(
+            exe.exists(),
+            "moto_server not found at {}: run scripts/bootstrap.sh (or scripts/test.sh)",
+            exe.display()
+        );
+        let port = free_port();
+        let log = std::env::temp_dir().join(format!("presign-stack-moto-{port}.log"));
+        let child = Command::new(&exe)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("starting moto_server");
+        let url = format!("http://127.0.0.1:{port}");
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "moto_server did not start on port {port}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Moto { child, url, log }
+    }
+
+    /// The real binary, pointed at this emulator with dummy credentials.
+    pub fn cmd(&self, region: &str) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_presign-stack"));
+        c.env_clear()
+            .env("PATH", path_with_tools())
+            .env("HOME", std::env::var_os("HOME").unwrap_or_default())
+            .env("AWS_ENDPOINT_URL", &self.url)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", region)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/nonexistent")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+            .stdin(Stdio::null());
+        for var in [
+            "CARGO_HOME",
+            "RUSTUP_HOME",
+            "CARGO_TARGET_DIR",
+            "RUSTUP_TOOLCHAIN",
+        ] {
+            if let Some(v) = std::env::var_os(var) {
+                c.env(var, v);
+            }
+        }
+        c
+    }
+
+    pub async fn sdk(&self, region: &str) -> aws_config::SdkConfig {
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(region.to_string()))
+            .endpoint_url(&self.url)
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "test", "test", None, None, "test",
+            ))
+            .load()
+            .await
+    }
+
+    pub async fn s3(&self, region: &str) -> aws_sdk_s3::Client {
+        let conf = aws_sdk_s3::config::Builder::from(&self.sdk(region).await)
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+
+    pub async fn iam(&self, region: &str) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::new(&self.sdk(region).await)
+    }
+
+    pub async fn lambda(&self, region: &str) -> aws_sdk_lambda::Client {
+        aws_sdk_lambda::Client::new(&self.sdk(region).await)
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn path_with_tools() -> std::ffi::OsString {
+    let tools = repo().join(".tools/venv/bin");
+    let mut paths = vec![tools];
+    paths.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    std::env::join_paths(paths).unwrap()
+}
+
+/// Output of one run of the binary, with its streams as text.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn ok(self) -> Run {
+        assert_eq!(
+            self.code, 0,
+            "expected success\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+pub fn run(mut cmd: Command) -> Run {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("running presign-stack");
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+/// A project folder: a spec, a small website, and (when asked) a tiny prebuilt bundle.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+impl Project {
+    pub fn new() -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        let site = dir.path().join("site");
+        std::fs::create_dir_all(site.join("img")).unwrap();
+        std::fs::create_dir_all(site.join("docs")).unwrap();
+        std::fs::write(site.join("index.html"), "<!doctype html><title>t</title>").unwrap();
+        std::fs::write(site.join("app.js"), "console.log('app');\n").unwrap();
+        std::fs::write(site.join("img/logo.png"), b"\x89PNG\r\n\x1a\nfake").unwrap();
+        std::fs::write(site.join("docs/help.html"), "<p>help</p>").unwrap();
+        // A tiny but real zip with a `bootstrap` at its root: the emulator never runs it.
+        let zip = presign_stack::bundle::zip_bootstrap(b"#!/bin/sh\necho test bundle\n").unwrap();
+        std::fs::write(dir.path().join("bundle.zip"), zip).unwrap();
+        Project { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn spec_path(&self) -> PathBuf {
+        self.dir.path().join("presign-stack.yaml")
+    }
+
+    pub fn write_spec(&self, yaml: &str) {
+        std::fs::write(self.spec_path(), yaml).unwrap();
+    }
+
+    /// `presign-stack --spec <this spec> <args>` against `moto`.
+    pub fn cmd(&self, moto: &Moto, region: &str, args: &[&str]) -> Command {
+        let mut c = moto.cmd(region);
+        c.arg("--spec").arg(self.spec_path()).args(args);
+        c
+    }
+}
+
+/// The website endpoint origin the stack should use.
+pub fn website_origin(bucket: &str, region: &str) -> String {
+    presign_stack::resources::website_origin(bucket, region)
+}

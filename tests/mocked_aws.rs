@@ -1,0 +1,300 @@
+//! AWS behaviour the emulator cannot produce, scripted with aws-smithy-mocks: IAM propagation
+//! delay, Lambda state transitions, an account-level public-access block, and NoSuchBucket
+//! right after CreateBucket. Each test's name starts with `mocked_`.
+
+use aws_sdk_lambda::operation::create_function::{CreateFunctionError, CreateFunctionOutput};
+use aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput;
+use aws_sdk_lambda::operation::update_function_code::UpdateFunctionCodeOutput;
+use aws_sdk_lambda::operation::update_function_configuration::UpdateFunctionConfigurationOutput;
+use aws_sdk_lambda::types::{LastUpdateStatus, State};
+use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+use aws_smithy_types::error::ErrorMetadata;
+use presign_stack::aws::{Aws, RequestLog};
+use presign_stack::bundle::{zip_bootstrap, Bundle};
+use presign_stack::report::{Reporter, Verbosity};
+use presign_stack::resources::bucket::{self, Which};
+use presign_stack::resources::{function, Ctx};
+use presign_stack::retry::Timing;
+use presign_stack::state::Change;
+use serde_json::json;
+
+const ROLE_NOT_ASSUMABLE: &str = "The role defined for the function cannot be assumed by Lambda.";
+
+fn ctx(s3: &[&Rule], iam: &[&Rule], lambda: &[&Rule]) -> (Ctx, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("site")).unwrap();
+    std::fs::write(
+        dir.path().join("bundle.zip"),
+        zip_bootstrap(b"bin").unwrap(),
+    )
+    .unwrap();
+    let file = dir.path().join("presign-stack.yaml");
+    std::fs::write(
+        &file,
+        "version: 1\nname: mock-docs\nregion: eu-west-1\npresigner: {zip: bundle.zip}\nwebsite: {source: site}\n",
+    )
+    .unwrap();
+    let spec = presign_stack::spec::load(&file, "dev")
+        .unwrap()
+        .resolve("123456789012", "eu-west-1");
+    let aws = Aws {
+        s3: mock_client!(aws_sdk_s3, RuleMode::Sequential, s3),
+        iam: mock_client!(aws_sdk_iam, RuleMode::Sequential, iam),
+        lambda: mock_client!(aws_sdk_lambda, RuleMode::Sequential, lambda),
+        sts: aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::Config::builder()
+                .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+                .region(aws_sdk_sts::config::Region::new("eu-west-1"))
+                .build(),
+        ),
+        region: "eu-west-1".into(),
+        requests: RequestLog::default(),
+    };
+    let ctx = Ctx {
+        aws,
+        spec,
+        account: "123456789012".into(),
+        region: "eu-west-1".into(),
+        timing: Timing::fast(),
+        report: Reporter {
+            verbosity: Verbosity::Quiet,
+        },
+    };
+    (ctx, dir)
+}
+
+fn bundle() -> Bundle {
+    Bundle {
+        zip: zip_bootstrap(b"bin").unwrap(),
+        sha256_base64: "x".into(),
+    }
+}
+
+fn config(state: State, update: LastUpdateStatus) -> GetFunctionConfigurationOutput {
+    GetFunctionConfigurationOutput::builder()
+        .state(state)
+        .last_update_status(update)
+        .build()
+}
+
+const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/mock-docs-dev-presigner";
+
+#[tokio::test]
+async fn mocked_iam_propagation_create_function_retries_until_the_role_is_assumable() {
+    let create = mock!(aws_sdk_lambda::Client::create_function)
+        .sequence()
+        .error(|| {
+            CreateFunctionError::generic(
+                ErrorMetadata::builder()
+                    .code("InvalidParameterValueException")
+                    .message(ROLE_NOT_ASSUMABLE)
+                    .build(),
+            )
+        })
+        .times(2)
+        .output(|| CreateFunctionOutput::builder().build())
+        .build();
+    let wait = mock!(aws_sdk_lambda::Client::get_function_configuration)
+        .sequence()
+        .output(|| config(State::Pending, LastUpdateStatus::InProgress))
+        .times(2)
+        .output(|| config(State::Active, LastUpdateStatus::Successful))
+        .build();
+    let (ctx, _dir) = ctx(&[], &[], &[&create, &wait]);
+    function::apply(&ctx, true, &[], ROLE_ARN, &bundle())
+        .await
+        .expect("created once the role propagated");
+    assert_eq!(create.num_calls(), 3, "two refusals, then the create");
+    assert_eq!(wait.num_calls(), 3, "polled until Active");
+}
+
+#[tokio::test]
+async fn mocked_iam_propagation_other_errors_are_not_retried() {
+    let create = mock!(aws_sdk_lambda::Client::create_function).then_error(|| {
+        CreateFunctionError::generic(
+            ErrorMetadata::builder()
+                .code("InvalidParameterValueException")
+                .message("Unzipped size must be smaller than 262144000 bytes")
+                .build(),
+        )
+    });
+    let (ctx, _dir) = ctx(&[], &[], &[&create]);
+    let err = function::apply(&ctx, true, &[], ROLE_ARN, &bundle())
+        .await
+        .unwrap_err();
+    assert_eq!(create.num_calls(), 1);
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("creating function mock-docs-dev-presigner"),
+        "{msg}"
+    );
+    assert!(msg.contains("Unzipped size"), "{msg}");
+}
+
+#[tokio::test]
+async fn mocked_iam_propagation_gives_up_at_the_deadline_with_aws_message() {
+    let create = mock!(aws_sdk_lambda::Client::create_function)
+        .sequence()
+        .error(|| {
+            CreateFunctionError::generic(
+                ErrorMetadata::builder()
+                    .code("InvalidParameterValueException")
+                    .message(ROLE_NOT_ASSUMABLE)
+                    .build(),
+            )
+        })
+        .repeatedly()
+        .build();
+    let (ctx, _dir) = ctx(&[], &[], &[&create]);
+    let err = function::apply(&ctx, true, &[], ROLE_ARN, &bundle())
+        .await
+        .unwrap_err();
+    assert!(create.num_calls() > 2, "retried: {}", create.num_calls());
+    assert!(
+        format!("{err:#}").contains("cannot be assumed by Lambda"),
+        "{err:#}"
+    );
+}
+
+#[tokio::test]
+async fn mocked_lambda_state_failed_stops_with_the_reason() {
+    let create = mock!(aws_sdk_lambda::Client::create_function)
+        .then_output(|| CreateFunctionOutput::builder().build());
+    let wait = mock!(aws_sdk_lambda::Client::get_function_configuration).then_output(|| {
+        GetFunctionConfigurationOutput::builder()
+            .state(State::Failed)
+            .state_reason("Lambda was unable to decrypt the environment variables")
+            .build()
+    });
+    let (ctx, _dir) = ctx(&[], &[], &[&create, &wait]);
+    let err = function::apply(&ctx, true, &[], ROLE_ARN, &bundle())
+        .await
+        .unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(msg.contains("failed to become active"), "{msg}");
+    assert!(msg.contains("unable to decrypt"), "{msg}");
+}
+
+#[tokio::test]
+async fn mocked_lambda_update_waits_for_successful_before_the_code_update() {
+    // Sequential rules: any call out of this order fails the test.
+    let update_config = mock!(aws_sdk_lambda::Client::update_function_configuration)
+        .then_output(|| UpdateFunctionConfigurationOutput::builder().build());
+    let wait1 = mock!(aws_sdk_lambda::Client::get_function_configuration)
+        .sequence()
+        .output(|| config(State::Active, LastUpdateStatus::InProgress))
+        .times(2)
+        .output(|| config(State::Active, LastUpdateStatus::Successful))
+        .build();
+    let update_code = mock!(aws_sdk_lambda::Client::update_function_code)
+        .then_output(|| UpdateFunctionCodeOutput::builder().build());
+    let wait2 = mock!(aws_sdk_lambda::Client::get_function_configuration)
+        .then_output(|| config(State::Active, LastUpdateStatus::Successful));
+    let (ctx, _dir) = ctx(&[], &[], &[&update_config, &wait1, &update_code, &wait2]);
+    let changes = [
+        Change {
+            field: "memory_mb",
+            old: json!(128),
+            new: json!(256),
+        },
+        Change {
+            field: "code_sha256",
+            old: json!("a"),
+            new: json!("b"),
+        },
+    ];
+    function::apply(&ctx, false, &changes, ROLE_ARN, &bundle())
+        .await
+        .unwrap();
+    assert_eq!(update_config.num_calls(), 1);
+    assert_eq!(wait1.num_calls(), 3);
+    assert_eq!(update_code.num_calls(), 1);
+    assert_eq!(wait2.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn mocked_lambda_update_failure_reports_the_last_update_reason() {
+    let update_config = mock!(aws_sdk_lambda::Client::update_function_configuration)
+        .then_output(|| UpdateFunctionConfigurationOutput::builder().build());
+    let wait = mock!(aws_sdk_lambda::Client::get_function_configuration).then_output(|| {
+        GetFunctionConfigurationOutput::builder()
+            .state(State::Active)
+            .last_update_status(LastUpdateStatus::Failed)
+            .last_update_status_reason("The function could not be updated: EniLimitExceeded")
+            .build()
+    });
+    let (ctx, _dir) = ctx(&[], &[], &[&update_config, &wait]);
+    let changes = [Change {
+        field: "timeout_seconds",
+        old: json!(5),
+        new: json!(9),
+    }];
+    let err = function::apply(&ctx, false, &changes, ROLE_ARN, &bundle())
+        .await
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("EniLimitExceeded"), "{err:#}");
+}
+
+#[tokio::test]
+async fn mocked_account_level_block_public_access_is_explained() {
+    let put_policy = mock!(aws_sdk_s3::Client::put_bucket_policy).then_error(|| {
+        aws_sdk_s3::operation::put_bucket_policy::PutBucketPolicyError::generic(
+            ErrorMetadata::builder()
+                .code("AccessDenied")
+                .message("Access Denied")
+                .build(),
+        )
+    });
+    let (ctx, _dir) = ctx(&[&put_policy], &[], &[]);
+    let want = bucket::desired(&ctx, Which::Website);
+    let changes = [Change {
+        field: "policy",
+        old: json!(null),
+        new: want["policy"].clone(),
+    }];
+    let err = bucket::apply(&ctx, Which::Website, false, &changes)
+        .await
+        .unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("account-level S3 Block Public Access"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("website bucket mock-docs-dev-website-123456789012"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn mocked_new_bucket_no_such_bucket_is_retried_after_create() {
+    let create = mock!(aws_sdk_s3::Client::create_bucket).then_output(|| {
+        aws_sdk_s3::operation::create_bucket::CreateBucketOutput::builder().build()
+    });
+    let tagging = mock!(aws_sdk_s3::Client::put_bucket_tagging)
+        .sequence()
+        .error(|| {
+            aws_sdk_s3::operation::put_bucket_tagging::PutBucketTaggingError::generic(
+                ErrorMetadata::builder()
+                    .code("NoSuchBucket")
+                    .message("The specified bucket does not exist")
+                    .build(),
+            )
+        })
+        .times(2)
+        .output(|| {
+            aws_sdk_s3::operation::put_bucket_tagging::PutBucketTaggingOutput::builder().build()
+        })
+        .build();
+    let (ctx, _dir) = ctx(&[&create, &tagging], &[], &[]);
+    let want = bucket::desired(&ctx, Which::Documents);
+    let changes = [Change {
+        field: "tags",
+        old: json!(null),
+        new: want["tags"].clone(),
+    }];
+    bucket::apply(&ctx, Which::Documents, true, &changes)
+        .await
+        .unwrap();
+    assert_eq!(tagging.num_calls(), 3);
+}
