@@ -9,8 +9,8 @@ source scripts/env.sh
 PORT="${MOTO_PORT:-4566}"
 export AWS_ENDPOINT_URL="http://127.0.0.1:$PORT"
 
-cargo build --release --quiet --bin presign-stack
-BIN=target/release/presign-stack
+cargo build --quiet --bin presign-stack
+BIN=target/debug/presign-stack
 
 if ! curl -sf "$AWS_ENDPOINT_URL/moto-api/" >/dev/null 2>&1; then
   moto_server -H 127.0.0.1 -p "$PORT" >.tools/moto.log 2>&1 &

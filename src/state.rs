@@ -76,6 +76,18 @@ pub fn tags_value(tags: &BTreeMap<String, String>) -> Value {
     )
 }
 
+/// Keys of a live tag map (`old`, as in a [`Change`]) that `want` no longer has: to untag.
+pub fn extra_tag_keys(old: &Value, want: &BTreeMap<String, String>) -> Vec<String> {
+    old.as_object()
+        .map(|m| {
+            m.keys()
+                .filter(|k| !want.contains_key(*k))
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// A sorted, de-duplicated JSON list: the form of every set-valued field.
 pub fn set_value<I, S>(items: I) -> Value
 where

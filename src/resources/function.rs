@@ -17,7 +17,7 @@ use super::Ctx;
 use crate::bundle::Bundle;
 use crate::errors::{aws_err, code_in};
 use crate::retry::{retry, when_code_and_message};
-use crate::state::{tags_value, Change, Fields, Live};
+use crate::state::{extra_tag_keys, tags_value, Change, Fields, Live};
 
 /// The environment variables the presigner reads (see `lambda-bundle/src/lib.rs`).
 pub fn environment(ctx: &Ctx) -> BTreeMap<String, String> {
@@ -216,16 +216,7 @@ pub async fn apply(
                 .send()
                 .await
                 .map_err(|e| aws_err(format!("tagging {label}"), e))?;
-            let extra: Vec<String> = change
-                .old
-                .as_object()
-                .map(|m| {
-                    m.keys()
-                        .filter(|k| !want.contains_key(*k))
-                        .cloned()
-                        .collect()
-                })
-                .unwrap_or_default();
+            let extra = extra_tag_keys(&change.old, &want);
             if !extra.is_empty() {
                 lambda
                     .untag_resource()

@@ -11,7 +11,9 @@ use serde_json::{json, Map, Value};
 use super::Ctx;
 use crate::errors::{aws_err, code_in};
 use crate::spec::Encryption;
-use crate::state::{normalize_policy, parse_policy, tags_value, Change, Fields, Live};
+use crate::state::{
+    extra_tag_keys, normalize_policy, parse_policy, tags_value, Change, Fields, Live,
+};
 
 pub const INLINE_POLICY_NAME: &str = "presign-stack-presigner";
 
@@ -187,16 +189,7 @@ pub async fn apply(ctx: &Ctx, live: Option<&(Live, String)>, changes: &[Change])
                     .send()
                     .await
                     .map_err(|e| aws_err(format!("tagging {label}"), e))?;
-                let extra: Vec<String> = change
-                    .old
-                    .as_object()
-                    .map(|m| {
-                        m.keys()
-                            .filter(|k| !want.contains_key(*k))
-                            .cloned()
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let extra = extra_tag_keys(&change.old, &want);
                 if !extra.is_empty() {
                     iam.untag_role()
                         .role_name(name)
