@@ -172,11 +172,12 @@ async fn run(cli: &Cli) -> Result<ExitCode> {
                 Format::Json => println!("{}", serde_json::to_string_pretty(&result)?),
                 Format::Text => {
                     if result.plan.is_empty() {
-                        report.status("Unchanged", "No changes. The stack matches the spec.");
+                        report.block("No changes. The stack matches the spec.");
                     } else {
-                        let mut text = result.plan.to_string();
-                        text = text.replacen("Plan:", "Applied:", 1);
-                        eprintln!("{text}");
+                        let (add, change, destroy) = result.plan.counts();
+                        report.block(format!(
+                            "Apply complete: {add} added, {change} changed, {destroy} destroyed."
+                        ));
                     }
                     println!("{}", result.outputs);
                 }

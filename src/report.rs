@@ -30,6 +30,14 @@ impl Reporter {
         }
     }
 
+    /// A block of text as it is (a plan), unless quiet.
+    pub fn block(&self, text: impl std::fmt::Display) {
+        if self.verbosity != Verbosity::Quiet {
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "{text}");
+        }
+    }
+
     pub fn warn(&self, what: impl std::fmt::Display) {
         let mut err = std::io::stderr().lock();
         let _ = writeln!(err, "{:>12} {what}", "warning:");

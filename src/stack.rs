@@ -315,6 +315,7 @@ pub async fn up(ctx: &Ctx, adopt: bool) -> Result<UpResult> {
             outputs: outputs_from(ctx, &snap),
         });
     }
+    ctx.report.block(&plan);
     let presigner_url = apply(ctx, &snap, prepared).await?;
     let mut outputs = outputs_from(ctx, &snap);
     outputs.presigner_url = Some(presigner_url);

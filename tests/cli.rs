@@ -1,0 +1,217 @@
+//! The binary's behaviour at its edges: offline validation, error messages with positions,
+//! flag conflicts, plan exit codes, and ownership refusals for every resource kind.
+
+mod common;
+
+use common::*;
+use std::process::Command;
+
+const REGION: &str = "eu-central-1";
+
+fn offline_cmd() -> Command {
+    // No emulator and no credentials: validate must not need either.
+    let mut c = Command::new(env!("CARGO_BIN_EXE_presign-stack"));
+    c.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    c
+}
+
+#[test]
+fn validate_is_offline_and_prints_the_resolved_names() {
+    let project = Project::new();
+    project.write_spec(
+        "version: 1\nname: acme-docs\npresigner: {zip: bundle.zip}\nwebsite: {source: site}\n",
+    );
+    let mut c = offline_cmd();
+    c.arg("--spec")
+        .arg(project.spec_path())
+        .args(["--env", "prod", "validate"]);
+    let out = run(c).ok();
+    assert!(
+        out.stdout.contains("acme-docs-prod-documents-{account}"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("acme-docs-prod-presigner"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn validate_reports_every_problem_with_file_line_column_and_field() {
+    let project = Project::new();
+    project.write_spec(
+        "version: 1\nname: acme-docs\npresigner:\n  zip: bundle.zip\n  memry_mb: 256\nwebsite: {source: site}\n",
+    );
+    let mut c = offline_cmd();
+    c.arg("--spec").arg(project.spec_path()).arg("validate");
+    let out = run(c);
+    assert_eq!(out.code, 1);
+    let spec = project.spec_path().display().to_string();
+    assert!(
+        out.stderr
+            .contains(&format!("{spec}:5:3: presigner.memry_mb:")),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("did you mean `memory_mb`"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("has 1 problem"), "{}", out.stderr);
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+}
+
+#[test]
+fn a_missing_spec_file_names_it() {
+    let mut c = offline_cmd();
+    c.args(["--spec", "/nonexistent/stack.yaml", "validate"]);
+    let out = run(c);
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("/nonexistent/stack.yaml"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn bad_flags_are_refused_with_usage() {
+    let mut c = offline_cmd();
+    c.args(["--output", "yaml", "validate"]);
+    let out = run(c);
+    assert_eq!(out.code, 2, "clap's usage error");
+    assert!(
+        out.stderr.contains("possible values: text, json"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_region_flag_that_contradicts_the_spec_is_an_error() {
+    let moto = Moto::start();
+    let project = Project::new();
+    project.write_spec(&format!(
+        "version: 1\nname: reg-docs\nregion: {REGION}\npresigner: {{zip: bundle.zip}}\nwebsite: {{source: site}}\n"
+    ));
+    let out = run(project.cmd(&moto, REGION, &["--region", "us-west-2", "plan"]));
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains("--region us-west-2 conflicts with `region: eu-central-1`"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn plan_detailed_exitcode_is_2_before_up_and_0_after() {
+    let moto = Moto::start();
+    let project = Project::new();
+    project.write_spec(
+        "version: 1\nname: plan-docs\npresigner: {zip: bundle.zip}\nwebsite: {source: site}\n",
+    );
+    let before = run(project.cmd(&moto, REGION, &["plan", "--detailed-exitcode"]));
+    assert_eq!(before.code, 2, "{}", before.stderr);
+    assert!(
+        before
+            .stdout
+            .contains("+ documents bucket plan-docs-dev-documents-123456789012"),
+        "{}",
+        before.stdout
+    );
+    assert!(
+        before
+            .stdout
+            .contains("Plan: 10 to add, 0 to change, 0 to destroy."),
+        "{}",
+        before.stdout
+    );
+    let up = run(project.cmd(&moto, REGION, &["up"])).ok();
+    assert!(
+        up.stderr.contains("Apply complete: 10 added"),
+        "{}",
+        up.stderr
+    );
+    let after = run(project.cmd(&moto, REGION, &["plan", "--detailed-exitcode"])).ok();
+    assert!(after.stdout.contains("No changes."), "{}", after.stdout);
+    // Changing the spec shows the field with its old and new value.
+    project.write_spec("version: 1\nname: plan-docs\npresigner: {zip: bundle.zip, memory_mb: 512}\nwebsite: {source: site}\n");
+    let changed = run(project.cmd(
+        &moto,
+        REGION,
+        &["--output", "json", "plan", "--detailed-exitcode"],
+    ));
+    assert_eq!(changed.code, 2, "{}", changed.stderr);
+    let plan: serde_json::Value = serde_json::from_str(&changed.stdout).unwrap();
+    let function = plan["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "function")
+        .unwrap();
+    assert_eq!(function["action"], "update");
+    assert_eq!(
+        function["changes"],
+        serde_json::json!([{"field": "memory_mb", "old": 128, "new": 512}])
+    );
+}
+
+#[tokio::test]
+async fn an_untagged_role_or_function_of_the_expected_name_stops_up() {
+    let moto = Moto::start();
+    let project = Project::new();
+    project.write_spec(
+        "version: 1\nname: role-docs\npresigner: {zip: bundle.zip}\nwebsite: {source: site}\n",
+    );
+    let iam = moto.iam(REGION).await;
+    iam.create_role()
+        .role_name("role-docs-dev-presigner")
+        .assume_role_policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    let out = run(project.cmd(&moto, REGION, &["up"]));
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains(
+            "role role-docs-dev-presigner already exists but was not created by this stack"
+        ),
+        "{}",
+        out.stderr
+    );
+    let s3 = moto.s3(REGION).await;
+    assert!(
+        s3.head_bucket()
+            .bucket("role-docs-dev-documents-123456789012")
+            .send()
+            .await
+            .is_err(),
+        "no bucket made"
+    );
+
+    // Another stack's tags are refused too, naming that stack.
+    let other = Project::new();
+    other.write_spec(
+        "version: 1\nname: role-docs\npresigner: {zip: bundle.zip}\nwebsite: {source: site}\n",
+    );
+    run(other.cmd(&moto, REGION, &["--env", "qa", "up"])).ok();
+    other.write_spec(
+        "version: 1\nname: fn-docs\npresigner: {zip: bundle.zip, function_name: role-docs-qa-presigner, role_name: fn-docs-role}\nwebsite: {source: site}\n",
+    );
+    let out = run(other.cmd(&moto, REGION, &["up"]));
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("function role-docs-qa-presigner already exists and belongs to presign-stack stack `role-docs` (env `qa`)"),
+        "{}",
+        out.stderr
+    );
+}
