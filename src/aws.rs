@@ -28,6 +28,8 @@ pub struct Aws {
     pub iam: aws_sdk_iam::Client,
     pub lambda: aws_sdk_lambda::Client,
     pub sts: aws_sdk_sts::Client,
+    /// Resource Groups Tagging: finds the stack's resources by tag (orphans).
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
     /// The region the clients talk to.
     pub region: String,
     pub requests: RequestLog,
@@ -63,11 +65,15 @@ impl Aws {
         let sts = aws_sdk_sts::config::Builder::from(&sdk)
             .interceptor(requests.clone())
             .build();
+        let tagging = aws_sdk_resourcegroupstagging::config::Builder::from(&sdk)
+            .interceptor(requests.clone())
+            .build();
         Ok(Aws {
             s3: aws_sdk_s3::Client::from_conf(s3),
             iam: aws_sdk_iam::Client::from_conf(iam),
             lambda: aws_sdk_lambda::Client::from_conf(lambda),
             sts: aws_sdk_sts::Client::from_conf(sts),
+            tagging: aws_sdk_resourcegroupstagging::Client::from_conf(tagging),
             region,
             requests,
         })
@@ -89,7 +95,8 @@ impl Aws {
 }
 
 /// Counts every request attempt (retries included) by service and operation; with
-/// `PRESIGN_STACK_REQUEST_LOG=FILE` also appends one line per request to FILE.
+/// `PRESIGN_STACK_REQUEST_LOG=FILE` also appends one line per request to FILE: the service
+/// name, a space, the operation name (service names may contain spaces).
 #[derive(Clone, Default)]
 pub struct RequestLog {
     inner: Arc<Mutex<Vec<(String, String)>>>,

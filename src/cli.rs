@@ -3,11 +3,12 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use serde::Serialize;
 
 use crate::aws::Connect;
+use crate::drift::Drift;
 use crate::report::{Reporter, Verbosity};
 use crate::retry::Timing;
 use crate::spec::{self, Spec};
@@ -74,6 +75,15 @@ pub enum Command {
         /// Take over resources of the expected names that this stack did not create.
         #[arg(long)]
         adopt: bool,
+        /// Also delete resources tagged for this stack that the spec no longer names.
+        #[arg(long)]
+        prune: bool,
+    },
+    /// Compare the live account with the spec: exit 0 in sync, 2 drift, 1 error.
+    Drift {
+        /// Also write a Markdown summary to FILE (e.g. "$GITHUB_STEP_SUMMARY").
+        #[arg(long, value_name = "FILE")]
+        markdown: Option<PathBuf>,
     },
     /// Print the stack's outputs.
     Outputs,
@@ -82,6 +92,22 @@ pub enum Command {
         /// Do not ask; required when not on a terminal.
         #[arg(long)]
         yes: bool,
+    },
+    /// Run the whole app on this machine (website, presigner, documents store); no AWS account.
+    Dev {
+        /// Port of the page (0 picks a free one).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Port of the presigner (0 picks a free one).
+        #[arg(long, default_value_t = 0, value_name = "PORT")]
+        presigner_port: u16,
+        /// Port of the local documents store (0 picks a free one).
+        #[arg(long, default_value_t = 0, value_name = "PORT")]
+        store_port: u16,
+        /// Where uploads and the local signing keys are kept
+        /// [default: .presign-stack/dev/<name>-<env> next to the spec].
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
     },
 }
 
@@ -143,6 +169,25 @@ async fn run(cli: &Cli) -> Result<ExitCode> {
         print(cli, &Validated(&spec))?;
         return Ok(ExitCode::SUCCESS);
     }
+    if let Command::Dev {
+        port,
+        presigner_port,
+        store_port,
+        data_dir,
+    } = &cli.command
+    {
+        let options = crate::dev::Options {
+            port: *port,
+            presigner_port: *presigner_port,
+            store_port: *store_port,
+            data_dir: data_dir.clone(),
+            region: cli.region.clone(),
+        };
+        let running = crate::dev::start(spec, &options, report).await?;
+        print(cli, &running.addresses)?;
+        running.until_stopped().await?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let connect = Connect {
         profile: cli.profile.clone(),
         region: cli.region.clone(),
@@ -150,24 +195,35 @@ async fn run(cli: &Cli) -> Result<ExitCode> {
     };
     let ctx = stack::connect(spec, &connect, report, Timing::default()).await?;
     let code = match &cli.command {
-        Command::Validate => unreachable!("handled above"),
+        Command::Validate | Command::Dev { .. } => unreachable!("handled above"),
         Command::Plan { detailed_exitcode } => {
-            let (bundle, snap) = tokio::join!(
-                crate::bundle::prepare(&ctx.spec, report),
-                stack::read_all(&ctx)
-            );
-            let snap = snap?;
-            snap.check_ownership(&ctx, false)?;
-            let prepared = stack::prepare(&ctx, (snap, bundle?)).await?;
-            print(cli, &prepared.plan)?;
-            if *detailed_exitcode && !prepared.plan.is_empty() {
+            let plan = stack::plan(&ctx).await?;
+            print(cli, &plan)?;
+            if *detailed_exitcode && !plan.is_empty() {
                 ExitCode::from(2)
             } else {
                 ExitCode::SUCCESS
             }
         }
-        Command::Up { adopt } => {
-            let result = stack::up(&ctx, *adopt).await?;
+        Command::Drift { markdown } => {
+            let drift = Drift::from_plan(&stack::plan(&ctx).await?);
+            print(cli, &drift)?;
+            if let Some(path) = markdown {
+                let title = format!(
+                    "presign-stack drift: {} ({}) in {}",
+                    ctx.spec.name, ctx.spec.env, ctx.region
+                );
+                std::fs::write(path, drift.markdown(&title))
+                    .with_context(|| format!("writing the drift summary to {}", path.display()))?;
+            }
+            if drift.in_sync {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(2)
+            }
+        }
+        Command::Up { adopt, prune } => {
+            let result = stack::up(&ctx, *adopt, *prune).await?;
             match cli.output {
                 Format::Json => println!("{}", serde_json::to_string_pretty(&result)?),
                 Format::Text => {

@@ -4,7 +4,10 @@
 pub mod aws;
 pub mod bundle;
 pub mod cli;
+pub mod dev;
+pub mod drift;
 pub mod errors;
+pub mod orphans;
 pub mod plan;
 pub mod report;
 pub mod resources;

@@ -7,6 +7,7 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::orphans::Orphan;
 use crate::state::{Change, Kind};
 use crate::sync::{SyncPlan, Why};
 
@@ -16,6 +17,8 @@ pub enum Action {
     NoOp,
     Create,
     Update,
+    /// Delete the old resource and create a new one: a rename, which AWS cannot do in place.
+    Replace,
     Delete,
 }
 
@@ -25,6 +28,9 @@ pub struct ResourcePlan {
     pub name: String,
     pub action: Action,
     pub changes: Vec<Change>,
+    /// For `replace`: the name of the resource this one replaces (deleted with `--prune`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -40,7 +46,28 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn new(resources: Vec<ResourcePlan>, content: &SyncPlan) -> Plan {
+    /// The plan for `resources`, with `orphans` (tagged for this stack, no longer named by the
+    /// spec) as deletes, or as the old half of a replacement when the spec creates a resource
+    /// of the same kind.
+    pub fn new(mut resources: Vec<ResourcePlan>, orphans: &[Orphan], content: &SyncPlan) -> Plan {
+        for orphan in orphans {
+            let replaced = resources.iter_mut().find(|r| {
+                r.kind == orphan.kind && r.action == Action::Create && r.previous_name.is_none()
+            });
+            match replaced {
+                Some(r) => {
+                    r.action = Action::Replace;
+                    r.previous_name = Some(orphan.name.clone());
+                }
+                None => resources.push(ResourcePlan {
+                    kind: orphan.kind,
+                    name: orphan.name.clone(),
+                    action: Action::Delete,
+                    changes: vec![],
+                    previous_name: None,
+                }),
+            }
+        }
         let mut website_content: Vec<ObjectChange> = content
             .upload
             .iter()
@@ -67,7 +94,26 @@ impl Plan {
         self.resources.iter().all(|r| r.action == Action::NoOp) && self.website_content.is_empty()
     }
 
-    /// (add, change, destroy), counting resources and website objects alike.
+    /// The resources this plan deletes: orphans and the old halves of replacements.
+    pub fn orphans(&self) -> Vec<Orphan> {
+        self.resources
+            .iter()
+            .filter_map(|r| match (r.action, &r.previous_name) {
+                (Action::Delete, _) => Some(Orphan {
+                    kind: r.kind,
+                    name: r.name.clone(),
+                }),
+                (Action::Replace, Some(old)) => Some(Orphan {
+                    kind: r.kind,
+                    name: old.clone(),
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// (add, change, destroy), counting resources and website objects alike; a replacement
+    /// counts as one add and one destroy.
     pub fn counts(&self) -> (usize, usize, usize) {
         let actions = self
             .resources
@@ -80,6 +126,10 @@ impl Plan {
                 Action::Create => c.0 += 1,
                 Action::Update => c.1 += 1,
                 Action::Delete => c.2 += 1,
+                Action::Replace => {
+                    c.0 += 1;
+                    c.2 += 1;
+                }
                 Action::NoOp => {}
             }
         }
@@ -106,7 +156,18 @@ impl fmt::Display for Plan {
             match r.action {
                 Action::NoOp => {}
                 Action::Create => writeln!(f, "  + {} {}", r.kind, r.name)?,
-                Action::Delete => writeln!(f, "  - {} {}", r.kind, r.name)?,
+                Action::Delete => writeln!(
+                    f,
+                    "  - {} {} (no longer in the spec; `up --prune` deletes it)",
+                    r.kind, r.name
+                )?,
+                Action::Replace => writeln!(
+                    f,
+                    "-/+ {} {} (replaces {}: a rename forces replacement; `up --prune` deletes the old one)",
+                    r.kind,
+                    r.name,
+                    r.previous_name.as_deref().unwrap_or("?")
+                )?,
                 Action::Update => {
                     writeln!(f, "  ~ {} {}", r.kind, r.name)?;
                     for c in &r.changes {
@@ -126,7 +187,7 @@ impl fmt::Display for Plan {
                 Action::Create => "+",
                 Action::Update => "~",
                 Action::Delete => "-",
-                Action::NoOp => continue,
+                Action::Replace | Action::NoOp => continue,
             };
             writeln!(f, "  {sign} website object {}", o.key)?;
         }

@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use crate::aws::{Aws, Connect};
 use crate::bundle::{self, Bundle};
+use crate::orphans::{self, Orphan};
 use crate::plan::{Action, Plan, ResourcePlan};
 use crate::report::Reporter;
 use crate::resources::bucket::{self, Which};
@@ -66,16 +67,19 @@ pub struct Snapshot {
     pub url: Option<LiveUrl>,
     /// Website objects (key -> ETag); `None` when the website bucket is missing.
     pub objects: Option<BTreeMap<String, String>>,
+    /// Resources tagged for this stack that the spec no longer names.
+    pub orphans: Vec<Orphan>,
 }
 
 pub async fn read_all(ctx: &Ctx) -> Result<Snapshot> {
-    let (documents, website, role, function, url, objects) = tokio::join!(
+    let (documents, website, role, function, url, objects, orphans) = tokio::join!(
         bucket::read(ctx, Which::Documents),
         bucket::read(ctx, Which::Website),
         role::read(ctx),
         function::read(ctx),
         function_url::read(ctx),
         sync::remote_objects(ctx),
+        orphans::find(ctx),
     );
     Ok(Snapshot {
         documents: documents?,
@@ -84,6 +88,7 @@ pub async fn read_all(ctx: &Ctx) -> Result<Snapshot> {
         function: function?,
         url: url?,
         objects: objects?,
+        orphans: orphans?,
     })
 }
 
@@ -151,6 +156,7 @@ fn resource_plan(kind: Kind, name: &str, want: Fields, live: Option<&Fields>) ->
                     new,
                 })
                 .collect(),
+            previous_name: None,
         },
         Some(have) => {
             let changes = diff(&want, have);
@@ -163,6 +169,7 @@ fn resource_plan(kind: Kind, name: &str, want: Fields, live: Option<&Fields>) ->
                     Action::Update
                 },
                 changes,
+                previous_name: None,
             }
         }
     }
@@ -257,13 +264,21 @@ pub async fn prepare(ctx: &Ctx, snap_and_bundle: (Snapshot, Bundle)) -> Result<P
     local.extend(sync::config_object(spec, &ctx.region, &presigner_url));
     let empty = BTreeMap::new();
     let content = sync::plan(local, snap.objects.as_ref().unwrap_or(&empty));
-    let plan = Plan::new(resources, &content);
+    let plan = Plan::new(resources, &snap.orphans, &content);
     Ok(Prepared {
         plan,
         content,
         bundle,
         role_arn,
     })
+}
+
+/// `plan`: what `up` would do, from a read of everything live. Changes nothing.
+pub async fn plan(ctx: &Ctx) -> Result<Plan> {
+    let (bundle, snap) = tokio::join!(bundle::prepare(&ctx.spec, ctx.report), read_all(ctx));
+    let snap = snap?;
+    snap.check_ownership(ctx, false)?;
+    Ok(prepare(ctx, (snap, bundle?)).await?.plan)
 }
 
 /// The stack's outputs (SPEC section 2).
@@ -297,7 +312,7 @@ pub struct UpResult {
 }
 
 /// `up`: plan, then apply exactly that plan.
-pub async fn up(ctx: &Ctx, adopt: bool) -> Result<UpResult> {
+pub async fn up(ctx: &Ctx, adopt: bool, prune: bool) -> Result<UpResult> {
     let (built, bundle, snap) = tokio::join!(
         run_website_build(ctx),
         bundle::prepare(&ctx.spec, ctx.report),
@@ -316,24 +331,70 @@ pub async fn up(ctx: &Ctx, adopt: bool) -> Result<UpResult> {
         });
     }
     ctx.report.block(&plan);
+    let orphans = plan.orphans();
     let presigner_url = apply(ctx, &snap, prepared).await?;
+    if prune {
+        delete_orphans(ctx, &orphans).await?;
+    } else if !orphans.is_empty() {
+        ctx.report.warn(format!(
+            "kept {} resource{} the spec no longer names ({}); `up --prune` deletes them",
+            orphans.len(),
+            if orphans.len() == 1 { "" } else { "s" },
+            orphans
+                .iter()
+                .map(|o| format!("{} {}", o.kind, o.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
     let mut outputs = outputs_from(ctx, &snap);
     outputs.presigner_url = Some(presigner_url);
-    outputs.role_arn = outputs.role_arn.or_else(|| {
-        Some(format!(
-            "arn:aws:iam::{}:role/{}",
-            ctx.account, ctx.spec.presigner.role_name
-        ))
-    });
+    outputs.role_arn = outputs.role_arn.or_else(|| Some(ctx.role_arn()));
     outputs.function_arn = Some(ctx.function_arn());
     Ok(UpResult { plan, outputs })
 }
 
+/// The spec's resource of `kind` (orphans of the same kind are the plan's deletes).
 fn find(plan: &Plan, kind: Kind) -> &ResourcePlan {
     plan.resources
         .iter()
-        .find(|r| r.kind == kind)
+        .find(|r| r.kind == kind && r.action != Action::Delete)
         .expect("every plan lists every resource kind")
+}
+
+fn creates(r: &ResourcePlan) -> bool {
+    matches!(r.action, Action::Create | Action::Replace)
+}
+
+/// Delete orphans: functions first (nothing depends on them), then roles and buckets.
+async fn delete_orphans(ctx: &Ctx, orphans: &[Orphan]) -> Result<usize> {
+    let mut objects = 0;
+    let mut failures = Vec::new();
+    let (functions, rest): (Vec<&Orphan>, Vec<&Orphan>) =
+        orphans.iter().partition(|o| o.kind == Kind::Function);
+    for batch in [functions, rest] {
+        let results = futures::future::join_all(batch.iter().map(|o| async move {
+            ctx.report.status(
+                "Deleting",
+                format!("{} {} (no longer in the spec)", o.kind, o.name),
+            );
+            orphans::delete(ctx, o).await
+        }))
+        .await;
+        for r in results {
+            match r {
+                Ok(n) => objects += n,
+                Err(e) => failures.push(format!("{e:#}")),
+            }
+        }
+    }
+    if !failures.is_empty() {
+        anyhow::bail!(
+            "deleting resources the spec no longer names did not finish; run again:\n  - {}",
+            failures.join("\n  - ")
+        );
+    }
+    Ok(objects)
 }
 
 /// Apply the plan; returns the presigner URL. Independent branches run in parallel; when one
@@ -347,20 +408,14 @@ async fn apply(ctx: &Ctx, snap: &Snapshot, prepared: Prepared) -> Result<String>
     let docs = async {
         if let Some(r) = step(Kind::DocumentsBucket) {
             announce(ctx, r);
-            bucket::apply(
-                ctx,
-                Which::Documents,
-                r.action == Action::Create,
-                &r.changes,
-            )
-            .await?;
+            bucket::apply(ctx, Which::Documents, creates(r), &r.changes).await?;
         }
         anyhow::Ok(())
     };
     let site = async {
         if let Some(r) = step(Kind::WebsiteBucket) {
             announce(ctx, r);
-            bucket::apply(ctx, Which::Website, r.action == Action::Create, &r.changes).await?;
+            bucket::apply(ctx, Which::Website, creates(r), &r.changes).await?;
         }
         anyhow::Ok(())
     };
@@ -374,14 +429,7 @@ async fn apply(ctx: &Ctx, snap: &Snapshot, prepared: Prepared) -> Result<String>
         };
         if let Some(r) = step(Kind::Function) {
             announce(ctx, r);
-            function::apply(
-                ctx,
-                r.action == Action::Create,
-                &r.changes,
-                &role_arn,
-                &prepared.bundle,
-            )
-            .await?;
+            function::apply(ctx, creates(r), &r.changes, &role_arn, &prepared.bundle).await?;
         }
         match step(Kind::FunctionUrl) {
             Some(r) => {
@@ -457,6 +505,7 @@ async fn apply(ctx: &Ctx, snap: &Snapshot, prepared: Prepared) -> Result<String>
 fn announce(ctx: &Ctx, r: &ResourcePlan) {
     let verb = match r.action {
         Action::Create => "Creating",
+        Action::Replace => "Replacing",
         Action::Delete => "Deleting",
         _ => "Updating",
     };
@@ -496,6 +545,7 @@ pub async fn outputs(ctx: &Ctx) -> Result<Outputs> {
         function: function?,
         url: url?,
         objects: None,
+        orphans: vec![],
     };
     if snap.function.is_none() && snap.role.is_none() {
         anyhow::bail!(
@@ -516,35 +566,41 @@ pub struct DownResult {
     pub objects_deleted: usize,
 }
 
-/// `down`: delete what the stack owns, in reverse dependency order.
+/// `down`: delete what the stack owns, in reverse dependency order: the function (its URL and
+/// permissions first), then the role and both buckets, and any orphan the stack still tags.
 pub async fn down(ctx: &Ctx, yes: bool) -> Result<DownResult> {
     let snap = read_all(ctx).await?;
     snap.check_ownership(ctx, false)
         .context("down deletes only what this stack created; nothing was deleted")?;
     let spec = &ctx.spec;
-    let mut targets = Vec::new();
-    if snap.url.as_ref().is_some_and(|u| u.url.is_some()) {
-        targets.push(format!("function URL of {}", spec.presigner.function_name));
-    }
-    if snap.function.is_some() {
-        targets.push(format!("function {}", spec.presigner.function_name));
-    }
-    if snap.role.is_some() {
-        targets.push(format!("role {}", spec.presigner.role_name));
-    }
-    if snap.documents.is_some() {
-        targets.push(format!(
-            "documents bucket {} and all its objects",
-            spec.documents.bucket
-        ));
-    }
-    if snap.website.is_some() {
-        targets.push(format!(
-            "website bucket {} and all its objects",
-            spec.website.bucket
-        ));
-    }
-    if targets.is_empty() {
+    let mut targets: Vec<Orphan> = Vec::new();
+    let mut add = |present: bool, kind: Kind, name: &str| {
+        if present {
+            targets.push(Orphan {
+                kind,
+                name: name.to_string(),
+            });
+        }
+    };
+    add(
+        snap.function.is_some(),
+        Kind::Function,
+        &spec.presigner.function_name,
+    );
+    add(snap.role.is_some(), Kind::Role, &spec.presigner.role_name);
+    add(
+        snap.documents.is_some(),
+        Kind::DocumentsBucket,
+        &spec.documents.bucket,
+    );
+    add(
+        snap.website.is_some(),
+        Kind::WebsiteBucket,
+        &spec.website.bucket,
+    );
+    targets.extend(snap.orphans.iter().cloned());
+    let url_only = snap.function.is_none() && snap.url.as_ref().is_some_and(|u| u.url.is_some());
+    if targets.is_empty() && !url_only {
         ctx.report
             .status("Nothing", "to delete: the stack is not deployed");
         return Ok(DownResult {
@@ -552,64 +608,25 @@ pub async fn down(ctx: &Ctx, yes: bool) -> Result<DownResult> {
             objects_deleted: 0,
         });
     }
-    confirm(ctx, &targets, yes)?;
-    if snap.url.as_ref().is_some_and(|u| u.url.is_some()) {
-        ctx.report.status("Deleting", &targets[0]);
-        function_url::delete(ctx).await?;
-    }
-    if snap.function.is_some() {
-        ctx.report.status(
-            "Deleting",
-            format!("function {}", spec.presigner.function_name),
-        );
-        function::delete(ctx).await?;
-    }
-    let role_del = async {
-        if let Some((live, _)) = &snap.role {
-            ctx.report
-                .status("Deleting", format!("role {}", spec.presigner.role_name));
-            role::delete(ctx, live).await?;
-        }
-        anyhow::Ok(())
-    };
-    let docs_del = async {
-        match &snap.documents {
-            Some(_) => {
-                ctx.report.status("Deleting", Which::Documents.label(ctx));
-                bucket::empty_and_delete(ctx, Which::Documents).await
+    let labels: Vec<String> = targets
+        .iter()
+        .map(|t| match t.kind {
+            Kind::Function => format!("function {} with its URL and permissions", t.name),
+            Kind::DocumentsBucket | Kind::WebsiteBucket => {
+                format!("{} {} and every object version in it", t.kind, t.name)
             }
-            None => Ok(0),
-        }
-    };
-    let site_del = async {
-        match &snap.website {
-            Some(_) => {
-                ctx.report.status("Deleting", Which::Website.label(ctx));
-                bucket::empty_and_delete(ctx, Which::Website).await
-            }
-            None => Ok(0),
-        }
-    };
-    let (r, d, s) = tokio::join!(role_del, docs_del, site_del);
-    let mut failures = Vec::new();
-    if let Err(e) = &r {
-        failures.push(format!("{e:#}"));
+            _ => format!("{} {}", t.kind, t.name),
+        })
+        .collect();
+    confirm(ctx, &labels, yes)?;
+    if url_only {
+        function_url::delete(ctx, &spec.presigner.function_name).await?;
     }
-    let mut objects = 0;
-    for res in [d, s] {
-        match res {
-            Ok(n) => objects += n,
-            Err(e) => failures.push(format!("{e:#}")),
-        }
-    }
-    if !failures.is_empty() {
-        anyhow::bail!(
-            "down did not finish; run it again to delete the rest:\n  - {}",
-            failures.join("\n  - ")
-        );
-    }
+    let objects = delete_orphans(ctx, &targets)
+        .await
+        .context("down did not finish; run it again to delete the rest")?;
     Ok(DownResult {
-        deleted: targets,
+        deleted: labels,
         objects_deleted: objects,
     })
 }

@@ -47,6 +47,31 @@ pub enum Kind {
     WebsiteContent,
 }
 
+impl Kind {
+    /// The value of the `presign-stack:resource` tag.
+    pub fn tag_value(self) -> &'static str {
+        match self {
+            Kind::DocumentsBucket => "documents-bucket",
+            Kind::WebsiteBucket => "website-bucket",
+            Kind::Role => "role",
+            Kind::Function => "function",
+            Kind::FunctionUrl => "function-url",
+            Kind::WebsiteContent => "website-content",
+        }
+    }
+
+    pub fn from_tag_value(v: &str) -> Option<Kind> {
+        [
+            Kind::DocumentsBucket,
+            Kind::WebsiteBucket,
+            Kind::Role,
+            Kind::Function,
+        ]
+        .into_iter()
+        .find(|k| k.tag_value() == v)
+    }
+}
+
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

@@ -47,6 +47,14 @@ fn ctx(s3: &[&Rule], iam: &[&Rule], lambda: &[&Rule]) -> (Ctx, tempfile::TempDir
                 .region(aws_sdk_sts::config::Region::new("eu-west-1"))
                 .build(),
         ),
+        tagging: aws_sdk_resourcegroupstagging::Client::from_conf(
+            aws_sdk_resourcegroupstagging::Config::builder()
+                .behavior_version(aws_sdk_resourcegroupstagging::config::BehaviorVersion::latest())
+                .region(aws_sdk_resourcegroupstagging::config::Region::new(
+                    "eu-west-1",
+                ))
+                .build(),
+        ),
         region: "eu-west-1".into(),
         requests: RequestLog::default(),
     };

@@ -497,7 +497,7 @@ fn logged_requests(path: &std::path::Path) -> Vec<(String, String)> {
         .unwrap_or_default()
         .lines()
         .map(|l| {
-            let (s, o) = l.split_once(' ').unwrap();
+            let (s, o) = l.rsplit_once(' ').unwrap();
             (s.to_string(), o.to_string())
         })
         .collect()

@@ -23,7 +23,9 @@ use super::Ctx;
 use crate::errors::{aws_err, code_in, status_is};
 use crate::retry::retry;
 use crate::spec::Encryption;
-use crate::state::{normalize_policy, parse_policy, set_value, tags_value, Change, Fields, Live};
+use crate::state::{
+    normalize_policy, parse_policy, set_value, tags_value, Change, Fields, Kind, Live,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Which {
@@ -36,6 +38,13 @@ impl Which {
         match self {
             Which::Documents => &ctx.spec.documents.bucket,
             Which::Website => &ctx.spec.website.bucket,
+        }
+    }
+
+    pub fn kind(self) -> Kind {
+        match self {
+            Which::Documents => Kind::DocumentsBucket,
+            Which::Website => Kind::WebsiteBucket,
         }
     }
 
@@ -67,7 +76,7 @@ pub fn desired(ctx: &Ctx, which: Which) -> Fields {
     let spec = &ctx.spec;
     let bucket = which.name(ctx);
     let mut f = Fields::new();
-    f.insert("tags", tags_value(&spec.tags()));
+    f.insert("tags", tags_value(&ctx.tags(which.kind())));
     f.insert("object_ownership", json!("BucketOwnerEnforced"));
     match which {
         Which::Documents => {
@@ -169,7 +178,35 @@ pub async fn read(ctx: &Ctx, which: Which) -> Result<Option<Live>> {
     let s3 = &ctx.aws.s3;
     let bucket = which.name(ctx);
     let label = which.label(ctx);
-    match s3.head_bucket().bucket(bucket).send().await {
+    // One round trip: every read is sent at once, and HeadBucket's answer decides what the
+    // others mean.
+    let specific = async {
+        if which == Which::Documents {
+            let (ver, life, cors) = tokio::join!(
+                s3.get_bucket_versioning().bucket(bucket).send(),
+                s3.get_bucket_lifecycle_configuration()
+                    .bucket(bucket)
+                    .send(),
+                s3.get_bucket_cors().bucket(bucket).send(),
+            );
+            (Some((ver, life, cors)), None)
+        } else {
+            (
+                None,
+                Some(s3.get_bucket_website().bucket(bucket).send().await),
+            )
+        }
+    };
+    let (head, tags, pab_r, own, enc, pol, (docs_specific, web_specific)) = tokio::join!(
+        s3.head_bucket().bucket(bucket).send(),
+        s3.get_bucket_tagging().bucket(bucket).send(),
+        s3.get_public_access_block().bucket(bucket).send(),
+        s3.get_bucket_ownership_controls().bucket(bucket).send(),
+        s3.get_bucket_encryption().bucket(bucket).send(),
+        s3.get_bucket_policy().bucket(bucket).send(),
+        specific,
+    );
+    match head {
         Ok(_) => {}
         Err(e) if status_is(&e, 404) => return Ok(None),
         Err(e) if status_is(&e, 403) => anyhow::bail!(
@@ -179,13 +216,6 @@ pub async fn read(ctx: &Ctx, which: Which) -> Result<Option<Live>> {
         Err(e) => return Err(aws_err(format!("reading {label}"), e)),
     }
     let ctx_label = |what: &str| format!("reading {label} {what}");
-    let (tags, pab_r, own, enc, pol) = tokio::join!(
-        s3.get_bucket_tagging().bucket(bucket).send(),
-        s3.get_public_access_block().bucket(bucket).send(),
-        s3.get_bucket_ownership_controls().bucket(bucket).send(),
-        s3.get_bucket_encryption().bucket(bucket).send(),
-        s3.get_bucket_policy().bucket(bucket).send(),
-    );
     let mut f = Fields::new();
     let tags: BTreeMap<String, String> = match tags {
         Ok(t) => t
@@ -281,13 +311,9 @@ pub async fn read(ctx: &Ctx, which: Which) -> Result<Option<Live>> {
     );
     match which {
         Which::Documents => {
-            let (ver, life, cors) = tokio::join!(
-                s3.get_bucket_versioning().bucket(bucket).send(),
-                s3.get_bucket_lifecycle_configuration()
-                    .bucket(bucket)
-                    .send(),
-                s3.get_bucket_cors().bucket(bucket).send(),
-            );
+            let Some((ver, life, cors)) = docs_specific else {
+                unreachable!("documents reads were sent for the documents bucket")
+            };
             let enabled = match ver {
                 Ok(v) => v.status() == Some(&BucketVersioningStatus::Enabled),
                 Err(e) => match versioning_from_raw(&e) {
@@ -344,7 +370,9 @@ pub async fn read(ctx: &Ctx, which: Which) -> Result<Option<Live>> {
             );
         }
         Which::Website => {
-            let web = s3.get_bucket_website().bucket(bucket).send().await;
+            let Some(web) = web_specific else {
+                unreachable!("the website read was sent for the website bucket")
+            };
             f.insert(
                 "website",
                 match web {
@@ -441,8 +469,7 @@ async fn set_field(ctx: &Ctx, which: Which, bucket: &str, change: &Change) -> Re
     match change.field {
         "tags" => {
             let tags = ctx
-                .spec
-                .tags()
+                .tags(which.kind())
                 .into_iter()
                 .map(|(k, v)| Tag::builder().key(k).value(v).build())
                 .collect::<Result<Vec<_>, _>>()?;
@@ -614,10 +641,12 @@ async fn set_field(ctx: &Ctx, which: Which, bucket: &str, change: &Change) -> Re
 
 /// Delete every object version and delete marker (DeleteObjects, up to 1000 per request), then
 /// the bucket. Returns the number of versions deleted. Tolerates a bucket already gone.
-pub async fn empty_and_delete(ctx: &Ctx, which: Which) -> Result<usize> {
+pub async fn empty_and_delete(ctx: &Ctx, which: Which, bucket: &str) -> Result<usize> {
     let s3 = &ctx.aws.s3;
-    let bucket = which.name(ctx);
-    let label = which.label(ctx);
+    let label = match which {
+        Which::Documents => format!("documents bucket {bucket}"),
+        Which::Website => format!("website bucket {bucket}"),
+    };
     let mut deleted = 0;
     if which == Which::Documents {
         // As CDK's autoDeleteObjects does: stop new uploads before emptying. This replaces the

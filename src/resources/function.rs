@@ -17,6 +17,7 @@ use super::Ctx;
 use crate::bundle::Bundle;
 use crate::errors::{aws_err, code_in};
 use crate::retry::{retry, when_code_and_message};
+use crate::state::Kind;
 use crate::state::{extra_tag_keys, tags_value, Change, Fields, Live};
 
 /// The environment variables the presigner reads (see `lambda-bundle/src/lib.rs`).
@@ -50,7 +51,7 @@ pub fn environment(ctx: &Ctx) -> BTreeMap<String, String> {
 pub fn desired(ctx: &Ctx, role_arn: &str, bundle: &Bundle) -> Fields {
     let p = &ctx.spec.presigner;
     let mut f = Fields::new();
-    f.insert("tags", tags_value(&ctx.spec.tags()));
+    f.insert("tags", tags_value(&ctx.tags(Kind::Function)));
     f.insert("runtime", json!("provided.al2023"));
     f.insert("handler", json!("bootstrap"));
     f.insert("architecture", json!(p.architecture.as_aws()));
@@ -141,7 +142,7 @@ pub async fn apply(
         .build();
     let changed = |field: &str| changes.iter().any(|c| c.field == field);
     if created {
-        let tags: HashMap<String, String> = ctx.spec.tags().into_iter().collect();
+        let tags: HashMap<String, String> = ctx.tags(Kind::Function).into_iter().collect();
         // A role created moments ago is not yet assumable by Lambda: retry on exactly that.
         retry(
             ctx.timing.iam_propagation,
@@ -208,7 +209,7 @@ pub async fn apply(
         }
         if let Some(change) = changes.iter().find(|c| c.field == "tags") {
             let arn = ctx.function_arn();
-            let want = ctx.spec.tags();
+            let want = ctx.tags(Kind::Function);
             lambda
                 .tag_resource()
                 .resource(&arn)
@@ -306,8 +307,7 @@ pub async fn wait_ready(ctx: &Ctx) -> Result<()> {
 }
 
 /// Delete the function (its URL and permissions go with it). Tolerates one already gone.
-pub async fn delete(ctx: &Ctx) -> Result<()> {
-    let name = &ctx.spec.presigner.function_name;
+pub async fn delete(ctx: &Ctx, name: &str) -> Result<()> {
     match ctx
         .aws
         .lambda

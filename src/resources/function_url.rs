@@ -284,8 +284,7 @@ async fn sync_permissions(ctx: &Ctx, live: Option<&LiveUrl>) -> Result<()> {
 }
 
 /// Delete the URL configuration. Tolerates one already gone.
-pub async fn delete(ctx: &Ctx) -> Result<()> {
-    let name = &ctx.spec.presigner.function_name;
+pub async fn delete(ctx: &Ctx, name: &str) -> Result<()> {
     match ctx
         .aws
         .lambda

@@ -13,7 +13,15 @@ use crate::aws::Aws;
 use crate::report::Reporter;
 use crate::retry::Timing;
 use crate::spec::{Origin, Spec, TAG_ENV, TAG_STACK};
-use crate::state::Live;
+use crate::state::{Kind, Live};
+
+/// Names which part of the stack a resource is, so an orphan (a resource the spec no longer
+/// names, e.g. after a rename) can be recognised and shown for what it is.
+pub const TAG_RESOURCE: &str = "presign-stack:resource";
+
+/// Every role the tool creates lives under this IAM path, so a stack's roles can be listed in
+/// one call (ListRoles has no tag filter).
+pub const ROLE_PATH: &str = "/presign-stack/";
 
 /// Everything a resource operation needs: clients, the resolved spec, where it runs.
 #[derive(Clone)]
@@ -28,6 +36,21 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// The tags a resource of `kind` carries: the spec's, the ownership pair, and its kind.
+    pub fn tags(&self, kind: Kind) -> BTreeMap<String, String> {
+        let mut tags = self.spec.tags();
+        tags.insert(TAG_RESOURCE.to_string(), kind.tag_value().to_string());
+        tags
+    }
+
+    /// The role's ARN when it is created by this tool (under [`ROLE_PATH`]).
+    pub fn role_arn(&self) -> String {
+        format!(
+            "arn:aws:iam::{}:role{ROLE_PATH}{}",
+            self.account, self.spec.presigner.role_name
+        )
+    }
+
     pub fn function_arn(&self) -> String {
         format!(
             "arn:aws:lambda:{}:{}:function:{}",

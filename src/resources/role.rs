@@ -8,9 +8,10 @@ use anyhow::Result;
 use aws_sdk_iam::types::Tag;
 use serde_json::{json, Map, Value};
 
-use super::Ctx;
+use super::{Ctx, ROLE_PATH};
 use crate::errors::{aws_err, code_in};
 use crate::spec::Encryption;
+use crate::state::Kind;
 use crate::state::{
     extra_tag_keys, normalize_policy, parse_policy, tags_value, Change, Fields, Live,
 };
@@ -75,7 +76,7 @@ pub fn inline_policy(ctx: &Ctx) -> Value {
 
 pub fn desired(ctx: &Ctx) -> Fields {
     let mut f = Fields::new();
-    f.insert("tags", tags_value(&ctx.spec.tags()));
+    f.insert("tags", tags_value(&ctx.tags(Kind::Role)));
     f.insert("trust_policy", trust_policy());
     let mut inline = Map::new();
     inline.insert(INLINE_POLICY_NAME.into(), inline_policy(ctx));
@@ -152,14 +153,14 @@ pub async fn apply(ctx: &Ctx, live: Option<&(Live, String)>, changes: &[Change])
         Some((_, arn)) => arn.clone(),
         None => {
             let tags = ctx
-                .spec
-                .tags()
+                .tags(Kind::Role)
                 .into_iter()
                 .map(|(k, v)| Tag::builder().key(k).value(v).build())
                 .collect::<Result<Vec<_>, _>>()?;
             let out = iam
                 .create_role()
                 .role_name(name)
+                .path(ROLE_PATH)
                 .description(format!(
                     "presign-stack {} ({}): the presigner Lambda's role",
                     ctx.spec.name, ctx.spec.env
@@ -171,14 +172,14 @@ pub async fn apply(ctx: &Ctx, live: Option<&(Live, String)>, changes: &[Change])
                 .map_err(|e| aws_err(format!("creating {label}"), e))?;
             out.role()
                 .map(|r| r.arn().to_string())
-                .unwrap_or_else(|| format!("arn:aws:iam::{}:role/{name}", ctx.account))
+                .unwrap_or_else(|| ctx.role_arn())
         }
     };
     let live_fields = live.map(|(l, _)| &l.fields);
     for change in changes {
         match change.field {
             "tags" if live.is_some() => {
-                let want = ctx.spec.tags();
+                let want = ctx.tags(Kind::Role);
                 let tags = want
                     .iter()
                     .map(|(k, v)| Tag::builder().key(k).value(v).build())
@@ -257,15 +258,28 @@ pub async fn apply(ctx: &Ctx, live: Option<&(Live, String)>, changes: &[Change])
 }
 
 /// Remove the role's policies, then the role. Tolerates a role already gone.
-pub async fn delete(ctx: &Ctx, live: &Live) -> Result<()> {
+pub async fn delete(ctx: &Ctx, name: &str) -> Result<()> {
     let iam = &ctx.aws.iam;
-    let name = &ctx.spec.presigner.role_name;
     let label = format!("role {name}");
-    for p in live.fields["inline_policies"]
-        .as_object()
-        .into_iter()
-        .flat_map(|m| m.keys())
-    {
+    let (inline, attached) = tokio::join!(
+        iam.list_role_policies().role_name(name).send(),
+        iam.list_attached_role_policies().role_name(name).send(),
+    );
+    let inline = match inline {
+        Ok(o) => o.policy_names().to_vec(),
+        Err(e) if code_in(&e, &["NoSuchEntity"]) => return Ok(()),
+        Err(e) => return Err(aws_err(format!("listing inline policies of {label}"), e)),
+    };
+    let attached: Vec<String> = match attached {
+        Ok(o) => o
+            .attached_policies()
+            .iter()
+            .filter_map(|p| p.policy_arn().map(str::to_string))
+            .collect(),
+        Err(e) if code_in(&e, &["NoSuchEntity"]) => return Ok(()),
+        Err(e) => return Err(aws_err(format!("listing attached policies of {label}"), e)),
+    };
+    for p in &inline {
         match iam
             .delete_role_policy()
             .role_name(name)
@@ -278,12 +292,7 @@ pub async fn delete(ctx: &Ctx, live: &Live) -> Result<()> {
             Err(e) => return Err(aws_err(format!("removing policy {p} from {label}"), e)),
         }
     }
-    for arn in live.fields["managed_policies"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-    {
+    for arn in &attached {
         match iam
             .detach_role_policy()
             .role_name(name)

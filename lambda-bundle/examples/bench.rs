@@ -1,0 +1,188 @@
+//! The measuring half of `scripts/bench-presigner.sh`: runs a Lambda function process (the
+//! presigner's `bootstrap`, or any other runtime client) against the Runtime API emulator in
+//! `tests/support/runtime_api.rs`, handing it Function URL events for `POST /uploads`.
+//!
+//! ```text
+//! bench cold <runs> <command> [args...]     process start to first response, a fresh process each run
+//! bench warm <seconds> <command> [args...]  invocations per second of one warm process
+//! bench handle <seconds>                    presigner::handle calls per second, in this process
+//! ```
+//!
+//! The function inherits this process's environment, plus `AWS_LAMBDA_RUNTIME_API`. Each mode
+//! prints one line of `name=value` pairs. Pinning to cores is left to the caller (`taskset`).
+
+// The request ids are the log test's part of the emulator.
+#[allow(dead_code)]
+#[path = "../tests/support/runtime_api.rs"]
+mod runtime_api;
+
+use runtime_api::{function_url_event, Feed, Kind, Outcome, RuntimeApi};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+const UPLOAD: &str = r#"{"filename":"report.pdf","contentType":"application/pdf","size":48213}"#;
+/// Longest wait for one answer: a Python cold start is well under a second.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Invocations before the throughput count starts (connection set-up, lazy initialisation).
+const WARM_UP: Duration = Duration::from_millis(500);
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.as_slice() {
+        [mode, n, command @ ..] if mode == "cold" && !command.is_empty() => {
+            number(n).and_then(|runs| cold(runs as usize, command))
+        }
+        [mode, n, command @ ..] if mode == "warm" && !command.is_empty() => {
+            number(n).and_then(|secs| warm(Duration::from_secs(secs), command))
+        }
+        [mode, n] if mode == "handle" => number(n).and_then(|secs| in_process(Duration::from_secs(secs))),
+        _ => Err("usage: bench cold <runs> <command...> | warm <seconds> <command...> | handle <seconds>".into()),
+    };
+    match result {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn number(s: &str) -> Result<u64, String> {
+    s.parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("{s:?} is not a positive integer"))
+}
+
+fn upload_event() -> Vec<u8> {
+    function_url_event("POST", "/uploads", "", UPLOAD)
+}
+
+fn spawn(command: &[String], api: &RuntimeApi) -> Result<Child, String> {
+    Command::new(&command[0])
+        .args(&command[1..])
+        .env("AWS_LAMBDA_RUNTIME_API", api.address())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("starting {}: {e}", command[0]))
+}
+
+fn stop(mut child: Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// The function's answer, which must be a 200 Function URL response.
+fn answer(api: &RuntimeApi, child: &mut Child) -> Result<Outcome, String> {
+    let Some(o) = api.next_outcome(ANSWER_TIMEOUT) else {
+        let status = child.try_wait().ok().flatten();
+        return Err(format!(
+            "no answer within {ANSWER_TIMEOUT:?} (process status: {status:?})"
+        ));
+    };
+    let body = String::from_utf8_lossy(&o.body);
+    if o.kind != Kind::Response {
+        return Err(format!("the function reported {:?}: {body}", o.kind));
+    }
+    let status = serde_json::from_slice::<serde_json::Value>(&o.body)
+        .ok()
+        .and_then(|v| v["statusCode"].as_u64());
+    if status != Some(200) {
+        return Err(format!("the function answered {body}"));
+    }
+    Ok(o)
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn cold(runs: usize, command: &[String]) -> Result<String, String> {
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let api = RuntimeApi::start(Feed::Once(vec![upload_event()]));
+        let started = Instant::now();
+        let mut child = spawn(command, &api)?;
+        let result = answer(&api, &mut child);
+        stop(child);
+        times.push(millis(result?.at - started));
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(format!(
+        "runs={runs} median_ms={:.2} p90_ms={:.2} min_ms={:.2} max_ms={:.2}",
+        percentile(&times, 50.0),
+        percentile(&times, 90.0),
+        times[0],
+        times[times.len() - 1]
+    ))
+}
+
+fn warm(seconds: Duration, command: &[String]) -> Result<String, String> {
+    let api = RuntimeApi::start(Feed::Forever(upload_event()));
+    let mut child = spawn(command, &api)?;
+    let result = (|| {
+        let first = answer(&api, &mut child)?;
+        let mut start = None;
+        let mut count = 0u64;
+        loop {
+            let o = answer(&api, &mut child)?;
+            match start {
+                None if o.at - first.at >= WARM_UP => start = Some(o.at),
+                None => {}
+                Some(s) => {
+                    count += 1;
+                    if o.at - s >= seconds {
+                        let per_second = count as f64 / (o.at - s).as_secs_f64();
+                        return Ok(format!("invocations={count} per_second={per_second:.0}"));
+                    }
+                }
+            }
+        }
+    })();
+    stop(child);
+    result
+}
+
+fn in_process(seconds: Duration) -> Result<String, String> {
+    let config = presigner::Config::from_env().map_err(|e| e.to_string())?;
+    let creds = presigner::Credentials::from_env().map_err(|e| e.to_string())?;
+    let req = presigner::Request {
+        method: "POST".into(),
+        path: "/uploads".into(),
+        body: UPLOAD.as_bytes().to_vec(),
+        ..Default::default()
+    };
+    let started = Instant::now();
+    let mut count = 0u64;
+    loop {
+        // Checking the clock every call would be a noticeable share of the work.
+        for _ in 0..256 {
+            let r = presigner::handle(
+                &config,
+                &creds,
+                SystemTime::now(),
+                std::hint::black_box(&req),
+            );
+            if r.status != 200 {
+                return Err(format!("handle answered {}: {}", r.status, r.body));
+            }
+            count += 1;
+        }
+        let elapsed = started.elapsed();
+        if elapsed >= seconds {
+            let per_second = count as f64 / elapsed.as_secs_f64();
+            return Ok(format!("calls={count} per_second={per_second:.0}"));
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! The HTTP plumbing the three dev servers share: one accept loop with graceful shutdown,
+//! response helpers, and the per-request log line.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Bytes, Frame, Incoming};
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::report::Reporter;
+
+pub type Body = BoxBody<Bytes, std::io::Error>;
+
+/// How long in-flight requests may take to finish once a stop is asked for. Idle keep-alive
+/// connections (browsers hold several) close at once; only a request still being served waits.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+/// A slow or stalled client must not hold a connection (and its task) forever.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One of the dev servers (website, presigner, documents store).
+pub trait Service: Send + Sync + 'static {
+    fn call(&self, req: Request<Incoming>) -> impl Future<Output = Response<Body>> + Send;
+}
+
+/// What the request log says about a response beyond its status: an issued key, or why a
+/// request was refused. Attached as a response extension by the service.
+#[derive(Clone)]
+pub struct LogNote(pub String);
+
+pub fn full(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
+    let mut r = Response::new(
+        Full::new(body.into())
+            .map_err(|never: Infallible| match never {})
+            .boxed(),
+    );
+    *r.status_mut() = status;
+    set(&mut r, "content-type", content_type);
+    r
+}
+
+pub fn empty(status: StatusCode) -> Response<Body> {
+    let mut r = Response::new(
+        Full::new(Bytes::new())
+            .map_err(|never: Infallible| match never {})
+            .boxed(),
+    );
+    *r.status_mut() = status;
+    r
+}
+
+/// A file's contents as a streamed body, so a large object never sits in memory whole.
+pub fn file_body(file: tokio::fs::File) -> Body {
+    let chunks = futures::stream::unfold(Some(file), |state| async move {
+        let mut file = state?;
+        let mut buf = vec![0u8; 64 * 1024];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(Frame::data(Bytes::from(buf))), Some(file)))
+            }
+            Err(e) => Some((Err(e), None)),
+        }
+    });
+    StreamBody::new(chunks).boxed()
+}
+
+/// Sets a header, dropping a value that is not a valid header value rather than failing the
+/// response (values here come from files and specs, never from unchecked client input).
+pub fn set<B>(r: &mut Response<B>, name: &'static str, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        r.headers_mut().insert(HeaderName::from_static(name), v);
+    }
+}
+
+pub fn note<B>(r: &mut Response<B>, what: impl Into<String>) {
+    r.extensions_mut().insert(LogNote(what.into()));
+}
+
+/// A request header as text; `None` when absent or not visible ASCII.
+pub fn header<'a>(req: &'a Request<Incoming>, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Every request header as (name, value) text pairs, for code that takes plain strings (the
+/// presigner's handler, the SigV4 verifier).
+pub fn header_pairs(req: &Request<Incoming>) -> Vec<(String, String)> {
+    req.headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Accepts connections on `listener` until `stop` changes, then lets in-flight requests
+/// finish (bounded by [`SHUTDOWN_GRACE`]).
+pub async fn serve<S: Service>(
+    listener: TcpListener,
+    name: &'static str,
+    service: Arc<S>,
+    report: Reporter,
+    mut stop: watch::Receiver<bool>,
+) {
+    let graceful = GracefulShutdown::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        report.detail(format!("{name}: accepting a connection failed: {e}"));
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                let service = service.clone();
+                let handler = hyper::service::service_fn(move |req| {
+                    let service = service.clone();
+                    async move { Ok::<_, Infallible>(logged(name, &*service, req, report).await) }
+                });
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(HEADER_READ_TIMEOUT)
+                    .serve_connection(TokioIo::new(stream), handler);
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    // A client that hangs up or sends garbage ends only its own connection;
+                    // hyper has already answered malformed requests with a 4xx.
+                    let _ = conn.await;
+                });
+            }
+            _ = stop.changed() => break,
+        }
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
+}
+
+async fn logged<S: Service>(
+    name: &str,
+    service: &S,
+    req: Request<Incoming>,
+    report: Reporter,
+) -> Response<Body> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    // Never the query: presigned URLs carry their signature there.
+    let path = shown_path(req.uri().path());
+    let response = service.call(req).await;
+    let extra = response
+        .extensions()
+        .get::<LogNote>()
+        .map(|n| format!("  {}", n.0))
+        .unwrap_or_default();
+    report.detail(format!(
+        "{name:<9} {method} {path} {} {:.1}ms{extra}",
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64() * 1000.0
+    ));
+    response
+}
+
+/// A request path fit for a log line: bounded, control characters escaped.
+fn shown_path(path: &str) -> String {
+    let mut s: String = path
+        .chars()
+        .take(160)
+        .flat_map(char::escape_debug)
+        .collect();
+    if path.chars().count() > 160 {
+        s.push('…');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logged_paths_are_bounded_and_escaped() {
+        assert_eq!(shown_path("/a\nb"), "/a\\nb");
+        assert_eq!(shown_path(&"x".repeat(500)).chars().count(), 161);
+    }
+}

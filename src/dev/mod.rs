@@ -1,0 +1,433 @@
+//! `presign-stack dev`: the whole app on 127.0.0.1, with no AWS account and no network.
+//!
+//! Three servers, one per origin, as in production: the website (the page and its generated
+//! `config.json`), the presigner (the Lambda's own handler, linked in) and a documents store
+//! that checks presigned URLs as S3 does. Separate origins keep the browser's CORS checks in
+//! play, so a spec whose CORS rules would break the deployed page breaks the dev page too.
+//!
+//! The store signs and verifies with local keys kept in the data dir; the account id in
+//! default bucket names is [`LOCAL_ACCOUNT`].
+
+mod cors;
+mod function_url;
+mod http;
+mod site;
+mod store;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{anyhow, Context, Result};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::report::Reporter;
+use crate::spec::{Spec, UrlAuth};
+use crate::sync;
+
+/// Stands in for the account id in default bucket names.
+pub const LOCAL_ACCOUNT: &str = "000000000000";
+/// The region when neither `--region` nor the spec names one: dev never asks the AWS config.
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The page's port; 0 picks a free one.
+    pub port: u16,
+    pub presigner_port: u16,
+    pub store_port: u16,
+    /// `None`: `.presign-stack/dev/<name>-<env>` next to the spec.
+    pub data_dir: Option<PathBuf>,
+    pub region: Option<String>,
+}
+
+/// Where everything runs; printed once the servers listen.
+#[derive(Debug, Clone, Serialize)]
+pub struct Addresses {
+    /// The page to open.
+    pub url: String,
+    pub presigner_url: String,
+    /// The documents bucket's base URL in the store.
+    pub documents_url: String,
+    pub data_dir: PathBuf,
+}
+
+impl std::fmt::Display for Addresses {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.url)
+    }
+}
+
+/// The servers, listening. [`Running::until_stopped`] serves until Ctrl-C or SIGTERM.
+pub struct Running {
+    pub addresses: Addresses,
+    stop: watch::Sender<bool>,
+    servers: Vec<JoinHandle<()>>,
+    signals: Signals,
+    report: Reporter,
+}
+
+/// Binds everything and starts serving. Nothing is printed on stdout; status lines go to
+/// stderr through `report`.
+pub async fn start(spec: Spec, options: &Options, report: Reporter) -> Result<Running> {
+    let region = options
+        .region
+        .clone()
+        .or_else(|| spec.region.clone())
+        .unwrap_or_else(|| DEFAULT_REGION.to_string());
+    let spec = spec.resolve(LOCAL_ACCOUNT, &region);
+    let data_dir = data_dir(&spec, options)?;
+    let credentials = local_credentials(&data_dir)?;
+    // Installed before anything is printed, so a stop asked for right after the URL appears
+    // is a clean one rather than the default signal death.
+    let signals = Signals::install()?;
+
+    let site_listener = bind(options.port, "--port").await?;
+    let presigner_listener = bind(options.presigner_port, "--presigner-port").await?;
+    let store_listener = bind(options.store_port, "--store-port").await?;
+    let origin = |l: &TcpListener| -> Result<String> {
+        Ok(format!("http://127.0.0.1:{}", l.local_addr()?.port()))
+    };
+    let page_origin = origin(&site_listener)?;
+    let page_origins = vec![
+        page_origin.clone(),
+        page_origin.replace("127.0.0.1", "localhost"),
+    ];
+    let presigner_url = format!("{}/", origin(&presigner_listener)?);
+    let store_endpoint = origin(&store_listener)?;
+
+    let config = presigner_config(&spec, &region, &store_endpoint)?;
+    let p = &spec.presigner;
+    let d = &spec.documents.cors;
+    let documents_cors = cors::Rule {
+        origins: cors::origins(&d.allowed_origins, &page_origins),
+        methods: d.allowed_methods.clone(),
+        headers: d.allowed_headers.clone(),
+        expose: d.expose_headers.clone(),
+        max_age_seconds: d.max_age_seconds,
+    };
+    // What the provisioner configures on the Function URL (resources::function_url).
+    let mut url_methods = vec!["POST".to_string()];
+    if p.allow_downloads {
+        url_methods.push("GET".to_string());
+    }
+    let url_cors = cors::Rule {
+        origins: cors::origins(&p.url_cors_origins, &page_origins),
+        methods: url_methods,
+        headers: vec!["content-type".into()],
+        expose: Vec::new(),
+        max_age_seconds: d.max_age_seconds,
+    };
+    if !documents_cors.allows_origin(&page_origin) {
+        report.warn(format!(
+            "documents.cors.allowed_origins does not allow the page's origin ({page_origin}); \
+             the browser will refuse its uploads, as it would for the deployed site without \
+             `website` there"
+        ));
+    }
+    if !url_cors.allows_origin(&page_origin) {
+        report.warn(format!(
+            "presigner.function_url.cors_origins does not allow the page's origin \
+             ({page_origin}); the browser will refuse its calls to the presigner"
+        ));
+    }
+    if p.url_auth == UrlAuth::AwsIam {
+        report.warn(
+            "presigner.function_url.auth is aws_iam: dev does not check IAM signatures, but the \
+             deployed Function URL will refuse unsigned calls from the page",
+        );
+    }
+
+    let documents_url = format!("{store_endpoint}/{}/", config.bucket);
+    let store = store::Store::open(
+        &data_dir,
+        &config.bucket,
+        &region,
+        credentials.clone(),
+        documents_cors,
+    )?;
+    let site_config =
+        sync::config_object(&spec, &region, &presigner_url).and_then(|o| match o.body {
+            sync::Body::Bytes(bytes) => Some((o.key, bytes)),
+            sync::Body::File(_) => None,
+        });
+    let site = site::Site {
+        root: spec.website.source.clone(),
+        index_document: spec.website.index_document.clone(),
+        error_document: spec.website.error_document.clone(),
+        config: site_config,
+    };
+    let function_url = function_url::FunctionUrl {
+        config,
+        credentials,
+        cors: url_cors,
+    };
+
+    let (stop, stopped) = watch::channel(false);
+    let servers = vec![
+        tokio::spawn(http::serve(
+            site_listener,
+            "website",
+            Arc::new(site),
+            report,
+            stopped.clone(),
+        )),
+        tokio::spawn(http::serve(
+            presigner_listener,
+            "presigner",
+            Arc::new(function_url),
+            report,
+            stopped.clone(),
+        )),
+        tokio::spawn(http::serve(
+            store_listener,
+            "documents",
+            Arc::new(store),
+            report,
+            stopped,
+        )),
+    ];
+
+    report.status(
+        "Serving",
+        format!(
+            "{} (env {}) on this machine: no AWS account, no network",
+            spec.name, spec.env
+        ),
+    );
+    report.status(
+        "Presigner",
+        format!("{presigner_url} (the Lambda's handler)"),
+    );
+    report.status(
+        "Documents",
+        format!("{documents_url} (kept in {})", data_dir.display()),
+    );
+    report.status(
+        "Website",
+        format!(
+            "{} (and a generated runtime config)",
+            spec.website.source.display()
+        ),
+    );
+    report.status("Open", "this page in a browser (Ctrl-C stops):");
+    Ok(Running {
+        addresses: Addresses {
+            url: format!("{page_origin}/"),
+            presigner_url,
+            documents_url,
+            data_dir,
+        },
+        stop,
+        servers,
+        signals,
+        report,
+    })
+}
+
+impl Running {
+    /// Serves until SIGINT (Ctrl-C) or SIGTERM, then stops accepting, lets in-flight requests
+    /// finish briefly, and returns.
+    pub async fn until_stopped(mut self) -> Result<()> {
+        self.signals.wait().await;
+        self.report.status("Stopping", "the dev servers");
+        let _ = self.stop.send(true);
+        for server in self.servers {
+            server
+                .await
+                .map_err(|e| anyhow!("a dev server failed: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(unix)]
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+#[cfg(unix)]
+impl Signals {
+    fn install() -> Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt()).context("listening for Ctrl-C")?,
+            terminate: signal(SignalKind::terminate()).context("listening for SIGTERM")?,
+        })
+    }
+
+    async fn wait(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
+}
+
+#[cfg(not(unix))]
+struct Signals(tokio::signal::windows::CtrlC);
+
+#[cfg(not(unix))]
+impl Signals {
+    fn install() -> Result<Signals> {
+        Ok(Signals(
+            tokio::signal::windows::ctrl_c().context("listening for Ctrl-C")?,
+        ))
+    }
+
+    async fn wait(&mut self) {
+        self.0.recv().await;
+    }
+}
+
+async fn bind(port: u16, flag: &str) -> Result<TcpListener> {
+    TcpListener::bind(("127.0.0.1", port)).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
+            anyhow!("port {port} on 127.0.0.1 is in use; choose another with {flag} (0 picks a free one)")
+        } else {
+            anyhow!("listening on 127.0.0.1:{port}: {e}")
+        }
+    })
+}
+
+/// The presigner's configuration, through the same variables and checks as the Lambda's init,
+/// so a spec the deployed function would refuse is refused here too.
+fn presigner_config(spec: &Spec, region: &str, store_endpoint: &str) -> Result<presigner::Config> {
+    let p = &spec.presigner;
+    let env: BTreeMap<&str, String> = [
+        (presigner::ENV_BUCKET, spec.documents.bucket.clone()),
+        (presigner::ENV_REGION, region.to_string()),
+        (
+            presigner::ENV_UPLOADS_PREFIX,
+            spec.documents.uploads_prefix.clone(),
+        ),
+        (
+            presigner::ENV_URL_EXPIRY_SECONDS,
+            p.url_expiry_seconds.to_string(),
+        ),
+        (
+            presigner::ENV_MAX_UPLOAD_BYTES,
+            p.max_upload_bytes.to_string(),
+        ),
+        (
+            presigner::ENV_ALLOWED_CONTENT_TYPES,
+            p.allowed_content_types.join(","),
+        ),
+        (
+            presigner::ENV_ALLOW_DOWNLOADS,
+            p.allow_downloads.to_string(),
+        ),
+        (presigner::ENV_S3_ENDPOINT, store_endpoint.to_string()),
+    ]
+    .into_iter()
+    .collect();
+    presigner::Config::from_lookup(|k| env.get(k).cloned())
+        .map_err(|e| anyhow!("the presigner refuses this configuration: {e}"))
+}
+
+fn data_dir(spec: &Spec, options: &Options) -> Result<PathBuf> {
+    let dir = match &options.data_dir {
+        Some(d) => d.clone(),
+        None => {
+            let base = spec.dir.join(".presign-stack");
+            std::fs::create_dir_all(&base)
+                .with_context(|| format!("creating {}", base.display()))?;
+            // Uploads and local keys must never end up in the project's repository.
+            let ignore = base.join(".gitignore");
+            if !ignore.exists() {
+                std::fs::write(&ignore, "*\n")
+                    .with_context(|| format!("writing {}", ignore.display()))?;
+            }
+            base.join("dev").join(format!("{}-{}", spec.name, spec.env))
+        }
+    };
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("creating the dev data dir {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// The signing keys shared by the presigner and the store, kept in the data dir so URLs
+/// issued before a restart stay valid after it.
+#[derive(Serialize, Deserialize)]
+struct LocalKeys {
+    access_key_id: String,
+    secret_access_key: String,
+}
+
+fn local_credentials(data_dir: &Path) -> Result<presigner::Credentials> {
+    let path = data_dir.join("credentials.json");
+    let keys: LocalKeys = match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| {
+            format!(
+                "{} is not the dev server's key file; delete it and a new one is made",
+                path.display()
+            )
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let random = || uuid::Uuid::new_v4().simple().to_string();
+            let keys = LocalKeys {
+                access_key_id: format!("AKIADEV{}", &random()[..13]).to_ascii_uppercase(),
+                secret_access_key: format!("{}{}", random(), &random()[..8]),
+            };
+            write_private(&path, &serde_json::to_vec_pretty(&keys)?)?;
+            keys
+        }
+        Err(e) => return Err(anyhow!("reading {}: {e}", path.display())),
+    };
+    Ok(presigner::Credentials {
+        access_key_id: keys.access_key_id,
+        secret_access_key: keys.secret_access_key,
+        session_token: None,
+        expires_at: None,
+    })
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(bytes)
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example() -> Spec {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/presign-stack.yaml");
+        crate::spec::load(&file, "dev").expect("the example spec is valid")
+    }
+
+    #[test]
+    fn the_example_spec_makes_a_presigner_config_pointed_at_the_store() {
+        let spec = example().resolve(LOCAL_ACCOUNT, "eu-central-1");
+        let config = presigner_config(&spec, "eu-central-1", "http://127.0.0.1:9").unwrap();
+        assert_eq!(config.bucket, "acme-docs-dev-documents-000000000000");
+        assert_eq!(config.s3_endpoint.as_deref(), Some("http://127.0.0.1:9"));
+        assert_eq!(config.uploads_prefix, "uploads/");
+    }
+
+    #[test]
+    fn local_keys_are_made_once_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = local_credentials(dir.path()).unwrap();
+        let again = local_credentials(dir.path()).unwrap();
+        assert_eq!(first, again);
+        assert_eq!(first.access_key_id.len(), 20);
+        assert_eq!(first.secret_access_key.len(), 40);
+        std::fs::write(dir.path().join("credentials.json"), "{").unwrap();
+        let err = local_credentials(dir.path()).unwrap_err();
+        assert!(format!("{err:#}").contains("delete it"), "{err:#}");
+    }
+}

@@ -1,0 +1,574 @@
+//! A local stand-in for the private documents bucket: path-style `<store>/<bucket>/<key>`,
+//! presigned PUT, GET and HEAD only, each checked with `presigner::verify` as S3 checks it.
+//! Refusals carry S3's status codes and XML error bodies, so the page shows the same messages
+//! it would show against AWS.
+//!
+//! Objects live under `<data dir>/s3/<bucket>/`, named by the SHA-256 of their key: any key
+//! (`../x`, `a//b`, 1024 bytes of UTF-8) maps to one flat, fixed-length file name inside the
+//! data dir. The key itself is kept in a JSON sidecar with the content type and ETag.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use anyhow::{Context, Result};
+use base64::Engine as _;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use md5::{Digest as _, Md5};
+use percent_encoding::percent_decode_str;
+use presigner::verify::{parse_query, verify_presigned, PresignedRequest, VerifyError};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use tokio::io::AsyncWriteExt;
+
+use super::cors::{Refusal, Rule};
+use super::http::{empty, file_body, full, header, header_pairs, note, set, Body, Service};
+
+/// S3's limit for a single PUT.
+const MAX_OBJECT_BYTES: u64 = 5 * 1024 * 1024 * 1024;
+/// S3's limit on a key's length in UTF-8 bytes.
+const MAX_KEY_BYTES: usize = 1024;
+/// The `response-*` query parameters S3 turns into headers on a signed GET.
+const RESPONSE_OVERRIDES: &[(&str, &str)] = &[
+    ("response-content-type", "content-type"),
+    ("response-content-disposition", "content-disposition"),
+    ("response-content-language", "content-language"),
+    ("response-content-encoding", "content-encoding"),
+    ("response-cache-control", "cache-control"),
+    ("response-expires", "expires"),
+];
+
+pub struct Store {
+    bucket: String,
+    region: String,
+    credentials: presigner::Credentials,
+    cors: Rule,
+    objects: PathBuf,
+    tmp: PathBuf,
+    /// Renaming an object's data and its sidecar into place happens under this lock, so two
+    /// uploads of one key cannot interleave into one's data with the other's ETag.
+    commit: tokio::sync::Mutex<()>,
+}
+
+/// An object's sidecar.
+#[derive(Debug, Serialize, Deserialize)]
+struct Meta {
+    key: String,
+    content_type: String,
+    /// Hex MD5 of the body, without quotes.
+    etag: String,
+    size: u64,
+}
+
+/// An S3-style refusal.
+struct S3Error {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+fn s3_err(status: StatusCode, code: &'static str, message: impl Into<String>) -> S3Error {
+    S3Error {
+        status,
+        code,
+        message: message.into(),
+    }
+}
+
+fn internal(what: &str, e: impl std::fmt::Display) -> S3Error {
+    s3_err(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "InternalError",
+        format!("{what}: {e}"),
+    )
+}
+
+fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c if c.is_control() => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+impl S3Error {
+    fn response(&self, resource: &str, request_id: &str) -> Response<Body> {
+        let body = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code>\
+             <Message>{}</Message><Resource>{}</Resource><RequestId>{}</RequestId></Error>",
+            self.code,
+            xml_escape(&self.message),
+            xml_escape(resource),
+            request_id
+        );
+        let mut r = full(self.status, "application/xml", body);
+        note(&mut r, format!("{}: {}", self.code, self.message));
+        r
+    }
+}
+
+impl From<VerifyError> for S3Error {
+    fn from(e: VerifyError) -> S3Error {
+        let forbidden = StatusCode::FORBIDDEN;
+        match e {
+            VerifyError::Malformed(m) => s3_err(
+                StatusCode::BAD_REQUEST,
+                "AuthorizationQueryParametersError",
+                m,
+            ),
+            VerifyError::UnknownAccessKey => s3_err(
+                forbidden,
+                "InvalidAccessKeyId",
+                "The AWS Access Key Id you provided does not exist in our records.",
+            ),
+            VerifyError::Expired => s3_err(forbidden, "AccessDenied", "Request has expired"),
+            VerifyError::NotYetValid => {
+                s3_err(forbidden, "AccessDenied", "Request is not valid yet")
+            }
+            VerifyError::MissingSignedHeader(h) => s3_err(
+                forbidden,
+                "SignatureDoesNotMatch",
+                format!("The request does not carry the signed header {h}."),
+            ),
+            VerifyError::SignatureDoesNotMatch => s3_err(
+                forbidden,
+                "SignatureDoesNotMatch",
+                "The request signature we calculated does not match the signature you \
+                 provided. Check your key and signing method.",
+            ),
+        }
+    }
+}
+
+/// Removes a temporary upload unless it was moved into place.
+struct TempFile(Option<PathBuf>);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+fn decode(raw: &str) -> Result<String, S3Error> {
+    percent_decode_str(raw)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| {
+            s3_err(
+                StatusCode::BAD_REQUEST,
+                "InvalidURI",
+                "Couldn't parse the specified URI: it is not UTF-8 once decoded.",
+            )
+        })
+}
+
+impl Store {
+    /// Opens (creating) the store for `bucket` under `data_dir`. Partial uploads left by a
+    /// killed process are removed.
+    pub fn open(
+        data_dir: &Path,
+        bucket: &str,
+        region: &str,
+        credentials: presigner::Credentials,
+        cors: Rule,
+    ) -> Result<Store> {
+        let objects = data_dir.join("s3").join(bucket);
+        let tmp = data_dir.join("tmp");
+        if tmp.exists() {
+            std::fs::remove_dir_all(&tmp)
+                .with_context(|| format!("clearing partial uploads in {}", tmp.display()))?;
+        }
+        for dir in [&objects, &tmp] {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating the dev store's folder {}", dir.display()))?;
+        }
+        Ok(Store {
+            bucket: bucket.to_string(),
+            region: region.to_string(),
+            credentials,
+            cors,
+            objects,
+            tmp,
+            commit: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    fn paths(&self, key: &str) -> (PathBuf, PathBuf) {
+        let name = hex::encode(Sha256::digest(key.as_bytes()));
+        (
+            self.objects.join(&name),
+            self.objects.join(format!("{name}.json")),
+        )
+    }
+
+    async fn route(&self, req: Request<Incoming>) -> Result<Response<Body>, S3Error> {
+        let raw_path = req.uri().path().to_string();
+        let (raw_bucket, raw_key) = raw_path
+            .trim_start_matches('/')
+            .split_once('/')
+            .unwrap_or((raw_path.trim_start_matches('/'), ""));
+        if decode(raw_bucket)? != self.bucket {
+            return Err(s3_err(
+                StatusCode::NOT_FOUND,
+                "NoSuchBucket",
+                format!(
+                    "The specified bucket does not exist; this store serves only {}",
+                    self.bucket
+                ),
+            ));
+        }
+        if req.method() == Method::OPTIONS {
+            return self.preflight(&req);
+        }
+        let key = decode(raw_key)?;
+        if key.is_empty() {
+            return Err(s3_err(
+                StatusCode::BAD_REQUEST,
+                "InvalidRequest",
+                "The dev store serves objects only: <store>/<bucket>/<key>.",
+            ));
+        }
+        if key.len() > MAX_KEY_BYTES {
+            return Err(s3_err(
+                StatusCode::BAD_REQUEST,
+                "KeyTooLongError",
+                "Your key is too long.",
+            ));
+        }
+        if ![Method::GET, Method::HEAD, Method::PUT].contains(req.method()) {
+            return Err(s3_err(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "MethodNotAllowed",
+                "The specified method is not allowed against this resource; the dev store \
+                 takes presigned PUT, GET and HEAD.",
+            ));
+        }
+        let params = self.authorize(&req, &raw_path)?;
+        if req.method() == Method::PUT {
+            self.put(req, key).await
+        } else {
+            self.get(&req, &key, &params).await
+        }
+    }
+
+    fn preflight(&self, req: &Request<Incoming>) -> Result<Response<Body>, S3Error> {
+        match self.cors.preflight(req) {
+            Ok(headers) => {
+                let mut r = empty(StatusCode::OK);
+                for (k, v) in headers {
+                    set(&mut r, k, &v);
+                }
+                Ok(r)
+            }
+            Err(Refusal::NotPreflight(why)) => {
+                Err(s3_err(StatusCode::BAD_REQUEST, "BadRequest", why))
+            }
+            Err(Refusal::NotAllowed(why)) => Err(s3_err(
+                StatusCode::FORBIDDEN,
+                "AccessForbidden",
+                format!(
+                    "CORSResponse: This CORS request is not allowed: {why} \
+                     (documents.cors in the spec)."
+                ),
+            )),
+        }
+    }
+
+    /// Checks the presigned signature; returns the decoded query parameters.
+    fn authorize(
+        &self,
+        req: &Request<Incoming>,
+        raw_path: &str,
+    ) -> Result<Vec<(String, String)>, S3Error> {
+        let raw_query = req.uri().query().unwrap_or("");
+        let params = parse_query(raw_query)?;
+        if !params.iter().any(|(k, _)| k.starts_with("X-Amz-")) {
+            let why = if req.headers().contains_key("authorization") {
+                "Access Denied: the dev store accepts presigned URLs only."
+            } else {
+                "Access Denied: the documents bucket is private; use a presigned URL."
+            };
+            return Err(s3_err(StatusCode::FORBIDDEN, "AccessDenied", why));
+        }
+        let host = header(req, "host")
+            .map(str::to_string)
+            .or_else(|| req.uri().authority().map(|a| a.to_string()))
+            .ok_or_else(|| {
+                s3_err(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidRequest",
+                    "The request has no Host header.",
+                )
+            })?;
+        let headers = header_pairs(req);
+        let presigned = PresignedRequest {
+            method: req.method().as_str(),
+            host: &host,
+            raw_path,
+            raw_query,
+            headers: &headers,
+        };
+        let credentials = &self.credentials;
+        let verified = verify_presigned(
+            &presigned,
+            |id| (id == credentials.access_key_id).then(|| credentials.secret_access_key.clone()),
+            SystemTime::now(),
+        )?;
+        if verified.region != self.region {
+            return Err(s3_err(
+                StatusCode::BAD_REQUEST,
+                "AuthorizationQueryParametersError",
+                format!(
+                    "Error parsing the X-Amz-Credential parameter; the region '{}' is wrong; \
+                     expecting '{}'",
+                    verified.region, self.region
+                ),
+            ));
+        }
+        Ok(params)
+    }
+
+    async fn put(&self, req: Request<Incoming>, key: String) -> Result<Response<Body>, S3Error> {
+        let length: u64 = match header(&req, "content-length").map(str::parse) {
+            Some(Ok(n)) => n,
+            Some(Err(_)) => {
+                return Err(s3_err(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidArgument",
+                    "Content-Length is not a number.",
+                ))
+            }
+            None => {
+                return Err(s3_err(
+                    StatusCode::LENGTH_REQUIRED,
+                    "MissingContentLength",
+                    "You must provide the Content-Length HTTP header.",
+                ))
+            }
+        };
+        if length > MAX_OBJECT_BYTES {
+            return Err(s3_err(
+                StatusCode::BAD_REQUEST,
+                "EntityTooLarge",
+                "Your proposed upload exceeds the maximum allowed object size (5 GiB).",
+            ));
+        }
+        let content_type = header(&req, "content-type")
+            .unwrap_or("binary/octet-stream")
+            .to_string();
+        let content_md5 = header(&req, "content-md5").map(str::to_string);
+
+        let tmp_path = self.tmp.join(uuid::Uuid::new_v4().simple().to_string());
+        let mut tmp = TempFile(Some(tmp_path.clone()));
+        let mut file = tokio::fs::File::create(&tmp_path)
+            .await
+            .map_err(|e| internal("creating a temporary file", e))?;
+        let mut md5 = Md5::new();
+        let mut written: u64 = 0;
+        let mut body = req.into_body();
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| {
+                s3_err(
+                    StatusCode::BAD_REQUEST,
+                    "IncompleteBody",
+                    format!(
+                        "You did not provide the number of bytes specified by the \
+                         Content-Length HTTP header ({e})."
+                    ),
+                )
+            })?;
+            if let Ok(data) = frame.into_data() {
+                md5.update(&data);
+                written += data.len() as u64;
+                file.write_all(&data)
+                    .await
+                    .map_err(|e| internal("writing the object", e))?;
+            }
+        }
+        file.flush()
+            .await
+            .map_err(|e| internal("writing the object", e))?;
+        drop(file);
+        if written != length {
+            return Err(s3_err(
+                StatusCode::BAD_REQUEST,
+                "IncompleteBody",
+                "You did not provide the number of bytes specified by the Content-Length \
+                 HTTP header.",
+            ));
+        }
+        let digest = md5.finalize();
+        if let Some(expected) = content_md5 {
+            if expected.trim() != base64::engine::general_purpose::STANDARD.encode(digest) {
+                return Err(s3_err(
+                    StatusCode::BAD_REQUEST,
+                    "BadDigest",
+                    "The Content-MD5 you specified did not match what we received.",
+                ));
+            }
+        }
+        let meta = Meta {
+            etag: hex::encode(digest),
+            key,
+            content_type,
+            size: written,
+        };
+        let (data_path, meta_path) = self.paths(&meta.key);
+        let meta_tmp = self
+            .tmp
+            .join(format!("{}.json", uuid::Uuid::new_v4().simple()));
+        let meta_json =
+            serde_json::to_vec(&meta).map_err(|e| internal("recording the object", e))?;
+        tokio::fs::write(&meta_tmp, meta_json)
+            .await
+            .map_err(|e| internal("recording the object", e))?;
+        let mut meta_tmp_guard = TempFile(Some(meta_tmp.clone()));
+        {
+            let _commit = self.commit.lock().await;
+            tokio::fs::rename(&tmp_path, &data_path)
+                .await
+                .map_err(|e| internal("storing the object", e))?;
+            tmp.0 = None;
+            tokio::fs::rename(&meta_tmp, &meta_path)
+                .await
+                .map_err(|e| internal("recording the object", e))?;
+            meta_tmp_guard.0 = None;
+        }
+        let mut r = empty(StatusCode::OK);
+        set(&mut r, "etag", &format!("\"{}\"", meta.etag));
+        note(&mut r, format!("stored {} ({} bytes)", meta.key, meta.size));
+        Ok(r)
+    }
+
+    async fn get(
+        &self,
+        req: &Request<Incoming>,
+        key: &str,
+        params: &[(String, String)],
+    ) -> Result<Response<Body>, S3Error> {
+        let no_such_key = || {
+            s3_err(
+                StatusCode::NOT_FOUND,
+                "NoSuchKey",
+                "The specified key does not exist.",
+            )
+        };
+        let (data_path, meta_path) = self.paths(key);
+        let meta: Meta = match tokio::fs::read(&meta_path).await {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| internal("reading the object's metadata", e))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(no_such_key()),
+            Err(e) => return Err(internal("reading the object's metadata", e)),
+        };
+        if meta.key != key {
+            return Err(no_such_key());
+        }
+        let file = match tokio::fs::File::open(&data_path).await {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(no_such_key()),
+            Err(e) => return Err(internal("opening the object", e)),
+        };
+        let mut r = if req.method() == Method::HEAD {
+            empty(StatusCode::OK)
+        } else {
+            Response::new(file_body(file))
+        };
+        set(&mut r, "content-type", &meta.content_type);
+        set(&mut r, "content-length", &meta.size.to_string());
+        set(&mut r, "etag", &format!("\"{}\"", meta.etag));
+        for (param, name) in RESPONSE_OVERRIDES {
+            if let Some((_, v)) = params.iter().find(|(k, _)| k == param) {
+                let value = hyper::header::HeaderValue::from_str(v).map_err(|_| {
+                    s3_err(
+                        StatusCode::BAD_REQUEST,
+                        "InvalidArgument",
+                        format!("{param} is not a valid header value."),
+                    )
+                })?;
+                r.headers_mut().insert(*name, value);
+            }
+        }
+        Ok(r)
+    }
+}
+
+impl Service for Store {
+    async fn call(&self, req: Request<Incoming>) -> Response<Body> {
+        let request_id = uuid::Uuid::new_v4().simple().to_string()[..16].to_ascii_uppercase();
+        let cors = self.cors.actual(&req);
+        let resource = req.uri().path().chars().take(1100).collect::<String>();
+        let mut r = match self.route(req).await {
+            Ok(r) => r,
+            Err(e) => e.response(&resource, &request_id),
+        };
+        // S3 puts CORS headers on errors too, which lets the page read why it was refused.
+        for (k, v) in cors {
+            if !r.headers().contains_key(k) {
+                set(&mut r, k, &v);
+            }
+        }
+        set(&mut r, "x-amz-request-id", &request_id);
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(dir: &Path) -> Store {
+        let creds = presigner::Credentials {
+            access_key_id: "AKID".into(),
+            secret_access_key: "secret".into(),
+            session_token: None,
+            expires_at: None,
+        };
+        let cors = Rule {
+            origins: vec![],
+            methods: vec![],
+            headers: vec![],
+            expose: vec![],
+            max_age_seconds: 0,
+        };
+        Store::open(dir, "docs", "us-east-1", creds, cors).unwrap()
+    }
+
+    #[test]
+    fn every_key_maps_to_one_file_inside_the_bucket_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = store(dir.path());
+        for key in [
+            "../../etc/passwd",
+            "a//b",
+            "/abs",
+            "..",
+            "x\0y",
+            &"é".repeat(512),
+        ] {
+            let (data, meta) = s.paths(key);
+            assert_eq!(data.parent(), Some(s.objects.as_path()), "{key:?}");
+            assert_eq!(meta.parent(), Some(s.objects.as_path()), "{key:?}");
+            assert_eq!(data.file_name().unwrap().len(), 64);
+        }
+        assert_ne!(s.paths("a").0, s.paths("b").0);
+    }
+
+    #[test]
+    fn error_bodies_escape_what_they_quote() {
+        assert_eq!(
+            xml_escape("<a&'\"\n>"),
+            "&lt;a&amp;&apos;&quot;\u{fffd}&gt;"
+        );
+    }
+}
