@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Wall time and AWS request counts of a cold `up`, a no-op `up`, and `plan`, on a fresh local
+# Wall time and AWS request counts of a cold `up`, a no-op `up`, `plan` and `drift`, on a fresh local
 # emulator, for the example stack. The bundle is built once beforehand, so the figures are the
 # provisioner's own; `--source` keeps the cargo-lambda step (a cached no-op build) in them.
 set -euo pipefail
@@ -44,3 +44,4 @@ measure "cold up" up
 measure "no-op up" up
 measure "no-op up" up
 measure "plan" plan
+measure "drift" drift

@@ -206,7 +206,10 @@ async fn run(cli: &Cli) -> Result<ExitCode> {
             }
         }
         Command::Drift { markdown } => {
-            let drift = Drift::from_plan(&stack::plan(&ctx).await?);
+            let drift = Drift::from_plan(
+                &stack::plan(&ctx).await?,
+                ctx.spec.website.config_file.as_deref(),
+            );
             print(cli, &drift)?;
             if let Some(path) = markdown {
                 let title = format!(

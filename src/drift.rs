@@ -7,8 +7,8 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::plan::{Action, Plan};
-use crate::state::Kind;
+use crate::plan::{join_path, Action, Plan};
+use crate::state::{leaf_diff, Kind};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
@@ -33,7 +33,8 @@ pub struct Drift {
 }
 
 impl Drift {
-    pub fn from_plan(plan: &Plan) -> Drift {
+    /// The findings of `plan`; `config_file` is the key of the generated runtime config.
+    pub fn from_plan(plan: &Plan, config_file: Option<&str>) -> Drift {
         let mut findings = Vec::new();
         for r in &plan.resources {
             match r.action {
@@ -81,7 +82,17 @@ impl Drift {
             }
         }
         for o in &plan.website_content {
+            let generated = Some(o.key.as_str()) == config_file;
             let (expected, found, fix) = match o.action {
+                Action::Create | Action::Update if generated => (
+                    "the runtime config for this spec and presigner URL",
+                    if o.action == Action::Create {
+                        "missing"
+                    } else {
+                        "stale content"
+                    },
+                    "write it again",
+                ),
                 Action::Create => ("the file from website.source", "missing", "upload it"),
                 Action::Update => (
                     "the file from website.source",
@@ -169,11 +180,22 @@ impl fmt::Display for Drift {
         )?;
         for d in &self.findings {
             match &d.field {
-                Some(field) => writeln!(f, "  ~ {} {}: {field}", d.kind, d.name)?,
-                None => writeln!(f, "  ! {} {}", d.kind, d.name)?,
+                Some(field) => {
+                    writeln!(f, "  ~ {} {}: {field}", d.kind, d.name)?;
+                    for (sub, found, expected) in leaf_diff(&d.found, &d.expected) {
+                        if !sub.is_empty() {
+                            writeln!(f, "      at {field}{}:", join_path(&sub))?;
+                        }
+                        writeln!(f, "      expected: {}", short(&expected))?;
+                        writeln!(f, "      found:    {}", short(&found))?;
+                    }
+                }
+                None => {
+                    writeln!(f, "  ! {} {}", d.kind, d.name)?;
+                    writeln!(f, "      expected: {}", short(&d.expected))?;
+                    writeln!(f, "      found:    {}", short(&d.found))?;
+                }
             }
-            writeln!(f, "      expected: {}", short(&d.expected))?;
-            writeln!(f, "      found:    {}", short(&d.found))?;
             writeln!(f, "      up would: {}", d.fix)?;
         }
         write!(f, "Run `presign-stack up` to repair.")

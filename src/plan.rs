@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::orphans::Orphan;
-use crate::state::{Change, Kind};
+use crate::state::{leaf_diff, Change, Kind};
 use crate::sync::{SyncPlan, Why};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -137,6 +137,15 @@ impl Plan {
     }
 }
 
+/// A sub-path as it follows a field name: `.a.b`, `[0].a`, or nothing.
+pub fn join_path(sub: &str) -> String {
+    if sub.is_empty() || sub.starts_with('[') {
+        sub.to_string()
+    } else {
+        format!(".{sub}")
+    }
+}
+
 fn short(v: &Value) -> String {
     let s = match v {
         Value::Null => "(none)".to_string(),
@@ -171,13 +180,16 @@ impl fmt::Display for Plan {
                 Action::Update => {
                     writeln!(f, "  ~ {} {}", r.kind, r.name)?;
                     for c in &r.changes {
-                        writeln!(
-                            f,
-                            "      {}: {} -> {}",
-                            c.field,
-                            short(&c.old),
-                            short(&c.new)
-                        )?;
+                        for (sub, old, new) in leaf_diff(&c.old, &c.new) {
+                            writeln!(
+                                f,
+                                "      {}{}: {} -> {}",
+                                c.field,
+                                join_path(&sub),
+                                short(&old),
+                                short(&new)
+                            )?;
+                        }
                     }
                 }
             }

@@ -35,6 +35,46 @@ pub fn diff(desired: &Fields, live: &Fields) -> Vec<Change> {
         .collect()
 }
 
+/// Where two values of one field differ, as (sub-path, old, new) with the sub-path relative to
+/// the field (`""` for the whole value): objects and equal-length lists of objects are
+/// followed down, so a person sees `[0].allowed_origins` rather than two whole CORS rules.
+pub fn leaf_diff(old: &Value, new: &Value) -> Vec<(String, Value, Value)> {
+    let mut out = Vec::new();
+    walk("", old, new, &mut out);
+    out
+}
+
+fn walk(path: &str, old: &Value, new: &Value, out: &mut Vec<(String, Value, Value)>) {
+    if old == new {
+        return;
+    }
+    match (old, new) {
+        (Value::Object(a), Value::Object(b)) => {
+            let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+            for k in keys {
+                let (x, y) = (
+                    a.get(k).unwrap_or(&Value::Null),
+                    b.get(k).unwrap_or(&Value::Null),
+                );
+                let sub = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                walk(&sub, x, y, out);
+            }
+        }
+        (Value::Array(a), Value::Array(b))
+            if a.len() == b.len() && a.iter().chain(b).all(Value::is_object) =>
+        {
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                walk(&format!("{path}[{i}]"), x, y, out);
+            }
+        }
+        _ => out.push((path.to_string(), old.clone(), new.clone())),
+    }
+}
+
 /// The kinds of resource a stack is made of, in dependency order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -262,6 +302,25 @@ mod tests {
         let enc = "%7B%22Statement%22%3A%7B%22Effect%22%3A%22Allow%22%2C%22Action%22%3A%22sts%3AAssumeRole%22%7D%7D";
         let p = parse_policy(enc).unwrap();
         assert_eq!(p["Statement"][0]["Action"], json!(["sts:AssumeRole"]));
+    }
+
+    #[test]
+    fn leaf_diff_points_into_nested_values() {
+        let old = json!([{"allowed_origins": ["*"], "max_age_seconds": 3000}]);
+        let new = json!([{"allowed_origins": ["http://site"], "max_age_seconds": 3000}]);
+        assert_eq!(
+            leaf_diff(&old, &new),
+            vec![(
+                "[0].allowed_origins".to_string(),
+                json!(["*"]),
+                json!(["http://site"])
+            )]
+        );
+        assert_eq!(
+            leaf_diff(&json!(128), &json!(256)),
+            vec![(String::new(), json!(128), json!(256))]
+        );
+        assert!(leaf_diff(&json!({"a": 1}), &json!({"a": 1})).is_empty());
     }
 
     #[test]

@@ -173,14 +173,25 @@ impl CacheRules {
 pub fn config_object(spec: &Spec, region: &str, presigner_url: &str) -> Option<Object> {
     let key = spec.website.config_file.clone()?;
     let p = &spec.presigner;
-    let body = serde_json::to_vec_pretty(&serde_json::json!({
-        "presignerUrl": presigner_url,
-        "region": region,
-        "maxUploadBytes": p.max_upload_bytes,
-        "allowedContentTypes": p.allowed_content_types,
-        "allowDownloads": p.allow_downloads,
-    }))
-    .expect("a JSON value serialises");
+    // A struct, not a JSON map: its field order, and so the bytes and their MD5, never depend
+    // on how serde_json happens to order maps in this build.
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct RuntimeConfig<'a> {
+        presigner_url: &'a str,
+        region: &'a str,
+        max_upload_bytes: u64,
+        allowed_content_types: &'a [String],
+        allow_downloads: bool,
+    }
+    let body = serde_json::to_vec_pretty(&RuntimeConfig {
+        presigner_url,
+        region,
+        max_upload_bytes: p.max_upload_bytes,
+        allowed_content_types: &p.allowed_content_types,
+        allow_downloads: p.allow_downloads,
+    })
+    .expect("a plain struct serialises");
     let rules = CacheRules::new(&spec.website.cache_control).ok()?;
     Some(Object {
         md5_hex: hex::encode(Md5::digest(&body)),

@@ -90,7 +90,18 @@ pub async fn read(ctx: &Ctx) -> Result<Option<(Live, String)>> {
     let iam = &ctx.aws.iam;
     let name = &ctx.spec.presigner.role_name;
     let label = format!("role {name}");
-    let role = match iam.get_role().role_name(name).send().await {
+    // One round trip in the usual case: the role, both policy lists and our own inline policy
+    // are read at once; only unexpected extra inline policies take a second round.
+    let (role, inline_names, attached, own) = tokio::join!(
+        iam.get_role().role_name(name).send(),
+        iam.list_role_policies().role_name(name).send(),
+        iam.list_attached_role_policies().role_name(name).send(),
+        iam.get_role_policy()
+            .role_name(name)
+            .policy_name(INLINE_POLICY_NAME)
+            .send(),
+    );
+    let role = match role {
         Ok(r) => r,
         Err(e) if code_in(&e, &["NoSuchEntity"]) => return Ok(None),
         Err(e) => return Err(aws_err(format!("reading {label}"), e)),
@@ -107,23 +118,27 @@ pub async fn read(ctx: &Ctx) -> Result<Option<(Live, String)>> {
         Some(doc) => parse_policy(doc).map_err(|e| anyhow::anyhow!("{label} trust policy: {e}"))?,
         None => Value::Null,
     };
-    let (inline_names, attached) = tokio::join!(
-        iam.list_role_policies().role_name(name).send(),
-        iam.list_attached_role_policies().role_name(name).send(),
-    );
     let inline_names =
         inline_names.map_err(|e| aws_err(format!("listing inline policies of {label}"), e))?;
     let attached =
         attached.map_err(|e| aws_err(format!("listing attached policies of {label}"), e))?;
+    let mut inline = Map::new();
+    let names = inline_names.policy_names();
+    if names.iter().any(|n| n == INLINE_POLICY_NAME) {
+        let doc =
+            own.map_err(|e| aws_err(format!("reading policy {INLINE_POLICY_NAME} of {label}"), e))?;
+        let value = parse_policy(doc.policy_document())
+            .map_err(|e| anyhow::anyhow!("{label} policy {INLINE_POLICY_NAME}: {e}"))?;
+        inline.insert(INLINE_POLICY_NAME.to_string(), value);
+    }
+    let others: Vec<&String> = names.iter().filter(|n| *n != INLINE_POLICY_NAME).collect();
     let docs = futures::future::join_all(
-        inline_names
-            .policy_names()
+        others
             .iter()
-            .map(|p| iam.get_role_policy().role_name(name).policy_name(p).send()),
+            .map(|p| iam.get_role_policy().role_name(name).policy_name(*p).send()),
     )
     .await;
-    let mut inline = Map::new();
-    for (policy_name, doc) in inline_names.policy_names().iter().zip(docs) {
+    for (policy_name, doc) in others.into_iter().zip(docs) {
         let doc =
             doc.map_err(|e| aws_err(format!("reading policy {policy_name} of {label}"), e))?;
         let value = parse_policy(doc.policy_document())
