@@ -215,3 +215,59 @@ async fn an_untagged_role_or_function_of_the_expected_name_stops_up() {
         out.stderr
     );
 }
+
+#[tokio::test]
+async fn a_failing_website_build_stops_up_before_any_change() {
+    let moto = Moto::start();
+    let project = Project::new();
+    project.write_spec(
+        "version: 1\nname: build-docs\npresigner: {zip: bundle.zip}\nwebsite: {source: site, build: \"echo building; exit 3\"}\n",
+    );
+    let out = run(project.cmd(&moto, REGION, &["up"]));
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .contains("website.build `echo building; exit 3` failed"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("nothing was changed"), "{}", out.stderr);
+    let s3 = moto.s3(REGION).await;
+    let buckets = s3.list_buckets().send().await.unwrap();
+    assert!(buckets.buckets().is_empty(), "no bucket was created");
+}
+
+#[tokio::test]
+async fn an_unpublishable_website_file_is_named_before_any_change() {
+    use std::os::unix::ffi::OsStrExt;
+    let moto = Moto::start();
+    let project = Project::new();
+    project.write_spec(
+        "version: 1\nname: file-docs\npresigner: {zip: bundle.zip}\nwebsite: {source: site}\n",
+    );
+    let bad = project
+        .path()
+        .join("site")
+        .join(std::ffi::OsStr::from_bytes(b"caf\xe9.html"));
+    std::fs::write(&bad, "latin-1 name").unwrap();
+    // Hidden paths are never published: a .env next to the page must not reach the bucket.
+    std::fs::write(project.path().join("site/.env"), "SECRET=1").unwrap();
+    let out = run(project.cmd(&moto, REGION, &["up"]));
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("caf"), "{}", out.stderr);
+    assert!(out.stderr.contains("not valid UTF-8"), "{}", out.stderr);
+    let s3 = moto.s3(REGION).await;
+    assert!(s3.list_buckets().send().await.unwrap().buckets().is_empty());
+
+    std::fs::remove_file(&bad).unwrap();
+    run(project.cmd(&moto, REGION, &["up"])).ok();
+    let listed = s3
+        .list_objects_v2()
+        .bucket("file-docs-dev-website-123456789012")
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    assert!(keys.contains(&"index.html"), "{keys:?}");
+    assert!(!keys.iter().any(|k| k.contains(".env")), "{keys:?}");
+}
