@@ -19,14 +19,15 @@ SECONDS_PER_RUN=${2:-3}
 scripts/bootstrap.sh # cargo-lambda
 source scripts/env.sh # puts it on PATH
 PEER_VENV=.tools/peer-venv
-# The peer runs with the runtime interface client Lambda's Python images use, and the boto3
-# that Python runtimes ship; nothing else is installed beside them.
+# The peer runs under the runtime interface client of Lambda's Python images (awslambdaric),
+# with boto3 (which Lambda's Python runtimes include) and nothing else beside them.
 if ! "$PEER_VENV/bin/python" -c "import awslambdaric, boto3" 2>/dev/null; then
   echo "bench: installing awslambdaric and boto3 into $PEER_VENV" >&2
   python3 -m venv "$PEER_VENV"
   "$PEER_VENV/bin/pip" install --quiet --disable-pip-version-check awslambdaric==4.2.2 boto3==1.44.8
 fi
 PEER_PY="$PWD/$PEER_VENV/bin/python"
+PEER_VERSIONS=$("$PEER_PY" -c 'import sys, boto3; print("Python %d.%d, boto3 %s" % (sys.version_info[0], sys.version_info[1], boto3.__version__))')
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -85,12 +86,12 @@ EOF
 )
 cd ../..
 
-python3 - "$ZIP" "$PEER_VENV" "$RUNS" "$p_cold" "$q_cold" "$p_warm" "$q_warm" "$p_inproc" "$q_inproc" <<'EOF'
+python3 - "$ZIP" "$PEER_VENV" "$RUNS" "$PEER_VERSIONS" "$p_cold" "$q_cold" "$p_warm" "$q_warm" "$p_inproc" "$q_inproc" <<'EOF'
 import glob, io, os, sys, zipfile
 
-zip_path, venv, runs = sys.argv[1], sys.argv[2], sys.argv[3]
+zip_path, venv, runs, peer = sys.argv[1:5]
 p_cold, q_cold, p_warm, q_warm, p_in, q_in = (
-    dict(kv.split("=") for kv in line.split()) for line in sys.argv[4:10]
+    dict(kv.split("=") for kv in line.split()) for line in sys.argv[5:11]
 )
 
 def zipped(files):
@@ -138,8 +139,10 @@ rows = [
     ("zipped bundle (boto3 from the runtime)", kb(p_zip), kb(q_zip), size(p_zip, q_zip)),
     ("zipped bundle (boto3 vendored)", kb(p_zip), kb(q_zip_vendored), size(p_zip, q_zip_vendored)),
 ]
-print("| measure | presigner (Rust) | peer (Python 3 + boto3) | presigner vs peer |")
+print(f"| measure | presigner (Rust) | peer ({peer}) | presigner vs peer |")
 print("|---|---:|---:|---|")
 for r in rows:
     print("| " + " | ".join(r) + " |")
 EOF
+echo
+echo "Machine: $(nproc) cores, load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

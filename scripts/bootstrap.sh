@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Install what presign-stack's local workflow needs into .tools/ (once): moto server, the AWS
 # emulator the example and the tests run against, and cargo-lambda (with zig), which builds the
-# presigner bundle. Safe to run again: it only installs what is missing.
+# presigner bundle; with --browser (scripts/test.sh), also what the browser test needs:
+# Chromium (Debian's package, as root) and playwright-core (npm, without its own browser
+# download). Safe to run again: it only installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 MOTO_VERSION=5.2.5
 CARGO_LAMBDA_VERSION=1.9.2
+PLAYWRIGHT_CORE_VERSION=1.65.1
+CHROMIUM=/usr/bin/chromium
 VENV=.tools/venv
 
 if ! command -v cargo >/dev/null; then
@@ -27,4 +31,34 @@ want=()
 if [ ${#want[@]} -gt 0 ]; then
   echo "bootstrap: installing ${want[*]} into $VENV" >&2
   "$VENV/bin/pip" install --quiet --disable-pip-version-check "${want[@]}"
+fi
+
+[ "${1:-}" = "--browser" ] || exit 0
+# The browser test (tests/browser.rs) drives headless Chromium with playwright-core.
+packages=()
+[ -x "$CHROMIUM" ] || packages+=(chromium)
+command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
+if [ ${#packages[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+    echo "error: the browser test needs ${packages[*]}; install them as root, e.g." >&2
+    echo "  sudo apt-get update && sudo apt-get install -y ${packages[*]}" >&2
+    exit 1
+  fi
+  echo "bootstrap: installing ${packages[*]} (apt-get)" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" >/dev/null
+fi
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$node_major" -lt 20 ]; then
+  echo "error: playwright-core needs Node.js 20 or newer; found $(node --version). Install a" >&2
+  echo "  newer Node.js (e.g. from https://nodejs.org or NodeSource) and run this again." >&2
+  exit 1
+fi
+installed=$(node -p "require('./.tools/node_modules/playwright-core/package.json').version" \
+  2>/dev/null || true)
+if [ "$installed" != "$PLAYWRIGHT_CORE_VERSION" ]; then
+  echo "bootstrap: installing playwright-core@$PLAYWRIGHT_CORE_VERSION into .tools" >&2
+  # Playwright's own browser builds are not used (the test runs $CHROMIUM): never fetch them.
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --silent --no-save --no-audit --no-fund \
+    --prefix .tools "playwright-core@$PLAYWRIGHT_CORE_VERSION"
 fi

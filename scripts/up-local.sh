@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: install what is needed, start a local AWS emulator (moto),
-# create the example stack from config/presign-stack.yaml on it, and print its outputs.
-# The emulator keeps the stack until you press Ctrl-C.
+# create the example stack from config/presign-stack.yaml on it, and print its outputs; then
+# run the whole app with `presign-stack dev` and print the page's URL (DEV_PORT, default 8080)
+# to open and upload a file. Ctrl-C stops both. Not interactive (CI set, or stdin not a
+# terminal): dev is started, an upload through it is checked, and everything stops.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
@@ -26,9 +28,37 @@ fi
 echo
 echo "The stack runs on the local emulator at $AWS_ENDPOINT_URL (log: .tools/moto.log)."
 echo "Try: AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL $BIN --spec config/presign-stack.yaml outputs"
-if [ -n "${MOTO_PID:-}" ]; then
-  if [ -t 0 ] && [ -z "${CI:-}" ]; then
-    echo "Press Ctrl-C to stop the emulator (the stack goes with it)."
-    wait "$MOTO_PID"
+echo
+DEV=("$BIN" --spec config/presign-stack.yaml dev)
+if [ -t 0 ] && [ -z "${CI:-}" ]; then
+  echo "Now the whole app on this machine (presign-stack dev, no emulator needed): open the URL"
+  echo "below and upload a file. Ctrl-C stops it${MOTO_PID:+ and the emulator (the stack goes with it)}."
+  "${DEV[@]}" --port "${DEV_PORT:-8080}"
+else
+  rm -f .tools/dev.url
+  "${DEV[@]}" --port 0 >.tools/dev.url 2>.tools/dev.log &
+  DEV_PID=$!
+  # Whatever fails below, neither dev nor an emulator started here is left running.
+  trap 'kill "$DEV_PID" ${MOTO_PID:-} 2>/dev/null || true' EXIT
+  url=""
+  for _ in $(seq 1 100); do
+    url=$(head -n 1 .tools/dev.url 2>/dev/null || true)
+    [ -n "$url" ] && break
+    sleep 0.1
+  done
+  if [ -z "$url" ]; then
+    cat .tools/dev.log >&2
+    echo "error: presign-stack dev did not start (log above)" >&2
+    exit 1
   fi
+  # One upload through dev as the page makes it: ask the presigner, then PUT with its headers.
+  curl -sf "$url" >/dev/null
+  presigner=$(curl -sf "${url}config.json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["presignerUrl"])')
+  put=$(curl -sf -X POST "${presigner}uploads" -H 'content-type: application/json' \
+    -d '{"filename":"hello.txt","contentType":"text/plain","size":6}' |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])')
+  printf 'hello\n' | curl -sf -X PUT "$put" -H 'content-type: text/plain' --data-binary @- >/dev/null
+  kill -TERM "$DEV_PID"
+  wait "$DEV_PID"
+  echo "presign-stack dev served the page at $url and took an upload; stopped (not interactive)."
 fi

@@ -96,11 +96,12 @@ impl LocalS3 {
 
     /// The presigner's configuration, pointed at this server.
     fn config(&self, uploads_prefix: &str) -> Config {
+        let expiry = EXPIRY_SECONDS.to_string();
         let env = [
             ("PRESIGNER_BUCKET", BUCKET),
             ("AWS_REGION", "eu-central-1"),
             ("PRESIGNER_UPLOADS_PREFIX", uploads_prefix),
-            ("PRESIGNER_URL_EXPIRY_SECONDS", "300"),
+            ("PRESIGNER_URL_EXPIRY_SECONDS", expiry.as_str()),
             ("PRESIGNER_MAX_UPLOAD_BYTES", "10485760"),
             (
                 "PRESIGNER_ALLOWED_CONTENT_TYPES",
@@ -256,7 +257,7 @@ async fn get(url: &str) -> Reply {
 async fn upload_url_works_only_as_issued() {
     let s3 = LocalS3::start().await;
     let config = s3.config("uploads/");
-    let payload = b"%PDF-1.7 eleven bytes.."; // 23 bytes
+    let payload = b"%PDF-1.7 a test document";
     let (key, url) = issue_upload(
         &config,
         &creds(),
@@ -303,7 +304,10 @@ async fn upload_url_works_only_as_issued() {
         (
             "a longer lifetime",
             put(
-                &url.replace("X-Amz-Expires=300", "X-Amz-Expires=3000"),
+                &url.replace(
+                    &format!("X-Amz-Expires={EXPIRY_SECONDS}"),
+                    "X-Amz-Expires=3600",
+                ),
                 "application/pdf",
                 payload,
             )

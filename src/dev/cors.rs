@@ -33,14 +33,18 @@ pub enum Refusal {
 /// The spec's origins with `website` replaced by the dev page's origins (both spellings of
 /// the loopback host, since a person may open either).
 pub fn origins(spec_origins: &[Origin], page_origins: &[String]) -> Vec<String> {
-    let mut out = Vec::new();
+    let mut out: Vec<String> = Vec::new();
     for o in spec_origins {
-        match o {
-            Origin::Website => out.extend(page_origins.iter().cloned()),
-            Origin::Url(u) => out.push(u.clone()),
+        let expanded = match o {
+            Origin::Website => page_origins.to_vec(),
+            Origin::Url(u) => vec![u.clone()],
+        };
+        for e in expanded {
+            if !out.contains(&e) {
+                out.push(e);
+            }
         }
     }
-    out.dedup();
     out
 }
 

@@ -79,7 +79,8 @@ pub async fn start(spec: Spec, options: &Options, report: Reporter) -> Result<Ru
         .or_else(|| spec.region.clone())
         .unwrap_or_else(|| DEFAULT_REGION.to_string());
     let spec = spec.resolve(LOCAL_ACCOUNT, &region);
-    let data_dir = data_dir(&spec, options)?;
+    run_website_build(&spec, report).await?;
+    let data_dir = shown(&data_dir(&spec, options)?);
     let credentials = local_credentials(&data_dir)?;
     // Installed before anything is printed, so a stop asked for right after the URL appears
     // is a clean one rather than the default signal death.
@@ -154,6 +155,12 @@ pub async fn start(spec: Spec, options: &Options, report: Reporter) -> Result<Ru
             sync::Body::Bytes(bytes) => Some((o.key, bytes)),
             sync::Body::File(_) => None,
         });
+    if site_config.is_none() {
+        report.warn(
+            "website.config_file is null: the page gets no runtime config, so it must find the \
+             presigner (address below) by itself",
+        );
+    }
     let site = site::Site {
         root: spec.website.source.clone(),
         index_document: spec.website.index_document.clone(),
@@ -206,12 +213,13 @@ pub async fn start(spec: Spec, options: &Options, report: Reporter) -> Result<Ru
         "Documents",
         format!("{documents_url} (kept in {})", data_dir.display()),
     );
+    let generated = match &spec.website.config_file {
+        Some(name) => format!(" and a generated {name}"),
+        None => String::new(),
+    };
     report.status(
         "Website",
-        format!(
-            "{} (and a generated runtime config)",
-            spec.website.source.display()
-        ),
+        format!("{}{generated}", shown(&spec.website.source).display()),
     );
     report.status("Open", "this page in a browser (Ctrl-C stops):");
     Ok(Running {
@@ -282,6 +290,41 @@ impl Signals {
     async fn wait(&mut self) {
         self.0.recv().await;
     }
+}
+
+/// Runs `website.build`, if any, once before serving, as `up` does before the sync. Its output
+/// goes to stderr: stdout is for the addresses.
+async fn run_website_build(spec: &Spec, report: Reporter) -> Result<()> {
+    let Some(cmd) = &spec.website.build else {
+        return Ok(());
+    };
+    report.status("Running", format!("website.build `{cmd}`"));
+    let status = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .current_dir(&spec.dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::io::stderr())
+        .status()
+        .await
+        .with_context(|| format!("running website.build `{cmd}`"))?;
+    if !status.success() {
+        return Err(anyhow!(
+            "website.build `{cmd}` failed ({status}); fix the build and run dev again"
+        ));
+    }
+    if !spec.website.source.is_dir() {
+        return Err(anyhow!(
+            "website.build `{cmd}` did not create website.source {}",
+            spec.website.source.display()
+        ));
+    }
+    Ok(())
+}
+
+/// A path as a person would write it (`frontend`, not `config/../frontend`), when it exists.
+fn shown(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 async fn bind(port: u16, flag: &str) -> Result<TcpListener> {

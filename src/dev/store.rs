@@ -46,8 +46,8 @@ pub struct Store {
     cors: Rule,
     objects: PathBuf,
     tmp: PathBuf,
-    /// Renaming an object's data and its sidecar into place happens under this lock, so two
-    /// uploads of one key cannot interleave into one's data with the other's ETag.
+    /// Held while an object's data and sidecar are renamed into place, and while a reader
+    /// pairs them, so that no one sees one upload's data with another's ETag.
     commit: tokio::sync::Mutex<()>,
 }
 
@@ -465,6 +465,9 @@ impl Store {
             )
         };
         let (data_path, meta_path) = self.paths(key);
+        // Held until the data is open: an upload replacing the object meanwhile cannot pair
+        // this sidecar with its data. The open handle keeps reading the old data after that.
+        let commit = self.commit.lock().await;
         let meta: Meta = match tokio::fs::read(&meta_path).await {
             Ok(bytes) => serde_json::from_slice(&bytes)
                 .map_err(|e| internal("reading the object's metadata", e))?,
@@ -479,6 +482,7 @@ impl Store {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(no_such_key()),
             Err(e) => return Err(internal("opening the object", e)),
         };
+        drop(commit);
         let mut r = if req.method() == Method::HEAD {
             empty(StatusCode::OK)
         } else {

@@ -1,0 +1,552 @@
+//! `presign-stack dev` end to end over real HTTP: the page and its config, the presigner's API,
+//! the documents store's checks (as S3 makes them), CORS, persistence, refusals of malformed
+//! input, and a clean stop on Ctrl-C and SIGTERM.
+
+mod devserver;
+
+use devserver::*;
+use md5::{Digest, Md5};
+use std::time::Duration;
+
+const BODY: &[u8] = b"hello from the dev test\n";
+
+/// What `POST /uploads` hands out.
+struct Upload {
+    key: String,
+    url: String,
+    headers: Vec<(String, String)>,
+}
+
+impl Upload {
+    fn headers(&self) -> Vec<(&str, &str)> {
+        self.headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
+    }
+}
+
+fn ask_upload(dev: &Dev, filename: &str, content_type: &str, size: usize) -> Upload {
+    let body = serde_json::json!({"filename": filename, "contentType": content_type, "size": size});
+    let r = http(
+        "POST",
+        &format!("{}uploads", dev.presigner_url),
+        &[("content-type", "application/json")],
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["method"], "PUT");
+    Upload {
+        key: v["key"].as_str().unwrap().to_string(),
+        url: v["url"].as_str().unwrap().to_string(),
+        headers: v["headers"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+            .collect(),
+    }
+}
+
+fn download_url(dev: &Dev, key: &str) -> String {
+    let r = get(&format!(
+        "{}downloads?key={}",
+        dev.presigner_url,
+        percent_encoding::utf8_percent_encode(key, percent_encoding::NON_ALPHANUMERIC)
+    ));
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()["url"].as_str().unwrap().to_string()
+}
+
+/// The S3 error code in an XML error body.
+fn s3_code(r: &Reply) -> String {
+    let text = r.text();
+    text.split("<Code>")
+        .nth(1)
+        .and_then(|s| s.split("</Code>").next())
+        .unwrap_or_else(|| panic!("no S3 error code in {text:?}"))
+        .to_string()
+}
+
+fn upload(dev: &Dev) -> Upload {
+    let up = ask_upload(dev, "notes.txt", "text/plain", BODY.len());
+    let r = http("PUT", &up.url, &up.headers(), BODY);
+    assert_eq!(r.status, 200, "{}", r.text());
+    up
+}
+
+#[test]
+fn page_config_upload_and_download_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_project(dir.path(), "");
+    let dev = Dev::start(&spec, None);
+
+    // The default data dir sits next to the spec, ignored by git.
+    let ignore = dir.path().join(".presign-stack/.gitignore");
+    assert_eq!(std::fs::read_to_string(ignore).unwrap(), "*\n");
+    assert!(dev.data_dir.ends_with(".presign-stack/dev/devtest-dev"));
+
+    let page = get(&dev.url);
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(page.text().contains("dev test"));
+
+    let config = get(&format!("{}config.json", dev.url));
+    assert_eq!(config.status, 200);
+    assert_eq!(config.header("cache-control"), Some("no-cache"));
+    let c = config.json();
+    assert_eq!(c["presignerUrl"], dev.presigner_url.as_str());
+    assert_eq!(c["region"], "eu-central-1");
+    assert_eq!(c["maxUploadBytes"], 1048576);
+    assert_eq!(
+        c["allowedContentTypes"],
+        serde_json::json!(["text/plain", "image/png"])
+    );
+    assert_eq!(c["allowDownloads"], true);
+
+    // The handler's own refusals come through unchanged.
+    let r = http(
+        "POST",
+        &format!("{}uploads", dev.presigner_url),
+        &[("content-type", "application/json")],
+        br#"{"filename":"a.gif","contentType":"image/gif","size":3}"#,
+    );
+    assert_eq!(r.status, 415, "{}", r.text());
+    let r = http(
+        "POST",
+        &format!("{}uploads", dev.presigner_url),
+        &[("content-type", "application/json")],
+        br#"{"filename":"a.txt","contentType":"text/plain","size":1048577}"#,
+    );
+    assert_eq!(r.status, 413, "{}", r.text());
+
+    let up = ask_upload(&dev, "notes.txt", "text/plain", BODY.len());
+    assert!(
+        up.url.starts_with(&dev.documents_url),
+        "{} is not in {}",
+        up.url,
+        dev.documents_url
+    );
+    assert!(up.key.starts_with("uploads/") && up.key.ends_with("/notes.txt"));
+    let put = http("PUT", &up.url, &up.headers(), BODY);
+    assert_eq!(put.status, 200, "{}", put.text());
+    let etag = format!("\"{}\"", hex::encode(Md5::digest(BODY)));
+    assert_eq!(put.header("etag"), Some(etag.as_str()));
+
+    let url = download_url(&dev, &up.key);
+    let got = get(&url);
+    assert_eq!(got.status, 200, "{}", got.text());
+    assert_eq!(got.body, BODY);
+    assert_eq!(got.header("content-type"), Some("text/plain"));
+    assert_eq!(got.header("etag"), Some(etag.as_str()));
+    assert!(got
+        .header("content-disposition")
+        .is_some_and(|d| d.starts_with("attachment;") && d.contains("notes.txt")));
+    let head = http("HEAD", &url, &[], b"");
+    assert_eq!(head.status, 403, "a GET URL does not sign HEAD");
+
+    let log = dev.log();
+    assert!(log.contains("presigner POST /uploads 200"), "{log}");
+    assert!(!log.contains("X-Amz-Signature"), "URLs must not be logged");
+    dev.stop();
+}
+
+#[test]
+fn the_store_refuses_what_was_not_signed() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_project(dir.path(), "");
+    let dev = Dev::start(&spec, Some(&dir.path().join("data")));
+    let up = ask_upload(&dev, "notes.txt", "text/plain", BODY.len());
+    let with = |name: &str, value: &str| -> Vec<(String, String)> {
+        up.headers
+            .iter()
+            .map(|(k, v)| {
+                if k == name {
+                    (k.clone(), value.to_string())
+                } else {
+                    (k.clone(), v.clone())
+                }
+            })
+            .collect()
+    };
+    let send = |url: &str, headers: &[(String, String)], body: &[u8]| {
+        let h: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        http("PUT", url, &h, body)
+    };
+
+    // Another content type.
+    let r = send(&up.url, &with("content-type", "image/png"), BODY);
+    assert_eq!(
+        (r.status, s3_code(&r).as_str()),
+        (403, "SignatureDoesNotMatch")
+    );
+    // Another length (and a body of that length).
+    let longer = [BODY, b"!"].concat();
+    let r = send(
+        &up.url,
+        &with("content-length", &longer.len().to_string()),
+        &longer,
+    );
+    assert_eq!(
+        (r.status, s3_code(&r).as_str()),
+        (403, "SignatureDoesNotMatch")
+    );
+    // Another key.
+    let other_key = up.url.replacen("notes.txt", "notes2.txt", 1);
+    let r = send(&other_key, &up.headers, BODY);
+    assert_eq!(
+        (r.status, s3_code(&r).as_str()),
+        (403, "SignatureDoesNotMatch")
+    );
+    // A changed signature (still 64 hex digits).
+    let (base, sig) = up.url.rsplit_once("X-Amz-Signature=").unwrap();
+    let flipped = if sig.ends_with('0') { "1" } else { "0" };
+    let tampered = format!("{base}X-Amz-Signature={}{flipped}", &sig[..sig.len() - 1]);
+    let r = send(&tampered, &up.headers, BODY);
+    assert_eq!(
+        (r.status, s3_code(&r).as_str()),
+        (403, "SignatureDoesNotMatch")
+    );
+    // A longer lifetime than signed.
+    let r = send(
+        &up.url
+            .replacen("X-Amz-Expires=300", "X-Amz-Expires=3000", 1),
+        &up.headers,
+        BODY,
+    );
+    assert_eq!(
+        (r.status, s3_code(&r).as_str()),
+        (403, "SignatureDoesNotMatch")
+    );
+    // The upload URL used for another method.
+    let r = get(&up.url);
+    assert_eq!(
+        (r.status, s3_code(&r).as_str()),
+        (403, "SignatureDoesNotMatch")
+    );
+    // No signature at all: the bucket is private.
+    let bare = up.url.split('?').next().unwrap();
+    let r = send(bare, &up.headers, BODY);
+    assert_eq!((r.status, s3_code(&r).as_str()), (403, "AccessDenied"));
+    // A signed header left out.
+    let r = http("PUT", &up.url, &[], BODY);
+    assert_eq!(
+        (r.status, s3_code(&r).as_str()),
+        (403, "SignatureDoesNotMatch")
+    );
+
+    // None of that stored anything.
+    let r = get(&download_url(&dev, &up.key));
+    assert_eq!((r.status, s3_code(&r).as_str()), (404, "NoSuchKey"));
+    // The genuine request still works afterwards.
+    let r = send(&up.url, &up.headers, BODY);
+    assert_eq!(r.status, 200, "{}", r.text());
+    dev.stop();
+}
+
+#[test]
+fn an_expired_url_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_project(dir.path(), "  url_expiry_seconds: 1\n");
+    let dev = Dev::start(&spec, Some(&dir.path().join("data")));
+    let up = ask_upload(&dev, "notes.txt", "text/plain", BODY.len());
+    std::thread::sleep(Duration::from_millis(2100));
+    let r = http("PUT", &up.url, &up.headers(), BODY);
+    assert_eq!((r.status, s3_code(&r).as_str()), (403, "AccessDenied"));
+    assert!(r.text().contains("expired"), "{}", r.text());
+    dev.stop();
+}
+
+#[test]
+fn cors_allows_the_page_and_refuses_other_origins() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_project(dir.path(), "");
+    let dev = Dev::start(&spec, Some(&dir.path().join("data")));
+    let page = dev.origin();
+    let up = ask_upload(&dev, "notes.txt", "text/plain", BODY.len());
+    let preflight = |url: &str, origin: &str, method: &str| {
+        http(
+            "OPTIONS",
+            url,
+            &[
+                ("origin", origin),
+                ("access-control-request-method", method),
+                ("access-control-request-headers", "content-type"),
+            ],
+            b"",
+        )
+    };
+
+    // The documents store, per the spec's documents.cors (defaults: website; PUT, GET).
+    let r = preflight(&up.url, &page, "PUT");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("access-control-allow-origin"), Some(page.as_str()));
+    assert_eq!(
+        r.header("access-control-allow-headers"),
+        Some("content-type")
+    );
+    assert_eq!(r.header("access-control-max-age"), Some("3000"));
+    let localhost = page.replace("127.0.0.1", "localhost");
+    assert_eq!(preflight(&up.url, &localhost, "PUT").status, 200);
+    let r = preflight(&up.url, "http://evil.example", "PUT");
+    assert_eq!((r.status, s3_code(&r).as_str()), (403, "AccessForbidden"));
+    assert_eq!(r.header("access-control-allow-origin"), None);
+    let r = preflight(&up.url, &page, "DELETE");
+    assert_eq!(r.status, 403);
+
+    // Actual requests: CORS headers (with the ETag exposed) only for the page.
+    let mut headers = up.headers();
+    headers.push(("origin", &page));
+    let r = http("PUT", &up.url, &headers, BODY);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("access-control-allow-origin"), Some(page.as_str()));
+    assert_eq!(r.header("access-control-expose-headers"), Some("etag"));
+    let url = download_url(&dev, &up.key);
+    let r = http("GET", &url, &[("origin", "http://evil.example")], b"");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("access-control-allow-origin"), None);
+
+    // The presigner, like its Function URL: the page's origin, POST and GET, content-type.
+    let uploads = format!("{}uploads", dev.presigner_url);
+    let r = preflight(&uploads, &page, "POST");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("access-control-allow-origin"), Some(page.as_str()));
+    assert_eq!(r.header("access-control-allow-methods"), Some("POST, GET"));
+    assert_eq!(
+        preflight(&uploads, "http://evil.example", "POST").status,
+        403
+    );
+    assert_eq!(preflight(&uploads, &page, "PUT").status, 403);
+    let r = http(
+        "POST",
+        &uploads,
+        &[("content-type", "application/json"), ("origin", &page)],
+        br#"{"filename":"a.txt","contentType":"text/plain","size":1}"#,
+    );
+    assert_eq!(r.header("access-control-allow-origin"), Some(page.as_str()));
+    dev.stop();
+}
+
+#[test]
+fn uploads_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_project(dir.path(), "");
+    let data = dir.path().join("data");
+    let dev = Dev::start(&spec, Some(&data));
+    let up = upload(&dev);
+    dev.stop();
+
+    let dev = Dev::start(&spec, Some(&data));
+    let r = get(&download_url(&dev, &up.key));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.body, BODY);
+    dev.stop();
+}
+
+#[test]
+fn sigterm_stops_it_cleanly_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_project(dir.path(), "");
+    let dev = Dev::start(&spec, Some(&dir.path().join("data")));
+    // An idle keep-alive connection, as a browser leaves open, must not hold the stop up.
+    let (authority, _) = split_url(&dev.url);
+    let idle = std::net::TcpStream::connect(&authority).unwrap();
+    let (status, took) = dev.signal("TERM");
+    assert!(status.success(), "{status}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    drop(idle);
+}
+
+#[test]
+fn the_website_serves_like_the_s3_website_endpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_project(dir.path(), "");
+    let dev = Dev::start(&spec, Some(&dir.path().join("data")));
+    let r = get(&format!("{}app.js", dev.url));
+    assert_eq!(
+        r.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    let r = get(&format!("{}img/logo.png", dev.url));
+    assert_eq!(
+        (r.status, r.header("content-type")),
+        (200, Some("image/png"))
+    );
+    // A folder redirects to its index; a missing file gets the error document with 404.
+    let r = get(&format!("{}docs", dev.url));
+    assert_eq!((r.status, r.header("location")), (302, Some("/docs/")));
+    assert_eq!(get(&format!("{}docs/", dev.url)).text(), "<p>docs</p>");
+    let r = get(&format!("{}no/such/page", dev.url));
+    assert_eq!(r.status, 404);
+    assert!(r.text().contains("dev test"), "{}", r.text());
+    // Nothing outside the folder, nothing hidden.
+    for path in [
+        "/../../../../etc/passwd",
+        "/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+        "/docs/..%2f..%2f..%2fetc/passwd",
+        "/.git/config",
+        "/%2egit/config",
+    ] {
+        let (authority, _) = split_url(&dev.url);
+        let r = raw(
+            &authority,
+            format!("GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        );
+        assert_eq!(r.status, 404, "{path}");
+        assert!(!r.text().contains("secret") && !r.text().contains("root:"));
+    }
+    assert_eq!(get(&format!("{}%ff", dev.url)).status, 400);
+    assert_eq!(
+        http("POST", &format!("{}index.html", dev.url), &[], b"x").status,
+        405
+    );
+    dev.stop();
+}
+
+#[test]
+fn malformed_and_oversized_requests_get_a_4xx() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_project(dir.path(), "");
+    let dev = Dev::start(&spec, Some(&dir.path().join("data")));
+    let up = ask_upload(&dev, "notes.txt", "text/plain", BODY.len());
+    let bucket_url = dev.documents_url.trim_end_matches('/').to_string();
+
+    for url in [&dev.url, &dev.presigner_url, &dev.documents_url] {
+        let (authority, _) = split_url(url);
+        assert_eq!(raw(&authority, b"GARBAGE\r\n\r\n").status, 400, "{url}");
+        let huge_header = format!(
+            "GET / HTTP/1.1\r\nHost: {authority}\r\nX-Big: {}\r\n\r\n",
+            "a".repeat(1024 * 1024)
+        );
+        let r = raw(&authority, huge_header.as_bytes());
+        assert!((400..500).contains(&r.status), "{url}: {}", r.status);
+    }
+
+    // The presigner: a payload over a Function URL's 6 MB, and bodies that are not the API's.
+    let uploads = format!("{}uploads", dev.presigner_url);
+    let r = http("POST", &uploads, &[], &vec![b'x'; 7 * 1024 * 1024]);
+    assert_eq!(r.status, 413, "{}", r.text());
+    assert!(r.json()["error"].is_string());
+    for body in [&b"not json"[..], b"{}", b"[1,2]", &[0xff, 0xfe]] {
+        let r = http("POST", &uploads, &[], body);
+        assert_eq!(r.status, 400, "{}", r.text());
+    }
+    assert_eq!(
+        get(&format!(
+            "{}downloads?key=..%2F..%2Fetc%2Fpasswd",
+            dev.presigner_url
+        ))
+        .status,
+        400
+    );
+    assert_eq!(get(&format!("{}nope", dev.presigner_url)).status, 404);
+
+    // The store.
+    let other_bucket = up.url.replacen(&bucket_url, &format!("{bucket_url}x"), 1);
+    let r = http("PUT", &other_bucket, &up.headers(), BODY);
+    assert_eq!((r.status, s3_code(&r).as_str()), (404, "NoSuchBucket"));
+    let r = http("DELETE", &up.url, &[], b"");
+    assert_eq!((r.status, s3_code(&r).as_str()), (405, "MethodNotAllowed"));
+    let r = get(&format!("{bucket_url}/%ff"));
+    assert_eq!((r.status, s3_code(&r).as_str()), (400, "InvalidURI"));
+    let r = get(&format!("{bucket_url}/{}", "k".repeat(1025)));
+    assert_eq!((r.status, s3_code(&r).as_str()), (400, "KeyTooLongError"));
+    let r = get(&format!("{bucket_url}/"));
+    assert_eq!(r.status, 400);
+    let r = get(&format!("{bucket_url}/uploads/x?X-Amz-Date=%ff"));
+    assert_eq!(
+        (r.status, s3_code(&r).as_str()),
+        (400, "AuthorizationQueryParametersError")
+    );
+    // A huge declared body is refused before a byte of it is read.
+    let r = http(
+        "PUT",
+        &up.url,
+        &[
+            ("content-length", "6000000000"),
+            ("content-type", "text/plain"),
+        ],
+        b"",
+    );
+    assert_eq!(r.status, 403, "{}", r.text());
+    // A body shorter than its declared length is not stored.
+    let (authority, target) = split_url(&up.url);
+    {
+        use std::io::Write;
+        let mut s = std::net::TcpStream::connect(&authority).unwrap();
+        write!(
+            s,
+            "PUT {target} HTTP/1.1\r\nHost: {authority}\r\ncontent-type: text/plain\r\n\
+             content-length: {}\r\n\r\nhello",
+            BODY.len()
+        )
+        .unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let r = get(&download_url(&dev, &up.key));
+    assert_eq!((r.status, s3_code(&r).as_str()), (404, "NoSuchKey"));
+    let tmp = dev.data_dir.join("tmp");
+    assert_eq!(
+        std::fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "partial upload left in {tmp:?}"
+    );
+    dev.stop();
+}
+
+#[test]
+fn the_website_build_runs_before_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_project(dir.path(), "");
+    let yaml = std::fs::read_to_string(&spec).unwrap().replace(
+        "website: {source: site}",
+        "website:\n  source: out\n  build: mkdir -p out && echo '<p>built</p>' > out/index.html",
+    );
+    std::fs::write(&spec, yaml).unwrap();
+    let dev = Dev::start(&spec, Some(&dir.path().join("data")));
+    assert_eq!(get(&dev.url).text().trim(), "<p>built</p>");
+    dev.stop();
+
+    let yaml = std::fs::read_to_string(&spec)
+        .unwrap()
+        .replace("build: mkdir", "build: exit 3; mkdir");
+    std::fs::write(&spec, yaml).unwrap();
+    let out = command(&spec)
+        .args(["dev", "--port", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("website.build") && stderr.contains("failed"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_port_in_use_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_project(dir.path(), "");
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = command(&spec)
+        .args(["dev", "--port", &port, "--data-dir"])
+        .arg(dir.path().join("data"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("port {port} on 127.0.0.1 is in use"))
+            && stderr.contains("--port"),
+        "{stderr}"
+    );
+}
