@@ -115,7 +115,8 @@ async fn build(dir: &Path, arch: Architecture, report: Reporter) -> Result<PathB
         .kill_on_drop(true);
     let verbose = report.verbosity == Verbosity::Verbose;
     if verbose {
-        cmd.stdout(Stdio::inherit()).stderr(Stdio::inherit());
+        // stdout stays for results (`--output json`): cargo's output goes to stderr.
+        cmd.stdout(std::io::stderr()).stderr(Stdio::inherit());
     } else {
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     }

@@ -175,32 +175,6 @@ fn resource_plan(kind: Kind, name: &str, want: Fields, live: Option<&Fields>) ->
     }
 }
 
-/// Run the website build command, if any, in the spec's directory.
-async fn run_website_build(ctx: &Ctx) -> Result<()> {
-    let Some(cmd) = &ctx.spec.website.build else {
-        return Ok(());
-    };
-    ctx.report
-        .status("Running", format!("website.build `{cmd}`"));
-    let status = tokio::process::Command::new("sh")
-        .arg("-c")
-        .arg(cmd)
-        .current_dir(&ctx.spec.dir)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::inherit())
-        .stderr(std::process::Stdio::inherit())
-        .status()
-        .await
-        .with_context(|| format!("running website.build `{cmd}`"))?;
-    if !status.success() {
-        anyhow::bail!(
-            "website.build `{cmd}` failed ({status}); nothing was changed: fix the build and run \
-             up again"
-        );
-    }
-    Ok(())
-}
-
 /// Build the bundle and read the live state (concurrently), then compute the plan.
 pub async fn prepare(ctx: &Ctx, snap_and_bundle: (Snapshot, Bundle)) -> Result<Prepared> {
     let (snap, bundle) = snap_and_bundle;
@@ -314,7 +288,7 @@ pub struct UpResult {
 /// `up`: plan, then apply exactly that plan.
 pub async fn up(ctx: &Ctx, adopt: bool, prune: bool) -> Result<UpResult> {
     let (built, bundle, snap) = tokio::join!(
-        run_website_build(ctx),
+        sync::run_build(&ctx.spec, ctx.report),
         bundle::prepare(&ctx.spec, ctx.report),
         read_all(ctx),
     );

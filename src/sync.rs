@@ -169,6 +169,37 @@ impl CacheRules {
     }
 }
 
+/// Run `website.build`, if any, in the spec's directory, its output on stderr (stdout is kept
+/// for results). A failure stops the command before it changes anything.
+pub async fn run_build(spec: &Spec, report: Reporter) -> Result<()> {
+    let Some(cmd) = &spec.website.build else {
+        return Ok(());
+    };
+    report.status("Running", format!("website.build `{cmd}`"));
+    let status = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .current_dir(&spec.dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::io::stderr())
+        .status()
+        .await
+        .with_context(|| format!("running website.build `{cmd}`"))?;
+    if !status.success() {
+        anyhow::bail!(
+            "website.build `{cmd}` failed ({status}); nothing was changed: fix the build and run \
+             again"
+        );
+    }
+    if !spec.website.source.is_dir() {
+        anyhow::bail!(
+            "website.build `{cmd}` did not create website.source {}",
+            spec.website.source.display()
+        );
+    }
+    Ok(())
+}
+
 /// The runtime config the page reads (SPEC section 4), as an object to upload.
 pub fn config_object(spec: &Spec, region: &str, presigner_url: &str) -> Option<Object> {
     let key = spec.website.config_file.clone()?;

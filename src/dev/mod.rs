@@ -79,7 +79,7 @@ pub async fn start(spec: Spec, options: &Options, report: Reporter) -> Result<Ru
         .or_else(|| spec.region.clone())
         .unwrap_or_else(|| DEFAULT_REGION.to_string());
     let spec = spec.resolve(LOCAL_ACCOUNT, &region);
-    run_website_build(&spec, report).await?;
+    crate::sync::run_build(&spec, report).await?;
     let data_dir = shown(&data_dir(&spec, options)?);
     let credentials = local_credentials(&data_dir)?;
     // Installed before anything is printed, so a stop asked for right after the URL appears
@@ -294,34 +294,6 @@ impl Signals {
 
 /// Runs `website.build`, if any, once before serving, as `up` does before the sync. Its output
 /// goes to stderr: stdout is for the addresses.
-async fn run_website_build(spec: &Spec, report: Reporter) -> Result<()> {
-    let Some(cmd) = &spec.website.build else {
-        return Ok(());
-    };
-    report.status("Running", format!("website.build `{cmd}`"));
-    let status = tokio::process::Command::new("sh")
-        .arg("-c")
-        .arg(cmd)
-        .current_dir(&spec.dir)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::io::stderr())
-        .status()
-        .await
-        .with_context(|| format!("running website.build `{cmd}`"))?;
-    if !status.success() {
-        return Err(anyhow!(
-            "website.build `{cmd}` failed ({status}); fix the build and run dev again"
-        ));
-    }
-    if !spec.website.source.is_dir() {
-        return Err(anyhow!(
-            "website.build `{cmd}` did not create website.source {}",
-            spec.website.source.display()
-        ));
-    }
-    Ok(())
-}
-
 /// A path as a person would write it (`frontend`, not `config/../frontend`), when it exists.
 fn shown(path: &Path) -> PathBuf {
     std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
