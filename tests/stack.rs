@@ -778,3 +778,66 @@ async fn down_deletes_everything_including_every_object_version() {
     let again = run(project.cmd(&moto, REGION, &["down", "--yes"])).ok();
     assert!(again.stderr.contains("not deployed"), "{}", again.stderr);
 }
+
+#[tokio::test]
+async fn aws_iam_auth_provisions_no_public_permission_at_all() {
+    let moto = Moto::start();
+    let project = Project::new();
+    project.write_spec(
+        "version: 1\nname: iam-docs\nregion: eu-central-1\npresigner:\n  zip: bundle.zip\n  function_url: {auth: aws_iam}\nwebsite: {source: site}\n",
+    );
+    run(project.cmd(&moto, REGION, &["up"])).ok();
+    let lambda = moto.lambda(REGION).await;
+    let url = lambda
+        .get_function_url_config()
+        .function_name("iam-docs-dev-presigner")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(url.auth_type().as_str(), "AWS_IAM");
+    match lambda
+        .get_policy()
+        .function_name("iam-docs-dev-presigner")
+        .send()
+        .await
+    {
+        Err(e) => assert!(
+            format!("{e:?}").contains("ResourceNotFound"),
+            "no resource policy expected: {e:?}"
+        ),
+        Ok(p) => {
+            let policy: Value = serde_json::from_str(p.policy().unwrap()).unwrap();
+            assert!(
+                statements(&policy).is_empty(),
+                "no statement expected: {policy}"
+            );
+        }
+    }
+    // Switching to public auth adds exactly the two conditioned statements; back removes them.
+    project.write_spec(
+        "version: 1\nname: iam-docs\nregion: eu-central-1\npresigner:\n  zip: bundle.zip\n  function_url: {auth: none}\nwebsite: {source: site}\n",
+    );
+    run(project.cmd(&moto, REGION, &["up"])).ok();
+    let p = lambda
+        .get_policy()
+        .function_name("iam-docs-dev-presigner")
+        .send()
+        .await
+        .unwrap();
+    let policy: Value = serde_json::from_str(p.policy().unwrap()).unwrap();
+    assert_eq!(statements(&policy).len(), 2, "{policy}");
+    project.write_spec(
+        "version: 1\nname: iam-docs\nregion: eu-central-1\npresigner:\n  zip: bundle.zip\n  function_url: {auth: aws_iam}\nwebsite: {source: site}\n",
+    );
+    run(project.cmd(&moto, REGION, &["up"])).ok();
+    let remaining = match lambda
+        .get_policy()
+        .function_name("iam-docs-dev-presigner")
+        .send()
+        .await
+    {
+        Ok(p) => statements(&serde_json::from_str(p.policy().unwrap()).unwrap()).len(),
+        Err(_) => 0,
+    };
+    assert_eq!(remaining, 0);
+}
