@@ -4,7 +4,7 @@
 //! binary always gives the same zip and the same sha256: an unchanged function is never
 //! re-uploaded, because its CodeSha256 already matches.
 
-use std::io::{Cursor, Read, Write};
+use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
@@ -205,8 +205,10 @@ async fn cargo_target_dir(dir: &Path) -> Option<PathBuf> {
     meta["target_directory"].as_str().map(PathBuf::from)
 }
 
-/// The `bootstrap` binary inside a zip (for checks and tests).
-pub fn unzip_bootstrap(zip: &[u8]) -> Result<Vec<u8>> {
+/// The `bootstrap` binary inside a zip.
+#[cfg(test)]
+fn unzip_bootstrap(zip: &[u8]) -> Result<Vec<u8>> {
+    use std::io::Read;
     let mut archive = zip::ZipArchive::new(Cursor::new(zip))?;
     let mut file = archive.by_name("bootstrap")?;
     let mut out = Vec::new();

@@ -90,13 +90,6 @@ where
     }
 }
 
-/// Predicate: the service error code is one of `codes`.
-pub fn when_code<E: ProvideErrorMetadata, R>(
-    codes: &'static [&'static str],
-) -> impl Fn(&SdkError<E, R>) -> bool {
-    move |e| crate::errors::code_in(e, codes)
-}
-
 /// Predicate: the error code is `code` and its message contains `needle`.
 pub fn when_code_and_message<E: ProvideErrorMetadata, R>(
     code: &'static str,
