@@ -14,7 +14,6 @@ mod http;
 mod site;
 mod store;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -312,34 +311,12 @@ async fn bind(port: u16, flag: &str) -> Result<TcpListener> {
 /// The presigner's configuration, through the same variables and checks as the Lambda's init,
 /// so a spec the deployed function would refuse is refused here too.
 fn presigner_config(spec: &Spec, region: &str, store_endpoint: &str) -> Result<presigner::Config> {
-    let p = &spec.presigner;
-    let env: BTreeMap<&str, String> = [
-        (presigner::ENV_BUCKET, spec.documents.bucket.clone()),
-        (presigner::ENV_REGION, region.to_string()),
-        (
-            presigner::ENV_UPLOADS_PREFIX,
-            spec.documents.uploads_prefix.clone(),
-        ),
-        (
-            presigner::ENV_URL_EXPIRY_SECONDS,
-            p.url_expiry_seconds.to_string(),
-        ),
-        (
-            presigner::ENV_MAX_UPLOAD_BYTES,
-            p.max_upload_bytes.to_string(),
-        ),
-        (
-            presigner::ENV_ALLOWED_CONTENT_TYPES,
-            p.allowed_content_types.join(","),
-        ),
-        (
-            presigner::ENV_ALLOW_DOWNLOADS,
-            p.allow_downloads.to_string(),
-        ),
-        (presigner::ENV_S3_ENDPOINT, store_endpoint.to_string()),
-    ]
-    .into_iter()
-    .collect();
+    let mut env = crate::resources::function::environment(spec);
+    env.insert(presigner::ENV_REGION.to_string(), region.to_string());
+    env.insert(
+        presigner::ENV_S3_ENDPOINT.to_string(),
+        store_endpoint.to_string(),
+    );
     presigner::Config::from_lookup(|k| env.get(k).cloned())
         .map_err(|e| anyhow!("the presigner refuses this configuration: {e}"))
 }

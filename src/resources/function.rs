@@ -17,35 +17,40 @@ use super::Ctx;
 use crate::bundle::Bundle;
 use crate::errors::{aws_err, code_in};
 use crate::retry::{retry, when_code_and_message};
+use crate::spec::Spec;
 use crate::state::Kind;
 use crate::state::{extra_tag_keys, tags_value, Change, Fields, Live};
 
-/// The environment variables the presigner reads (see `lambda-bundle/src/lib.rs`).
-pub fn environment(ctx: &Ctx) -> BTreeMap<String, String> {
-    let p = &ctx.spec.presigner;
-    let mut env = BTreeMap::new();
-    env.insert("PRESIGNER_BUCKET".into(), ctx.spec.documents.bucket.clone());
-    env.insert(
-        "PRESIGNER_UPLOADS_PREFIX".into(),
-        ctx.spec.documents.uploads_prefix.clone(),
-    );
-    env.insert(
-        "PRESIGNER_URL_EXPIRY_SECONDS".into(),
-        p.url_expiry_seconds.to_string(),
-    );
-    env.insert(
-        "PRESIGNER_MAX_UPLOAD_BYTES".into(),
-        p.max_upload_bytes.to_string(),
-    );
-    env.insert(
-        "PRESIGNER_ALLOWED_CONTENT_TYPES".into(),
-        p.allowed_content_types.join(","),
-    );
-    env.insert(
-        "PRESIGNER_ALLOW_DOWNLOADS".into(),
-        p.allow_downloads.to_string(),
-    );
-    env
+/// The environment variables the presigner reads, named by the presigner crate itself. The
+/// deployed function gets these; `dev` adds its region and local store endpoint to them.
+pub fn environment(spec: &Spec) -> BTreeMap<String, String> {
+    let p = &spec.presigner;
+    [
+        (presigner::ENV_BUCKET, spec.documents.bucket.clone()),
+        (
+            presigner::ENV_UPLOADS_PREFIX,
+            spec.documents.uploads_prefix.clone(),
+        ),
+        (
+            presigner::ENV_URL_EXPIRY_SECONDS,
+            p.url_expiry_seconds.to_string(),
+        ),
+        (
+            presigner::ENV_MAX_UPLOAD_BYTES,
+            p.max_upload_bytes.to_string(),
+        ),
+        (
+            presigner::ENV_ALLOWED_CONTENT_TYPES,
+            p.allowed_content_types.join(","),
+        ),
+        (
+            presigner::ENV_ALLOW_DOWNLOADS,
+            p.allow_downloads.to_string(),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
 }
 
 pub fn desired(ctx: &Ctx, role_arn: &str, bundle: &Bundle) -> Fields {
@@ -58,7 +63,7 @@ pub fn desired(ctx: &Ctx, role_arn: &str, bundle: &Bundle) -> Fields {
     f.insert("memory_mb", json!(p.memory_mb));
     f.insert("timeout_seconds", json!(p.timeout_seconds));
     f.insert("reserved_concurrency", json!(p.reserved_concurrency));
-    f.insert("environment", json!(environment(ctx)));
+    f.insert("environment", json!(environment(&ctx.spec)));
     f.insert("role", json!(role_arn));
     f.insert("code_sha256", json!(bundle.sha256_base64));
     f
@@ -137,7 +142,9 @@ pub async fn apply(
     let label = format!("function {name}");
     let env = Environment::builder()
         .set_variables(Some(
-            environment(ctx).into_iter().collect::<HashMap<_, _>>(),
+            environment(&ctx.spec)
+                .into_iter()
+                .collect::<HashMap<_, _>>(),
         ))
         .build();
     let changed = |field: &str| changes.iter().any(|c| c.field == field);
