@@ -89,11 +89,37 @@ where
     code(err).is_some_and(|c| codes.contains(&c))
 }
 
+/// An AWS failure as one line (what was being done, then AWS's answer), keeping the service
+/// error code so callers can still match on it after it became an `anyhow::Error`.
+#[derive(Debug)]
+pub struct AwsError {
+    line: String,
+    code: Option<String>,
+}
+
+impl std::fmt::Display for AwsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.line)
+    }
+}
+
+impl std::error::Error for AwsError {}
+
 /// Wrap an SDK error as `anyhow` with what was being done.
 pub fn aws_err<E, R>(what: impl std::fmt::Display, err: SdkError<E, R>) -> anyhow::Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    anyhow::anyhow!("{what}: {}", describe(&err))
+    anyhow::Error::new(AwsError {
+        line: format!("{what}: {}", describe(&err)),
+        code: code(&err).map(str::to_string),
+    })
+}
+
+/// True when `err` (or what it wraps) is an AWS error with service code `code`.
+pub fn has_code(err: &anyhow::Error, code: &str) -> bool {
+    err.chain()
+        .filter_map(|e| e.downcast_ref::<AwsError>())
+        .any(|e| e.code.as_deref() == Some(code))
 }

@@ -428,7 +428,7 @@ pub async fn apply(ctx: &Ctx, which: Which, created: bool, changes: &[Change]) -
         // Just after CreateBucket, sub-resource calls may still answer NoSuchBucket.
         retry(
             ctx.timing.new_bucket,
-            |e: &anyhow::Error| created && e.to_string().contains("NoSuchBucket"),
+            |e: &anyhow::Error| created && crate::errors::has_code(e, "NoSuchBucket"),
             || set_field(ctx, which, &bucket, change),
         )
         .await
