@@ -7,4 +7,6 @@ cd "$(dirname "$0")/.."
 scripts/bootstrap.sh --browser
 source scripts/env.sh
 export PRESIGN_STACK_MOTO="$TOOLS_BIN/moto_server"
+# A one-shot build gains nothing from incremental artefacts, which would double the target dir.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 cargo test --workspace --all-targets --no-fail-fast "$@"
