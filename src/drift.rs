@@ -82,6 +82,17 @@ impl Drift {
             }
         }
         for o in &plan.website_content {
+            if !o.changes.is_empty() {
+                findings.extend(o.changes.iter().map(|c| Finding {
+                    kind: Kind::WebsiteContent,
+                    name: o.key.clone(),
+                    field: Some(c.field.to_string()),
+                    expected: c.new.clone(),
+                    found: c.old.clone(),
+                    fix: "upload it again with the spec's headers".to_string(),
+                }));
+                continue;
+            }
             let generated = Some(o.key.as_str()) == config_file;
             let (expected, found, fix) = match o.action {
                 Action::Create | Action::Update if generated => (

@@ -37,6 +37,10 @@ pub struct ResourcePlan {
 pub struct ObjectChange {
     pub key: String,
     pub action: Action,
+    /// For an object whose bytes match but whose headers do not: `content_type` and/or
+    /// `cache_control`, live and wanted. Empty (and omitted) otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<Change>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -75,13 +79,18 @@ impl Plan {
                 key: o.key.clone(),
                 action: match why {
                     Why::New => Action::Create,
-                    Why::Changed => Action::Update,
+                    Why::Changed | Why::Metadata(_) => Action::Update,
+                },
+                changes: match why {
+                    Why::Metadata(changes) => changes.clone(),
+                    Why::New | Why::Changed => Vec::new(),
                 },
             })
             .collect();
         website_content.extend(content.delete.iter().map(|k| ObjectChange {
             key: k.clone(),
             action: Action::Delete,
+            changes: Vec::new(),
         }));
         website_content.sort_by(|a, b| a.key.cmp(&b.key));
         Plan {
@@ -202,6 +211,15 @@ impl fmt::Display for Plan {
                 Action::Replace | Action::NoOp => continue,
             };
             writeln!(f, "  {sign} website object {}", o.key)?;
+            for c in &o.changes {
+                writeln!(
+                    f,
+                    "      {}: {} -> {}",
+                    c.field,
+                    short(&c.old),
+                    short(&c.new)
+                )?;
+            }
         }
         let (add, change, destroy) = self.counts();
         if self.is_empty() {

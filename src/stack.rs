@@ -65,8 +65,9 @@ pub struct Snapshot {
     pub role: Option<(Live, String)>,
     pub function: Option<Live>,
     pub url: Option<LiveUrl>,
-    /// Website objects (key -> ETag); `None` when the website bucket is missing.
-    pub objects: Option<BTreeMap<String, String>>,
+    /// Website objects by key; `None` when the website bucket is missing. Their headers are
+    /// read only when the bucket's content-rules tag is not the spec's.
+    pub objects: Option<BTreeMap<String, sync::Remote>>,
     /// Resources tagged for this stack that the spec no longer names.
     pub orphans: Vec<Orphan>,
 }
@@ -81,13 +82,21 @@ pub async fn read_all(ctx: &Ctx) -> Result<Snapshot> {
         sync::remote_objects(ctx),
         orphans::find(ctx),
     );
+    let website = website?;
+    let mut objects = objects?;
+    if let (Some(site), Some(objects)) = (&website, &mut objects) {
+        let want = sync::rules_fingerprint(&ctx.spec.website.cache_control);
+        if site.tags.get(sync::TAG_CONTENT_RULES) != Some(&want) && !objects.is_empty() {
+            sync::read_metadata(ctx, objects).await?;
+        }
+    }
     Ok(Snapshot {
         documents: documents?,
-        website: website?,
+        website,
         role: role?,
         function: function?,
         url: url?,
-        objects: objects?,
+        objects,
         orphans: orphans?,
     })
 }
@@ -437,10 +446,16 @@ async fn apply(ctx: &Ctx, snap: &Snapshot, prepared: Prepared) -> Result<String>
                 .upload
                 .retain(|(o, _)| Some(&o.key) != ctx.spec.website.config_file.as_ref());
             if let Some(config) = sync::config_object(&ctx.spec, &ctx.region, &url) {
-                let live_etag = snap.objects.as_ref().and_then(|o| o.get(&config.key));
-                if live_etag != Some(&config.md5_hex) {
-                    content.upload.push((config, sync::Why::Changed));
-                }
+                let live: BTreeMap<String, sync::Remote> = snap
+                    .objects
+                    .as_ref()
+                    .and_then(|o| o.get(&config.key))
+                    .map(|r| (config.key.clone(), r.clone()))
+                    .into_iter()
+                    .collect();
+                content
+                    .upload
+                    .extend(sync::plan(vec![config], &live).upload);
             }
             if !content.is_empty() {
                 ctx.report.status(
@@ -453,6 +468,11 @@ async fn apply(ctx: &Ctx, snap: &Snapshot, prepared: Prepared) -> Result<String>
                     ),
                 );
                 if let Err(e) = sync::execute(ctx, &content).await {
+                    failures.push(format!("{e:#}"));
+                }
+            }
+            if failures.is_empty() {
+                if let Err(e) = record_content_rules(ctx, snap).await {
                     failures.push(format!("{e:#}"));
                 }
             }
@@ -474,6 +494,26 @@ async fn apply(ctx: &Ctx, snap: &Snapshot, prepared: Prepared) -> Result<String>
             failures.join("\n  - ")
         ),
     }
+}
+
+/// After a successful sync, tag the website bucket with the fingerprint of the rules its
+/// objects now follow (a new bucket was created with it).
+async fn record_content_rules(ctx: &Ctx, snap: &Snapshot) -> Result<()> {
+    let Some(site) = &snap.website else {
+        return Ok(());
+    };
+    let want = sync::rules_fingerprint(&ctx.spec.website.cache_control);
+    if site.tags.get(sync::TAG_CONTENT_RULES) == Some(&want) {
+        return Ok(());
+    }
+    bucket::put_tags(ctx, &ctx.spec.website.bucket, ctx.tags(Kind::WebsiteBucket))
+        .await
+        .with_context(|| {
+            format!(
+                "recording the content rules on {}",
+                Which::Website.label(ctx)
+            )
+        })
 }
 
 fn announce(ctx: &Ctx, r: &ResourcePlan) {

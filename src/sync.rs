@@ -1,6 +1,12 @@
 //! The website sync: a merge of the local folder and the bucket listing into upload, delete and
 //! unchanged sets (no per-object HEAD), then a bounded pool of uploads and DeleteObjects batches.
 //! A file is unchanged when its MD5 equals the listed ETag (single-part SSE-S3 objects).
+//!
+//! A listing has no content type or cache-control, so the website bucket carries a tag with a
+//! fingerprint of the rules that give objects theirs ([`TAG_CONTENT_RULES`]). When the live
+//! tag differs from the spec's (a `cache_control` rule changed, or the bucket predates the
+//! tag), every object is HEADed once and those whose metadata differs are uploaded again; the
+//! tag is written only after that sync succeeds, so an interrupted run is picked up next time.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -8,17 +14,53 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+use futures::StreamExt;
 use futures::TryStreamExt;
 use md5::{Digest, Md5};
 use serde::Serialize;
+use serde_json::{json, Value};
+use sha2::Sha256;
 
 use crate::errors::{aws_err, code_in};
 use crate::report::Reporter;
 use crate::resources::Ctx;
 use crate::spec::{CacheRule, Spec};
+use crate::state::Change;
 
-/// How many uploads run at once.
+/// How many uploads (and metadata reads) run at once.
 const PARALLEL_UPLOADS: usize = 16;
+
+/// The website bucket's tag recording which content rules its objects were written with.
+pub const TAG_CONTENT_RULES: &str = "presign-stack:content-rules";
+
+/// Raised whenever [`content_type`] maps some name differently, so that `up` rewrites the
+/// metadata of objects written under the old mapping.
+const CONTENT_TYPE_RULES: u32 = 1;
+
+/// The fingerprint of the spec's content rules: the cache-control rules in order and the
+/// content-type mapping's revision. 16 hex digits of their SHA-256.
+pub fn rules_fingerprint(cache_control: &[CacheRule]) -> String {
+    let cache: Vec<[&str; 2]> = cache_control
+        .iter()
+        .map(|r| [r.pattern.as_str(), r.value.as_str()])
+        .collect();
+    let doc = json!({"content_types": CONTENT_TYPE_RULES, "cache_control": cache});
+    hex::encode(&Sha256::digest(doc.to_string().as_bytes())[..8])
+}
+
+/// A listed object: its ETag (quotes removed) and, when it was read, its metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Remote {
+    pub etag: String,
+    pub meta: Option<Meta>,
+}
+
+/// What HeadObject says of an object's headers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Meta {
+    pub content_type: Option<String>,
+    pub cache_control: Option<String>,
+}
 
 #[derive(Debug, Clone)]
 pub enum Body {
@@ -36,11 +78,13 @@ pub struct Object {
     pub cache_control: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Why {
     New,
     Changed,
+    /// Same bytes, other headers: `content_type` or `cache_control`, live (`old`) and wanted.
+    Metadata(Vec<Change>),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -234,8 +278,8 @@ pub fn config_object(spec: &Spec, region: &str, presigner_url: &str) -> Option<O
     })
 }
 
-/// The bucket's objects as key -> ETag (quotes removed); `None` when the bucket is missing.
-pub async fn remote_objects(ctx: &Ctx) -> Result<Option<BTreeMap<String, String>>> {
+/// The bucket's objects by key; `None` when the bucket is missing.
+pub async fn remote_objects(ctx: &Ctx) -> Result<Option<BTreeMap<String, Remote>>> {
     let bucket = &ctx.spec.website.bucket;
     let mut pages = ctx
         .aws
@@ -254,21 +298,93 @@ pub async fn remote_objects(ctx: &Ctx) -> Result<Option<BTreeMap<String, String>
         for o in page.contents() {
             if let Some(key) = o.key() {
                 let etag = o.e_tag().unwrap_or_default().trim_matches('"').to_string();
-                out.insert(key.to_string(), etag);
+                out.insert(key.to_string(), Remote { etag, meta: None });
             }
         }
     }
     Ok(Some(out))
 }
 
+/// HEAD every listed object for its content type and cache-control, 16 at a time. An object
+/// deleted since the listing is dropped from `objects` (and so uploaded as new).
+pub async fn read_metadata(ctx: &Ctx, objects: &mut BTreeMap<String, Remote>) -> Result<()> {
+    let s3 = &ctx.aws.s3;
+    let bucket = &ctx.spec.website.bucket;
+    let reads: Vec<(String, Option<Meta>)> = futures::stream::iter(objects.keys().cloned())
+        .map(|key| async move {
+            match s3.head_object().bucket(bucket).key(&key).send().await {
+                Ok(out) => Ok((
+                    key,
+                    Some(Meta {
+                        content_type: out.content_type().map(str::to_string),
+                        cache_control: out.cache_control().map(str::to_string),
+                    }),
+                )),
+                Err(e) if code_in(&e, &["NotFound", "NoSuchKey"]) => Ok((key, None)),
+                Err(e) => Err(aws_err(
+                    format!("reading the headers of {key} in website bucket {bucket}"),
+                    e,
+                )),
+            }
+        })
+        .buffer_unordered(PARALLEL_UPLOADS)
+        .try_collect()
+        .await?;
+    for (key, meta) in reads {
+        match meta {
+            Some(meta) => {
+                if let Some(r) = objects.get_mut(&key) {
+                    r.meta = Some(meta);
+                }
+            }
+            None => {
+                objects.remove(&key);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The headers of `obj` that differ from what `meta` read live.
+fn metadata_changes(obj: &Object, meta: &Meta) -> Vec<Change> {
+    let opt = |v: &Option<String>| v.as_ref().map_or(Value::Null, |s| json!(s));
+    let mut out = Vec::new();
+    if meta.content_type.as_deref() != Some(obj.content_type.as_str()) {
+        out.push(Change {
+            field: "content_type",
+            old: opt(&meta.content_type),
+            new: json!(obj.content_type),
+        });
+    }
+    if meta.cache_control != obj.cache_control {
+        out.push(Change {
+            field: "cache_control",
+            old: opt(&meta.cache_control),
+            new: opt(&obj.cache_control),
+        });
+    }
+    out
+}
+
 /// Merge local and remote into what to upload, delete, and leave alone.
-pub fn plan(local: Vec<Object>, remote: &BTreeMap<String, String>) -> SyncPlan {
+pub fn plan(local: Vec<Object>, remote: &BTreeMap<String, Remote>) -> SyncPlan {
     let mut plan = SyncPlan::default();
     let mut seen = std::collections::BTreeSet::new();
     for obj in local {
         seen.insert(obj.key.clone());
         match remote.get(&obj.key) {
-            Some(etag) if *etag == obj.md5_hex => plan.unchanged += 1,
+            Some(r) if r.etag == obj.md5_hex => {
+                let changes = r
+                    .meta
+                    .as_ref()
+                    .map(|m| metadata_changes(&obj, m))
+                    .unwrap_or_default();
+                if changes.is_empty() {
+                    plan.unchanged += 1;
+                } else {
+                    plan.upload.push((obj, Why::Metadata(changes)));
+                }
+            }
             Some(_) => plan.upload.push((obj, Why::Changed)),
             None => plan.upload.push((obj, Why::New)),
         }
@@ -355,6 +471,115 @@ mod tests {
         assert_eq!(content_type("a/app.js"), "text/javascript; charset=utf-8");
         assert_eq!(content_type("logo.png"), "image/png");
         assert_eq!(content_type("blob"), "application/octet-stream");
+    }
+
+    fn object(key: &str, md5_hex: &str, cache_control: Option<&str>) -> Object {
+        Object {
+            key: key.into(),
+            body: Body::Bytes(Vec::new()),
+            md5_hex: md5_hex.into(),
+            size: 0,
+            content_type: content_type(key),
+            cache_control: cache_control.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn headers_are_compared_only_when_they_were_read() {
+        let local = || {
+            vec![
+                object("a.js", "aa", Some("max-age=60")),
+                object("b.js", "bb", Some("max-age=60")),
+                object("c.png", "cc", None),
+                object("new.html", "dd", None),
+            ]
+        };
+        let remote = |meta: bool| -> BTreeMap<String, Remote> {
+            let read = |ct: &str, cc: Option<&str>| {
+                meta.then(|| Meta {
+                    content_type: Some(ct.into()),
+                    cache_control: cc.map(str::to_string),
+                })
+            };
+            [
+                (
+                    "a.js",
+                    "aa",
+                    read("text/javascript; charset=utf-8", Some("no-cache")),
+                ),
+                (
+                    "b.js",
+                    "xx",
+                    read("text/javascript; charset=utf-8", Some("max-age=60")),
+                ),
+                ("c.png", "cc", read("application/octet-stream", None)),
+                ("gone.txt", "ee", read("text/plain", None)),
+            ]
+            .into_iter()
+            .map(|(k, etag, meta)| {
+                (
+                    k.to_string(),
+                    Remote {
+                        etag: etag.into(),
+                        meta,
+                    },
+                )
+            })
+            .collect()
+        };
+
+        // Listing only: same bytes are unchanged, whatever their headers.
+        let p = plan(local(), &remote(false));
+        let why: Vec<(&str, &Why)> = p.upload.iter().map(|(o, w)| (o.key.as_str(), w)).collect();
+        assert_eq!(why, [("b.js", &Why::Changed), ("new.html", &Why::New)]);
+        assert_eq!(p.unchanged, 2);
+        assert_eq!(p.delete, ["gone.txt"]);
+
+        // Headers read: the same bytes under other headers are uploaded again.
+        let p = plan(local(), &remote(true));
+        let why: Vec<(&str, &Why)> = p.upload.iter().map(|(o, w)| (o.key.as_str(), w)).collect();
+        assert_eq!(
+            why,
+            [
+                (
+                    "a.js",
+                    &Why::Metadata(vec![Change {
+                        field: "cache_control",
+                        old: json!("no-cache"),
+                        new: json!("max-age=60"),
+                    }])
+                ),
+                ("b.js", &Why::Changed),
+                (
+                    "c.png",
+                    &Why::Metadata(vec![Change {
+                        field: "content_type",
+                        old: json!("application/octet-stream"),
+                        new: json!("image/png"),
+                    }])
+                ),
+                ("new.html", &Why::New),
+            ]
+        );
+        assert_eq!(p.unchanged, 0);
+    }
+
+    #[test]
+    fn the_fingerprint_follows_the_cache_rules_and_their_order() {
+        let rule = |m: &str, v: &str| CacheRule {
+            pattern: m.into(),
+            value: v.into(),
+        };
+        let a = rules_fingerprint(&[rule("**/*.html", "no-cache"), rule("**", "max-age=1")]);
+        assert_eq!(a.len(), 16);
+        assert_eq!(
+            a,
+            rules_fingerprint(&[rule("**/*.html", "no-cache"), rule("**", "max-age=1")])
+        );
+        let reordered = [rule("**", "max-age=1"), rule("**/*.html", "no-cache")];
+        assert_ne!(a, rules_fingerprint(&reordered));
+        let revalued = [rule("**/*.html", "no-cache"), rule("**", "max-age=2")];
+        assert_ne!(a, rules_fingerprint(&revalued));
     }
 
     #[test]

@@ -556,6 +556,134 @@ async fn a_second_up_with_nothing_changed_makes_no_write_request() {
     );
 }
 
+async fn cache_control_of(s3: &aws_sdk_s3::Client, key: &str) -> Option<String> {
+    s3.head_object()
+        .bucket(site_bucket())
+        .key(key)
+        .send()
+        .await
+        .unwrap()
+        .cache_control()
+        .map(str::to_string)
+}
+
+/// Run `up` with the request log on; its write requests.
+fn up_writes(project: &Project, moto: &Moto, log: &str) -> Vec<String> {
+    let log = project.path().join(log);
+    let mut up = project.cmd(moto, REGION, &["up"]);
+    up.env("PRESIGN_STACK_REQUEST_LOG", &log);
+    run(up).ok();
+    writes(&logged_requests(&log))
+}
+
+#[tokio::test]
+async fn a_changed_cache_control_rule_rewrites_the_headers_of_unchanged_objects() {
+    let moto = Moto::start();
+    let s3 = moto.s3(REGION).await;
+    let project = Project::new();
+    let spec = |js: &str| {
+        full_spec("zip: bundle.zip").replace(
+            "website:\n  source: site\n",
+            &format!(
+                "website:\n  source: site\n  cache_control:\n    - {{match: \"**/*.html\", value: \"no-cache\"}}\n    - {{match: \"**/*.js\", value: \"{js}\"}}\n    - {{match: \"**\", value: \"public, max-age=300\"}}\n"
+            ),
+        )
+    };
+    project.write_spec(&spec("public, max-age=60"));
+    run(project.cmd(&moto, REGION, &["up"])).ok();
+    assert_eq!(
+        cache_control_of(&s3, "app.js").await.as_deref(),
+        Some("public, max-age=60")
+    );
+
+    // Only the rule for scripts changes; no file does.
+    project.write_spec(&spec("public, max-age=31536000, immutable"));
+    let plan = run(project.cmd(&moto, REGION, &["plan"])).ok();
+    assert!(
+        plan.stdout.contains("~ website object app.js")
+            && plan.stdout.contains(
+                r#"cache_control: "public, max-age=60" -> "public, max-age=31536000, immutable""#
+            )
+            && plan.stdout.contains("tags.presign-stack:content-rules:")
+            && !plan.stdout.contains("index.html"),
+        "{}",
+        plan.stdout
+    );
+    let out = run(project.cmd(&moto, REGION, &["--output", "json", "drift"]));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let report: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(
+        report["findings"].as_array().unwrap().iter().any(|f| {
+            f["name"] == "app.js"
+                && f["field"] == "cache_control"
+                && f["found"] == "public, max-age=60"
+                && f["expected"] == "public, max-age=31536000, immutable"
+        }),
+        "{report}"
+    );
+
+    // The one script is uploaded again, then the tag records the rules: nothing else.
+    assert_eq!(
+        up_writes(&project, &moto, "requests-rules.log"),
+        vec![
+            "S3 PutObject".to_string(),
+            "S3 PutBucketTagging".to_string()
+        ]
+    );
+    assert_eq!(
+        cache_control_of(&s3, "app.js").await.as_deref(),
+        Some("public, max-age=31536000, immutable")
+    );
+    assert_eq!(
+        cache_control_of(&s3, "index.html").await.as_deref(),
+        Some("no-cache")
+    );
+    assert_eq!(
+        up_writes(&project, &moto, "requests-after.log"),
+        Vec::<String>::new()
+    );
+
+    // A bucket whose tag is missing (say, written by hand) has every object's headers read;
+    // when they already match, only the tag is written.
+    let tags: Vec<_> = s3
+        .get_bucket_tagging()
+        .bucket(site_bucket())
+        .send()
+        .await
+        .unwrap()
+        .tag_set()
+        .iter()
+        .filter(|t| t.key() != "presign-stack:content-rules")
+        .cloned()
+        .collect();
+    s3.put_bucket_tagging()
+        .bucket(site_bucket())
+        .tagging(
+            aws_sdk_s3::types::Tagging::builder()
+                .set_tag_set(Some(tags))
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let log = project.path().join("requests-untagged.log");
+    let mut up = project.cmd(&moto, REGION, &["up"]);
+    up.env("PRESIGN_STACK_REQUEST_LOG", &log);
+    run(up).ok();
+    let reqs = logged_requests(&log);
+    assert_eq!(
+        writes(&reqs),
+        vec!["S3 PutBucketTagging".to_string()],
+        "{reqs:?}"
+    );
+    assert_eq!(
+        reqs.iter().filter(|(_, op)| op == "HeadObject").count(),
+        5,
+        "index.html, app.js, img/logo.png, docs/help.html and config.json"
+    );
+}
+
 #[tokio::test]
 async fn us_east_1_uses_no_location_constraint_and_the_dash_website_origin() {
     let moto = Moto::start();

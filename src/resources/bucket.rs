@@ -26,6 +26,7 @@ use crate::spec::Encryption;
 use crate::state::{
     normalize_policy, parse_policy, set_value, tags_value, Change, Fields, Kind, Live,
 };
+use crate::sync::TAG_CONTENT_RULES;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Which {
@@ -429,7 +430,7 @@ pub async fn apply(ctx: &Ctx, which: Which, created: bool, changes: &[Change]) -
         retry(
             ctx.timing.new_bucket,
             |e: &anyhow::Error| created && crate::errors::has_code(e, "NoSuchBucket"),
-            || set_field(ctx, which, &bucket, change),
+            || set_field(ctx, which, &bucket, created, change),
         )
         .await
         .with_context(|| format!("setting {} of {label}", change.field))?;
@@ -463,22 +464,47 @@ async fn create(ctx: &Ctx, bucket: &str, label: &str) -> Result<()> {
     }
 }
 
-async fn set_field(ctx: &Ctx, which: Which, bucket: &str, change: &Change) -> Result<()> {
+/// Replace the bucket's tag set.
+pub async fn put_tags(ctx: &Ctx, bucket: &str, tags: BTreeMap<String, String>) -> Result<()> {
+    let tags = tags
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect::<Result<Vec<_>, _>>()?;
+    ctx.aws
+        .s3
+        .put_bucket_tagging()
+        .bucket(bucket)
+        .tagging(Tagging::builder().set_tag_set(Some(tags)).build()?)
+        .send()
+        .await
+        .map_err(|e| aws_err("PutBucketTagging", e))?;
+    Ok(())
+}
+
+async fn set_field(
+    ctx: &Ctx,
+    which: Which,
+    bucket: &str,
+    created: bool,
+    change: &Change,
+) -> Result<()> {
     let s3 = &ctx.aws.s3;
     let want = &change.new;
     match change.field {
         "tags" => {
-            let tags = ctx
-                .tags(which.kind())
-                .into_iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect::<Result<Vec<_>, _>>()?;
-            s3.put_bucket_tagging()
-                .bucket(bucket)
-                .tagging(Tagging::builder().set_tag_set(Some(tags)).build()?)
-                .send()
-                .await
-                .map_err(|e| aws_err("PutBucketTagging", e))?;
+            let mut tags = ctx.tags(which.kind());
+            if which == Which::Website && !created {
+                // The content-rules tag vouches for the objects' headers: it keeps its live
+                // value until the sync has rewritten them (stack::apply writes it then).
+                match change.old.get(TAG_CONTENT_RULES).and_then(Value::as_str) {
+                    Some(live) => tags.insert(TAG_CONTENT_RULES.to_string(), live.to_string()),
+                    None => tags.remove(TAG_CONTENT_RULES),
+                };
+                if tags_value(&tags) == change.old {
+                    return Ok(());
+                }
+            }
+            put_tags(ctx, bucket, tags).await?;
         }
         "object_ownership" => {
             s3.put_bucket_ownership_controls()

@@ -36,10 +36,17 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// The tags a resource of `kind` carries: the spec's, the ownership pair, and its kind.
+    /// The tags a resource of `kind` carries: the spec's, the ownership pair, and its kind;
+    /// the website bucket also the fingerprint of its content rules.
     pub fn tags(&self, kind: Kind) -> BTreeMap<String, String> {
         let mut tags = self.spec.tags();
         tags.insert(TAG_RESOURCE.to_string(), kind.tag_value().to_string());
+        if kind == Kind::WebsiteBucket {
+            tags.insert(
+                crate::sync::TAG_CONTENT_RULES.to_string(),
+                crate::sync::rules_fingerprint(&self.spec.website.cache_control),
+            );
+        }
         tags
     }
 
