@@ -33,9 +33,9 @@ const PARALLEL_UPLOADS: usize = 16;
 /// The website bucket's tag recording which content rules its objects were written with.
 pub const TAG_CONTENT_RULES: &str = "presign-stack:content-rules";
 
-/// Raised whenever [`content_type`] maps some name differently, so that `up` rewrites the
-/// metadata of objects written under the old mapping.
-const CONTENT_TYPE_RULES: u32 = 1;
+/// Raised whenever the code gives some key other headers ([`content_type`], the runtime
+/// config's cache-control), so that `up` rewrites objects written under the old mapping.
+const HEADER_RULES_REVISION: u32 = 1;
 
 /// The fingerprint of the spec's content rules: the cache-control rules in order and the
 /// content-type mapping's revision. 16 hex digits of their SHA-256.
@@ -44,7 +44,7 @@ pub fn rules_fingerprint(cache_control: &[CacheRule]) -> String {
         .iter()
         .map(|r| [r.pattern.as_str(), r.value.as_str()])
         .collect();
-    let doc = json!({"content_types": CONTENT_TYPE_RULES, "cache_control": cache});
+    let doc = json!({"revision": HEADER_RULES_REVISION, "cache_control": cache});
     hex::encode(&Sha256::digest(doc.to_string().as_bytes())[..8])
 }
 
@@ -267,15 +267,24 @@ pub fn config_object(spec: &Spec, region: &str, presigner_url: &str) -> Option<O
         allow_downloads: p.allow_downloads,
     })
     .expect("a plain struct serialises");
-    let rules = CacheRules::new(&spec.website.cache_control).ok()?;
     Some(Object {
         md5_hex: hex::encode(Md5::digest(&body)),
         size: body.len() as u64,
         content_type: "application/json; charset=utf-8".into(),
-        cache_control: rules.for_key(&key),
+        cache_control: Some(config_cache_control(&spec.website.cache_control, &key)),
         body: Body::Bytes(body),
         key,
     })
+}
+
+/// The runtime config names the presigner of this deployment, so a cached copy would point a
+/// page at an old URL: it is `no-cache` unless a rule names its key exactly (a catch-all such
+/// as `**` does not count).
+fn config_cache_control(rules: &[CacheRule], key: &str) -> String {
+    rules
+        .iter()
+        .find(|r| r.pattern == key)
+        .map_or_else(|| "no-cache".to_string(), |r| r.value.clone())
 }
 
 /// The bucket's objects by key; `None` when the bucket is missing.
@@ -562,6 +571,19 @@ mod tests {
             ]
         );
         assert_eq!(p.unchanged, 0);
+    }
+
+    #[test]
+    fn the_runtime_config_is_no_cache_unless_a_rule_names_it() {
+        let rule = |m: &str, v: &str| CacheRule {
+            pattern: m.into(),
+            value: v.into(),
+        };
+        let catch_all = [rule("**/*.json", "max-age=600"), rule("**", "max-age=300")];
+        assert_eq!(config_cache_control(&catch_all, "config.json"), "no-cache");
+        let named = [rule("**", "max-age=300"), rule("runtime.json", "max-age=5")];
+        assert_eq!(config_cache_control(&named, "runtime.json"), "max-age=5");
+        assert_eq!(config_cache_control(&named, "config.json"), "no-cache");
     }
 
     #[test]

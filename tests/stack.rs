@@ -595,6 +595,11 @@ async fn a_changed_cache_control_rule_rewrites_the_headers_of_unchanged_objects(
         cache_control_of(&s3, "app.js").await.as_deref(),
         Some("public, max-age=60")
     );
+    // The catch-all rule does not make the runtime config cacheable.
+    assert_eq!(
+        cache_control_of(&s3, "config.json").await.as_deref(),
+        Some("no-cache")
+    );
 
     // Only the rule for scripts changes; no file does.
     project.write_spec(&spec("public, max-age=31536000, immutable"));
