@@ -65,8 +65,7 @@ pub struct Snapshot {
     pub role: Option<(Live, String)>,
     pub function: Option<Live>,
     pub url: Option<LiveUrl>,
-    /// Website objects by key; `None` when the website bucket is missing. Their headers are
-    /// read only when the bucket's content-rules tag is not the spec's.
+    /// Website objects by key, as listed; `None` when the website bucket is missing.
     pub objects: Option<BTreeMap<String, sync::Remote>>,
     /// Resources tagged for this stack that the spec no longer names.
     pub orphans: Vec<Orphan>,
@@ -82,21 +81,13 @@ pub async fn read_all(ctx: &Ctx) -> Result<Snapshot> {
         sync::remote_objects(ctx),
         orphans::find(ctx),
     );
-    let website = website?;
-    let mut objects = objects?;
-    if let (Some(site), Some(objects)) = (&website, &mut objects) {
-        let want = sync::rules_fingerprint(&ctx.spec.website.cache_control);
-        if site.tags.get(sync::TAG_CONTENT_RULES) != Some(&want) && !objects.is_empty() {
-            sync::read_metadata(ctx, objects).await?;
-        }
-    }
     Ok(Snapshot {
         documents: documents?,
-        website,
+        website: website?,
         role: role?,
         function: function?,
         url: url?,
-        objects,
+        objects: objects?,
         orphans: orphans?,
     })
 }
@@ -147,6 +138,8 @@ impl Snapshot {
 pub struct Prepared {
     pub plan: Plan,
     pub content: SyncPlan,
+    /// The website objects, with their headers when they were read.
+    remote: BTreeMap<String, sync::Remote>,
     bundle: Bundle,
     role_arn: String,
 }
@@ -245,12 +238,22 @@ pub async fn prepare(ctx: &Ctx, snap_and_bundle: (Snapshot, Bundle)) -> Result<P
         .unwrap_or_default();
     let mut local = sync::local_objects(spec, ctx.report)?;
     local.extend(sync::config_object(spec, &ctx.region, &presigner_url));
-    let empty = BTreeMap::new();
-    let content = sync::plan(local, snap.objects.as_ref().unwrap_or(&empty));
+    let mut remote = snap.objects.clone().unwrap_or_default();
+    // Only a stale content-rules tag costs a HEAD per kept object (see `sync`).
+    let rules = sync::rules_fingerprint(&spec.website.cache_control);
+    let stale = snap
+        .website
+        .as_ref()
+        .is_some_and(|w| w.tags.get(sync::TAG_CONTENT_RULES) != Some(&rules));
+    if stale {
+        sync::read_metadata(ctx, &mut remote, &local).await?;
+    }
+    let content = sync::plan(local, &remote);
     let plan = Plan::new(resources, &snap.orphans, &content);
     Ok(Prepared {
         plan,
         content,
+        remote,
         bundle,
         role_arn,
     })
@@ -441,21 +444,25 @@ async fn apply(ctx: &Ctx, snap: &Snapshot, prepared: Prepared) -> Result<String>
     let url = match (site, presigner) {
         (Ok(()), Ok(url)) => {
             let mut content = prepared.content;
-            // The runtime config is only known now that the URL is.
-            content
-                .upload
-                .retain(|(o, _)| Some(&o.key) != ctx.spec.website.config_file.as_ref());
+            // The runtime config is only known now that the URL is: plan it again.
+            let config_key = ctx.spec.website.config_file.as_ref();
+            let before = content.upload.len();
+            content.upload.retain(|(o, _)| Some(&o.key) != config_key);
+            let was_planned = content.upload.len() != before;
             if let Some(config) = sync::config_object(&ctx.spec, &ctx.region, &url) {
-                let live: BTreeMap<String, sync::Remote> = snap
-                    .objects
-                    .as_ref()
-                    .and_then(|o| o.get(&config.key))
+                let live: BTreeMap<String, sync::Remote> = prepared
+                    .remote
+                    .get(&config.key)
                     .map(|r| (config.key.clone(), r.clone()))
                     .into_iter()
                     .collect();
-                content
-                    .upload
-                    .extend(sync::plan(vec![config], &live).upload);
+                let again = sync::plan(vec![config], &live);
+                match (was_planned, again.upload.is_empty()) {
+                    (false, false) => content.unchanged = content.unchanged.saturating_sub(1),
+                    (true, true) => content.unchanged += 1,
+                    _ => {}
+                }
+                content.upload.extend(again.upload);
             }
             if !content.is_empty() {
                 ctx.report.status(

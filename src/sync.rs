@@ -40,12 +40,22 @@ const HEADER_RULES_REVISION: u32 = 1;
 /// The fingerprint of the spec's content rules: the cache-control rules in order and the
 /// content-type mapping's revision. 16 hex digits of their SHA-256.
 pub fn rules_fingerprint(cache_control: &[CacheRule]) -> String {
-    let cache: Vec<[&str; 2]> = cache_control
-        .iter()
-        .map(|r| [r.pattern.as_str(), r.value.as_str()])
-        .collect();
-    let doc = json!({"revision": HEADER_RULES_REVISION, "cache_control": cache});
-    hex::encode(&Sha256::digest(doc.to_string().as_bytes())[..8])
+    // A struct, not a JSON map, so the bytes hashed never depend on serde_json's map order
+    // (which a feature enabled elsewhere in a build can change).
+    #[derive(Serialize)]
+    struct Rules<'a> {
+        revision: u32,
+        cache_control: Vec<[&'a str; 2]>,
+    }
+    let rules = Rules {
+        revision: HEADER_RULES_REVISION,
+        cache_control: cache_control
+            .iter()
+            .map(|r| [r.pattern.as_str(), r.value.as_str()])
+            .collect(),
+    };
+    let doc = serde_json::to_vec(&rules).expect("a plain struct serialises");
+    hex::encode(&Sha256::digest(&doc)[..8])
 }
 
 /// A listed object: its ETag (quotes removed) and, when it was read, its metadata.
@@ -174,11 +184,20 @@ fn object_key(rel: &Path) -> Result<String> {
     Ok(key)
 }
 
-/// Content type by extension; text gets an explicit UTF-8 charset.
+/// Content type by extension; text gets an explicit UTF-8 charset. JavaScript modules and
+/// WOFF fonts get their registered types (RFC 9239, RFC 8081), not the legacy ones.
 pub fn content_type(key: &str) -> String {
     let mime = mime_guess::from_path(key).first_or_octet_stream();
-    let essence = mime.essence_str();
-    let texty = mime.type_() == "text"
+    let ext = key
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    let essence = match ext.as_str() {
+        "js" | "mjs" | "cjs" => "text/javascript",
+        "woff" => "font/woff",
+        _ => mime.essence_str(),
+    };
+    let texty = essence.starts_with("text/")
         || matches!(
             essence,
             "application/javascript" | "application/json" | "image/svg+xml" | "application/xml"
@@ -314,12 +333,22 @@ pub async fn remote_objects(ctx: &Ctx) -> Result<Option<BTreeMap<String, Remote>
     Ok(Some(out))
 }
 
-/// HEAD every listed object for its content type and cache-control, 16 at a time. An object
-/// deleted since the listing is dropped from `objects` (and so uploaded as new).
-pub async fn read_metadata(ctx: &Ctx, objects: &mut BTreeMap<String, Remote>) -> Result<()> {
+/// HEAD each listed object that `local` also has (the rest are deleted, so their headers do
+/// not matter) for its content type and cache-control, 16 at a time. An object deleted since
+/// the listing is dropped from `objects` (and so uploaded as new).
+pub async fn read_metadata(
+    ctx: &Ctx,
+    objects: &mut BTreeMap<String, Remote>,
+    local: &[Object],
+) -> Result<()> {
     let s3 = &ctx.aws.s3;
     let bucket = &ctx.spec.website.bucket;
-    let reads: Vec<(String, Option<Meta>)> = futures::stream::iter(objects.keys().cloned())
+    let keys: Vec<String> = local
+        .iter()
+        .filter(|o| objects.contains_key(&o.key))
+        .map(|o| o.key.clone())
+        .collect();
+    let reads: Vec<(String, Option<Meta>)> = futures::stream::iter(keys)
         .map(|key| async move {
             match s3.head_object().bucket(bucket).key(&key).send().await {
                 Ok(out) => Ok((
@@ -480,6 +509,32 @@ mod tests {
         assert_eq!(content_type("a/app.js"), "text/javascript; charset=utf-8");
         assert_eq!(content_type("logo.png"), "image/png");
         assert_eq!(content_type("blob"), "application/octet-stream");
+    }
+
+    /// Objects in buckets carry these types; a dependency update that changes one must come
+    /// with a raised HEADER_RULES_REVISION, or live objects keep the old type.
+    #[test]
+    fn content_types_of_common_web_files_are_pinned() {
+        let table = [
+            ("a.css", "text/css; charset=utf-8"),
+            ("a.mjs", "text/javascript; charset=utf-8"),
+            ("a.json", "application/json; charset=utf-8"),
+            ("a.svg", "image/svg+xml; charset=utf-8"),
+            ("a.txt", "text/plain; charset=utf-8"),
+            ("a.xml", "text/xml; charset=utf-8"),
+            ("a.ico", "image/x-icon"),
+            ("a.jpg", "image/jpeg"),
+            ("a.webp", "image/webp"),
+            ("a.gif", "image/gif"),
+            ("a.woff2", "font/woff2"),
+            ("a.woff", "font/woff"),
+            ("a.wasm", "application/wasm"),
+            ("a.pdf", "application/pdf"),
+            ("a.webmanifest", "application/manifest+json"),
+        ];
+        let got: Vec<(&str, String)> = table.iter().map(|(k, _)| (*k, content_type(k))).collect();
+        let want: Vec<(&str, String)> = table.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        assert_eq!(got, want);
     }
 
     fn object(key: &str, md5_hex: &str, cache_control: Option<&str>) -> Object {

@@ -689,6 +689,85 @@ async fn a_changed_cache_control_rule_rewrites_the_headers_of_unchanged_objects(
     );
 }
 
+async fn site_tags(s3: &aws_sdk_s3::Client) -> BTreeMap<String, String> {
+    s3.get_bucket_tagging()
+        .bucket(site_bucket())
+        .send()
+        .await
+        .unwrap()
+        .tag_set()
+        .iter()
+        .map(|t| (t.key().to_string(), t.value().to_string()))
+        .collect()
+}
+
+/// The content-rules tag vouches for the objects' headers, so an `up` that fails before the
+/// sync keeps the old fingerprint even while it rewrites the other tags, and the next `up`
+/// still rewrites the headers. The failure is AWS's: a reserved concurrency that would leave
+/// the account under 100 unreserved executions, which moto enforces under a quota.
+#[tokio::test]
+async fn an_up_that_fails_before_the_sync_leaves_the_content_rules_tag_stale() {
+    let moto = Moto::start_with_env(&[("MOTO_LAMBDA_CONCURRENCY_QUOTA", "1000")]);
+    let s3 = moto.s3(REGION).await;
+    let project = Project::new();
+    let spec = |team: &str, js: &str, concurrency: u32| {
+        full_spec("zip: bundle.zip")
+            .replace("team: platform", &format!("team: {team}"))
+            .replace(
+                "reserved_concurrency: 5",
+                &format!("reserved_concurrency: {concurrency}"),
+            )
+            .replace(
+                "website:\n  source: site\n",
+                &format!(
+                    "website:\n  source: site\n  cache_control:\n    - {{match: \"**/*.js\", value: \"{js}\"}}\n    - {{match: \"**\", value: \"no-cache\"}}\n"
+                ),
+            )
+    };
+    project.write_spec(&spec("platform", "max-age=60", 5));
+    run(project.cmd(&moto, REGION, &["up"])).ok();
+    let old = site_tags(&s3).await["presign-stack:content-rules"].clone();
+
+    // Another rule, another tag, and a concurrency AWS refuses.
+    project.write_spec(&spec("web", "max-age=600", 950));
+    let failed = run(project.cmd(&moto, REGION, &["up"]));
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert!(
+        failed.stderr.contains("UnreservedConcurrentExecution")
+            && failed.stderr.contains("was not synced"),
+        "{}",
+        failed.stderr
+    );
+    let tags = site_tags(&s3).await;
+    assert_eq!(tags["team"], "web", "the other tags are applied");
+    assert_eq!(
+        tags["presign-stack:content-rules"], old,
+        "the fingerprint is not claimed before the sync"
+    );
+    assert_eq!(
+        cache_control_of(&s3, "app.js").await.as_deref(),
+        Some("max-age=60")
+    );
+
+    // Fixed, the next `up` still finds the stale headers and rewrites them.
+    project.write_spec(&spec("web", "max-age=600", 5));
+    let w = up_writes(&project, &moto, "requests-fixed.log");
+    assert!(
+        w.contains(&"S3 PutObject".to_string())
+            && w.last().map(String::as_str) == Some("S3 PutBucketTagging"),
+        "{w:?}"
+    );
+    assert_eq!(
+        cache_control_of(&s3, "app.js").await.as_deref(),
+        Some("max-age=600")
+    );
+    assert_ne!(site_tags(&s3).await["presign-stack:content-rules"], old);
+    assert_eq!(
+        up_writes(&project, &moto, "requests-after.log"),
+        Vec::<String>::new()
+    );
+}
+
 #[tokio::test]
 async fn us_east_1_uses_no_location_constraint_and_the_dash_website_origin() {
     let moto = Moto::start();

@@ -23,6 +23,12 @@ pub struct Moto {
 
 impl Moto {
     pub fn start() -> Moto {
+        Moto::start_with_env(&[])
+    }
+
+    /// A moto server with settings of its own, e.g. `MOTO_LAMBDA_CONCURRENCY_QUOTA`, which
+    /// makes it enforce the account's concurrency quota as AWS does.
+    pub fn start_with_env(env: &[(&str, &str)]) -> Moto {
         let exe = std::env::var_os("PRESIGN_STACK_MOTO")
             .map(PathBuf::from)
             .unwrap_or_else(|| repo().join(".tools/venv/bin/moto_server"));
@@ -34,6 +40,7 @@ impl Moto {
         let port = free_port();
         let log = std::env::temp_dir().join(format!("presign-stack-moto-{port}.log"));
         let child = Command::new(&exe)
+            .envs(env.iter().copied())
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&log).unwrap())
