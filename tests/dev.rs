@@ -156,6 +156,44 @@ fn page_config_upload_and_download_round_trip() {
 }
 
 #[test]
+fn downloads_answer_range_requests_as_s3_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_project(dir.path(), "");
+    let dev = Dev::start(&spec, None);
+    let up = upload(&dev);
+    let url = download_url(&dev, &up.key);
+    let len = BODY.len();
+
+    let whole = get(&url);
+    assert_eq!(whole.header("accept-ranges"), Some("bytes"));
+    let modified = whole.header("last-modified").unwrap_or_default();
+    assert!(modified.ends_with(" GMT"), "last-modified {modified:?}");
+
+    let part = http("GET", &url, &[("range", "bytes=6-9")], b"");
+    assert_eq!(part.status, 206, "{}", part.text());
+    assert_eq!(part.body, &BODY[6..10]);
+    let range = format!("bytes 6-9/{len}");
+    assert_eq!(part.header("content-range"), Some(range.as_str()));
+    assert_eq!(part.header("content-length"), Some("4"));
+
+    let tail = http("GET", &url, &[("range", "bytes=-5")], b"");
+    assert_eq!(tail.status, 206);
+    assert_eq!(tail.body, &BODY[len - 5..]);
+
+    let beyond = http("GET", &url, &[("range", &format!("bytes={len}-"))], b"");
+    assert_eq!(beyond.status, 416, "{}", beyond.text());
+    assert_eq!(s3_code(&beyond), "InvalidRange");
+    let star = format!("bytes */{len}");
+    assert_eq!(beyond.header("content-range"), Some(star.as_str()));
+
+    // Several ranges, as S3 does, get the whole object.
+    let several = http("GET", &url, &[("range", "bytes=0-1,4-5")], b"");
+    assert_eq!(several.status, 200);
+    assert_eq!(several.body, BODY);
+    dev.stop();
+}
+
+#[test]
 fn the_store_refuses_what_was_not_signed() {
     let dir = tempfile::tempdir().unwrap();
     let spec = write_project(dir.path(), "");

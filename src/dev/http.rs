@@ -60,7 +60,7 @@ pub fn empty(status: StatusCode) -> Response<Body> {
 }
 
 /// A file's contents as a streamed body, so a large object never sits in memory whole.
-pub fn file_body(file: tokio::fs::File) -> Body {
+pub fn file_body<R: tokio::io::AsyncRead + Unpin + Send + Sync + 'static>(file: R) -> Body {
     let chunks = futures::stream::unfold(Some(file), |state| async move {
         let mut file = state?;
         let mut buf = vec![0u8; 64 * 1024];

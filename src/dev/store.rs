@@ -1,5 +1,6 @@
 //! A local stand-in for the private documents bucket: path-style `<store>/<bucket>/<key>`,
 //! presigned PUT, GET and HEAD only, each checked with `presigner::verify` as S3 checks it.
+//! GET answers a single byte range (206, or 416 InvalidRange) and ignores others, as S3 does.
 //! Refusals carry S3's status codes and XML error bodies, so the page shows the same messages
 //! it would show against AWS.
 //!
@@ -20,7 +21,7 @@ use percent_encoding::percent_decode_str;
 use presigner::verify::{parse_query, verify_presigned, PresignedRequest, VerifyError};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use super::cors::{Refusal, Rule};
 use super::http::{empty, file_body, full, header, header_pairs, note, set, Body, Service};
@@ -66,6 +67,8 @@ struct S3Error {
     status: StatusCode,
     code: &'static str,
     message: String,
+    /// For a range that cannot be satisfied: `bytes */<size>`, as S3 sends it.
+    content_range: Option<String>,
 }
 
 fn s3_err(status: StatusCode, code: &'static str, message: impl Into<String>) -> S3Error {
@@ -73,6 +76,55 @@ fn s3_err(status: StatusCode, code: &'static str, message: impl Into<String>) ->
         status,
         code,
         message: message.into(),
+        content_range: None,
+    }
+}
+
+/// What a `Range` header asks of an object of `size` bytes, answered as S3 answers it.
+#[derive(Debug, PartialEq, Eq)]
+enum RangeAsk {
+    /// No range, or one S3 ignores (another unit, several ranges, bad syntax): 200.
+    Whole,
+    /// First and last byte, inclusive: 206.
+    Part(u64, u64),
+    /// 416 InvalidRange.
+    Unsatisfiable,
+}
+
+fn range_ask(header: Option<&str>, size: u64) -> RangeAsk {
+    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else {
+        return RangeAsk::Whole;
+    };
+    let Some((first, last)) = spec.trim().split_once('-') else {
+        return RangeAsk::Whole;
+    };
+    let num = |s: &str| -> Option<Option<u64>> {
+        let s = s.trim();
+        if s.is_empty() {
+            Some(None)
+        } else if s.bytes().all(|b| b.is_ascii_digit()) {
+            s.parse().ok().map(Some)
+        } else {
+            None
+        }
+    };
+    match (num(first), num(last)) {
+        // bytes=-N: the last N bytes.
+        (Some(None), Some(Some(n))) => {
+            if n == 0 || size == 0 {
+                RangeAsk::Unsatisfiable
+            } else {
+                RangeAsk::Part(size.saturating_sub(n), size - 1)
+            }
+        }
+        // bytes=A- and bytes=A-B.
+        (Some(Some(a)), Some(b)) => match b {
+            Some(b) if b < a => RangeAsk::Whole,
+            _ if a >= size => RangeAsk::Unsatisfiable,
+            Some(b) => RangeAsk::Part(a, b.min(size - 1)),
+            None => RangeAsk::Part(a, size - 1),
+        },
+        _ => RangeAsk::Whole,
     }
 }
 
@@ -111,6 +163,9 @@ impl S3Error {
             request_id
         );
         let mut r = full(self.status, "application/xml", body);
+        if let Some(range) = &self.content_range {
+            set(&mut r, "content-range", range);
+        }
         note(&mut r, format!("{}: {}", self.code, self.message));
         r
     }
@@ -477,20 +532,58 @@ impl Store {
         if meta.key != key {
             return Err(no_such_key());
         }
-        let file = match tokio::fs::File::open(&data_path).await {
+        let mut file = match tokio::fs::File::open(&data_path).await {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(no_such_key()),
             Err(e) => return Err(internal("opening the object", e)),
         };
         drop(commit);
-        let mut r = if req.method() == Method::HEAD {
-            empty(StatusCode::OK)
-        } else {
-            Response::new(file_body(file))
+        let modified = file
+            .metadata()
+            .await
+            .and_then(|m| m.modified())
+            .map_err(|e| internal("reading the object's metadata", e))?;
+        let (status, first, len) = match range_ask(header(req, "range"), meta.size) {
+            RangeAsk::Whole => (StatusCode::OK, 0, meta.size),
+            RangeAsk::Part(a, b) => (StatusCode::PARTIAL_CONTENT, a, b - a + 1),
+            RangeAsk::Unsatisfiable => {
+                let mut e = s3_err(
+                    StatusCode::RANGE_NOT_SATISFIABLE,
+                    "InvalidRange",
+                    "The requested range is not satisfiable",
+                );
+                e.content_range = Some(format!("bytes */{}", meta.size));
+                return Err(e);
+            }
         };
+        let mut r = if req.method() == Method::HEAD {
+            empty(status)
+        } else {
+            file.seek(std::io::SeekFrom::Start(first))
+                .await
+                .map_err(|e| internal("reading the object", e))?;
+            let mut r = Response::new(file_body(file.take(len)));
+            *r.status_mut() = status;
+            r
+        };
+        if status == StatusCode::PARTIAL_CONTENT {
+            set(
+                &mut r,
+                "content-range",
+                &format!("bytes {first}-{}/{}", first + len - 1, meta.size),
+            );
+        }
+        set(&mut r, "accept-ranges", "bytes");
         set(&mut r, "content-type", &meta.content_type);
-        set(&mut r, "content-length", &meta.size.to_string());
+        set(&mut r, "content-length", &len.to_string());
         set(&mut r, "etag", &format!("\"{}\"", meta.etag));
+        set(
+            &mut r,
+            "last-modified",
+            &aws_smithy_types::DateTime::from(modified)
+                .fmt(aws_smithy_types::date_time::Format::HttpDate)
+                .unwrap_or_default(),
+        );
         for (param, name) in RESPONSE_OVERRIDES {
             if let Some((_, v)) = params.iter().find(|(k, _)| k == param) {
                 let value = hyper::header::HeaderValue::from_str(v).map_err(|_| {
@@ -566,6 +659,33 @@ mod tests {
             assert_eq!(data.file_name().unwrap().len(), 64);
         }
         assert_ne!(s.paths("a").0, s.paths("b").0);
+    }
+
+    #[test]
+    fn ranges_are_answered_as_s3_answers_them() {
+        use RangeAsk::*;
+        let cases: &[(Option<&str>, u64, RangeAsk)] = &[
+            (None, 10, Whole),
+            (Some("bytes=0-3"), 10, Part(0, 3)),
+            (Some("bytes=4-"), 10, Part(4, 9)),
+            (Some("bytes=-3"), 10, Part(7, 9)),
+            (Some("bytes=-30"), 10, Part(0, 9)),
+            (Some("bytes=5-99"), 10, Part(5, 9)),
+            (Some("bytes=9-9"), 10, Part(9, 9)),
+            (Some("bytes=10-"), 10, Unsatisfiable),
+            (Some("bytes=10-20"), 10, Unsatisfiable),
+            (Some("bytes=-0"), 10, Unsatisfiable),
+            (Some("bytes=0-0"), 0, Unsatisfiable),
+            (Some("bytes=5-2"), 10, Whole),
+            (Some("bytes=0-1,4-5"), 10, Whole),
+            (Some("items=0-3"), 10, Whole),
+            (Some("bytes=a-b"), 10, Whole),
+            (Some("bytes=+1-2"), 10, Whole),
+            (Some("bytes=99999999999999999999999-"), 10, Whole),
+        ];
+        for (header, size, want) in cases {
+            assert_eq!(&range_ask(*header, *size), want, "{header:?} of {size}");
+        }
     }
 
     #[test]
