@@ -531,6 +531,35 @@ async fn every_out_of_band_change_is_found_named_and_repaired() {
         &site(),
     );
 
+    // Deleting the block or the ownership controls is not "back to the defaults": on AWS it
+    // unblocks public access and turns ACLs back on.
+    s3.delete_public_access_block()
+        .bucket(docs())
+        .send()
+        .await
+        .unwrap();
+    expect_repaired(
+        f,
+        &project,
+        &moto,
+        "the public access block deleted",
+        "documents_bucket",
+        "public_access_block",
+    );
+    s3.delete_bucket_ownership_controls()
+        .bucket(docs())
+        .send()
+        .await
+        .unwrap();
+    expect_repaired(
+        f,
+        &project,
+        &moto,
+        "the ownership controls deleted",
+        "documents_bucket",
+        "object_ownership",
+    );
+
     s3.put_bucket_tagging()
         .bucket(docs())
         .tagging(

@@ -2,8 +2,10 @@
 //!
 //! Fields: tags, object ownership, public access block, default encryption, bucket policy, and
 //! per kind versioning + lifecycle + CORS (documents) or the website configuration (website).
-//! A new bucket's "not configured" answers read as AWS's defaults for new buckets, so an
-//! endpoint that omits them (moto) compares equal to one that reports them.
+//! A missing default encryption reads as SSE-S3, which AWS applies to every bucket anyway. A
+//! missing public access block or ownership controls read as absent (nothing blocked, ACLs
+//! on), which is what they mean on AWS: `up` writes both explicitly on every bucket it creates,
+//! so on any endpoint their absence means someone deleted them, and that is drift.
 
 use std::collections::BTreeMap;
 
@@ -241,9 +243,9 @@ pub async fn read(ctx: &Ctx, which: Which) -> Result<Option<Live>> {
                     g(c.and_then(|c| c.restrict_public_buckets())),
                 )
             }
-            Err(e) if code_in(&e, &["NoSuchPublicAccessBlockConfiguration"]) => {
-                pab(true, true, true, true)
-            }
+            // No bucket-level block at all: nothing is blocked unless the account blocks it.
+            // `up` always writes one, so only a deletion out of band leads here.
+            Err(e) if code_in(&e, &["NoSuchPublicAccessBlockConfiguration"]) => Value::Null,
             Err(e) => return Err(aws_err(ctx_label("public access block"), e)),
         },
     );
@@ -264,9 +266,9 @@ pub async fn read(ctx: &Ctx, which: Which) -> Result<Option<Live>> {
                         .collect::<Vec<_>>()),
                 }
             }
-            Err(e) if code_in(&e, &["OwnershipControlsNotFoundError"]) => {
-                json!("BucketOwnerEnforced")
-            }
+            // No ownership controls: ACLs are back on (ObjectWriter), as after
+            // DeleteBucketOwnershipControls on AWS. `up` always writes them.
+            Err(e) if code_in(&e, &["OwnershipControlsNotFoundError"]) => Value::Null,
             Err(e) => return Err(aws_err(ctx_label("ownership controls"), e)),
         },
     );
