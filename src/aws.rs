@@ -44,9 +44,25 @@ impl Aws {
         if let Some(region) = &connect.region {
             loader = loader.region(Region::new(region.clone()));
         }
-        if let Some(url) = &connect.endpoint_url {
+        let endpoint = match &connect.endpoint_url {
+            Some(url) => Some(checked_endpoint("--endpoint-url", url)?),
+            None => match std::env::var("AWS_ENDPOINT_URL") {
+                Ok(url) if !url.trim().is_empty() => {
+                    Some(checked_endpoint("AWS_ENDPOINT_URL", &url)?)
+                }
+                _ => None,
+            },
+        };
+        if let Some(url) = endpoint {
             loader = loader.endpoint_url(url);
         }
+        // A connection that never opens fails fast; `account_id`, the first call of every
+        // command, also bounds the whole call, so a silent endpoint is an error, not a hang.
+        loader = loader.timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(std::time::Duration::from_secs(10))
+                .build(),
+        );
         let sdk = loader.load().await;
         let region = sdk.region().map(|r| r.to_string()).context(
             "no AWS region: set `region:` in the spec, pass --region, or set AWS_REGION",
@@ -81,12 +97,35 @@ impl Aws {
 
     /// The account the credentials belong to.
     pub async fn account_id(&self) -> Result<String> {
-        let who = self.sts.get_caller_identity().send().await.map_err(|e| {
-            anyhow::anyhow!(
-                "could not identify the AWS account ({}): check your credentials \
-                 (AWS_PROFILE, AWS_ACCESS_KEY_ID, or `aws sso login`)",
-                crate::errors::describe(&e)
+        let call = self
+            .sts
+            .get_caller_identity()
+            .customize()
+            .config_override(
+                aws_sdk_sts::config::Config::builder().timeout_config(
+                    aws_config::timeout::TimeoutConfig::builder()
+                        .operation_attempt_timeout(IDENTIFY_TIMEOUT)
+                        .build(),
+                ),
             )
+            .send();
+        let who = call.await.map_err(|e| {
+            let reason = crate::errors::describe(&e);
+            match &e {
+                aws_sdk_sts::error::SdkError::TimeoutError(_) => anyhow::anyhow!(
+                    "no answer from the AWS endpoint within {} s ({reason}): check the network, \
+                     or --endpoint-url / AWS_ENDPOINT_URL if you use an emulator",
+                    IDENTIFY_TIMEOUT.as_secs()
+                ),
+                aws_sdk_sts::error::SdkError::DispatchFailure(_) => anyhow::anyhow!(
+                    "could not reach the AWS endpoint ({reason}): check the network, or \
+                     --endpoint-url / AWS_ENDPOINT_URL if you use an emulator"
+                ),
+                _ => anyhow::anyhow!(
+                    "could not identify the AWS account ({reason}): check your credentials \
+                     (AWS_PROFILE, AWS_ACCESS_KEY_ID, or `aws sso login`)"
+                ),
+            }
         })?;
         who.account()
             .map(str::to_string)
@@ -97,6 +136,29 @@ impl Aws {
 /// Counts every request attempt (retries included) by service and operation; with
 /// `PRESIGN_STACK_REQUEST_LOG=FILE` also appends one line per request to FILE: the service
 /// name, a space, the operation name (service names may contain spaces).
+/// How long the first call of a command (STS GetCallerIdentity) may take per attempt.
+const IDENTIFY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// An endpoint override must be an http(s) URL with a host; the SDK would otherwise panic on
+/// an empty one or fail later with an unreadable message.
+fn checked_endpoint(source: &str, url: &str) -> Result<String> {
+    let url = url.trim();
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"));
+    match rest {
+        Some(rest)
+            if !rest.is_empty() && !rest.starts_with('/') && !url.contains(char::is_whitespace) =>
+        {
+            Ok(url.to_string())
+        }
+        _ => anyhow::bail!(
+            "{source} `{url}` is not an http(s) URL; give one like http://127.0.0.1:4566, or \
+             leave it unset for AWS itself"
+        ),
+    }
+}
+
 #[derive(Clone, Default)]
 pub struct RequestLog {
     inner: Arc<Mutex<Vec<(String, String)>>>,

@@ -112,21 +112,39 @@ pub enum Command {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // Usage errors exit 1 like every other error: 2 means changes or drift.
+            return if e.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    // CI templates often export an empty AWS_ENDPOINT_URL; the SDK would take it for a URL.
+    // Nothing else runs yet, so changing the environment here races with no one.
+    if std::env::var_os("AWS_ENDPOINT_URL").is_some_and(|v| v.to_string_lossy().trim().is_empty()) {
+        std::env::remove_var("AWS_ENDPOINT_URL");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: could not start the async runtime: {e}");
+            err_line(format_args!(
+                "error: could not start the async runtime: {e}"
+            ));
             return ExitCode::from(1);
         }
     };
     match runtime.block_on(run(&cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            err_line(format_args!("error: {e:#}"));
             ExitCode::from(1)
         }
     }
@@ -135,7 +153,7 @@ pub fn main() -> ExitCode {
 fn load(cli: &Cli) -> Result<Spec> {
     spec::load(&cli.spec, &cli.env).map_err(|errors| {
         for e in &errors {
-            eprintln!("{e}");
+            err_line(format_args!("{e}"));
         }
         anyhow::anyhow!(
             "{} has {} problem{}",
@@ -148,10 +166,28 @@ fn load(cli: &Cli) -> Result<Spec> {
 
 fn print<T: Serialize + std::fmt::Display>(cli: &Cli, value: &T) -> Result<()> {
     match cli.output {
-        Format::Text => println!("{value}"),
-        Format::Json => println!("{}", serde_json::to_string_pretty(value)?),
+        Format::Text => out(value),
+        Format::Json => out(serde_json::to_string_pretty(value)?),
     }
-    Ok(())
+}
+
+/// One line of results on stdout. A reader that went away (`| head`) ends the output quietly,
+/// as for any Unix filter; any other write failure (a full disk) is an error.
+fn out(line: impl std::fmt::Display) -> Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(e).context("writing the result to stdout")
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A line on stderr; nowhere left to report a failure to write it.
+fn err_line(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 async fn run(cli: &Cli) -> Result<ExitCode> {
@@ -228,17 +264,21 @@ async fn run(cli: &Cli) -> Result<ExitCode> {
         Command::Up { adopt, prune } => {
             let result = stack::up(&ctx, *adopt, *prune).await?;
             match cli.output {
-                Format::Json => println!("{}", serde_json::to_string_pretty(&result)?),
+                Format::Json => out(serde_json::to_string_pretty(&result)?)?,
                 Format::Text => {
                     if result.plan.is_empty() {
                         report.block("No changes. The stack matches the spec.");
                     } else {
-                        let (add, change, destroy) = result.plan.counts();
+                        let (add, change, mut destroy) = result.plan.counts();
+                        if !*prune {
+                            // Kept, not destroyed: orphans and the old halves of renames.
+                            destroy -= result.plan.orphans().len().min(destroy);
+                        }
                         report.block(format!(
                             "Apply complete: {add} added, {change} changed, {destroy} destroyed."
                         ));
                     }
-                    println!("{}", result.outputs);
+                    out(&result.outputs)?;
                 }
             }
             ExitCode::SUCCESS
@@ -250,7 +290,7 @@ async fn run(cli: &Cli) -> Result<ExitCode> {
         Command::Down { yes } => {
             let result = stack::down(&ctx, *yes).await?;
             match cli.output {
-                Format::Json => println!("{}", serde_json::to_string_pretty(&result)?),
+                Format::Json => out(serde_json::to_string_pretty(&result)?)?,
                 Format::Text => report.status(
                     "Destroyed",
                     format!(

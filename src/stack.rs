@@ -320,7 +320,7 @@ pub async fn up(ctx: &Ctx, adopt: bool, prune: bool) -> Result<UpResult> {
     let orphans = plan.orphans();
     let presigner_url = apply(ctx, &snap, prepared).await?;
     if prune {
-        delete_orphans(ctx, &orphans).await?;
+        delete_orphans(ctx, &orphans, " (no longer in the spec)").await?;
     } else if !orphans.is_empty() {
         ctx.report.warn(format!(
             "kept {} resource{} the spec no longer names ({}); `up --prune` deletes them",
@@ -353,17 +353,15 @@ fn creates(r: &ResourcePlan) -> bool {
 }
 
 /// Delete orphans: functions first (nothing depends on them), then roles and buckets.
-async fn delete_orphans(ctx: &Ctx, orphans: &[Orphan]) -> Result<usize> {
+async fn delete_orphans(ctx: &Ctx, orphans: &[Orphan], why: &str) -> Result<usize> {
     let mut objects = 0;
     let mut failures = Vec::new();
     let (functions, rest): (Vec<&Orphan>, Vec<&Orphan>) =
         orphans.iter().partition(|o| o.kind == Kind::Function);
     for batch in [functions, rest] {
         let results = futures::future::join_all(batch.iter().map(|o| async move {
-            ctx.report.status(
-                "Deleting",
-                format!("{} {} (no longer in the spec)", o.kind, o.name),
-            );
+            ctx.report
+                .status("Deleting", format!("{} {}{why}", o.kind, o.name));
             orphans::delete(ctx, o).await
         }))
         .await;
@@ -591,31 +589,36 @@ pub struct DownResult {
 /// permissions first), then the role and both buckets, and any orphan the stack still tags.
 pub async fn down(ctx: &Ctx, yes: bool) -> Result<DownResult> {
     let snap = read_all(ctx).await?;
-    snap.check_ownership(ctx, false)
-        .context("down deletes only what this stack created; nothing was deleted")?;
     let spec = &ctx.spec;
     let mut targets: Vec<Orphan> = Vec::new();
-    let mut add = |present: bool, kind: Kind, name: &str| {
-        if present {
-            targets.push(Orphan {
+    // What is not this stack's own is left alone, and said so; the rest is still deleted.
+    let mut add = |live: Option<&Live>, kind: Kind, name: &str| {
+        let Some(live) = live else { return };
+        match check_owned(spec, &format!("{kind} {name}"), Some(live), false) {
+            Ok(()) => targets.push(Orphan {
                 kind,
                 name: name.to_string(),
-            });
+            }),
+            Err(e) => ctx.report.warn(format!("left in place: {e}")),
         }
     };
     add(
-        snap.function.is_some(),
+        snap.function.as_ref(),
         Kind::Function,
         &spec.presigner.function_name,
     );
-    add(snap.role.is_some(), Kind::Role, &spec.presigner.role_name);
     add(
-        snap.documents.is_some(),
+        snap.role.as_ref().map(|(l, _)| l),
+        Kind::Role,
+        &spec.presigner.role_name,
+    );
+    add(
+        snap.documents.as_ref(),
         Kind::DocumentsBucket,
         &spec.documents.bucket,
     );
     add(
-        snap.website.is_some(),
+        snap.website.as_ref(),
         Kind::WebsiteBucket,
         &spec.website.bucket,
     );
@@ -643,7 +646,7 @@ pub async fn down(ctx: &Ctx, yes: bool) -> Result<DownResult> {
     if url_only {
         function_url::delete(ctx, &spec.presigner.function_name).await?;
     }
-    let objects = delete_orphans(ctx, &targets)
+    let objects = delete_orphans(ctx, &targets, "")
         .await
         .context("down did not finish; run it again to delete the rest")?;
     Ok(DownResult {

@@ -81,15 +81,136 @@ fn a_missing_spec_file_names_it() {
 }
 
 #[test]
-fn bad_flags_are_refused_with_usage() {
+fn bad_flags_are_refused_with_usage_and_exit_1_not_the_drift_code() {
     let mut c = offline_cmd();
     c.args(["--output", "yaml", "validate"]);
     let out = run(c);
-    assert_eq!(out.code, 2, "clap's usage error");
+    assert_eq!(
+        out.code, 1,
+        "a usage error is an error; 2 means changes or drift"
+    );
     assert!(
         out.stderr.contains("possible values: text, json"),
         "{}",
         out.stderr
+    );
+    let mut c = offline_cmd();
+    c.args(["drift", "--markdwn", "x.md"]);
+    let out = run(c);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("--markdown"), "{}", out.stderr);
+
+    let mut c = offline_cmd();
+    c.arg("--help");
+    let out = run(c);
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.contains("drift"), "{}", out.stdout);
+}
+
+#[test]
+fn an_endpoint_that_is_not_a_url_is_named_and_an_empty_one_is_unset() {
+    let project = Project::new();
+    project.write_spec(
+        "version: 1\nname: ep-docs\nregion: eu-central-1\npresigner: {zip: bundle.zip}\nwebsite: {source: site}\n",
+    );
+    for (flag, env, named) in [
+        (Some(""), None, "--endpoint-url ``"),
+        (
+            Some("localhost:4566"),
+            None,
+            "--endpoint-url `localhost:4566`",
+        ),
+        (None, Some("ftp://x"), "AWS_ENDPOINT_URL `ftp://x`"),
+    ] {
+        let mut c = offline_cmd();
+        c.env_remove("AWS_ENDPOINT_URL")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test");
+        if let Some(env) = env {
+            c.env("AWS_ENDPOINT_URL", env);
+        }
+        c.arg("--spec").arg(project.spec_path());
+        if let Some(flag) = flag {
+            c.args(["--endpoint-url", flag]);
+        }
+        c.arg("plan");
+        let out = run(c);
+        assert_eq!(out.code, 1, "{flag:?} {env:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(named) && out.stderr.contains("http://127.0.0.1:4566"),
+            "{flag:?} {env:?}: {}",
+            out.stderr
+        );
+    }
+
+    // An empty AWS_ENDPOINT_URL, as CI templates export it, means none: the run goes on to
+    // the endpoint given by the flag.
+    let moto = Moto::start();
+    let mut c = offline_cmd();
+    c.env("AWS_ENDPOINT_URL", "")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .arg("--spec")
+        .arg(project.spec_path())
+        .args(["--endpoint-url", &moto.url, "plan"]);
+    let out = run(c);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("Plan: "), "{}", out.stdout);
+}
+
+#[test]
+fn an_endpoint_that_never_answers_is_an_error_not_a_hang() {
+    // Accepts connections and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    let project = Project::new();
+    project.write_spec(
+        "version: 1\nname: ep-docs\nregion: eu-central-1\npresigner: {zip: bundle.zip}\nwebsite: {source: site}\n",
+    );
+    let mut c = offline_cmd();
+    c.env("AWS_ENDPOINT_URL", &url)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .arg("--spec")
+        .arg(project.spec_path())
+        .arg("plan");
+    let out = run(c);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("no answer from the AWS endpoint within 20 s"),
+        "{}",
+        out.stderr
+    );
+    drop(silent);
+}
+
+#[test]
+fn a_reader_that_goes_away_ends_the_output_quietly() {
+    let project = Project::new();
+    project.write_spec(
+        "version: 1\nname: acme-docs\npresigner: {zip: bundle.zip}\nwebsite: {source: site}\n",
+    );
+    let mut c = offline_cmd();
+    c.arg("--spec")
+        .arg(project.spec_path())
+        .arg("validate")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    drop(child.stdout.take()); // the reader is gone before the first line
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("panicked"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }
 

@@ -877,15 +877,24 @@ async fn up_refuses_a_bucket_it_does_not_own_and_adopt_takes_it_over() {
         s3.get_bucket_tagging().bucket(&docs).send().await.is_err(),
         "the bucket was not touched"
     );
-    // `down` refuses it too, and deletes nothing.
+    assert!(out.stderr.contains("`up --adopt`"), "{}", out.stderr);
+    // `plan` names the same problem, with the same remedy.
+    let plan = run(project.cmd(&moto, REGION, &["plan"]));
+    assert_eq!(plan.code, 1);
+    assert!(plan.stderr.contains("`up --adopt`"), "{}", plan.stderr);
+    // `down` leaves it in place and says so.
     let down = run(project.cmd(&moto, REGION, &["down", "--yes"]));
-    assert_eq!(down.code, 1);
+    assert_eq!(down.code, 0, "{}", down.stderr);
     assert!(
-        down.stderr.contains("nothing was deleted"),
+        down.stderr.contains("left in place") && down.stderr.contains(&docs),
         "{}",
         down.stderr
     );
     assert!(s3.head_bucket().bucket(&docs).send().await.is_ok());
+    assert!(
+        s3.get_bucket_tagging().bucket(&docs).send().await.is_err(),
+        "the bucket was not touched"
+    );
 
     run(project.cmd(&moto, REGION, &["up", "--adopt"])).ok();
     let tags = s3.get_bucket_tagging().bucket(&docs).send().await.unwrap();

@@ -148,14 +148,15 @@ pub fn check_owned(
         _ if adopt => Ok(()),
         Owner::Other { stack, env } => anyhow::bail!(
             "{what} already exists and belongs to presign-stack stack `{stack}` (env `{env}`), \
-             not `{}` (env `{}`); choose another name in the spec, or pass --adopt to take it over",
+             not `{}` (env `{}`); choose another name in the spec, or run `up --adopt` to take it \
+             over",
             spec.name,
             spec.env
         ),
         Owner::Unmanaged => anyhow::bail!(
             "{what} already exists but was not created by this stack (it lacks the tags \
              {TAG_STACK}={} and {TAG_ENV}={}); presign-stack never modifies or deletes what it \
-             does not own: choose another name in the spec, or pass --adopt to take it over",
+             does not own: choose another name in the spec, or run `up --adopt` to take it over",
             spec.name,
             spec.env
         ),
