@@ -117,10 +117,15 @@ impl Aws {
                      or --endpoint-url / AWS_ENDPOINT_URL if you use an emulator",
                     IDENTIFY_TIMEOUT.as_secs()
                 ),
-                aws_sdk_sts::error::SdkError::DispatchFailure(_) => anyhow::anyhow!(
-                    "could not reach the AWS endpoint ({reason}): check the network, or \
-                     --endpoint-url / AWS_ENDPOINT_URL if you use an emulator"
-                ),
+                aws_sdk_sts::error::SdkError::DispatchFailure(_) => anyhow::anyhow!("{reason}"),
+                aws_sdk_sts::error::SdkError::ServiceError(_)
+                    if crate::errors::code(&e).is_none() =>
+                {
+                    anyhow::anyhow!(
+                        "the AWS endpoint gave an answer that is not AWS's ({reason}): check \
+                         --endpoint-url / AWS_ENDPOINT_URL, or a proxy on the way"
+                    )
+                }
                 _ => anyhow::anyhow!(
                     "could not identify the AWS account ({reason}): check your credentials \
                      (AWS_PROFILE, AWS_ACCESS_KEY_ID, or `aws sso login`)"

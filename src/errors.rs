@@ -4,19 +4,22 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 /// `Code: message` for a service error; the transport problem otherwise.
-pub fn describe<E, R>(err: &SdkError<E, R>) -> String
+pub fn describe<E>(err: &SdkError<E, aws_smithy_runtime_api::http::Response>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
     match err {
         SdkError::ServiceError(service) => {
             let e = service.err();
             match (e.code(), e.message()) {
                 (Some(code), Some(msg)) => format!("{code}: {msg}"),
-                (Some(code), None) => code.to_string(),
+                (Some(code), None) => {
+                    format!("{code} (HTTP {})", service.raw().status().as_u16())
+                }
                 (None, Some(msg)) => msg.to_string(),
-                (None, None) => format!("{e}"),
+                // No code the SDK could read (a proxy's or an emulator's own error page, a
+                // bodiless status): what came back is the only clue, so show it.
+                (None, None) => unreadable(service.raw()),
             }
         }
         SdkError::DispatchFailure(d) => {
@@ -31,6 +34,31 @@ where
         }
         SdkError::TimeoutError(_) => "the request to AWS timed out".to_string(),
         other => chain(other),
+    }
+}
+
+fn unreadable(raw: &aws_smithy_runtime_api::http::Response) -> String {
+    let status = raw.status().as_u16();
+    let body: String = raw
+        .body()
+        .bytes()
+        .map(String::from_utf8_lossy)
+        .unwrap_or_default()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let body = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    let hint = match status {
+        500..=599 => "the service failed; run again, and if it persists check the endpoint",
+        404 => "not found; check the region and AWS_ENDPOINT_URL / --endpoint-url",
+        _ => "check the endpoint and the request",
+    };
+    if body.is_empty() {
+        format!("HTTP {status} with no error code or body ({hint})")
+    } else {
+        let cut: String = body.chars().take(300).collect();
+        let more = if cut.len() < body.len() { "..." } else { "" };
+        format!("HTTP {status} with no error code, body: {cut}{more} ({hint})")
     }
 }
 
@@ -106,10 +134,12 @@ impl std::fmt::Display for AwsError {
 impl std::error::Error for AwsError {}
 
 /// Wrap an SDK error as `anyhow` with what was being done.
-pub fn aws_err<E, R>(what: impl std::fmt::Display, err: SdkError<E, R>) -> anyhow::Error
+pub fn aws_err<E>(
+    what: impl std::fmt::Display,
+    err: SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> anyhow::Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: std::fmt::Debug + Send + Sync + 'static,
 {
     anyhow::Error::new(AwsError {
         line: format!("{what}: {}", describe(&err)),

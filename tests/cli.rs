@@ -187,6 +187,49 @@ fn an_endpoint_that_never_answers_is_an_error_not_a_hang() {
 }
 
 #[test]
+fn an_error_without_a_code_shows_the_status_and_body_that_came_back() {
+    // An endpoint whose every answer is a bare 500 with a JSON body (a proxy's error page).
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", server.local_addr().unwrap());
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in server.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut buf = [0u8; 65536];
+            let _ = stream.read(&mut buf);
+            let body = r#"{"message":"injected failure"}"#;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json\r\n\
+                 content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let project = Project::new();
+    project.write_spec(
+        "version: 1\nname: ep-docs\nregion: eu-central-1\npresigner: {zip: bundle.zip}\nwebsite: {source: site}\n",
+    );
+    let mut c = offline_cmd();
+    c.env("AWS_ENDPOINT_URL", &url)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .arg("--spec")
+        .arg(project.spec_path())
+        .arg("plan");
+    let out = run(c);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("HTTP 500 with no error code")
+            && out.stderr.contains("injected failure")
+            && !out.stderr.contains("unhandled error"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
 fn a_reader_that_goes_away_ends_the_output_quietly() {
     let project = Project::new();
     project.write_spec(
