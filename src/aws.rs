@@ -39,7 +39,14 @@ impl Aws {
     pub async fn connect(connect: &Connect) -> Result<Aws> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
         if let Some(profile) = &connect.profile {
-            loader = loader.profile_name(profile);
+            // An explicit --profile wins over credentials in the environment, as with the AWS
+            // CLI: the default chain would read AWS_ACCESS_KEY_ID first and silently act as
+            // another identity, maybe in another account.
+            loader = loader.profile_name(profile).credentials_provider(
+                aws_config::profile::ProfileFileCredentialsProvider::builder()
+                    .profile_name(profile)
+                    .build(),
+            );
         }
         if let Some(region) = &connect.region {
             loader = loader.region(Region::new(region.clone()));
@@ -64,6 +71,22 @@ impl Aws {
                 .build(),
         );
         let sdk = loader.load().await;
+        if let (Some(profile), Some(creds)) = (&connect.profile, sdk.credentials_provider()) {
+            use aws_sdk_sts::config::ProvideCredentials;
+            if let Err(e) = creds.provide_credentials().await {
+                let mut why = e.to_string();
+                let mut cur = std::error::Error::source(&e);
+                while let Some(c) = cur {
+                    why = format!("{why}: {c}");
+                    cur = c.source();
+                }
+                anyhow::bail!(
+                    "--profile {profile}: no credentials ({why}); check that the profile is in \
+                     ~/.aws/config or ~/.aws/credentials (or AWS_CONFIG_FILE), or run \
+                     `aws sso login --profile {profile}`"
+                );
+            }
+        }
         let region = sdk.region().map(|r| r.to_string()).context(
             "no AWS region: set `region:` in the spec, pass --region, or set AWS_REGION",
         )?;

@@ -229,6 +229,67 @@ fn an_error_without_a_code_shows_the_status_and_body_that_came_back() {
     );
 }
 
+/// An endpoint that answers 500 to everything and hands over the first request it got.
+fn recording_endpoint() -> (String, std::sync::mpsc::Receiver<String>) {
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", server.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in server.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut buf = vec![0u8; 65536];
+            let n = stream.read(&mut buf).unwrap_or(0);
+            let _ = tx.send(String::from_utf8_lossy(&buf[..n]).into_owned());
+            let _ = stream.write_all(
+                b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            );
+        }
+    });
+    (url, rx)
+}
+
+#[test]
+fn an_explicit_profile_wins_over_credentials_in_the_environment() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join(".aws")).unwrap();
+    std::fs::write(
+        home.path().join(".aws/credentials"),
+        "[other]\naws_access_key_id = AKIAPROFILEKEY\naws_secret_access_key = s\n",
+    )
+    .unwrap();
+    let project = Project::new();
+    project.write_spec(
+        "version: 1\nname: ep-docs\nregion: eu-central-1\npresigner: {zip: bundle.zip}\nwebsite: {source: site}\n",
+    );
+    let (url, requests) = recording_endpoint();
+    let cmd = |profile: &str| {
+        let mut c = offline_cmd();
+        c.env("AWS_ENDPOINT_URL", &url)
+            .env("HOME", home.path())
+            .env("AWS_ACCESS_KEY_ID", "AKIAENVIRONMENTKEY")
+            .env("AWS_SECRET_ACCESS_KEY", "e")
+            .env("AWS_MAX_ATTEMPTS", "1")
+            .arg("--spec")
+            .arg(project.spec_path())
+            .args(["--profile", profile, "plan"]);
+        c
+    };
+    let out = run(cmd("other"));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let first = requests
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    assert!(
+        first.contains("Credential=AKIAPROFILEKEY/"),
+        "signed with the profile's key: {first}"
+    );
+
+    let out = run(cmd("nosuch"));
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("nosuch"), "{}", out.stderr);
+}
+
 #[test]
 fn a_reader_that_goes_away_ends_the_output_quietly() {
     let project = Project::new();
