@@ -291,6 +291,7 @@ async fn run(cli: &Cli) -> Result<ExitCode> {
             let result = stack::down(&ctx, *yes).await?;
             match cli.output {
                 Format::Json => out(serde_json::to_string_pretty(&result)?)?,
+                Format::Text if result.deleted.is_empty() => {}
                 Format::Text => report.status(
                     "Destroyed",
                     format!(

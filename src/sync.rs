@@ -140,7 +140,26 @@ pub fn local_objects(spec: &Spec, report: Reporter) -> Result<Vec<Object>> {
             report.detail(format!("not published (hidden): {}", rel.display()));
             continue;
         }
+        if entry.path_is_symlink() {
+            if let (Ok(target), Ok(base)) = (entry.path().canonicalize(), root.canonicalize()) {
+                if !target.starts_with(&base) {
+                    report.warn(format!(
+                        "{} links outside website.source, to {}; it is published as {}",
+                        entry.path().display(),
+                        target.display(),
+                        rel.display()
+                    ));
+                }
+            }
+        }
+        if entry.file_type().is_dir() {
+            continue;
+        }
         if !entry.file_type().is_file() {
+            report.warn(format!(
+                "not published: {} is not a regular file (a socket, pipe or device)",
+                entry.path().display()
+            ));
             continue;
         }
         let key =
@@ -163,6 +182,14 @@ pub fn local_objects(spec: &Spec, report: Reporter) -> Result<Vec<Object>> {
             key,
         });
     }
+    let index = &spec.website.index_document;
+    if !out.iter().any(|o| &o.key == index) {
+        report.warn(format!(
+            "website.source {} has no {index} (website.index_document): the site's root will \
+             answer with the error document",
+            root.display()
+        ));
+    }
     Ok(out)
 }
 
@@ -172,6 +199,13 @@ fn object_key(rel: &Path) -> Result<String> {
         let s = c.as_os_str().to_str().ok_or_else(|| {
             anyhow::anyhow!("its name is not valid UTF-8, which an S3 key must be; rename it")
         })?;
+        if let Some(c) = s.chars().find(|c| c.is_control()) {
+            anyhow::bail!(
+                "its name contains the control character {:?}, which S3 keys and their XML \
+                 listings do not carry reliably; rename it",
+                c
+            );
+        }
         parts.push(s);
     }
     let key = parts.join("/");

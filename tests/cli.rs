@@ -496,3 +496,62 @@ async fn an_unpublishable_website_file_is_named_before_any_change() {
     assert!(keys.contains(&"index.html"), "{keys:?}");
     assert!(!keys.iter().any(|k| k.contains(".env")), "{keys:?}");
 }
+
+#[test]
+fn odd_files_in_the_website_folder_are_named_not_hidden() {
+    let moto = Moto::start();
+    let project = Project::new();
+    project.write_spec(
+        "version: 1\nname: odd-docs\nregion: eu-central-1\npresigner: {zip: bundle.zip}\nwebsite: {source: site}\n",
+    );
+    let site = project.path().join("site");
+    std::fs::remove_file(site.join("index.html")).unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret.txt"), "s").unwrap();
+    std::os::unix::fs::symlink(outside.path(), site.join("linked")).unwrap();
+    let fifo = site.join("pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+
+    let out = run(project.cmd(&moto, "eu-central-1", &["plan"]));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for needle in [
+        "has no index.html",
+        "links outside website.source",
+        "pipe is not a regular file",
+    ] {
+        assert!(out.stderr.contains(needle), "{needle}: {}", out.stderr);
+    }
+    assert!(
+        out.stdout.contains("+ website object linked/secret.txt"),
+        "{}",
+        out.stdout
+    );
+
+    // A name S3 cannot list reliably stops `up` before any write, naming the file.
+    std::fs::write(site.join("a\nb.txt"), "x").unwrap();
+    let log = project.path().join("requests.log");
+    let mut up = project.cmd(&moto, "eu-central-1", &["up"]);
+    up.env("PRESIGN_STACK_REQUEST_LOG", &log);
+    let out = run(up);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("control character") && out.stderr.contains("rename it"),
+        "{}",
+        out.stderr
+    );
+    let requests = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        requests
+            .lines()
+            .all(|l| ["Get", "List", "Head"].iter().any(|p| l
+                .rsplit(' ')
+                .next()
+                .unwrap_or("")
+                .starts_with(p))),
+        "no write: {requests}"
+    );
+}
