@@ -39,29 +39,20 @@ impl Aws {
     pub async fn connect(connect: &Connect) -> Result<Aws> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest());
         if let Some(profile) = &connect.profile {
-            // An explicit --profile wins over credentials in the environment, as with the AWS
-            // CLI: the default chain would read AWS_ACCESS_KEY_ID first and silently act as
-            // another identity, maybe in another account.
-            loader = loader.profile_name(profile).credentials_provider(
-                aws_config::profile::ProfileFileCredentialsProvider::builder()
-                    .profile_name(profile)
-                    .build(),
-            );
+            loader = loader.profile_name(profile);
         }
         if let Some(region) = &connect.region {
             loader = loader.region(Region::new(region.clone()));
         }
-        let endpoint = match &connect.endpoint_url {
-            Some(url) => Some(checked_endpoint("--endpoint-url", url)?),
-            None => match std::env::var("AWS_ENDPOINT_URL") {
-                Ok(url) if !url.trim().is_empty() => {
-                    Some(checked_endpoint("AWS_ENDPOINT_URL", &url)?)
+        // The flag is passed on; AWS_ENDPOINT_URL is only checked, and the SDK keeps reading it
+        // (with AWS_ENDPOINT_URL_<SERVICE> and a profile's endpoint_url) as it always does.
+        match &connect.endpoint_url {
+            Some(url) => loader = loader.endpoint_url(checked_endpoint("--endpoint-url", url)?),
+            None => {
+                if let Ok(url) = std::env::var("AWS_ENDPOINT_URL") {
+                    checked_endpoint("AWS_ENDPOINT_URL", &url)?;
                 }
-                _ => None,
-            },
-        };
-        if let Some(url) = endpoint {
-            loader = loader.endpoint_url(url);
+            }
         }
         // A connection that never opens fails fast; `account_id`, the first call of every
         // command, also bounds the whole call, so a silent endpoint is an error, not a hang.
@@ -70,22 +61,25 @@ impl Aws {
                 .connect_timeout(std::time::Duration::from_secs(10))
                 .build(),
         );
-        let sdk = loader.load().await;
-        if let (Some(profile), Some(creds)) = (&connect.profile, sdk.credentials_provider()) {
-            use aws_sdk_sts::config::ProvideCredentials;
-            if let Err(e) = creds.provide_credentials().await {
-                let mut why = e.to_string();
-                let mut cur = std::error::Error::source(&e);
-                while let Some(c) = cur {
-                    why = format!("{why}: {c}");
-                    cur = c.source();
-                }
-                anyhow::bail!(
-                    "--profile {profile}: no credentials ({why}); check that the profile is in \
-                     ~/.aws/config or ~/.aws/credentials (or AWS_CONFIG_FILE), or run \
-                     `aws sso login --profile {profile}`"
-                );
-            }
+        let mut sdk = loader.load().await;
+        if let Some(profile) = &connect.profile {
+            // An explicit --profile wins over credentials in the environment, as with the AWS
+            // CLI: the default chain would read AWS_ACCESS_KEY_ID first and silently act as
+            // another identity, maybe in another account. The provider gets the resolved
+            // region, which a profile that assumes a role needs for STS.
+            let provider = aws_config::profile::ProfileFileCredentialsProvider::builder()
+                .profile_name(profile)
+                .configure(
+                    &aws_config::provider_config::ProviderConfig::default()
+                        .with_region(sdk.region().cloned()),
+                )
+                .build();
+            sdk = sdk
+                .into_builder()
+                .credentials_provider(aws_sdk_sts::config::SharedCredentialsProvider::new(
+                    provider,
+                ))
+                .build();
         }
         let region = sdk.region().map(|r| r.to_string()).context(
             "no AWS region: set `region:` in the spec, pass --region, or set AWS_REGION",
@@ -119,7 +113,7 @@ impl Aws {
     }
 
     /// The account the credentials belong to.
-    pub async fn account_id(&self) -> Result<String> {
+    pub async fn account_id(&self, profile: Option<&str>) -> Result<String> {
         let call = self
             .sts
             .get_caller_identity()
@@ -127,7 +121,7 @@ impl Aws {
             .config_override(
                 aws_sdk_sts::config::Config::builder().timeout_config(
                     aws_config::timeout::TimeoutConfig::builder()
-                        .operation_attempt_timeout(IDENTIFY_TIMEOUT)
+                        .operation_timeout(IDENTIFY_TIMEOUT)
                         .build(),
                 ),
             )
@@ -140,6 +134,23 @@ impl Aws {
                      or --endpoint-url / AWS_ENDPOINT_URL if you use an emulator",
                     IDENTIFY_TIMEOUT.as_secs()
                 ),
+                _ if is_credentials_error(&e) => {
+                    let reason = std::error::Error::source(&e)
+                        .map(crate::errors::chain)
+                        .unwrap_or(reason);
+                    match profile {
+                        Some(p) => anyhow::anyhow!(
+                            "--profile {p}: no usable credentials ({reason}): check that the \
+                         profile is in ~/.aws/config or ~/.aws/credentials (or \
+                         AWS_CONFIG_FILE), or run `aws sso login --profile {p}`"
+                        ),
+                        None => anyhow::anyhow!(
+                            "no usable AWS credentials ({reason}): set AWS_PROFILE or \
+                         AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, pass --profile, or run \
+                         `aws sso login`"
+                        ),
+                    }
+                }
                 aws_sdk_sts::error::SdkError::DispatchFailure(_) => anyhow::anyhow!("{reason}"),
                 aws_sdk_sts::error::SdkError::ServiceError(_)
                     if crate::errors::code(&e).is_none() =>
@@ -161,25 +172,38 @@ impl Aws {
     }
 }
 
-/// Counts every request attempt (retries included) by service and operation; with
-/// `PRESIGN_STACK_REQUEST_LOG=FILE` also appends one line per request to FILE: the service
-/// name, a space, the operation name (service names may contain spaces).
-/// How long the first call of a command (STS GetCallerIdentity) may take per attempt.
+/// True when resolving credentials failed, wherever in the chain of causes that shows.
+fn is_credentials_error(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if e.downcast_ref::<aws_credential_types::provider::error::CredentialsError>()
+            .is_some()
+        {
+            return true;
+        }
+        cur = e.source();
+    }
+    false
+}
+
+/// How long the first call of a command (STS GetCallerIdentity) may take, retries included.
 const IDENTIFY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// An endpoint override must be an http(s) URL with a host; the SDK would otherwise panic on
 /// an empty one or fail later with an unreadable message.
 fn checked_endpoint(source: &str, url: &str) -> Result<String> {
     let url = url.trim();
-    let rest = url
+    let lower = url.to_ascii_lowercase();
+    let rest = lower
         .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"));
+        .or_else(|| lower.strip_prefix("https://"));
+    let host_ok = |rest: &str| {
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        let host = authority.rsplit('@').next().unwrap_or("");
+        !host.is_empty() && !host.starts_with(':')
+    };
     match rest {
-        Some(rest)
-            if !rest.is_empty() && !rest.starts_with('/') && !url.contains(char::is_whitespace) =>
-        {
-            Ok(url.to_string())
-        }
+        Some(rest) if host_ok(rest) && !url.contains(char::is_whitespace) => Ok(url.to_string()),
         _ => anyhow::bail!(
             "{source} `{url}` is not an http(s) URL; give one like http://127.0.0.1:4566, or \
              leave it unset for AWS itself"
@@ -187,6 +211,9 @@ fn checked_endpoint(source: &str, url: &str) -> Result<String> {
     }
 }
 
+/// Counts every request attempt (retries included) by service and operation; with
+/// `PRESIGN_STACK_REQUEST_LOG=FILE` also appends one line per request to FILE: the service
+/// name, a space, the operation name (service names may contain spaces).
 #[derive(Clone, Default)]
 pub struct RequestLog {
     inner: Arc<Mutex<Vec<(String, String)>>>,

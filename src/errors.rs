@@ -62,7 +62,8 @@ fn unreadable(raw: &aws_smithy_runtime_api::http::Response) -> String {
     }
 }
 
-fn chain(err: &dyn std::error::Error) -> String {
+/// The causes of `err`, outermost first, joined with `: ` (repeats left out).
+pub fn chain(err: &dyn std::error::Error) -> String {
     let mut s = err.to_string();
     let mut cur = err.source();
     while let Some(e) = cur {

@@ -44,7 +44,7 @@ pub async fn connect(
         _ => {}
     }
     let aws = Aws::connect(&connect).await?;
-    let account = aws.account_id().await?;
+    let account = aws.account_id(connect.profile.as_deref()).await?;
     let region = aws.region.clone();
     let spec = spec.resolve(&account, &region);
     Ok(Ctx {
@@ -583,6 +583,9 @@ pub async fn outputs(ctx: &Ctx) -> Result<Outputs> {
 pub struct DownResult {
     pub deleted: Vec<String>,
     pub objects_deleted: usize,
+    /// Resources of the spec's names that are not this stack's own (or that one of those
+    /// uses), left in place, each with the reason.
+    pub left_in_place: Vec<String>,
 }
 
 /// `down`: delete what the stack owns, in reverse dependency order: the function (its URL and
@@ -591,45 +594,81 @@ pub async fn down(ctx: &Ctx, yes: bool) -> Result<DownResult> {
     let snap = read_all(ctx).await?;
     let spec = &ctx.spec;
     let mut targets: Vec<Orphan> = Vec::new();
+    let mut left_in_place: Vec<String> = Vec::new();
     // What is not this stack's own is left alone, and said so; the rest is still deleted.
-    let mut add = |live: Option<&Live>, kind: Kind, name: &str| {
+    let add = |targets: &mut Vec<Orphan>,
+               left: &mut Vec<String>,
+               live: Option<&Live>,
+               kind: Kind,
+               name: &str| {
         let Some(live) = live else { return };
         match check_owned(spec, &format!("{kind} {name}"), Some(live), false) {
             Ok(()) => targets.push(Orphan {
                 kind,
                 name: name.to_string(),
             }),
-            Err(e) => ctx.report.warn(format!("left in place: {e}")),
+            Err(e) => left.push(e.to_string()),
         }
     };
     add(
+        &mut targets,
+        &mut left_in_place,
         snap.function.as_ref(),
         Kind::Function,
         &spec.presigner.function_name,
     );
+    // A function left in place may still run as our role: deleting the role would break it.
+    let role_arn = snap.role.as_ref().map(|(_, arn)| arn.as_str());
+    let function_kept = targets.iter().all(|t| t.kind != Kind::Function);
+    let used_by_kept = function_kept
+        && snap
+            .function
+            .as_ref()
+            .is_some_and(|f| f.fields.get("role").and_then(|r| r.as_str()) == role_arn);
+    if used_by_kept {
+        left_in_place.push(format!(
+            "role {} is the role of function {}, which is left in place",
+            spec.presigner.role_name, spec.presigner.function_name
+        ));
+    } else {
+        add(
+            &mut targets,
+            &mut left_in_place,
+            snap.role.as_ref().map(|(l, _)| l),
+            Kind::Role,
+            &spec.presigner.role_name,
+        );
+    }
     add(
-        snap.role.as_ref().map(|(l, _)| l),
-        Kind::Role,
-        &spec.presigner.role_name,
-    );
-    add(
+        &mut targets,
+        &mut left_in_place,
         snap.documents.as_ref(),
         Kind::DocumentsBucket,
         &spec.documents.bucket,
     );
     add(
+        &mut targets,
+        &mut left_in_place,
         snap.website.as_ref(),
         Kind::WebsiteBucket,
         &spec.website.bucket,
     );
+    for why in &left_in_place {
+        ctx.report.warn(format!("left in place: {why}"));
+    }
     targets.extend(snap.orphans.iter().cloned());
     let url_only = snap.function.is_none() && snap.url.as_ref().is_some_and(|u| u.url.is_some());
     if targets.is_empty() && !url_only {
-        ctx.report
-            .status("Nothing", "to delete: the stack is not deployed");
+        let why = if left_in_place.is_empty() {
+            "the stack is not deployed"
+        } else {
+            "nothing of the spec's names belongs to this stack"
+        };
+        ctx.report.status("Nothing", format!("to delete: {why}"));
         return Ok(DownResult {
             deleted: vec![],
             objects_deleted: 0,
+            left_in_place,
         });
     }
     let labels: Vec<String> = targets
@@ -652,6 +691,7 @@ pub async fn down(ctx: &Ctx, yes: bool) -> Result<DownResult> {
     Ok(DownResult {
         deleted: labels,
         objects_deleted: objects,
+        left_in_place,
     })
 }
 

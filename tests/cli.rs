@@ -143,16 +143,27 @@ fn an_endpoint_that_is_not_a_url_is_named_and_an_empty_one_is_unset() {
         );
     }
 
-    // An empty AWS_ENDPOINT_URL, as CI templates export it, means none: the run goes on to
-    // the endpoint given by the flag.
+    // An empty AWS_ENDPOINT_URL, as CI templates export it, means none: the SDK goes on to
+    // the endpoint the profile names, instead of panicking on an empty URL.
     let moto = Moto::start();
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join("config");
+    std::fs::write(
+        &config,
+        format!(
+            "[default]\nendpoint_url = {}\naws_access_key_id = test\naws_secret_access_key = test\n",
+            moto.url
+        ),
+    )
+    .unwrap();
     let mut c = offline_cmd();
     c.env("AWS_ENDPOINT_URL", "")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("HOME", home.path())
+        .env("AWS_CONFIG_FILE", &config)
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.path().join("none"))
         .arg("--spec")
         .arg(project.spec_path())
-        .args(["--endpoint-url", &moto.url, "plan"]);
+        .arg("plan");
     let out = run(c);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("Plan: "), "{}", out.stdout);
@@ -287,7 +298,12 @@ fn an_explicit_profile_wins_over_credentials_in_the_environment() {
 
     let out = run(cmd("nosuch"));
     assert_eq!(out.code, 1);
-    assert!(out.stderr.contains("nosuch"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("--profile nosuch: no usable credentials"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]

@@ -882,13 +882,20 @@ async fn up_refuses_a_bucket_it_does_not_own_and_adopt_takes_it_over() {
     let plan = run(project.cmd(&moto, REGION, &["plan"]));
     assert_eq!(plan.code, 1);
     assert!(plan.stderr.contains("`up --adopt`"), "{}", plan.stderr);
-    // `down` leaves it in place and says so.
-    let down = run(project.cmd(&moto, REGION, &["down", "--yes"]));
+    // `down` leaves it in place and says so, in text and in JSON.
+    let down = run(project.cmd(&moto, REGION, &["--output", "json", "down", "--yes"]));
     assert_eq!(down.code, 0, "{}", down.stderr);
     assert!(
         down.stderr.contains("left in place") && down.stderr.contains(&docs),
         "{}",
         down.stderr
+    );
+    let result: Value = serde_json::from_str(&down.stdout).unwrap();
+    assert!(
+        result["left_in_place"][0]
+            .as_str()
+            .is_some_and(|l| l.contains(&docs)),
+        "{result}"
     );
     assert!(s3.head_bucket().bucket(&docs).send().await.is_ok());
     assert!(
@@ -902,6 +909,59 @@ async fn up_refuses_a_bucket_it_does_not_own_and_adopt_takes_it_over() {
         .tag_set()
         .iter()
         .any(|t| t.key() == "presign-stack:stack" && t.value() == "own-docs"));
+}
+
+#[tokio::test]
+async fn down_keeps_a_function_it_no_longer_owns_and_the_role_that_function_runs_as() {
+    let moto = Moto::start();
+    let project = Project::new();
+    project.write_spec(
+        "version: 1\nname: keep-docs\nregion: eu-central-1\npresigner: {zip: bundle.zip}\nwebsite: {source: site}\n",
+    );
+    run(project.cmd(&moto, REGION, &["up"])).ok();
+    // Someone takes the function over: it no longer carries this stack's tags.
+    let lambda = moto.lambda(REGION).await;
+    let arn = format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:keep-docs-dev-presigner");
+    lambda
+        .untag_resource()
+        .resource(&arn)
+        .tag_keys("presign-stack:stack")
+        .tag_keys("presign-stack:env")
+        .send()
+        .await
+        .unwrap();
+    let down = run(project.cmd(&moto, REGION, &["--output", "json", "down", "--yes"]));
+    assert_eq!(down.code, 0, "{}", down.stderr);
+    let result: Value = serde_json::from_str(&down.stdout).unwrap();
+    let left: Vec<String> = result["left_in_place"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(
+        left[0].contains("function keep-docs-dev-presigner"),
+        "{left:?}"
+    );
+    assert!(left[1].contains("is the role of function"), "{left:?}");
+    assert!(lambda
+        .get_function()
+        .function_name("keep-docs-dev-presigner")
+        .send()
+        .await
+        .is_ok());
+    let iam = moto.iam(REGION).await;
+    assert!(iam
+        .get_role()
+        .role_name("keep-docs-dev-presigner")
+        .send()
+        .await
+        .is_ok());
+    // The buckets, still the stack's own, are gone.
+    let s3 = moto.s3(REGION).await;
+    let docs = format!("keep-docs-dev-documents-{ACCOUNT}");
+    assert!(s3.head_bucket().bucket(&docs).send().await.is_err());
 }
 
 #[tokio::test]
