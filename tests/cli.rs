@@ -171,9 +171,18 @@ fn an_endpoint_that_is_not_a_url_is_named_and_an_empty_one_is_unset() {
 
 #[test]
 fn an_endpoint_that_never_answers_is_an_error_not_a_hang() {
-    // Accepts connections and never answers.
+    // Accepts connections, counts them, and never answers.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", silent.local_addr().unwrap());
+    let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = connections.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in silent.incoming().flatten() {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
     let project = Project::new();
     project.write_spec(
         "version: 1\nname: ep-docs\nregion: eu-central-1\npresigner: {zip: bundle.zip}\nwebsite: {source: site}\n",
@@ -182,7 +191,6 @@ fn an_endpoint_that_never_answers_is_an_error_not_a_hang() {
     c.env("AWS_ENDPOINT_URL", &url)
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_MAX_ATTEMPTS", "1")
         .arg("--spec")
         .arg(project.spec_path())
         .arg("plan");
@@ -194,7 +202,12 @@ fn an_endpoint_that_never_answers_is_an_error_not_a_hang() {
         "{}",
         out.stderr
     );
-    drop(silent);
+    // The bound covers the whole call: a per-attempt bound would retry, on new connections.
+    assert_eq!(
+        connections.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one attempt, cut off after 20 s"
+    );
 }
 
 #[test]
