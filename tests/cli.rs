@@ -18,6 +18,50 @@ fn offline_cmd() -> Command {
     c
 }
 
+/// A project whose spec names its region, for runs against an endpoint of the test's own.
+fn ep_project() -> Project {
+    let project = Project::new();
+    project.write_spec(
+        "version: 1\nname: ep-docs\nregion: eu-central-1\npresigner: {zip: bundle.zip}\nwebsite: {source: site}\n",
+    );
+    project
+}
+
+/// `plan` of `project` against the endpoint at `url`, with test credentials.
+fn plan_against(project: &Project, url: &str) -> Command {
+    let mut c = offline_cmd();
+    c.env("AWS_ENDPOINT_URL", url)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .arg("--spec")
+        .arg(project.spec_path())
+        .arg("plan");
+    c
+}
+
+/// An endpoint that answers HTTP 500 with `body` to everything and hands over each request.
+fn failing_endpoint(body: &'static str) -> (String, std::sync::mpsc::Receiver<String>) {
+    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", server.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for stream in server.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut buf = vec![0u8; 65536];
+            let n = stream.read(&mut buf).unwrap_or(0);
+            let _ = tx.send(String::from_utf8_lossy(&buf[..n]).into_owned());
+            let _ = write!(
+                stream,
+                "HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json\r\n\
+                 content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (url, rx)
+}
+
 #[test]
 fn validate_is_offline_and_prints_the_resolved_names() {
     let project = Project::new();
@@ -109,10 +153,7 @@ fn bad_flags_are_refused_with_usage_and_exit_1_not_the_drift_code() {
 
 #[test]
 fn an_endpoint_that_is_not_a_url_is_named_and_an_empty_one_is_unset() {
-    let project = Project::new();
-    project.write_spec(
-        "version: 1\nname: ep-docs\nregion: eu-central-1\npresigner: {zip: bundle.zip}\nwebsite: {source: site}\n",
-    );
+    let project = ep_project();
     for (flag, env, named) in [
         (Some(""), None, "--endpoint-url ``"),
         (
@@ -183,18 +224,8 @@ fn an_endpoint_that_never_answers_is_an_error_not_a_hang() {
             held.push(stream);
         }
     });
-    let project = Project::new();
-    project.write_spec(
-        "version: 1\nname: ep-docs\nregion: eu-central-1\npresigner: {zip: bundle.zip}\nwebsite: {source: site}\n",
-    );
-    let mut c = offline_cmd();
-    c.env("AWS_ENDPOINT_URL", &url)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .arg("--spec")
-        .arg(project.spec_path())
-        .arg("plan");
-    let out = run(c);
+    let project = ep_project();
+    let out = run(plan_against(&project, &url));
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(
         out.stderr
@@ -212,36 +243,11 @@ fn an_endpoint_that_never_answers_is_an_error_not_a_hang() {
 
 #[test]
 fn an_error_without_a_code_shows_the_status_and_body_that_came_back() {
-    // An endpoint whose every answer is a bare 500 with a JSON body (a proxy's error page).
-    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", server.local_addr().unwrap());
-    std::thread::spawn(move || {
-        use std::io::{Read, Write};
-        for stream in server.incoming() {
-            let Ok(mut stream) = stream else { return };
-            let mut buf = [0u8; 65536];
-            let _ = stream.read(&mut buf);
-            let body = r#"{"message":"injected failure"}"#;
-            let _ = write!(
-                stream,
-                "HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json\r\n\
-                 content-length: {}\r\nconnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    let project = Project::new();
-    project.write_spec(
-        "version: 1\nname: ep-docs\nregion: eu-central-1\npresigner: {zip: bundle.zip}\nwebsite: {source: site}\n",
-    );
-    let mut c = offline_cmd();
-    c.env("AWS_ENDPOINT_URL", &url)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_MAX_ATTEMPTS", "1")
-        .arg("--spec")
-        .arg(project.spec_path())
-        .arg("plan");
+    // Every answer is a bare 500 with a JSON body (a proxy's error page).
+    let (url, _requests) = failing_endpoint(r#"{"message":"injected failure"}"#);
+    let project = ep_project();
+    let mut c = plan_against(&project, &url);
+    c.env("AWS_MAX_ATTEMPTS", "1");
     let out = run(c);
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(
@@ -253,26 +259,6 @@ fn an_error_without_a_code_shows_the_status_and_body_that_came_back() {
     );
 }
 
-/// An endpoint that answers 500 to everything and hands over the first request it got.
-fn recording_endpoint() -> (String, std::sync::mpsc::Receiver<String>) {
-    let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", server.local_addr().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::{Read, Write};
-        for stream in server.incoming() {
-            let Ok(mut stream) = stream else { return };
-            let mut buf = vec![0u8; 65536];
-            let n = stream.read(&mut buf).unwrap_or(0);
-            let _ = tx.send(String::from_utf8_lossy(&buf[..n]).into_owned());
-            let _ = stream.write_all(
-                b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-            );
-        }
-    });
-    (url, rx)
-}
-
 #[test]
 fn an_explicit_profile_wins_over_credentials_in_the_environment() {
     let home = tempfile::tempdir().unwrap();
@@ -282,11 +268,8 @@ fn an_explicit_profile_wins_over_credentials_in_the_environment() {
         "[other]\naws_access_key_id = AKIAPROFILEKEY\naws_secret_access_key = s\n",
     )
     .unwrap();
-    let project = Project::new();
-    project.write_spec(
-        "version: 1\nname: ep-docs\nregion: eu-central-1\npresigner: {zip: bundle.zip}\nwebsite: {source: site}\n",
-    );
-    let (url, requests) = recording_endpoint();
+    let project = ep_project();
+    let (url, requests) = failing_endpoint("");
     let cmd = |profile: &str| {
         let mut c = offline_cmd();
         c.env("AWS_ENDPOINT_URL", &url)
