@@ -18,6 +18,15 @@ fn offline_cmd() -> Command {
     c
 }
 
+/// A project whose spec needs nothing from AWS to validate (its region is left to the chain).
+fn offline_project() -> Project {
+    let project = Project::new();
+    project.write_spec(
+        "version: 1\nname: acme-docs\npresigner: {zip: bundle.zip}\nwebsite: {source: site}\n",
+    );
+    project
+}
+
 /// A project whose spec names its region, for runs against an endpoint of the test's own.
 fn ep_project() -> Project {
     let project = Project::new();
@@ -64,10 +73,7 @@ fn failing_endpoint(body: &'static str) -> (String, std::sync::mpsc::Receiver<St
 
 #[test]
 fn validate_is_offline_and_prints_the_resolved_names() {
-    let project = Project::new();
-    project.write_spec(
-        "version: 1\nname: acme-docs\npresigner: {zip: bundle.zip}\nwebsite: {source: site}\n",
-    );
+    let project = offline_project();
     let mut c = offline_cmd();
     c.arg("--spec")
         .arg(project.spec_path())
@@ -304,10 +310,7 @@ fn an_explicit_profile_wins_over_credentials_in_the_environment() {
 
 #[test]
 fn a_reader_that_goes_away_ends_the_output_quietly() {
-    let project = Project::new();
-    project.write_spec(
-        "version: 1\nname: acme-docs\npresigner: {zip: bundle.zip}\nwebsite: {source: site}\n",
-    );
+    let project = offline_project();
     let mut c = offline_cmd();
     c.arg("--spec")
         .arg(project.spec_path())
