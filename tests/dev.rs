@@ -588,3 +588,61 @@ fn a_port_in_use_is_a_clear_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn dev_uses_only_a_store_it_marked_and_deletes_nothing_of_the_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_project(dir.path(), "");
+    // A folder of the user's, with a file where the store keeps its partial uploads.
+    let mine = dir.path().join("mine");
+    std::fs::create_dir_all(mine.join("tmp")).unwrap();
+    std::fs::write(mine.join("tmp/notes.txt"), "keep me").unwrap();
+    let out = command(&spec)
+        .args(["dev", "--port", "0", "--data-dir"])
+        .arg(&mine)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&mine.display().to_string())
+            && stderr.contains("not a presign-stack dev store")
+            && stderr.contains("--data-dir"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(mine.join("tmp/notes.txt")).unwrap(),
+        "keep me"
+    );
+    assert!(!mine.join(".presign-stack-dev-store").exists());
+
+    // A new folder becomes a marked store; a partial upload a killed run left is cleared on
+    // the next start, and a file of another name in tmp/ is not.
+    let data = dir.path().join("data");
+    let dev = Dev::start(&spec, Some(&data));
+    dev.stop();
+    assert!(data.join(".presign-stack-dev-store").is_file());
+    let partial = data.join("tmp").join("0123456789abcdef0123456789abcdef");
+    std::fs::write(&partial, "half an upload").unwrap();
+    std::fs::write(data.join("tmp/README"), "mine").unwrap();
+    let dev = Dev::start(&spec, Some(&data));
+    upload(&dev);
+    dev.stop();
+    assert!(!partial.exists());
+    assert_eq!(
+        std::fs::read_to_string(data.join("tmp/README")).unwrap(),
+        "mine"
+    );
+
+    // A data dir inside the website folder would publish uploads and keys with the site.
+    let inside = dir.path().join("site").join("data");
+    let out = command(&spec)
+        .args(["dev", "--port", "0", "--data-dir"])
+        .arg(&inside)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("inside website.source"), "{stderr}");
+    assert!(!inside.exists());
+}

@@ -337,9 +337,69 @@ fn data_dir(spec: &Spec, options: &Options) -> Result<PathBuf> {
             base.join("dev").join(format!("{}-{}", spec.name, spec.env))
         }
     };
-    std::fs::create_dir_all(&dir)
-        .with_context(|| format!("creating the dev data dir {}", dir.display()))?;
+    claim_data_dir(&dir, &spec.website.source)?;
     Ok(dir)
+}
+
+/// The file that marks a folder as a dev store: dev writes into, and clears parts of, only a
+/// folder that carries it.
+pub const STORE_MARKER: &str = ".presign-stack-dev-store";
+/// What a store made before the marker existed holds, and nothing else.
+const UNMARKED_STORE_ENTRIES: &[&str] = &["credentials.json", "s3", "tmp"];
+
+/// Make `dir` the dev store, or refuse it: a new or empty folder is marked as the store, a
+/// marked one is taken as it is, and anything else is the user's and left untouched.
+fn claim_data_dir(dir: &Path, website_source: &Path) -> Result<()> {
+    if let (Ok(d), Ok(w)) = (
+        std::fs::canonicalize(dir).or_else(|_| std::path::absolute(dir)),
+        std::fs::canonicalize(website_source),
+    ) {
+        if d.starts_with(&w) {
+            anyhow::bail!(
+                "the dev data dir {} lies inside website.source {}: uploads and local keys would \
+                 be published with the site; choose a data dir outside it",
+                dir.display(),
+                website_source.display()
+            );
+        }
+    }
+    let marker = dir.join(STORE_MARKER);
+    if marker.is_file() {
+        return Ok(());
+    }
+    let entries: Vec<String> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd
+            .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect::<std::io::Result<_>>()
+            .with_context(|| format!("reading the dev data dir {}", dir.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(anyhow!("reading the dev data dir {}: {e}", dir.display())),
+    };
+    let unmarked_store = entries.iter().any(|e| e == "credentials.json")
+        && entries
+            .iter()
+            .all(|e| UNMARKED_STORE_ENTRIES.contains(&e.as_str()));
+    if !entries.is_empty() && !unmarked_store {
+        let mut shown: Vec<&str> = entries.iter().map(String::as_str).take(5).collect();
+        shown.sort_unstable();
+        anyhow::bail!(
+            "the dev data dir {} is not empty ({}{}) and is not a presign-stack dev store (it has \
+             no {STORE_MARKER}); dev keeps uploads and keys in its data dir and clears its own \
+             temporary files there, so it uses only a new or empty folder: pass another \
+             --data-dir",
+            dir.display(),
+            shown.join(", "),
+            if entries.len() > 5 { ", ..." } else { "" }
+        );
+    }
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating the dev data dir {}", dir.display()))?;
+    std::fs::write(
+        &marker,
+        "This folder is a presign-stack dev store: uploads and local signing keys.\n",
+    )
+    .with_context(|| format!("marking {} as the dev store", dir.display()))?;
+    Ok(())
 }
 
 /// The signing keys shared by the presigner and the store, kept in the data dir so URLs

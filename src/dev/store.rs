@@ -228,6 +228,28 @@ fn decode(raw: &str) -> Result<String, S3Error> {
         })
 }
 
+/// Remove what a killed process left in `tmp`: only files of the names the store gives its
+/// partial uploads (32 hex digits, `.json` for a sidecar), never anything else.
+fn clear_partial_uploads(tmp: &Path) -> Result<()> {
+    let entries = match std::fs::read_dir(tmp) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", tmp.display())),
+    };
+    for entry in entries {
+        let entry = entry.with_context(|| format!("reading {}", tmp.display()))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let stem = name.strip_suffix(".json").unwrap_or(&name);
+        let ours = stem.len() == 32 && stem.bytes().all(|b| b.is_ascii_hexdigit());
+        if ours && entry.file_type().is_ok_and(|t| t.is_file()) {
+            std::fs::remove_file(entry.path())
+                .with_context(|| format!("clearing partial upload {}", entry.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
 impl Store {
     /// Opens (creating) the store for `bucket` under `data_dir`. Partial uploads left by a
     /// killed process are removed.
@@ -240,10 +262,7 @@ impl Store {
     ) -> Result<Store> {
         let objects = data_dir.join("s3").join(bucket);
         let tmp = data_dir.join("tmp");
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp)
-                .with_context(|| format!("clearing partial uploads in {}", tmp.display()))?;
-        }
+        clear_partial_uploads(&tmp)?;
         for dir in [&objects, &tmp] {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("creating the dev store's folder {}", dir.display()))?;
