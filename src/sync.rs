@@ -62,6 +62,7 @@ pub fn rules_fingerprint(cache_control: &[CacheRule]) -> String {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Remote {
     pub etag: String,
+    pub size: u64,
     pub meta: Option<Meta>,
 }
 
@@ -112,11 +113,16 @@ impl SyncPlan {
 
 /// Every file under the website source, with its key, MD5, content type and cache-control.
 /// Paths with a component starting with `.` (like `.git` or `.env`) are never published,
-/// except `.well-known`.
+/// except `.well-known`. Links are followed only where they stay inside the folder and reach
+/// no hidden path: any other link is refused, naming it, before anything is written.
 pub fn local_objects(spec: &Spec, report: Reporter) -> Result<Vec<Object>> {
     let root = &spec.website.source;
+    let real_root = root
+        .canonicalize()
+        .with_context(|| format!("reading website.source {}", root.display()))?;
     let rules = CacheRules::new(&spec.website.cache_control)?;
     let mut out = Vec::new();
+    let mut refused = Vec::new();
     let mut walker = walkdir::WalkDir::new(root)
         .follow_links(true)
         .sort_by_file_name()
@@ -129,28 +135,34 @@ pub fn local_objects(spec: &Spec, report: Reporter) -> Result<Vec<Object>> {
             )
         })?;
         let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
-        let hidden = rel.components().any(|c| {
-            let s = c.as_os_str().to_string_lossy();
-            s.starts_with('.') && s != ".well-known"
-        });
-        if hidden {
+        if hidden(rel) {
             if entry.file_type().is_dir() {
                 walker.skip_current_dir();
             }
             report.detail(format!("not published (hidden): {}", rel.display()));
             continue;
         }
-        if entry.path_is_symlink() {
-            if let (Ok(target), Ok(base)) = (entry.path().canonicalize(), root.canonicalize()) {
-                if !target.starts_with(&base) {
-                    report.warn(format!(
-                        "{} links outside website.source, to {}; it is published as {}",
-                        entry.path().display(),
-                        target.display(),
-                        rel.display()
-                    ));
-                }
+        // What the path really names, links resolved: it must lie inside the folder and be
+        // no hidden path there (`settings.txt -> .env`).
+        let real = entry
+            .path()
+            .canonicalize()
+            .with_context(|| format!("resolving website file {}", entry.path().display()))?;
+        let why = match real.strip_prefix(&real_root) {
+            Err(_) => Some("outside website.source"),
+            Ok(inside) if hidden(inside) => Some("a hidden path"),
+            Ok(_) => None,
+        };
+        if let Some(why) = why {
+            refused.push(format!(
+                "{} is a link to {}, {why}",
+                entry.path().display(),
+                real.display()
+            ));
+            if entry.file_type().is_dir() {
+                walker.skip_current_dir();
             }
+            continue;
         }
         if entry.file_type().is_dir() {
             continue;
@@ -182,6 +194,14 @@ pub fn local_objects(spec: &Spec, report: Reporter) -> Result<Vec<Object>> {
             key,
         });
     }
+    if !refused.is_empty() {
+        anyhow::bail!(
+            "website.source {} has links to what must not be published; nothing was written. \
+             Remove the links, or copy the files they point to into the folder:\n  - {}",
+            root.display(),
+            refused.join("\n  - ")
+        );
+    }
     let index = &spec.website.index_document;
     if !out.iter().any(|o| &o.key == index) {
         report.warn(format!(
@@ -191,6 +211,14 @@ pub fn local_objects(spec: &Spec, report: Reporter) -> Result<Vec<Object>> {
         ));
     }
     Ok(out)
+}
+
+/// A path with a component starting with `.`, other than `.well-known`.
+fn hidden(rel: &Path) -> bool {
+    rel.components().any(|c| {
+        let s = c.as_os_str().to_string_lossy();
+        s.starts_with('.') && s != ".well-known"
+    })
 }
 
 fn object_key(rel: &Path) -> Result<String> {
@@ -360,7 +388,15 @@ pub async fn remote_objects(ctx: &Ctx) -> Result<Option<BTreeMap<String, Remote>
         for o in page.contents() {
             if let Some(key) = o.key() {
                 let etag = o.e_tag().unwrap_or_default().trim_matches('"').to_string();
-                out.insert(key.to_string(), Remote { etag, meta: None });
+                let size = o.size().unwrap_or(0).max(0) as u64;
+                out.insert(
+                    key.to_string(),
+                    Remote {
+                        etag,
+                        size,
+                        meta: None,
+                    },
+                );
             }
         }
     }
@@ -619,6 +655,7 @@ mod tests {
                     k.to_string(),
                     Remote {
                         etag: etag.into(),
+                        size: 0,
                         meta,
                     },
                 )

@@ -73,6 +73,7 @@ pub(super) fn validate(raw: RawSpec, index: &Index, cx: &Context) -> Result<Spec
     );
     let presigner = c.presigner(raw.presigner.unwrap_or_default(), &defaults);
     let website = c.website(raw.website.unwrap_or_default(), &defaults);
+    c.private_paths_outside_the_site(&presigner.code, &website.source);
     if documents.bucket == website.bucket {
         c.value(
             "website.bucket",
@@ -226,6 +227,41 @@ impl Checker<'_> {
     }
 
     /// `given` (or `default`) made absolute against the spec's directory.
+    /// The website folder is published as a whole: it must not hold the spec, the presigner's
+    /// sources or bundle, a build's `target/` directory or dev's data (kept next to the spec).
+    fn private_paths_outside_the_site(&mut self, code: &CodeSource, source: &Path) {
+        let mut found = Vec::new();
+        if within(self.cx.file, source) {
+            found.push(format!("the spec {}", self.cx.file.display()));
+        }
+        match code {
+            CodeSource::Crate(p) if within(p, source) => {
+                found.push(format!("the presigner's source {}", p.display()))
+            }
+            CodeSource::Zip(p) if within(p, source) => {
+                found.push(format!("the presigner's bundle {}", p.display()))
+            }
+            _ => {}
+        }
+        if source.join("target").is_dir() {
+            found.push(format!(
+                "a build's target directory {}",
+                source.join("target").display()
+            ));
+        }
+        if !found.is_empty() {
+            self.value(
+                "website.source",
+                format!(
+                    "`{}` holds {}, and everything in it is published to the website bucket; \
+                     point `source` at the site's own folder (such as `frontend`)",
+                    source.display(),
+                    found.join(", ")
+                ),
+            );
+        }
+    }
+
     fn resolve(&self, given: Option<&str>, default: &str) -> PathBuf {
         self.cx.dir.join(given.unwrap_or(default))
     }
@@ -302,6 +338,14 @@ impl Checker<'_> {
                 (1, 3650),
                 " days",
             ),
+            abort_incomplete_uploads_after_days: self
+                .number(
+                    "documents.abort_incomplete_uploads_after_days",
+                    raw.abort_incomplete_uploads_after_days,
+                    (1, 365),
+                    " days",
+                )
+                .unwrap_or(1),
             cors: self.cors(raw.cors.unwrap_or_default()),
         }
     }
@@ -609,4 +653,28 @@ impl Checker<'_> {
             .is_some();
         (pattern_ok && value_ok).then_some(CacheRule { pattern, value })
     }
+}
+
+/// `path` as the file system resolves it (links followed) where it exists, else with `.` and
+/// `..` resolved lexically.
+fn real(path: &Path) -> PathBuf {
+    if let Ok(p) = path.canonicalize() {
+        return p;
+    }
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Whether `path` is `dir` or lies inside it.
+fn within(path: &Path, dir: &Path) -> bool {
+    real(path).starts_with(real(dir))
 }
