@@ -32,6 +32,9 @@ pub struct Aws {
     pub tagging: aws_sdk_resourcegroupstagging::Client,
     /// The region the clients talk to.
     pub region: String,
+    /// The endpoint is a plain-HTTP override (an emulator): requests carry no TLS, so
+    /// `aws:SecureTransport` is false for them.
+    pub plain_http: bool,
     pub requests: RequestLog,
 }
 
@@ -84,6 +87,9 @@ impl Aws {
         let region = sdk.region().map(|r| r.to_string()).context(
             "no AWS region: set `region:` in the spec, pass --region, or set AWS_REGION",
         )?;
+        let plain_http = sdk
+            .endpoint_url()
+            .is_some_and(|u| u.to_ascii_lowercase().starts_with("http://"));
         let requests = RequestLog::from_env()?;
         let s3 = aws_sdk_s3::config::Builder::from(&sdk)
             .force_path_style(sdk.endpoint_url().is_some())
@@ -108,6 +114,7 @@ impl Aws {
             sts: aws_sdk_sts::Client::from_conf(sts),
             tagging: aws_sdk_resourcegroupstagging::Client::from_conf(tagging),
             region,
+            plain_http,
             requests,
         })
     }

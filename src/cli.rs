@@ -78,6 +78,10 @@ pub enum Command {
         /// Also delete resources tagged for this stack that the spec no longer names.
         #[arg(long)]
         prune: bool,
+        /// Confirm steps that destroy data presign-stack did not write (a documents bucket
+        /// holding objects, objects in a bucket being adopted); needed when not on a terminal.
+        #[arg(long)]
+        yes: bool,
     },
     /// Compare the live account with the spec: exit 0 in sync, 2 drift, 1 error.
     Drift {
@@ -261,8 +265,8 @@ async fn run(cli: &Cli) -> Result<ExitCode> {
                 ExitCode::from(2)
             }
         }
-        Command::Up { adopt, prune } => {
-            let result = stack::up(&ctx, *adopt, *prune).await?;
+        Command::Up { adopt, prune, yes } => {
+            let result = stack::up(&ctx, *adopt, *prune, *yes).await?;
             match cli.output {
                 Format::Json => out(serde_json::to_string_pretty(&result)?)?,
                 Format::Text => {

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod dev;
 pub mod drift;
 pub mod errors;
+pub mod loss;
 pub mod orphans;
 pub mod plan;
 pub mod report;

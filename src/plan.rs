@@ -7,6 +7,7 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::loss::Loss;
 use crate::orphans::Orphan;
 use crate::state::{leaf_diff, Change, Kind};
 use crate::sync::{SyncPlan, Why};
@@ -47,6 +48,10 @@ pub struct ObjectChange {
 pub struct Plan {
     pub resources: Vec<ResourcePlan>,
     pub website_content: Vec<ObjectChange>,
+    /// Data presign-stack did not write that a step of this plan destroys (or, for an
+    /// adoption, takes over), each with the flag that runs it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub losses: Vec<Loss>,
 }
 
 impl Plan {
@@ -96,6 +101,7 @@ impl Plan {
         Plan {
             resources,
             website_content,
+            losses: Vec::new(),
         }
     }
 
@@ -219,6 +225,15 @@ impl fmt::Display for Plan {
                     short(&c.old),
                     short(&c.new)
                 )?;
+            }
+        }
+        if !self.losses.is_empty() {
+            writeln!(
+                f,
+                "  ! data presign-stack did not write, lost unless you keep it:"
+            )?;
+            for l in &self.losses {
+                writeln!(f, "      {l}")?;
             }
         }
         let (add, change, destroy) = self.counts();

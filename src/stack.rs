@@ -9,23 +9,23 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::aws::{Aws, Connect};
 use crate::bundle::{self, Bundle};
+use crate::loss::{self, Loss, When};
 use crate::orphans::{self, Orphan};
 use crate::plan::{Action, Plan, ResourcePlan};
 use crate::report::Reporter;
 use crate::resources::bucket::{self, Which};
 use crate::resources::function_url::{self, LiveUrl};
-use crate::resources::{check_owned, function, role, Ctx};
+use crate::resources::{check_owned, function, role, Ctx, Owner};
 use crate::retry::Timing;
 use crate::spec::Spec;
 use crate::state::{diff, Change, Fields, Kind, Live};
-use crate::sync::{self, SyncPlan};
+use crate::sync::{self, SyncPlan, Why};
 
 /// Connect, identify the account, and resolve the spec's names for it.
 pub async fn connect(
@@ -177,8 +177,13 @@ fn resource_plan(kind: Kind, name: &str, want: Fields, live: Option<&Fields>) ->
     }
 }
 
-/// Build the bundle and read the live state (concurrently), then compute the plan.
-pub async fn prepare(ctx: &Ctx, snap_and_bundle: (Snapshot, Bundle)) -> Result<Prepared> {
+/// Build the bundle and read the live state (concurrently), then compute the plan, with the
+/// data a step would lose (`adopt`: the run takes over buckets it did not create).
+pub async fn prepare(
+    ctx: &Ctx,
+    snap_and_bundle: (Snapshot, Bundle),
+    adopt: bool,
+) -> Result<Prepared> {
     let (snap, bundle) = snap_and_bundle;
     let spec = &ctx.spec;
     let role_arn = snap
@@ -249,7 +254,8 @@ pub async fn prepare(ctx: &Ctx, snap_and_bundle: (Snapshot, Bundle)) -> Result<P
         sync::read_metadata(ctx, &mut remote, &local).await?;
     }
     let content = sync::plan(local, &remote);
-    let plan = Plan::new(resources, &snap.orphans, &content);
+    let mut plan = Plan::new(resources, &snap.orphans, &content);
+    plan.losses = losses(ctx, &snap, &plan, &content, &remote, adopt).await?;
     Ok(Prepared {
         plan,
         content,
@@ -259,12 +265,106 @@ pub async fn prepare(ctx: &Ctx, snap_and_bundle: (Snapshot, Bundle)) -> Result<P
     })
 }
 
+/// What the plan's steps would destroy that presign-stack did not write: the contents of
+/// documents buckets it deletes (orphans, old halves of renames: with `--prune`), and with
+/// `adopt` the objects in buckets it takes over.
+async fn losses(
+    ctx: &Ctx,
+    snap: &Snapshot,
+    plan: &Plan,
+    content: &SyncPlan,
+    remote: &BTreeMap<String, sync::Remote>,
+    adopt: bool,
+) -> Result<Vec<Loss>> {
+    let pruned: Vec<Orphan> = plan
+        .orphans()
+        .into_iter()
+        .filter(|o| o.kind == Kind::DocumentsBucket)
+        .collect();
+    let counted =
+        futures::future::join_all(pruned.iter().map(|o| loss::contents(ctx, &o.name))).await;
+    let mut out = Vec::new();
+    for (o, c) in pruned.iter().zip(counted) {
+        let c = c?;
+        if !c.is_empty() {
+            out.push(c.loss(
+                When::Prune,
+                format!("documents bucket {} deleted by `up --prune`", o.name),
+                &o.name,
+            ));
+        }
+    }
+    if !adopt {
+        return Ok(out);
+    }
+    let foreign = |live: Option<&Live>| {
+        live.is_some_and(|l| crate::resources::owner(&ctx.spec, &l.tags) != Owner::ThisStack)
+    };
+    let spec = &ctx.spec;
+    if foreign(snap.documents.as_ref()) {
+        let c = loss::contents(ctx, &spec.documents.bucket).await?;
+        if !c.is_empty() {
+            let mut l = c.loss(
+                When::Adopt,
+                format!(
+                    "documents bucket {} adopted by `up --adopt`",
+                    spec.documents.bucket
+                ),
+                &spec.documents.bucket,
+            );
+            let mut note = "kept, and from now on the stack's: `down` deletes them with the \
+                            bucket"
+                .to_string();
+            if let Some(days) = spec.documents.expire_uploads_after_days {
+                note.push_str(&format!(
+                    ", and those under {} expire {days} days after they were written",
+                    spec.documents.uploads_prefix
+                ));
+            }
+            l.note = Some(note);
+            out.push(l);
+        }
+    }
+    if foreign(snap.website.as_ref()) {
+        // The sync deletes what is not in website.source and overwrites what differs.
+        let replaced = content
+            .upload
+            .iter()
+            .filter(|(_, why)| *why == Why::Changed)
+            .map(|(o, _)| &o.key);
+        let lost: Vec<&String> = content.delete.iter().chain(replaced).collect();
+        if !lost.is_empty() {
+            let bytes = lost
+                .iter()
+                .filter_map(|k| remote.get(*k))
+                .map(|r| r.size)
+                .sum();
+            let count = lost.len() as u64;
+            out.push(Loss {
+                when: When::Adopt,
+                step: format!(
+                    "website bucket {} adopted by `up --adopt`: objects not in website.source \
+                     deleted, and objects of the same names overwritten",
+                    spec.website.bucket
+                ),
+                bucket: spec.website.bucket.clone(),
+                objects: count,
+                versions: count,
+                bytes,
+                complete: true,
+                note: None,
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// `plan`: what `up` would do, from a read of everything live. Changes nothing.
 pub async fn plan(ctx: &Ctx) -> Result<Plan> {
     let (bundle, snap) = tokio::join!(bundle::prepare(&ctx.spec, ctx.report), read_all(ctx));
     let snap = snap?;
     snap.check_ownership(ctx, false)?;
-    Ok(prepare(ctx, (snap, bundle?)).await?.plan)
+    Ok(prepare(ctx, (snap, bundle?), false).await?.plan)
 }
 
 /// The stack's outputs (SPEC section 2).
@@ -298,7 +398,7 @@ pub struct UpResult {
 }
 
 /// `up`: plan, then apply exactly that plan.
-pub async fn up(ctx: &Ctx, adopt: bool, prune: bool) -> Result<UpResult> {
+pub async fn up(ctx: &Ctx, adopt: bool, prune: bool, yes: bool) -> Result<UpResult> {
     let (built, bundle, snap) = tokio::join!(
         sync::run_build(&ctx.spec, ctx.report),
         bundle::prepare(&ctx.spec, ctx.report),
@@ -308,7 +408,7 @@ pub async fn up(ctx: &Ctx, adopt: bool, prune: bool) -> Result<UpResult> {
     let bundle = bundle?;
     let snap = snap?;
     snap.check_ownership(ctx, adopt)?;
-    let prepared = prepare(ctx, (snap.clone(), bundle)).await?;
+    let prepared = prepare(ctx, (snap.clone(), bundle), adopt).await?;
     let plan = prepared.plan.clone();
     if plan.is_empty() {
         return Ok(UpResult {
@@ -317,6 +417,29 @@ pub async fn up(ctx: &Ctx, adopt: bool, prune: bool) -> Result<UpResult> {
         });
     }
     ctx.report.block(&plan);
+    let at_stake: Vec<String> = plan
+        .losses
+        .iter()
+        .filter(|l| l.when == When::Adopt || (l.when == When::Prune && prune))
+        .map(|l| l.to_string())
+        .collect();
+    if !at_stake.is_empty() {
+        let how = if prune && adopt {
+            "Run `up --yes` to confirm, or leave out --prune (old buckets are then kept) or \
+             --adopt."
+        } else if prune {
+            "Run `up --prune --yes` to confirm, or `up` without --prune to keep the old bucket."
+        } else {
+            "Run `up --adopt --yes` to confirm, or choose another bucket name in the spec."
+        };
+        loss::consent(
+            ctx,
+            "up would destroy or take over data that presign-stack did not write",
+            &at_stake,
+            yes,
+            how,
+        )?;
+    }
     let orphans = plan.orphans();
     let presigner_url = apply(ctx, &snap, prepared).await?;
     if prune {
@@ -586,6 +709,8 @@ pub struct DownResult {
     /// Resources of the spec's names that are not this stack's own (or that one of those
     /// uses), left in place, each with the reason.
     pub left_in_place: Vec<String>,
+    /// The documents buckets deleted with objects in them, and what they held.
+    pub losses: Vec<Loss>,
 }
 
 /// `down`: delete what the stack owns, in reverse dependency order: the function (its URL and
@@ -669,19 +794,54 @@ pub async fn down(ctx: &Ctx, yes: bool) -> Result<DownResult> {
             deleted: vec![],
             objects_deleted: 0,
             left_in_place,
+            losses: vec![],
         });
+    }
+    // Customer files: what each documents bucket holds is counted and shown before the yes.
+    let documents: Vec<&Orphan> = targets
+        .iter()
+        .filter(|t| t.kind == Kind::DocumentsBucket)
+        .collect();
+    let counted =
+        futures::future::join_all(documents.iter().map(|t| loss::contents(ctx, &t.name))).await;
+    let mut losses = Vec::new();
+    for (t, c) in documents.iter().zip(counted) {
+        let c = c?;
+        if !c.is_empty() {
+            losses.push(c.loss(When::Down, format!("documents bucket {}", t.name), &t.name));
+        }
     }
     let labels: Vec<String> = targets
         .iter()
         .map(|t| match t.kind {
             Kind::Function => format!("function {} with its URL and permissions", t.name),
-            Kind::DocumentsBucket | Kind::WebsiteBucket => {
-                format!("{} {} and every object version in it", t.kind, t.name)
-            }
+            Kind::DocumentsBucket => match losses.iter().find(|l| l.bucket == t.name) {
+                Some(l) => format!(
+                    "{} {} and every object version in it, uploads that presign-stack did not \
+                     write: {}",
+                    t.kind,
+                    t.name,
+                    l.amount()
+                ),
+                None => format!("{} {} (empty)", t.kind, t.name),
+            },
+            Kind::WebsiteBucket => format!("{} {} and the site in it", t.kind, t.name),
             _ => format!("{} {}", t.kind, t.name),
         })
         .collect();
-    confirm(ctx, &labels, yes)?;
+    loss::consent(
+        ctx,
+        &format!(
+            "down deletes {} resource{} of stack {} (env {})",
+            labels.len(),
+            if labels.len() == 1 { "" } else { "s" },
+            spec.name,
+            spec.env
+        ),
+        &labels,
+        yes,
+        "Pass --yes to confirm when not on a terminal.",
+    )?;
     if url_only {
         function_url::delete(ctx, &spec.presigner.function_name).await?;
     }
@@ -692,39 +852,6 @@ pub async fn down(ctx: &Ctx, yes: bool) -> Result<DownResult> {
         deleted: labels,
         objects_deleted: objects,
         left_in_place,
+        losses,
     })
-}
-
-fn confirm(ctx: &Ctx, targets: &[String], yes: bool) -> Result<()> {
-    if yes {
-        return Ok(());
-    }
-    let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        anyhow::bail!(
-            "down deletes {} resources of stack {} (env {}); pass --yes to confirm when not on a \
-             terminal",
-            targets.len(),
-            ctx.spec.name,
-            ctx.spec.env
-        );
-    }
-    let mut err = std::io::stderr().lock();
-    writeln!(
-        err,
-        "presign-stack will delete, in {} (account {}):",
-        ctx.region, ctx.account
-    )?;
-    for t in targets {
-        writeln!(err, "  - {t}")?;
-    }
-    write!(err, "Only 'yes' will be accepted to confirm: ")?;
-    err.flush()?;
-    drop(err);
-    let mut line = String::new();
-    stdin.lock().read_line(&mut line)?;
-    if line.trim() != "yes" {
-        anyhow::bail!("down cancelled; nothing was deleted");
-    }
-    Ok(())
 }

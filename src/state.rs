@@ -188,6 +188,55 @@ pub fn normalize_policy(doc: &Value) -> Value {
     Value::Object(out)
 }
 
+/// The text written to AWS for a (normalised) policy: its conventional form, with every
+/// one-element list as a scalar (`"Action": "s3:*"`, `"aws:SecureTransport": "false"`).
+/// IAM reads both forms alike, but scanners and people look for this one.
+pub fn policy_text(policy: &Value) -> String {
+    fn scalar_if_single(v: &Value) -> Value {
+        match v {
+            Value::Array(items) if items.len() == 1 => items[0].clone(),
+            other => other.clone(),
+        }
+    }
+    fn each_value(v: &Value, f: fn(&Value) -> Value) -> Value {
+        match v {
+            Value::Object(m) => Value::Object(m.iter().map(|(k, v)| (k.clone(), f(v))).collect()),
+            other => other.clone(),
+        }
+    }
+    fn statement(stmt: &Value) -> Value {
+        let Some(obj) = stmt.as_object() else {
+            return stmt.clone();
+        };
+        let out = obj.iter().map(|(k, v)| {
+            let v = match k.as_str() {
+                "Action" | "NotAction" | "Resource" | "NotResource" => scalar_if_single(v),
+                "Principal" | "NotPrincipal" => each_value(v, scalar_if_single),
+                "Condition" => match v {
+                    Value::Object(ops) => Value::Object(
+                        ops.iter()
+                            .map(|(op, kv)| (op.clone(), each_value(kv, scalar_if_single)))
+                            .collect(),
+                    ),
+                    other => other.clone(),
+                },
+                _ => v.clone(),
+            };
+            (k.clone(), v)
+        });
+        Value::Object(out.collect())
+    }
+    let mut doc = policy.clone();
+    if let Some(statements) = doc.get_mut("Statement") {
+        let written = match &*statements {
+            Value::Array(items) => Value::Array(items.iter().map(statement).collect()),
+            single => Value::Array(vec![statement(single)]),
+        };
+        *statements = written;
+    }
+    doc.to_string()
+}
+
 /// One statement in canonical form (see [`normalize_policy`]).
 pub fn normalize_statement(stmt: &Value) -> Value {
     let Some(obj) = stmt.as_object() else {
@@ -287,6 +336,34 @@ mod tests {
             {"Resource": ["arn:aws:s3:::b/u/*"], "Action": ["s3:PutObject"], "Effect": "Allow"}],
             "Version": "2012-10-17"});
         assert_eq!(normalize_policy(&a), normalize_policy(&b));
+    }
+
+    #[test]
+    fn policies_are_written_in_the_conventional_form_and_read_back_equal() {
+        let tls = json!({"Version": "2012-10-17", "Statement": [{
+            "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*",
+            "Action": "s3:*", "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]});
+        let text = policy_text(&normalize_policy(&tls));
+        let written: Value = serde_json::from_str(&text).unwrap();
+        let st = &written["Statement"][0];
+        assert_eq!(st["Action"], json!("s3:*"), "{text}");
+        assert_eq!(
+            st["Condition"]["Bool"]["aws:SecureTransport"],
+            json!("false"),
+            "{text}"
+        );
+        assert_eq!(st["Resource"].as_array().map(Vec::len), Some(2), "{text}");
+        assert!(text.contains(r#""aws:SecureTransport":"false""#), "{text}");
+        let trust = json!({"Statement": {"Effect": "Allow",
+            "Principal": {"Service": ["lambda.amazonaws.com"]}, "Action": ["sts:AssumeRole"]}});
+        let written: Value = serde_json::from_str(&policy_text(&normalize_policy(&trust))).unwrap();
+        assert_eq!(
+            written["Statement"][0]["Principal"]["Service"],
+            json!("lambda.amazonaws.com")
+        );
+        assert_eq!(normalize_policy(&written), normalize_policy(&trust));
+        assert_eq!(normalize_policy(&tls), parse_policy(&text).unwrap());
     }
 
     #[test]

@@ -56,6 +56,7 @@ fn ctx(s3: &[&Rule], iam: &[&Rule], lambda: &[&Rule]) -> (Ctx, tempfile::TempDir
                 .build(),
         ),
         region: "eu-west-1".into(),
+        plain_http: false,
         requests: RequestLog::default(),
     };
     let ctx = Ctx {
@@ -305,4 +306,62 @@ async fn mocked_new_bucket_no_such_bucket_is_retried_after_create() {
         .await
         .unwrap();
     assert_eq!(tagging.num_calls(), 3);
+}
+
+/// Over TLS (as against AWS), the policy that stops uploads while `down` empties the
+/// documents bucket keeps the TLS-only statement, so a failure mid-empty (here DeleteObjects
+/// failing with a 500, which moto never does) leaves it in place; no second policy write
+/// is needed or made.
+#[tokio::test]
+async fn mocked_delete_objects_failure_mid_empty_leaves_the_tls_only_statement() {
+    fn tls_and_stop(policy: &str) -> bool {
+        let v: serde_json::Value = serde_json::from_str(policy).unwrap();
+        let st = v["Statement"].as_array().unwrap();
+        let tls = st.iter().any(|s| {
+            s["Sid"] == "DenyInsecureTransport"
+                && s["Action"] == "s3:*"
+                && s["Condition"]["Bool"]["aws:SecureTransport"] == "false"
+        });
+        let stop = st
+            .iter()
+            .any(|s| s["Sid"] == "NoUploadsWhileDeleting" && s["Action"] == "s3:PutObject");
+        tls && stop && st.len() == 2
+    }
+    let put_policy = mock!(aws_sdk_s3::Client::put_bucket_policy)
+        .match_requests(|r| r.policy().is_some_and(tls_and_stop))
+        .then_output(|| {
+            aws_sdk_s3::operation::put_bucket_policy::PutBucketPolicyOutput::builder().build()
+        });
+    let list = mock!(aws_sdk_s3::Client::list_object_versions).then_output(|| {
+        aws_sdk_s3::operation::list_object_versions::ListObjectVersionsOutput::builder()
+            .versions(
+                aws_sdk_s3::types::ObjectVersion::builder()
+                    .key("uploads/a.pdf")
+                    .version_id("v1")
+                    .build(),
+            )
+            .is_truncated(false)
+            .build()
+    });
+    let delete = mock!(aws_sdk_s3::Client::delete_objects).then_error(|| {
+        aws_sdk_s3::operation::delete_objects::DeleteObjectsError::generic(
+            ErrorMetadata::builder()
+                .code("InternalError")
+                .message("We encountered an internal error. Please try again.")
+                .build(),
+        )
+    });
+    let (ctx, _dir) = ctx(&[&put_policy, &list, &delete], &[], &[]);
+    let bucket = ctx.spec.documents.bucket.clone();
+    let err = bucket::empty_and_delete(&ctx, Which::Documents, &bucket)
+        .await
+        .unwrap_err();
+    assert!(format!("{err:#}").contains("InternalError"), "{err:#}");
+    assert_eq!(
+        put_policy.num_calls(),
+        1,
+        "one policy write, with both statements"
+    );
+    // The SDK's own retries of the 500 came first.
+    assert!(delete.num_calls() >= 1);
 }

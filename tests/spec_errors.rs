@@ -120,6 +120,7 @@ fn full_spec_sets_every_field() {
             },
             uploads_prefix: "incoming/docs/".into(),
             expire_uploads_after_days: Some(30),
+            abort_incomplete_uploads_after_days: 1,
             cors: Cors {
                 allowed_origins: vec![
                     Origin::Website,
@@ -184,6 +185,7 @@ fn minimal(dir: &Path) -> Spec {
             encryption: Encryption::SseS3,
             uploads_prefix: "uploads/".into(),
             expire_uploads_after_days: None,
+            abort_incomplete_uploads_after_days: 1,
             cors: Cors {
                 allowed_origins: vec![Origin::Website],
                 allowed_methods: strings(&["PUT", "GET"]),
@@ -298,7 +300,7 @@ fn a_relative_spec_path_resolves_against_its_directory() {
         spec.presigner.code,
         CodeSource::Crate(dir.join("../../../lambda-bundle"))
     );
-    assert_eq!(spec.website.source, dir);
+    assert_eq!(spec.website.source, dir.join("../../../frontend"));
 }
 
 #[test]

@@ -179,10 +179,20 @@ async fn a_full_spec_creates_every_resource_as_specified() {
         .send()
         .await
         .unwrap();
-    let lr = &life.rules()[0];
-    assert_eq!(life.rules().len(), 1);
+    // Expiry, its noncurrent versions and delete markers (versioned), and the abort rule.
+    assert_eq!(life.rules().len(), 3);
+    let lr = life
+        .rules()
+        .iter()
+        .find(|r| r.id() == Some("presign-stack-expire-uploads"))
+        .unwrap();
     assert_eq!(lr.filter().and_then(|f| f.prefix()), Some("incoming/"));
     assert_eq!(lr.expiration().and_then(|e| e.days()), Some(30));
+    assert_eq!(
+        lr.noncurrent_version_expiration()
+            .and_then(|n| n.noncurrent_days()),
+        Some(30)
+    );
     let cors = s3.get_bucket_cors().bucket(&docs).send().await.unwrap();
     assert_eq!(cors.cors_rules().len(), 1);
     let cr = &cors.cors_rules()[0];
@@ -238,7 +248,10 @@ async fn a_full_spec_creates_every_resource_as_specified() {
         vec!["lambda.amazonaws.com"]
     );
     assert_eq!(as_list(&ts[0]["Action"]), vec!["sts:AssumeRole"]);
-    assert!(ts[0].get("Condition").is_none());
+    assert_eq!(
+        as_list(&ts[0]["Condition"]["StringEquals"]["aws:SourceAccount"]),
+        vec![ACCOUNT]
+    );
     let names = iam
         .list_role_policies()
         .role_name(role_name)

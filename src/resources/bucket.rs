@@ -11,13 +11,13 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
 use aws_sdk_s3::types::{
-    BucketLifecycleConfiguration, BucketLocationConstraint, BucketVersioningStatus,
-    CorsConfiguration, CorsRule, CreateBucketConfiguration, Delete, ErrorDocument,
-    ExpirationStatus, IndexDocument, LifecycleExpiration, LifecycleRule, LifecycleRuleFilter,
-    ObjectIdentifier, ObjectOwnership, OwnershipControls, OwnershipControlsRule,
-    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
-    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, Tag, Tagging,
-    VersioningConfiguration, WebsiteConfiguration,
+    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint,
+    BucketVersioningStatus, CorsConfiguration, CorsRule, CreateBucketConfiguration, Delete,
+    ErrorDocument, ExpirationStatus, IndexDocument, LifecycleExpiration, LifecycleRule,
+    LifecycleRuleFilter, NoncurrentVersionExpiration, ObjectIdentifier, ObjectOwnership,
+    OwnershipControls, OwnershipControlsRule, PublicAccessBlockConfiguration, ServerSideEncryption,
+    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    Tag, Tagging, VersioningConfiguration, WebsiteConfiguration,
 };
 use serde_json::{json, Value};
 
@@ -26,7 +26,7 @@ use crate::errors::{aws_err, code_in, status_is};
 use crate::retry::retry;
 use crate::spec::Encryption;
 use crate::state::{
-    normalize_policy, parse_policy, set_value, tags_value, Change, Fields, Kind, Live,
+    normalize_policy, parse_policy, policy_text, set_value, tags_value, Change, Fields, Kind, Live,
 };
 use crate::sync::TAG_CONTENT_RULES;
 
@@ -73,7 +73,130 @@ const FIELD_ORDER: &[&str] = &[
     "policy",
 ];
 
-const LIFECYCLE_RULE_ID: &str = "presign-stack-expire-uploads";
+/// One lifecycle rule of the documents bucket, as compared and as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Rule {
+    id: String,
+    /// `""`: the whole bucket.
+    prefix: String,
+    enabled: bool,
+    expiration_days: Option<i32>,
+    expired_object_delete_marker: bool,
+    noncurrent_days: Option<i32>,
+    abort_incomplete_days: Option<i32>,
+}
+
+/// The documents bucket's lifecycle. Every bucket has the rule aborting incomplete multipart
+/// uploads, so it always has a lifecycle. Expiry of uploads, with versioning on, also expires
+/// the versions it makes noncurrent (after as many days) and removes the delete markers left
+/// with no version behind them; S3 refuses `ExpiredObjectDeleteMarker` in a rule with `Days`,
+/// hence its own rule.
+fn lifecycle_rules(spec: &crate::spec::Spec) -> Vec<Rule> {
+    let d = &spec.documents;
+    let rule = |id: &str, prefix: &str| Rule {
+        id: id.to_string(),
+        prefix: prefix.to_string(),
+        enabled: true,
+        expiration_days: None,
+        expired_object_delete_marker: false,
+        noncurrent_days: None,
+        abort_incomplete_days: None,
+    };
+    let mut rules = vec![Rule {
+        abort_incomplete_days: Some(d.abort_incomplete_uploads_after_days as i32),
+        ..rule("presign-stack-abort-incomplete-uploads", "")
+    }];
+    if let Some(days) = d.expire_uploads_after_days {
+        rules.push(Rule {
+            expiration_days: Some(days as i32),
+            noncurrent_days: d.versioning.then_some(days as i32),
+            ..rule("presign-stack-expire-uploads", &d.uploads_prefix)
+        });
+        if d.versioning {
+            rules.push(Rule {
+                expired_object_delete_marker: true,
+                ..rule("presign-stack-expired-delete-markers", &d.uploads_prefix)
+            });
+        }
+    }
+    rules
+}
+
+fn lifecycle_value(rules: &[Rule]) -> Value {
+    let mut items: Vec<Value> = rules
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.id, "prefix": r.prefix, "enabled": r.enabled,
+                "expiration_days": r.expiration_days,
+                "expired_object_delete_marker": r.expired_object_delete_marker,
+                "noncurrent_days": r.noncurrent_days,
+                "abort_incomplete_days": r.abort_incomplete_days,
+            })
+        })
+        .collect();
+    items.sort_by_key(|r| r.to_string());
+    Value::Array(items)
+}
+
+fn lifecycle_rule_from_aws(r: &LifecycleRule) -> Rule {
+    #[allow(deprecated)]
+    let legacy_prefix = r.prefix();
+    Rule {
+        id: r.id().unwrap_or_default().to_string(),
+        prefix: r
+            .filter()
+            .and_then(|f| f.prefix())
+            .or(legacy_prefix)
+            .unwrap_or_default()
+            .to_string(),
+        enabled: r.status() == &ExpirationStatus::Enabled,
+        expiration_days: r.expiration().and_then(|e| e.days()),
+        expired_object_delete_marker: r
+            .expiration()
+            .and_then(|e| e.expired_object_delete_marker())
+            .unwrap_or(false),
+        noncurrent_days: r
+            .noncurrent_version_expiration()
+            .and_then(|n| n.noncurrent_days()),
+        abort_incomplete_days: r
+            .abort_incomplete_multipart_upload()
+            .and_then(|a| a.days_after_initiation()),
+    }
+}
+
+fn lifecycle_rule_to_aws(r: &Rule) -> Result<LifecycleRule> {
+    let mut b = LifecycleRule::builder()
+        .id(&r.id)
+        .filter(LifecycleRuleFilter::builder().prefix(&r.prefix).build())
+        .status(if r.enabled {
+            ExpirationStatus::Enabled
+        } else {
+            ExpirationStatus::Disabled
+        });
+    if r.expiration_days.is_some() || r.expired_object_delete_marker {
+        let mut e = LifecycleExpiration::builder().set_days(r.expiration_days);
+        if r.expired_object_delete_marker {
+            e = e.expired_object_delete_marker(true);
+        }
+        b = b.expiration(e.build());
+    }
+    if let Some(days) = r.noncurrent_days {
+        b = b.noncurrent_version_expiration(
+            NoncurrentVersionExpiration::builder()
+                .noncurrent_days(days)
+                .build(),
+        );
+    }
+    if let Some(days) = r.abort_incomplete_days {
+        b = b.abort_incomplete_multipart_upload(
+            AbortIncompleteMultipartUpload::builder()
+                .days_after_initiation(days)
+                .build(),
+        );
+    }
+    Ok(b.build()?)
+}
 
 pub fn desired(ctx: &Ctx, which: Which) -> Fields {
     let spec = &ctx.spec;
@@ -98,25 +221,11 @@ pub fn desired(ctx: &Ctx, which: Which) -> Fields {
                 "policy",
                 normalize_policy(&json!({
                     "Version": "2012-10-17",
-                    "Statement": [{
-                        "Sid": "DenyInsecureTransport",
-                        "Effect": "Deny",
-                        "Principal": "*",
-                        "Action": "s3:*",
-                        "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
-                        "Condition": {"Bool": {"aws:SecureTransport": "false"}}
-                    }]
+                    "Statement": [tls_only_statement(bucket)]
                 })),
             );
             f.insert("versioning", json!(d.versioning));
-            f.insert(
-                "lifecycle",
-                match d.expire_uploads_after_days {
-                    Some(days) => json!([{"id": LIFECYCLE_RULE_ID, "prefix": d.uploads_prefix,
-                                         "expiration_days": days, "enabled": true}]),
-                    None => Value::Null,
-                },
-            );
+            f.insert("lifecycle", lifecycle_value(&lifecycle_rules(spec)));
             f.insert(
                 "cors",
                 json!([cors_rule_value(
@@ -153,6 +262,18 @@ pub fn desired(ctx: &Ctx, which: Which) -> Fields {
         }
     }
     f
+}
+
+/// The documents bucket's one policy statement: every request without TLS is refused.
+fn tls_only_statement(bucket: &str) -> Value {
+    json!({
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}}
+    })
 }
 
 fn pab(acls: bool, ignore: bool, policy: bool, restrict: bool) -> Value {
@@ -328,20 +449,11 @@ pub async fn read(ctx: &Ctx, which: Which) -> Result<Option<Live>> {
             f.insert(
                 "lifecycle",
                 match life {
-                    Ok(l) => Value::Array(
-                        l.rules()
+                    Ok(l) => lifecycle_value(
+                        &l.rules()
                             .iter()
-                            .map(|r| {
-                                json!({
-                                    "id": r.id(),
-                                    "prefix": r.filter().and_then(|f| f.prefix()).or(
-                                        #[allow(deprecated)]
-                                        r.prefix()),
-                                    "expiration_days": r.expiration().and_then(|e| e.days()),
-                                    "enabled": r.status() == &ExpirationStatus::Enabled,
-                                })
-                            })
-                            .collect(),
+                            .map(lifecycle_rule_from_aws)
+                            .collect::<Vec<_>>(),
                     ),
                     Err(e) if code_in(&e, &["NoSuchLifecycleConfiguration"]) => Value::Null,
                     Err(e) => return Err(aws_err(ctx_label("lifecycle"), e)),
@@ -579,37 +691,22 @@ async fn set_field(
                 .await
                 .map_err(|e| aws_err("PutBucketVersioning", e))?;
         }
-        "lifecycle" => match ctx.spec.documents.expire_uploads_after_days {
-            Some(days) => {
-                let rule = LifecycleRule::builder()
-                    .id(LIFECYCLE_RULE_ID)
-                    .filter(
-                        LifecycleRuleFilter::builder()
-                            .prefix(&ctx.spec.documents.uploads_prefix)
-                            .build(),
-                    )
-                    .expiration(LifecycleExpiration::builder().days(days as i32).build())
-                    .status(ExpirationStatus::Enabled)
-                    .build()?;
-                s3.put_bucket_lifecycle_configuration()
-                    .bucket(bucket)
-                    .lifecycle_configuration(
-                        BucketLifecycleConfiguration::builder()
-                            .rules(rule)
-                            .build()?,
-                    )
-                    .send()
-                    .await
-                    .map_err(|e| aws_err("PutBucketLifecycleConfiguration", e))?;
-            }
-            None => {
-                s3.delete_bucket_lifecycle()
-                    .bucket(bucket)
-                    .send()
-                    .await
-                    .map_err(|e| aws_err("DeleteBucketLifecycle", e))?;
-            }
-        },
+        "lifecycle" => {
+            let rules = lifecycle_rules(&ctx.spec)
+                .iter()
+                .map(lifecycle_rule_to_aws)
+                .collect::<Result<Vec<_>>>()?;
+            s3.put_bucket_lifecycle_configuration()
+                .bucket(bucket)
+                .lifecycle_configuration(
+                    BucketLifecycleConfiguration::builder()
+                        .set_rules(Some(rules))
+                        .build()?,
+                )
+                .send()
+                .await
+                .map_err(|e| aws_err("PutBucketLifecycleConfiguration", e))?;
+        }
         "cors" => {
             let c = &ctx.spec.documents.cors;
             let rule = CorsRule::builder()
@@ -644,7 +741,7 @@ async fn set_field(
             let result = s3
                 .put_bucket_policy()
                 .bucket(bucket)
-                .policy(want.to_string())
+                .policy(policy_text(want))
                 .send()
                 .await;
             match result {
@@ -675,24 +772,27 @@ pub async fn empty_and_delete(ctx: &Ctx, which: Which, bucket: &str) -> Result<u
         Which::Documents => format!("documents bucket {bucket}"),
         Which::Website => format!("website bucket {bucket}"),
     };
-    let mut deleted = 0;
     if which == Which::Documents {
-        // As CDK's autoDeleteObjects does: stop new uploads before emptying. This replaces the
-        // TLS-only policy, which a plain-HTTP emulator would otherwise apply to the deletes.
-        let stop_uploads = json!({
-            "Version": "2012-10-17",
-            "Statement": [{
-                "Sid": "NoUploadsWhileDeleting",
-                "Effect": "Deny",
-                "Principal": "*",
-                "Action": "s3:PutObject",
-                "Resource": format!("arn:aws:s3:::{bucket}/*"),
-            }]
-        });
+        // As CDK's autoDeleteObjects does: stop new uploads before emptying. The TLS-only
+        // statement stays, so a `down` that fails or is killed from here on never leaves the
+        // bucket open to plain HTTP. Over a plain-HTTP endpoint (an emulator) that statement
+        // would refuse our own deletes, as AWS would: there it is left out while emptying and
+        // put back if emptying fails.
+        let mut statements = vec![json!({
+            "Sid": "NoUploadsWhileDeleting",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:PutObject",
+            "Resource": format!("arn:aws:s3:::{bucket}/*"),
+        })];
+        if !ctx.aws.plain_http {
+            statements.push(tls_only_statement(bucket));
+        }
+        let stop_uploads = json!({"Version": "2012-10-17", "Statement": statements});
         match s3
             .put_bucket_policy()
             .bucket(bucket)
-            .policy(stop_uploads.to_string())
+            .policy(policy_text(&normalize_policy(&stop_uploads)))
             .send()
             .await
         {
@@ -700,7 +800,35 @@ pub async fn empty_and_delete(ctx: &Ctx, which: Which, bucket: &str) -> Result<u
             Err(e) if code_in(&e, &["NoSuchBucket"]) => return Ok(0),
             Err(e) => return Err(aws_err(format!("stopping uploads to {label}"), e)),
         }
+        let emptied = empty_and_delete_now(ctx, bucket, &label).await;
+        if emptied.is_err() && ctx.aws.plain_http {
+            let tls_only = json!({"Version": "2012-10-17", "Statement": [
+                tls_only_statement(bucket),
+                stop_uploads["Statement"][0].clone(),
+            ]});
+            if let Err(e) = s3
+                .put_bucket_policy()
+                .bucket(bucket)
+                .policy(policy_text(&normalize_policy(&tls_only)))
+                .send()
+                .await
+            {
+                ctx.report.warn(format!(
+                    "{label} is left without its TLS-only policy statement ({}); `up` puts it \
+                     back",
+                    crate::errors::describe(&e)
+                ));
+            }
+        }
+        return emptied;
     }
+    empty_and_delete_now(ctx, bucket, &label).await
+}
+
+/// Delete every version and delete marker, then the bucket.
+async fn empty_and_delete_now(ctx: &Ctx, bucket: &str, label: &str) -> Result<usize> {
+    let s3 = &ctx.aws.s3;
+    let mut deleted = 0;
     // A presigned upload still in flight can land while emptying: empty again if the delete
     // says the bucket is not empty.
     for _attempt in 0..3 {

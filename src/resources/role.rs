@@ -13,18 +13,23 @@ use crate::errors::{aws_err, code_in};
 use crate::spec::Encryption;
 use crate::state::Kind;
 use crate::state::{
-    extra_tag_keys, normalize_policy, parse_policy, tags_value, Change, Fields, Live,
+    extra_tag_keys, normalize_policy, parse_policy, policy_text, tags_value, Change, Fields, Live,
 };
 
 pub const INLINE_POLICY_NAME: &str = "presign-stack-presigner";
 
-pub fn trust_policy() -> Value {
+/// Lambda may assume the role on behalf of this account's functions only (the confused-deputy
+/// guard AWS recommends). `aws:SourceArn` is not added: whether Lambda sets it when assuming an
+/// execution role is not documented, and a condition it does not meet would break every
+/// invocation, whereas `aws:SourceAccount` is.
+pub fn trust_policy(ctx: &Ctx) -> Value {
     normalize_policy(&json!({
         "Version": "2012-10-17",
         "Statement": [{
             "Effect": "Allow",
             "Principal": {"Service": "lambda.amazonaws.com"},
-            "Action": "sts:AssumeRole"
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": ctx.account}}
         }]
     }))
 }
@@ -77,7 +82,7 @@ pub fn inline_policy(ctx: &Ctx) -> Value {
 pub fn desired(ctx: &Ctx) -> Fields {
     let mut f = Fields::new();
     f.insert("tags", tags_value(&ctx.tags(Kind::Role)));
-    f.insert("trust_policy", trust_policy());
+    f.insert("trust_policy", trust_policy(ctx));
     let mut inline = Map::new();
     inline.insert(INLINE_POLICY_NAME.into(), inline_policy(ctx));
     f.insert("inline_policies", Value::Object(inline));
@@ -180,7 +185,7 @@ pub async fn apply(ctx: &Ctx, live: Option<&(Live, String)>, changes: &[Change])
                     "presign-stack {} ({}): the presigner Lambda's role",
                     ctx.spec.name, ctx.spec.env
                 ))
-                .assume_role_policy_document(trust_policy().to_string())
+                .assume_role_policy_document(policy_text(&trust_policy(ctx)))
                 .set_tags(Some(tags))
                 .send()
                 .await
@@ -218,7 +223,7 @@ pub async fn apply(ctx: &Ctx, live: Option<&(Live, String)>, changes: &[Change])
             "trust_policy" if live.is_some() => {
                 iam.update_assume_role_policy()
                     .role_name(name)
-                    .policy_document(trust_policy().to_string())
+                    .policy_document(policy_text(&trust_policy(ctx)))
                     .send()
                     .await
                     .map_err(|e| aws_err(format!("updating the trust policy of {label}"), e))?;
@@ -227,7 +232,7 @@ pub async fn apply(ctx: &Ctx, live: Option<&(Live, String)>, changes: &[Change])
                 iam.put_role_policy()
                     .role_name(name)
                     .policy_name(INLINE_POLICY_NAME)
-                    .policy_document(inline_policy(ctx).to_string())
+                    .policy_document(policy_text(&inline_policy(ctx)))
                     .send()
                     .await
                     .map_err(|e| aws_err(format!("writing the policy of {label}"), e))?;

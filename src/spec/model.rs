@@ -33,6 +33,8 @@ pub struct Documents {
     /// Always ends with `/`.
     pub uploads_prefix: String,
     pub expire_uploads_after_days: Option<u32>,
+    /// Days after which an unfinished multipart upload is aborted (its parts deleted).
+    pub abort_incomplete_uploads_after_days: u32,
     pub cors: Cors,
 }
 

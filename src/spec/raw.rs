@@ -32,6 +32,7 @@ pub(super) struct RawDocuments {
     pub kms_key_arn: Option<String>,
     pub uploads_prefix: Option<String>,
     pub expire_uploads_after_days: Option<i128>,
+    pub abort_incomplete_uploads_after_days: Option<i128>,
     pub cors: Option<RawCors>,
 }
 
