@@ -110,6 +110,17 @@ pub fn status_is<E>(
     }
 }
 
+/// A header of the HTTP answer behind a service error (`x-amz-bucket-region` of a 301).
+pub fn response_header<E>(
+    err: &SdkError<E, aws_smithy_runtime_api::http::Response>,
+    name: &str,
+) -> Option<String> {
+    match err {
+        SdkError::ServiceError(service) => service.raw().headers().get(name).map(str::to_string),
+        _ => None,
+    }
+}
+
 /// True when the error is one of `codes`.
 pub fn code_in<E, R>(err: &SdkError<E, R>, codes: &[&str]) -> bool
 where

@@ -84,7 +84,43 @@ async fn tagged_buckets_and_functions(ctx: &Ctx) -> Result<Vec<Orphan>> {
         }
     }
     out.dedup();
-    Ok(out)
+    // The tagging index is eventually consistent: a bucket or function deleted a minute ago
+    // can still be listed. Only what still exists is an orphan.
+    let exists = futures::future::join_all(out.iter().map(|o| still_exists(ctx, o))).await;
+    let mut live = Vec::new();
+    for (o, e) in out.into_iter().zip(exists) {
+        if e? {
+            live.push(o);
+        }
+    }
+    Ok(live)
+}
+
+async fn still_exists(ctx: &Ctx, o: &Orphan) -> Result<bool> {
+    match o.kind {
+        Kind::DocumentsBucket | Kind::WebsiteBucket => {
+            match ctx.aws.s3.head_bucket().bucket(&o.name).send().await {
+                Ok(_) => Ok(true),
+                Err(e) if crate::errors::status_is(&e, 404) => Ok(false),
+                Err(e) => Err(aws_err(format!("checking bucket {}", o.name), e)),
+            }
+        }
+        Kind::Function => {
+            match ctx
+                .aws
+                .lambda
+                .get_function_configuration()
+                .function_name(&o.name)
+                .send()
+                .await
+            {
+                Ok(_) => Ok(true),
+                Err(e) if code_in(&e, &["ResourceNotFoundException"]) => Ok(false),
+                Err(e) => Err(aws_err(format!("checking function {}", o.name), e)),
+            }
+        }
+        _ => Ok(true),
+    }
 }
 
 async fn roles(ctx: &Ctx) -> Result<Vec<Orphan>> {

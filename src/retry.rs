@@ -23,8 +23,12 @@ pub struct Timing {
     pub iam_propagation: Backoff,
     /// Bucket sub-resources answering NoSuchBucket right after CreateBucket.
     pub new_bucket: Backoff,
-    /// Polling a function until it is Active / its last update Successful.
+    /// Polling a function until it is Active / its last update Successful, and retrying an
+    /// update refused with 409 because another one is in progress.
     pub function_ready: Backoff,
+    /// S3 refusing a public bucket policy right after the bucket's public access block was
+    /// relaxed (the block takes seconds to propagate).
+    pub public_access: Backoff,
 }
 
 impl Default for Timing {
@@ -45,6 +49,11 @@ impl Default for Timing {
                 max: Duration::from_secs(3),
                 deadline: Duration::from_secs(600),
             },
+            public_access: Backoff {
+                first: Duration::from_millis(500),
+                max: Duration::from_secs(8),
+                deadline: Duration::from_secs(60),
+            },
         }
     }
 }
@@ -61,6 +70,7 @@ impl Timing {
             iam_propagation: b,
             new_bucket: b,
             function_ready: b,
+            public_access: b,
         }
     }
 }

@@ -199,7 +199,13 @@ async fn mocked_lambda_update_waits_for_successful_before_the_code_update() {
         .then_output(|| UpdateFunctionCodeOutput::builder().build());
     let wait2 = mock!(aws_sdk_lambda::Client::get_function_configuration)
         .then_output(|| config(State::Active, LastUpdateStatus::Successful));
-    let (ctx, _dir) = ctx(&[], &[], &[&update_config, &wait1, &update_code, &wait2]);
+    let ready = mock!(aws_sdk_lambda::Client::get_function_configuration)
+        .then_output(|| config(State::Active, LastUpdateStatus::Successful));
+    let (ctx, _dir) = ctx(
+        &[],
+        &[],
+        &[&ready, &update_config, &wait1, &update_code, &wait2],
+    );
     let changes = [
         Change {
             field: "memory_mb",
@@ -232,7 +238,9 @@ async fn mocked_lambda_update_failure_reports_the_last_update_reason() {
             .last_update_status_reason("The function could not be updated: EniLimitExceeded")
             .build()
     });
-    let (ctx, _dir) = ctx(&[], &[], &[&update_config, &wait]);
+    let ready = mock!(aws_sdk_lambda::Client::get_function_configuration)
+        .then_output(|| config(State::Active, LastUpdateStatus::Successful));
+    let (ctx, _dir) = ctx(&[], &[], &[&ready, &update_config, &wait]);
     let changes = [Change {
         field: "timeout_seconds",
         old: json!(5),
@@ -246,14 +254,19 @@ async fn mocked_lambda_update_failure_reports_the_last_update_reason() {
 
 #[tokio::test]
 async fn mocked_account_level_block_public_access_is_explained() {
-    let put_policy = mock!(aws_sdk_s3::Client::put_bucket_policy).then_error(|| {
-        aws_sdk_s3::operation::put_bucket_policy::PutBucketPolicyError::generic(
-            ErrorMetadata::builder()
-                .code("AccessDenied")
-                .message("Access Denied")
-                .build(),
-        )
-    });
+    // Refused however long it is retried: what forbids it is not the bucket's own block.
+    let put_policy = mock!(aws_sdk_s3::Client::put_bucket_policy)
+        .sequence()
+        .error(|| {
+            aws_sdk_s3::operation::put_bucket_policy::PutBucketPolicyError::generic(
+                ErrorMetadata::builder()
+                    .code("AccessDenied")
+                    .message("Access Denied")
+                    .build(),
+            )
+        })
+        .repeatedly()
+        .build();
     let (ctx, _dir) = ctx(&[&put_policy], &[], &[]);
     let want = bucket::desired(&ctx, Which::Website);
     let changes = [Change {
@@ -266,9 +279,10 @@ async fn mocked_account_level_block_public_access_is_explained() {
         .unwrap_err();
     let msg = format!("{err:#}");
     assert!(
-        msg.contains("account-level S3 Block Public Access"),
+        msg.contains("account-level S3 Block Public Access") && msg.contains("refused"),
         "{msg}"
     );
+    assert!(put_policy.num_calls() > 1, "retried before concluding");
     assert!(
         msg.contains("website bucket mock-docs-dev-website-123456789012"),
         "{msg}"

@@ -29,6 +29,9 @@ use crate::state::{
     normalize_policy, parse_policy, policy_text, set_value, tags_value, Change, Fields, Kind, Live,
 };
 use crate::sync::TAG_CONTENT_RULES;
+use aws_sdk_s3::operation::put_bucket_policy::PutBucketPolicyError;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Which {
@@ -333,9 +336,23 @@ pub async fn read(ctx: &Ctx, which: Which) -> Result<Option<Live>> {
     match head {
         Ok(_) => {}
         Err(e) if status_is(&e, 404) => return Ok(None),
+        Err(e) if status_is(&e, 301) => {
+            let region = crate::errors::response_header(&e, "x-amz-bucket-region");
+            anyhow::bail!(
+                "{label} exists in {}, not in {} where this stack lives: bucket names are \
+                 global, so either it is another stack's or account's bucket (choose another \
+                 name in the spec) or the stack belongs in that region (set `region: {}` in \
+                 the spec)",
+                region.as_deref().unwrap_or("another region"),
+                ctx.region,
+                region.as_deref().unwrap_or("REGION")
+            )
+        }
         Err(e) if status_is(&e, 403) => anyhow::bail!(
-            "{label} exists but this account cannot read it (403): bucket names are global, so \
-             another AWS account probably owns it; choose another name in the spec"
+            "{label} exists but cannot be read (HeadBucket answered 403 Forbidden): either \
+             another AWS account owns the name (bucket names are global; choose another name in \
+             the spec), or these credentials lack s3:ListBucket on it, or a service control \
+             policy denies it (check the identity's permissions)"
         ),
         Err(e) => return Err(aws_err(format!("reading {label}"), e)),
     }
@@ -531,7 +548,7 @@ pub async fn apply(ctx: &Ctx, which: Which, created: bool, changes: &[Change]) -
     let bucket = which.name(ctx).to_string();
     let label = which.label(ctx);
     if created {
-        create(ctx, &bucket, &label).await?;
+        create(ctx, &bucket, &label, ctx.tags(which.kind())).await?;
     }
     for field in FIELD_ORDER {
         let Some(change) = changes.iter().find(|c| c.field == *field) else {
@@ -552,21 +569,31 @@ pub async fn apply(ctx: &Ctx, which: Which, created: bool, changes: &[Change]) -
     Ok(())
 }
 
-async fn create(ctx: &Ctx, bucket: &str, label: &str) -> Result<()> {
-    let mut req = ctx
+/// Create the bucket with its ownership tags in the same call, so no crash can leave a bucket
+/// of ours that looks foreign. (An endpoint that ignores create-time tags still gets them from
+/// the tags step that follows.)
+async fn create(
+    ctx: &Ctx,
+    bucket: &str,
+    label: &str,
+    tags: BTreeMap<String, String>,
+) -> Result<()> {
+    let tags = tags
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut config = CreateBucketConfiguration::builder().set_tags(Some(tags));
+    // us-east-1 is the one region that must not be named as a location constraint.
+    if ctx.region != "us-east-1" {
+        config = config.location_constraint(BucketLocationConstraint::from(ctx.region.as_str()));
+    }
+    let req = ctx
         .aws
         .s3
         .create_bucket()
         .bucket(bucket)
-        .object_ownership(ObjectOwnership::BucketOwnerEnforced);
-    // us-east-1 is the one region that must not be named as a location constraint.
-    if ctx.region != "us-east-1" {
-        req = req.create_bucket_configuration(
-            CreateBucketConfiguration::builder()
-                .location_constraint(BucketLocationConstraint::from(ctx.region.as_str()))
-                .build(),
-        );
-    }
+        .object_ownership(ObjectOwnership::BucketOwnerEnforced)
+        .create_bucket_configuration(config.build());
     match req.send().await {
         Ok(_) => Ok(()),
         Err(e) if code_in(&e, &["BucketAlreadyOwnedByYou"]) => Ok(()),
@@ -738,21 +765,33 @@ async fn set_field(
                 .map_err(|e| aws_err("PutBucketWebsite", e))?;
         }
         "policy" => {
-            let result = s3
-                .put_bucket_policy()
-                .bucket(bucket)
-                .policy(policy_text(want))
-                .send()
-                .await;
+            // Just after the bucket's own block was relaxed, S3 can go on refusing a public
+            // policy for seconds: retry AccessDenied on the website's policy for a while.
+            let website = which == Which::Website;
+            let result = retry(
+                ctx.timing.public_access,
+                |e: &SdkError<PutBucketPolicyError, HttpResponse>| {
+                    website && code_in(e, &["AccessDenied"])
+                },
+                || {
+                    s3.put_bucket_policy()
+                        .bucket(bucket)
+                        .policy(policy_text(want))
+                        .send()
+                },
+            )
+            .await;
             match result {
                 Ok(_) => {}
-                Err(e) if which == Which::Website && code_in(&e, &["AccessDenied"]) => {
+                Err(e) if website && code_in(&e, &["AccessDenied"]) => {
                     anyhow::bail!(
-                        "S3 refused the public-read policy ({}). The bucket's own block was \
-                         relaxed, so the account-level S3 Block Public Access setting most \
-                         likely forbids public bucket policies: turn off BlockPublicPolicy and \
-                         RestrictPublicBuckets for the account (S3 console, \"Block Public Access \
-                         settings for this account\"), or serve the site another way",
+                        "S3 refused the public-read policy for {} s after the bucket's own block \
+                         was relaxed ({}). What still forbids it is outside the bucket: the \
+                         account-level S3 Block Public Access setting (turn off \
+                         BlockPublicPolicy and RestrictPublicBuckets for the account: S3 \
+                         console, \"Block Public Access settings for this account\"), or a \
+                         service control policy",
+                        ctx.timing.public_access.deadline.as_secs(),
                         crate::errors::describe(&e)
                     )
                 }

@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::Ctx;
 use crate::bundle::Bundle;
-use crate::errors::{aws_err, code_in};
+use crate::errors::{aws_err, code_in, status_is};
 use crate::retry::{retry, when_code_and_message};
 use crate::spec::Spec;
 use crate::state::Kind;
@@ -84,10 +84,13 @@ pub async fn read(ctx: &Ctx) -> Result<Option<Live>> {
         Err(e) if code_in(&e, &["ResourceNotFoundException"]) => return Ok(None),
         Err(e) => return Err(aws_err(format!("reading function {name}"), e)),
     };
-    let tags: BTreeMap<String, String> = out
-        .tags()
-        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default();
+    let tags = match (out.tags(), out.tags_error()) {
+        (Some(t), _) => t.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        // AWS leaves the tags out of GetFunction, saying why in TagsError, for a caller not
+        // allowed lambda:ListTags: ask ListTags itself, which names the missing permission.
+        (None, Some(_)) => list_tags(ctx, name).await?,
+        (None, None) => BTreeMap::new(),
+    };
     let mut f = Fields::new();
     f.insert("tags", tags_value(&tags));
     if let Some(c) = out.configuration() {
@@ -117,6 +120,42 @@ pub async fn read(ctx: &Ctx) -> Result<Option<Live>> {
             .and_then(|c| c.reserved_concurrent_executions())),
     );
     Ok(Some(Live { tags, fields: f }))
+}
+
+/// The function's tags from ListTags; refused, an error naming the permission to add (never
+/// "no tags", which would make our own function look foreign).
+async fn list_tags(ctx: &Ctx, name: &str) -> Result<BTreeMap<String, String>> {
+    match ctx
+        .aws
+        .lambda
+        .list_tags()
+        .resource(ctx.function_arn_of(name))
+        .send()
+        .await
+    {
+        Ok(t) => Ok(t
+            .tags()
+            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default()),
+        Err(e) if code_in(&e, &["AccessDeniedException"]) || status_is(&e, 403) => {
+            anyhow::bail!(
+                "reading the tags of function {name}: these credentials may not call \
+                 lambda:ListTags ({}), and presign-stack reads a function's tags to know it is \
+                 the stack's own: allow lambda:ListTags on {}",
+                crate::errors::describe(&e),
+                ctx.function_arn_of(name)
+            )
+        }
+        Err(e) => Err(aws_err(format!("reading the tags of function {name}"), e)),
+    }
+}
+
+/// An update refused because another is still in progress (409), or a role that Lambda cannot
+/// assume yet: both pass with time.
+fn in_progress<E: aws_smithy_types::error::metadata::ProvideErrorMetadata, R>(
+    e: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
+) -> bool {
+    code_in(e, &["ResourceConflictException"])
 }
 
 const CONFIG_FIELDS: &[&str] = &[
@@ -182,10 +221,17 @@ pub async fn apply(
         .map_err(|e| aws_err(format!("creating {label}"), e))?;
         wait_ready(ctx).await?;
     } else {
+        // Another update may still be running (an interrupted run, a console edit, another
+        // `up`): wait for it before the first change, and retry a 409 until the deadline.
+        if !changes.is_empty() {
+            wait_ready(ctx).await?;
+        }
         if CONFIG_FIELDS.iter().any(|f| changed(f)) {
+            let not_assumable =
+                when_code_and_message("InvalidParameterValueException", "cannot be assumed");
             retry(
                 ctx.timing.iam_propagation,
-                when_code_and_message("InvalidParameterValueException", "cannot be assumed"),
+                |e| not_assumable(e) || in_progress(e),
                 || {
                     lambda
                         .update_function_configuration()
@@ -204,14 +250,16 @@ pub async fn apply(
             wait_ready(ctx).await?;
         }
         if changed("code_sha256") || changed("architecture") {
-            lambda
-                .update_function_code()
-                .function_name(name)
-                .zip_file(Blob::new(bundle.zip.clone()))
-                .architectures(architecture(ctx))
-                .send()
-                .await
-                .map_err(|e| aws_err(format!("updating the code of {label}"), e))?;
+            retry(ctx.timing.function_ready, in_progress, || {
+                lambda
+                    .update_function_code()
+                    .function_name(name)
+                    .zip_file(Blob::new(bundle.zip.clone()))
+                    .architectures(architecture(ctx))
+                    .send()
+            })
+            .await
+            .map_err(|e| aws_err(format!("updating the code of {label}"), e))?;
             wait_ready(ctx).await?;
         }
         if let Some(change) = changes.iter().find(|c| c.field == "tags") {
@@ -239,21 +287,25 @@ pub async fn apply(
     if changed("reserved_concurrency") {
         match p.reserved_concurrency {
             Some(n) => {
-                lambda
-                    .put_function_concurrency()
-                    .function_name(name)
-                    .reserved_concurrent_executions(n as i32)
-                    .send()
-                    .await
-                    .map_err(|e| aws_err(format!("setting reserved concurrency of {label}"), e))?;
+                retry(ctx.timing.function_ready, in_progress, || {
+                    lambda
+                        .put_function_concurrency()
+                        .function_name(name)
+                        .reserved_concurrent_executions(n as i32)
+                        .send()
+                })
+                .await
+                .map_err(|e| aws_err(format!("setting reserved concurrency of {label}"), e))?;
             }
             None if !created => {
-                lambda
-                    .delete_function_concurrency()
-                    .function_name(name)
-                    .send()
-                    .await
-                    .map_err(|e| aws_err(format!("removing reserved concurrency of {label}"), e))?;
+                retry(ctx.timing.function_ready, in_progress, || {
+                    lambda
+                        .delete_function_concurrency()
+                        .function_name(name)
+                        .send()
+                })
+                .await
+                .map_err(|e| aws_err(format!("removing reserved concurrency of {label}"), e))?;
             }
             None => {}
         }

@@ -59,9 +59,14 @@ impl Ctx {
     }
 
     pub fn function_arn(&self) -> String {
+        self.function_arn_of(&self.spec.presigner.function_name)
+    }
+
+    /// The ARN of a function of this account and region (an orphan's, too).
+    pub fn function_arn_of(&self, name: &str) -> String {
         format!(
-            "arn:aws:lambda:{}:{}:function:{}",
-            self.region, self.account, self.spec.presigner.function_name
+            "arn:aws:lambda:{}:{}:function:{name}",
+            self.region, self.account
         )
     }
 

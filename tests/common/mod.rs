@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+#[path = "../support/proxy.rs"]
+pub mod proxy;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
