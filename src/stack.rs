@@ -44,6 +44,8 @@ pub async fn connect(
         _ => {}
     }
     let aws = Aws::connect(&connect).await?;
+    crate::spec::commercial_region(&aws.region)
+        .map_err(|m| anyhow::anyhow!("the region in use: {m}"))?;
     let account = aws.account_id(connect.profile.as_deref()).await?;
     let region = aws.region.clone();
     let spec = spec.resolve(&account, &region);
@@ -190,12 +192,7 @@ pub async fn prepare(
         .role
         .as_ref()
         .map(|(_, arn)| arn.clone())
-        .unwrap_or_else(|| {
-            format!(
-                "arn:aws:iam::{}:role/{}",
-                ctx.account, spec.presigner.role_name
-            )
-        });
+        .unwrap_or_else(|| ctx.role_arn());
     let mut resources = vec![
         resource_plan(
             Kind::DocumentsBucket,
@@ -360,8 +357,15 @@ async fn losses(
 }
 
 /// `plan`: what `up` would do, from a read of everything live. Changes nothing.
+/// `website.build` runs first, as for `up`: on a fresh checkout the built folder is what the
+/// bucket is compared with.
 pub async fn plan(ctx: &Ctx) -> Result<Plan> {
-    let (bundle, snap) = tokio::join!(bundle::prepare(&ctx.spec, ctx.report), read_all(ctx));
+    let (built, bundle, snap) = tokio::join!(
+        sync::run_build(&ctx.spec, ctx.report),
+        bundle::prepare(&ctx.spec, ctx.report),
+        read_all(ctx)
+    );
+    built?;
     let snap = snap?;
     snap.check_ownership(ctx, false)?;
     Ok(prepare(ctx, (snap, bundle?), false).await?.plan)

@@ -750,3 +750,22 @@ async fn renamed_resources_leave_orphans_that_only_prune_deletes() {
     run(qa.cmd(&moto, REGION, &["--env", "qa", "up"])).ok();
     assert_eq!(drift(&project, &moto).0, 0);
 }
+
+#[tokio::test]
+async fn drift_from_a_fresh_checkout_runs_the_website_build_first() {
+    let moto = Moto::start();
+    let project = Project::new();
+    project.write_spec(&spec().replace(
+        "website: {source: site}",
+        "website: {source: out, build: \"rm -rf out && cp -r site out\"}",
+    ));
+    run(project.cmd(&moto, REGION, &["up"])).ok();
+    // A fresh checkout: the build's output is not there.
+    std::fs::remove_dir_all(project.path().join("out")).unwrap();
+    let (code, report) = drift(&project, &moto);
+    assert_eq!(code, 0, "{report}");
+    assert!(project.path().join("out/index.html").is_file());
+    std::fs::remove_dir_all(project.path().join("out")).unwrap();
+    let plan = run(project.cmd(&moto, REGION, &["plan", "--detailed-exitcode"]));
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+}

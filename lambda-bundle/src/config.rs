@@ -128,7 +128,7 @@ impl Config {
             ENV_UPLOADS_PREFIX,
             "a key prefix ending with '/', such as uploads/",
         )?;
-        validate_prefix(&uploads_prefix).map_err(|m| err(ENV_UPLOADS_PREFIX, m))?;
+        validate_uploads_prefix(&uploads_prefix).map_err(|m| err(ENV_UPLOADS_PREFIX, m))?;
 
         let expiry = required(&lookup, ENV_URL_EXPIRY_SECONDS, "an integer from 1 to 3600")?;
         let url_expiry_seconds = match expiry.parse::<u64>() {
@@ -251,24 +251,50 @@ fn validate_region(r: &str) -> Result<(), String> {
     }
 }
 
-/// Characters allowed in the configured prefix: S3's "safe characters" (letters, digits,
-/// `!-_.*'()`) and `/` as the separator.
-fn validate_prefix(p: &str) -> Result<(), String> {
-    let what = "expected a key prefix such as uploads/ (segments of A-Z a-z 0-9 ! - _ . * ' ( ) \
-                separated by '/', ending with '/', no empty, '.' or '..' segments)";
+/// The one rule for an uploads prefix, used by the spec's validation and by the presigner's
+/// init: S3's "safe characters" (letters, digits, `!-_.*'()`) in segments separated by `/`,
+/// ending with `/`, no empty, `.` or `..` segment, at most [`MAX_PREFIX_BYTES`] bytes.
+pub fn validate_uploads_prefix(p: &str) -> Result<(), String> {
+    const RULE: &str =
+        "a prefix such as `uploads/`: segments of A-Z a-z 0-9 and `! - _ . * ' ( )` \
+                        separated by `/`, ending with `/`";
+    let q = |p: &str| {
+        let cut: String = p.chars().take(64).collect();
+        format!("`{cut}`{}", if cut.len() < p.len() { "…" } else { "" })
+    };
+    if p.is_empty() {
+        return Err(format!("must not be empty; use {RULE}"));
+    }
     if p.len() > MAX_PREFIX_BYTES {
         return Err(format!(
-            "is {} bytes long; at most {MAX_PREFIX_BYTES} are allowed",
+            "is {} bytes long; at most {MAX_PREFIX_BYTES} are allowed, to leave room in a \
+             1024-byte key for the date, an id and the file name",
             p.len()
         ));
     }
+    if p.starts_with('/') {
+        return Err(format!(
+            "{} starts with `/`, but S3 keys have no leading slash; use {RULE}",
+            q(p)
+        ));
+    }
+    let safe = |c: char| c.is_ascii_alphanumeric() || "!-_.*'()/".contains(c);
+    if let Some(c) = p.chars().find(|c| !safe(*c)) {
+        let c = if c.is_control() || c.is_whitespace() {
+            format!("{c:?}")
+        } else {
+            format!("`{c}`")
+        };
+        return Err(format!("{} contains {c}; use {RULE}", q(p)));
+    }
     let Some(body) = p.strip_suffix('/') else {
-        return Err(format!("{} does not end with '/'; {what}", shown(p)));
+        return Err(format!("{} must end with `/`, e.g. `{p}/`", q(p)));
     };
-    let safe = |c: char| c.is_ascii_alphanumeric() || "!-_.*'()".contains(c);
     for seg in body.split('/') {
-        if seg.is_empty() || seg == "." || seg == ".." || !seg.chars().all(safe) {
-            return Err(format!("{} is not allowed; {what}", shown(p)));
+        match seg {
+            "" => return Err(format!("{} has an empty segment (`//`); use {RULE}", q(p))),
+            "." | ".." => return Err(format!("{} has a `{seg}` segment; use {RULE}", q(p))),
+            _ => {}
         }
     }
     Ok(())
@@ -470,11 +496,12 @@ mod tests {
             (ENV_BUCKET, "ab", "3 to 63"),
             (ENV_BUCKET, "-abc", "starting and ending"),
             (ENV_REGION, "EU central", "eu-central-1"),
-            (ENV_UPLOADS_PREFIX, "uploads", "does not end with '/'"),
-            (ENV_UPLOADS_PREFIX, "/uploads/", "no empty"),
-            (ENV_UPLOADS_PREFIX, "a//b/", "no empty"),
-            (ENV_UPLOADS_PREFIX, "../x/", "'..'"),
-            (ENV_UPLOADS_PREFIX, "up loads/", "segments of"),
+            (ENV_UPLOADS_PREFIX, "uploads", "must end with `/`"),
+            (ENV_UPLOADS_PREFIX, "/uploads/", "no leading slash"),
+            (ENV_UPLOADS_PREFIX, "a//b/", "empty segment"),
+            (ENV_UPLOADS_PREFIX, "../x/", "`..` segment"),
+            (ENV_UPLOADS_PREFIX, "a/./", "`.` segment"),
+            (ENV_UPLOADS_PREFIX, "up loads/", "contains ' '"),
             (ENV_URL_EXPIRY_SECONDS, "0", "1 to 3600"),
             (ENV_URL_EXPIRY_SECONDS, "3601", "1 to 3600"),
             (ENV_URL_EXPIRY_SECONDS, "5m", "1 to 3600"),

@@ -41,10 +41,12 @@ mod sign;
 pub mod verify;
 
 pub use clock::UtcDateTime;
+pub use config::{validate_uploads_prefix, MAX_PREFIX_BYTES};
 pub use config::{
     Config, ConfigError, Credentials, ENV_ACCESS_KEY_ID, ENV_ALLOWED_CONTENT_TYPES,
     ENV_ALLOW_DOWNLOADS, ENV_BUCKET, ENV_MAX_UPLOAD_BYTES, ENV_REGION, ENV_S3_ENDPOINT,
     ENV_SECRET_ACCESS_KEY, ENV_SESSION_TOKEN, ENV_UPLOADS_PREFIX, ENV_URL_EXPIRY_SECONDS,
+    MAX_SINGLE_PUT_BYTES,
 };
 pub use handler::{
     handle, handle_with_log, validate_download_key, LogRecord, Request, Response, MAX_KEY_BYTES,

@@ -26,10 +26,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use super::cors::{Refusal, Rule};
 use super::http::{empty, file_body, full, header, header_pairs, note, set, Body, Service};
 
-/// S3's limit for a single PUT.
-const MAX_OBJECT_BYTES: u64 = 5 * 1024 * 1024 * 1024;
-/// S3's limit on a key's length in UTF-8 bytes.
-const MAX_KEY_BYTES: usize = 1024;
+use presigner::{MAX_KEY_BYTES, MAX_SINGLE_PUT_BYTES as MAX_OBJECT_BYTES};
 /// The `response-*` query parameters S3 turns into headers on a signed GET.
 const RESPONSE_OVERRIDES: &[(&str, &str)] = &[
     ("response-content-type", "content-type"),

@@ -11,6 +11,7 @@ mod tree;
 mod validate;
 
 pub use model::*;
+pub use rules::commercial_region;
 
 use std::collections::BTreeMap;
 use std::fmt;

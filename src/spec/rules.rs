@@ -60,12 +60,31 @@ pub(super) fn region(s: &str) -> Result<(), String> {
         && parts
             .last()
             .is_some_and(|n| (1..=2).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit()));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
+    if !ok {
+        return Err(format!(
             "`{s}` does not look like an AWS region; use a region code such as `eu-central-1`"
-        ))
+        ));
+    }
+    commercial_region(s)
+}
+
+/// presign-stack writes ARNs (`arn:aws:`) and endpoints (`amazonaws.com`, `on.aws`) of the
+/// commercial `aws` partition only: a region of another partition is refused up front rather
+/// than met with wrong ARNs. Also applied to a region from the AWS config chain.
+pub fn commercial_region(s: &str) -> Result<(), String> {
+    let other = [
+        ("cn-", "aws-cn (China)"),
+        ("us-gov-", "aws-us-gov (GovCloud)"),
+        ("us-iso", "an isolated partition"),
+        ("eu-isoe-", "an isolated partition"),
+    ];
+    match other.iter().find(|(prefix, _)| s.starts_with(prefix)) {
+        Some((_, partition)) => Err(format!(
+            "`{s}` is a region of the {partition} partition; presign-stack supports the \
+             commercial `aws` partition only (its ARNs and endpoints): use a region such as \
+             `eu-central-1`"
+        )),
+        None => Ok(()),
     }
 }
 
@@ -165,28 +184,32 @@ pub(super) fn tag_value(v: &str) -> Result<(), String> {
     tag_text(v).map_err(|e| format!("the value `{v}` {e}"))
 }
 
-/// Returns the key's region.
+/// Returns the key's region. Only a key ARN will do: IAM authorises the presigner's KMS calls
+/// against the key's ARN, never its alias, so a policy naming an alias allows nothing.
 pub(super) fn kms_key_arn(s: &str) -> Result<&str, String> {
-    let bad = || {
-        format!(
-            "`{s}` is not a KMS key ARN; use arn:aws:kms:REGION:ACCOUNT_ID:key/KEY_ID or \
-             arn:aws:kms:REGION:ACCOUNT_ID:alias/NAME"
-        )
-    };
+    let bad =
+        || format!("`{s}` is not a KMS key ARN; use arn:aws:kms:REGION:ACCOUNT_ID:key/KEY_ID");
+    if s.split(':').nth(5).is_some_and(|r| r.starts_with("alias/")) {
+        return Err(format!(
+            "`{s}` is an alias, but IAM authorises KMS calls against the key's ARN, so a role \
+             policy naming an alias allows nothing and every upload would be refused: give the \
+             key ARN it points to (`aws kms describe-key --key-id {} --query \
+             KeyMetadata.Arn`)",
+            s.rsplit_once(':').map_or(s, |(_, a)| a)
+        ));
+    }
     let parts: Vec<&str> = s.splitn(6, ':').collect();
     let [arn, partition, service, key_region, account, resource] = parts[..] else {
         return Err(bad());
     };
     let named = |prefix: &str| resource.strip_prefix(prefix).is_some_and(|r| !r.is_empty());
     let ok = arn == "arn"
-        && partition
-            .strip_prefix("aws")
-            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'))
+        && partition == "aws"
         && service == "kms"
         && region(key_region).is_ok()
         && account.len() == 12
         && account.bytes().all(|b| b.is_ascii_digit())
-        && (named("key/") || named("alias/"));
+        && named("key/");
     if ok {
         Ok(key_region)
     } else {
@@ -194,33 +217,9 @@ pub(super) fn kms_key_arn(s: &str) -> Result<&str, String> {
     }
 }
 
+/// The presigner's own rule: a prefix it accepts here is one its init accepts.
 pub(super) fn uploads_prefix(s: &str) -> Result<(), String> {
-    const RULE: &str = "a prefix such as `uploads/`: A-Z, a-z, 0-9 and `/ _ . -`, ending with `/`";
-    if s.is_empty() {
-        return Err(format!("must not be empty; use {RULE}"));
-    }
-    if let Some(c) = s
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || "/_.-".contains(*c)))
-    {
-        return Err(format!("`{s}` contains {}; use {RULE}", show(c)));
-    }
-    if s.starts_with('/') {
-        return Err(format!(
-            "`{s}` starts with `/`, but S3 keys have no leading slash; use {RULE}"
-        ));
-    }
-    if !s.ends_with('/') {
-        return Err(format!("`{s}` must end with `/`, e.g. `{s}/`"));
-    }
-    let segments = s[..s.len() - 1].split('/');
-    if segments.clone().any(|seg| seg == "..") {
-        return Err(format!("`{s}` has a `..` segment; use {RULE}"));
-    }
-    if segments.clone().any(str::is_empty) {
-        return Err(format!("`{s}` has an empty segment (`//`); use {RULE}"));
-    }
-    Ok(())
+    presigner::validate_uploads_prefix(s)
 }
 
 /// `website`, `*`, or `http(s)://host[:port]`; returned lower-cased, as browsers send origins.
@@ -434,13 +433,12 @@ mod tests {
 
     #[test]
     fn regions() {
-        for ok in [
-            "eu-central-1",
-            "us-gov-west-1",
-            "us-isob-east-1",
-            "ap-southeast-5",
-        ] {
+        for ok in ["eu-central-1", "ap-southeast-5", "il-central-1"] {
             assert!(region(ok).is_ok(), "{ok}");
+        }
+        for other_partition in ["us-gov-west-1", "us-isob-east-1", "cn-northwest-1"] {
+            let e = region(other_partition).unwrap_err();
+            assert!(e.contains("commercial `aws` partition"), "{e}");
         }
         for bad in [
             "eu-central",
@@ -498,7 +496,19 @@ mod tests {
             kms_key_arn("arn:aws:kms:eu-central-1:123456789012:key/1234abcd-12ab"),
             Ok("eu-central-1")
         );
-        assert!(kms_key_arn("arn:aws-us-gov:kms:us-gov-west-1:123456789012:alias/docs").is_ok());
+        let alias = kms_key_arn("arn:aws:kms:eu-west-1:123456789012:alias/docs").unwrap_err();
+        assert!(
+            alias.contains("alias") && alias.contains("describe-key --key-id alias/docs"),
+            "{alias}"
+        );
+        assert!(kms_key_arn("arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/k").is_err());
+        let gov = region("us-gov-west-1").unwrap_err();
+        assert!(
+            gov.contains("aws-us-gov") && gov.contains("commercial"),
+            "{gov}"
+        );
+        assert!(region("cn-north-1").unwrap_err().contains("aws-cn"));
+        assert!(region("eu-central-1").is_ok());
         for bad in [
             "alias/docs",
             "arn:aws:kms:eu-central-1:1234:key/x",
@@ -521,7 +531,10 @@ mod tests {
         assert!(reason("a/../b/").contains("`..` segment"));
         assert!(reason("../").contains("`..` segment"));
         assert!(reason("a//").contains("empty segment"));
-        assert!(reason("up*/").contains("contains `*`"));
+        assert!(reason("up#/").contains("contains `#`"));
+        assert!(reason("a/./").contains("`.` segment"));
+        assert!(reason(&"a/".repeat(300)).contains("at most 512"));
+        assert!(uploads_prefix("it's(1)*!/").is_ok(), "S3's safe characters");
         assert!(reason("up loads/").contains("contains ' '"));
     }
 

@@ -28,7 +28,7 @@ const DEFAULT_CONTENT_TYPES: [&str; 3] = ["image/png", "image/jpeg", "applicatio
 const MAX_TAGS: usize = 40;
 const MAX_URL_ORIGINS: usize = 100;
 /// The largest object a single PUT may upload.
-const MAX_UPLOAD_BYTES: i128 = 5 * 1024 * 1024 * 1024;
+const MAX_UPLOAD_BYTES: i128 = presigner::MAX_SINGLE_PUT_BYTES as i128;
 
 pub(super) fn validate(raw: RawSpec, index: &Index, cx: &Context) -> Result<Spec, Vec<Problem>> {
     let mut c = Checker {
