@@ -35,6 +35,123 @@ impl Bundle {
     }
 }
 
+/// The function tag recording what the deployed code was made from: `<digest>:<CodeSha256>`.
+pub const TAG_CODE: &str = "presign-stack:code";
+
+/// Bumped whenever the way a bundle is built changes (flags, zipping), so that the digest of
+/// unchanged sources still changes with it.
+const RECIPE: &str = "presign-stack bundle 1: cargo lambda build --release --locked, \
+                      paths remapped, zip_bootstrap";
+
+/// The presigner's code identity and, once built or read, its bundle.
+#[derive(Debug, Clone)]
+pub struct Code {
+    /// Hex SHA-256 of everything the bundle is made from (see [`source_digest`]).
+    pub digest: String,
+    pub bundle: Option<Bundle>,
+}
+
+impl Code {
+    /// The value of [`TAG_CODE`] once the bundle is known.
+    pub fn tag(&self) -> Option<String> {
+        self.bundle
+            .as_ref()
+            .map(|b| format!("{}:{}", self.digest, b.sha256_base64))
+    }
+}
+
+/// A [`TAG_CODE`] value: (digest, CodeSha256).
+pub fn parse_tag(value: &str) -> Option<(&str, &str)> {
+    value.split_once(':')
+}
+
+/// The code identity, without building: a prebuilt zip is read (its digest is its own
+/// hash); a crate is hashed from its sources.
+pub fn identify(spec: &Spec) -> Result<Code> {
+    match &spec.presigner.code {
+        CodeSource::Zip(path) => {
+            let bundle = read_zip(path)?;
+            let digest = hex::encode(Sha256::digest(&bundle.zip));
+            Ok(Code {
+                digest: format!("zip-{}", &digest[..48]),
+                bundle: Some(bundle),
+            })
+        }
+        CodeSource::Crate(dir) => Ok(Code {
+            digest: source_digest(dir, spec.presigner.architecture)?,
+            bundle: None,
+        }),
+    }
+}
+
+/// What a crate's bundle is made from, hashed: the build recipe and target, every file of the
+/// crate (relative path and bytes, `target/` and hidden paths left out), and from the nearest
+/// folder up that has a `Cargo.lock`: that lock, the workspace's `Cargo.toml` (profiles,
+/// shared package settings) and a `rust-toolchain(.toml)` (the pinned compiler). Paths are
+/// relative, so two clones of one commit in different folders have one digest.
+pub fn source_digest(dir: &Path, arch: Architecture) -> Result<String> {
+    let mut h = Sha256::new();
+    let mut add = |label: &str, bytes: &[u8]| {
+        h.update((label.len() as u64).to_le_bytes());
+        h.update(label.as_bytes());
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    };
+    add("recipe", RECIPE.as_bytes());
+    add("target", arch.as_aws().as_bytes());
+    let mut files = Vec::new();
+    let mut walker = walkdir::WalkDir::new(dir).sort_by_file_name().into_iter();
+    while let Some(entry) = walker.next() {
+        let entry =
+            entry.with_context(|| format!("reading the presigner's source {}", dir.display()))?;
+        let rel = entry.path().strip_prefix(dir).unwrap_or(entry.path());
+        let skip = rel.components().next().is_some_and(|c| {
+            let c = c.as_os_str().to_string_lossy();
+            c == "target" || c.starts_with('.')
+        });
+        if skip {
+            if entry.file_type().is_dir() {
+                walker.skip_current_dir();
+            }
+            continue;
+        }
+        if entry.file_type().is_file() {
+            let name: Vec<String> = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            files.push((name.join("/"), entry.path().to_path_buf()));
+        }
+    }
+    for (name, path) in files {
+        let bytes = std::fs::read(&path)
+            .with_context(|| format!("reading the presigner's source {}", path.display()))?;
+        add(&format!("crate/{name}"), &bytes);
+    }
+    let root = dir
+        .ancestors()
+        .find(|d| d.join("Cargo.lock").is_file())
+        .with_context(|| {
+            format!(
+                "the presigner crate {} has no Cargo.lock (in it or a folder above): run \
+                 `cargo generate-lockfile` there and commit it, so every build uses the same \
+                 dependencies",
+                dir.display()
+            )
+        })?;
+    for name in [
+        "Cargo.lock",
+        "Cargo.toml",
+        "rust-toolchain.toml",
+        "rust-toolchain",
+    ] {
+        if let Ok(bytes) = std::fs::read(root.join(name)) {
+            add(&format!("root/{name}"), &bytes);
+        }
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
 /// Build or read the bundle the spec names.
 pub async fn prepare(spec: &Spec, report: Reporter) -> Result<Bundle> {
     match &spec.presigner.code {
@@ -104,8 +221,33 @@ async fn build(dir: &Path, arch: Architecture, report: Reporter) -> Result<PathB
         .join("presign-stack")
         .join(arch.as_aws());
     let mut cmd = tokio::process::Command::new("cargo");
+    // The same sources give the same binary on any machine: the paths of the workspace, the
+    // cargo home (dependencies' sources) and the target dir are remapped out of it.
+    let mut rustflags: Vec<String> = std::env::var("CARGO_ENCODED_RUSTFLAGS")
+        .ok()
+        .filter(|f| !f.is_empty())
+        .map(|f| f.split('\x1f').map(str::to_string).collect())
+        .unwrap_or_default();
+    let root = dir
+        .ancestors()
+        .find(|d| d.join("Cargo.lock").is_file())
+        .unwrap_or(dir);
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    let mut remap = vec![(root.to_path_buf(), "/build/src")];
+    if let Some(home) = cargo_home {
+        remap.push((home, "/build/cargo"));
+    }
+    if let Some(target) = out_dir.parent().and_then(Path::parent) {
+        remap.push((target.to_path_buf(), "/build/target"));
+    }
+    for (from, to) in remap {
+        rustflags.push(format!("--remap-path-prefix={}={to}", from.display()));
+    }
+    cmd.env("CARGO_ENCODED_RUSTFLAGS", rustflags.join("\x1f"));
     cmd.current_dir(dir)
-        .args(["lambda", "build", "--release", "--lambda-dir"])
+        .args(["lambda", "build", "--release", "--locked", "--lambda-dir"])
         .arg(&out_dir)
         .arg(match arch {
             Architecture::X86_64 => "--x86-64",

@@ -14,7 +14,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::aws::{Aws, Connect};
-use crate::bundle::{self, Bundle};
+use crate::bundle::{self, Code};
 use crate::loss::{self, Loss, When};
 use crate::orphans::{self, Orphan};
 use crate::plan::{Action, Plan, ResourcePlan};
@@ -142,7 +142,7 @@ pub struct Prepared {
     pub content: SyncPlan,
     /// The website objects, with their headers when they were read.
     remote: BTreeMap<String, sync::Remote>,
-    bundle: Bundle,
+    code: Code,
     role_arn: String,
 }
 
@@ -179,14 +179,9 @@ fn resource_plan(kind: Kind, name: &str, want: Fields, live: Option<&Fields>) ->
     }
 }
 
-/// Build the bundle and read the live state (concurrently), then compute the plan, with the
-/// data a step would lose (`adopt`: the run takes over buckets it did not create).
-pub async fn prepare(
-    ctx: &Ctx,
-    snap_and_bundle: (Snapshot, Bundle),
-    adopt: bool,
-) -> Result<Prepared> {
-    let (snap, bundle) = snap_and_bundle;
+/// Compute the plan from the live state and the presigner's code (built or only identified),
+/// with the data a step would lose (`adopt`: the run takes over buckets it did not create).
+pub async fn prepare(ctx: &Ctx, snap: Snapshot, code: Code, adopt: bool) -> Result<Prepared> {
     let spec = &ctx.spec;
     let role_arn = snap
         .role
@@ -215,7 +210,7 @@ pub async fn prepare(
         resource_plan(
             Kind::Function,
             &spec.presigner.function_name,
-            function::desired(ctx, &role_arn, &bundle),
+            function::desired(ctx, &role_arn, &code, snap.function.as_ref()),
             snap.function.as_ref().map(|l| &l.fields),
         ),
     ];
@@ -257,7 +252,7 @@ pub async fn prepare(
         plan,
         content,
         remote,
-        bundle,
+        code,
         role_arn,
     })
 }
@@ -360,15 +355,16 @@ async fn losses(
 /// `website.build` runs first, as for `up`: on a fresh checkout the built folder is what the
 /// bucket is compared with.
 pub async fn plan(ctx: &Ctx) -> Result<Plan> {
-    let (built, bundle, snap) = tokio::join!(
+    let (built, code, snap) = tokio::join!(
         sync::run_build(&ctx.spec, ctx.report),
-        bundle::prepare(&ctx.spec, ctx.report),
+        async { bundle::identify(&ctx.spec) },
         read_all(ctx)
     );
     built?;
     let snap = snap?;
     snap.check_ownership(ctx, false)?;
-    Ok(prepare(ctx, (snap, bundle?), false).await?.plan)
+    // The presigner is compared by its code digest: nothing is built.
+    Ok(prepare(ctx, snap, code?, false).await?.plan)
 }
 
 /// The stack's outputs (SPEC section 2).
@@ -403,16 +399,20 @@ pub struct UpResult {
 
 /// `up`: plan, then apply exactly that plan.
 pub async fn up(ctx: &Ctx, adopt: bool, prune: bool, yes: bool) -> Result<UpResult> {
-    let (built, bundle, snap) = tokio::join!(
+    let (built, code, snap) = tokio::join!(
         sync::run_build(&ctx.spec, ctx.report),
-        bundle::prepare(&ctx.spec, ctx.report),
+        async { bundle::identify(&ctx.spec) },
         read_all(ctx),
     );
     built?;
-    let bundle = bundle?;
+    let mut code = code?;
     let snap = snap?;
     snap.check_ownership(ctx, adopt)?;
-    let prepared = prepare(ctx, (snap.clone(), bundle), adopt).await?;
+    // Built only when the sources' digest is not what the function records.
+    if function::needs_build(snap.function.as_ref(), &code) {
+        code.bundle = Some(bundle::prepare(&ctx.spec, ctx.report).await?);
+    }
+    let prepared = prepare(ctx, snap.clone(), code, adopt).await?;
     let plan = prepared.plan.clone();
     if plan.is_empty() {
         return Ok(UpResult {
@@ -540,7 +540,7 @@ async fn apply(ctx: &Ctx, snap: &Snapshot, prepared: Prepared) -> Result<String>
         };
         if let Some(r) = step(Kind::Function) {
             announce(ctx, r);
-            function::apply(ctx, creates(r), &r.changes, &role_arn, &prepared.bundle).await?;
+            function::apply(ctx, creates(r), &r.changes, &role_arn, &prepared.code).await?;
         }
         match step(Kind::FunctionUrl) {
             Some(r) => {

@@ -32,12 +32,19 @@ fn actions(service: &str, op: &str) -> Vec<String> {
             // Tags in CreateBucketConfiguration need s3:TagResource too.
             "CreateBucket" => s3(&["CreateBucket", "TagResource"]),
             "DeleteObjects" => s3(&["DeleteObject", "DeleteObjectVersion"]),
-            "DeleteBucket" | "PutObject" | "DeleteObject" | "GetBucketTagging"
-            | "PutBucketTagging" | "GetBucketPolicy" | "PutBucketPolicy"
-            | "GetBucketVersioning" | "PutBucketVersioning" | "GetBucketWebsite"
-            | "PutBucketWebsite" | "GetBucketOwnershipControls" | "PutBucketOwnershipControls" => {
-                s3(&[op])
-            }
+            "DeleteBucket"
+            | "PutObject"
+            | "DeleteObject"
+            | "GetBucketTagging"
+            | "PutBucketTagging"
+            | "GetBucketPolicy"
+            | "PutBucketPolicy"
+            | "GetBucketVersioning"
+            | "PutBucketVersioning"
+            | "GetBucketWebsite"
+            | "PutBucketWebsite"
+            | "GetBucketOwnershipControls"
+            | "PutBucketOwnershipControls" => s3(&[op]),
             other => panic!(
                 "no IAM action known for S3 {other}: add it to this table and to docs/iam/*.json"
             ),
@@ -133,7 +140,9 @@ fn the_published_policies_allow_every_call_of_a_whole_cycle() {
         .iter()
         .filter(|a| {
             let verb = a.split(':').nth(1).unwrap();
-            !["Get", "List", "Describe"].iter().any(|v| verb.starts_with(v))
+            !["Get", "List", "Describe"]
+                .iter()
+                .any(|v| verb.starts_with(v))
         })
         .collect();
     assert!(writes.is_empty(), "read-only.json allows {writes:?}");

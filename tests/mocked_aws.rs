@@ -10,7 +10,7 @@ use aws_sdk_lambda::types::{LastUpdateStatus, State};
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use aws_smithy_types::error::ErrorMetadata;
 use presign_stack::aws::{Aws, RequestLog};
-use presign_stack::bundle::{zip_bootstrap, Bundle};
+use presign_stack::bundle::{zip_bootstrap, Bundle, Code};
 use presign_stack::report::{Reporter, Verbosity};
 use presign_stack::resources::bucket::{self, Which};
 use presign_stack::resources::{function, Ctx};
@@ -72,10 +72,13 @@ fn ctx(s3: &[&Rule], iam: &[&Rule], lambda: &[&Rule]) -> (Ctx, tempfile::TempDir
     (ctx, dir)
 }
 
-fn bundle() -> Bundle {
-    Bundle {
-        zip: zip_bootstrap(b"bin").unwrap(),
-        sha256_base64: "x".into(),
+fn bundle() -> Code {
+    Code {
+        digest: "d".into(),
+        bundle: Some(Bundle {
+            zip: zip_bootstrap(b"bin").unwrap(),
+            sha256_base64: "x".into(),
+        }),
     }
 }
 
@@ -201,10 +204,20 @@ async fn mocked_lambda_update_waits_for_successful_before_the_code_update() {
         .then_output(|| config(State::Active, LastUpdateStatus::Successful));
     let ready = mock!(aws_sdk_lambda::Client::get_function_configuration)
         .then_output(|| config(State::Active, LastUpdateStatus::Successful));
+    // The code tag follows the code.
+    let tag = mock!(aws_sdk_lambda::Client::tag_resource)
+        .match_requests(|r| {
+            r.tags()
+                .and_then(|t| t.get("presign-stack:code"))
+                .is_some_and(|v| v == "d:x")
+        })
+        .then_output(|| {
+            aws_sdk_lambda::operation::tag_resource::TagResourceOutput::builder().build()
+        });
     let (ctx, _dir) = ctx(
         &[],
         &[],
-        &[&ready, &update_config, &wait1, &update_code, &wait2],
+        &[&ready, &update_config, &wait1, &update_code, &wait2, &tag],
     );
     let changes = [
         Change {
@@ -225,6 +238,7 @@ async fn mocked_lambda_update_waits_for_successful_before_the_code_update() {
     assert_eq!(wait1.num_calls(), 3);
     assert_eq!(update_code.num_calls(), 1);
     assert_eq!(wait2.num_calls(), 1);
+    assert_eq!(tag.num_calls(), 1);
 }
 
 #[tokio::test]

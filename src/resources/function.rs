@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
     Architecture, Environment, FunctionCode, LastUpdateStatus, Runtime, State,
@@ -14,7 +14,7 @@ use aws_sdk_lambda::types::{
 use serde_json::json;
 
 use super::Ctx;
-use crate::bundle::Bundle;
+use crate::bundle::{parse_tag, Code, TAG_CODE};
 use crate::errors::{aws_err, code_in, status_is};
 use crate::retry::{retry, when_code_and_message};
 use crate::spec::Spec;
@@ -53,7 +53,28 @@ pub fn environment(spec: &Spec) -> BTreeMap<String, String> {
     .collect()
 }
 
-pub fn desired(ctx: &Ctx, role_arn: &str, bundle: &Bundle) -> Fields {
+/// What the live function's [`TAG_CODE`] says its code was made from: (digest, CodeSha256).
+fn recorded(live: Option<&Live>) -> Option<(&str, &str)> {
+    live?.tags.get(TAG_CODE).and_then(|v| parse_tag(v))
+}
+
+/// Whether `up` must build the bundle: a prebuilt zip is already read; a crate is built only
+/// when the function is new, its sources' digest differs from the one recorded on it, or its
+/// code is no longer what that digest was built into (changed out of band).
+pub fn needs_build(live: Option<&Live>, code: &Code) -> bool {
+    if code.bundle.is_some() {
+        return false;
+    }
+    let live_sha = live
+        .and_then(|l| l.fields.get("code_sha256"))
+        .and_then(|v| v.as_str());
+    !matches!(recorded(live), Some((digest, sha)) if digest == code.digest && Some(sha) == live_sha)
+}
+
+/// The wanted fields. `code_digest` names what the code is made from; `code_sha256` is the
+/// bundle's when it was built or read, else the one recorded with a matching digest, else
+/// left out (known only after a build, which `plan` and `drift` never make).
+pub fn desired(ctx: &Ctx, role_arn: &str, code: &Code, live: Option<&Live>) -> Fields {
     let p = &ctx.spec.presigner;
     let mut f = Fields::new();
     f.insert("tags", tags_value(&ctx.tags(Kind::Function)));
@@ -65,7 +86,15 @@ pub fn desired(ctx: &Ctx, role_arn: &str, bundle: &Bundle) -> Fields {
     f.insert("reserved_concurrency", json!(p.reserved_concurrency));
     f.insert("environment", json!(environment(&ctx.spec)));
     f.insert("role", json!(role_arn));
-    f.insert("code_sha256", json!(bundle.sha256_base64));
+    f.insert("code_digest", json!(code.digest));
+    let sha = match (&code.bundle, recorded(live)) {
+        (Some(b), _) => Some(b.sha256_base64.as_str()),
+        (None, Some((digest, sha))) if digest == code.digest => Some(sha),
+        _ => None,
+    };
+    if let Some(sha) = sha {
+        f.insert("code_sha256", json!(sha));
+    }
     f
 }
 
@@ -92,7 +121,14 @@ pub async fn read(ctx: &Ctx) -> Result<Option<Live>> {
         (None, None) => BTreeMap::new(),
     };
     let mut f = Fields::new();
-    f.insert("tags", tags_value(&tags));
+    // The code tag is compared as `code_digest`, and written with the code.
+    let mut owned_tags = tags.clone();
+    let code_tag = owned_tags.remove(TAG_CODE);
+    f.insert("tags", tags_value(&owned_tags));
+    f.insert(
+        "code_digest",
+        json!(code_tag.as_deref().and_then(parse_tag).map(|(d, _)| d)),
+    );
     if let Some(c) = out.configuration() {
         let env: BTreeMap<String, String> = c
             .environment()
@@ -173,7 +209,7 @@ pub async fn apply(
     created: bool,
     changes: &[Change],
     role_arn: &str,
-    bundle: &Bundle,
+    code: &Code,
 ) -> Result<()> {
     let lambda = &ctx.aws.lambda;
     let p = &ctx.spec.presigner;
@@ -187,8 +223,18 @@ pub async fn apply(
         ))
         .build();
     let changed = |field: &str| changes.iter().any(|c| c.field == field);
+    let upload = created || changed("code_sha256") || changed("architecture");
+    let bundle = match (&code.bundle, upload) {
+        (Some(b), _) => Some(b),
+        (None, false) => None,
+        (None, true) => anyhow::bail!("internal: the presigner's code was not built"),
+    };
     if created {
-        let tags: HashMap<String, String> = ctx.tags(Kind::Function).into_iter().collect();
+        let mut tags: HashMap<String, String> = ctx.tags(Kind::Function).into_iter().collect();
+        if let Some(tag) = code.tag() {
+            tags.insert(TAG_CODE.to_string(), tag);
+        }
+        let bundle = bundle.context("internal: no bundle to create the function with")?;
         // A role created moments ago is not yet assumable by Lambda: retry on exactly that.
         retry(
             ctx.timing.iam_propagation,
@@ -249,7 +295,7 @@ pub async fn apply(
             .map_err(|e| aws_err(format!("updating the configuration of {label}"), e))?;
             wait_ready(ctx).await?;
         }
-        if changed("code_sha256") || changed("architecture") {
+        if let (true, Some(bundle)) = (upload, bundle) {
             retry(ctx.timing.function_ready, in_progress, || {
                 lambda
                     .update_function_code()
@@ -261,6 +307,20 @@ pub async fn apply(
             .await
             .map_err(|e| aws_err(format!("updating the code of {label}"), e))?;
             wait_ready(ctx).await?;
+        }
+        // The code tag follows the code: after an upload, or to record the digest of code
+        // that was already deployed (a function made before the tag existed).
+        if let (true, Some(tag)) = (upload || changed("code_digest"), code.tag()) {
+            let arn = ctx.function_arn();
+            retry(ctx.timing.function_ready, in_progress, || {
+                lambda
+                    .tag_resource()
+                    .resource(&arn)
+                    .tags(TAG_CODE, &tag)
+                    .send()
+            })
+            .await
+            .map_err(|e| aws_err(format!("recording the code digest of {label}"), e))?;
         }
         if let Some(change) = changes.iter().find(|c| c.field == "tags") {
             let arn = ctx.function_arn();
