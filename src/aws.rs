@@ -30,6 +30,8 @@ pub struct Aws {
     pub sts: aws_sdk_sts::Client,
     /// Resource Groups Tagging: finds the stack's resources by tag (orphans).
     pub tagging: aws_sdk_resourcegroupstagging::Client,
+    /// CloudWatch Logs: the presigner's log group.
+    pub logs: aws_sdk_cloudwatchlogs::Client,
     /// The region the clients talk to.
     pub region: String,
     /// The endpoint is a plain-HTTP override (an emulator): requests carry no TLS, so
@@ -107,12 +109,16 @@ impl Aws {
         let tagging = aws_sdk_resourcegroupstagging::config::Builder::from(&sdk)
             .interceptor(requests.clone())
             .build();
+        let logs = aws_sdk_cloudwatchlogs::config::Builder::from(&sdk)
+            .interceptor(requests.clone())
+            .build();
         Ok(Aws {
             s3: aws_sdk_s3::Client::from_conf(s3),
             iam: aws_sdk_iam::Client::from_conf(iam),
             lambda: aws_sdk_lambda::Client::from_conf(lambda),
             sts: aws_sdk_sts::Client::from_conf(sts),
             tagging: aws_sdk_resourcegroupstagging::Client::from_conf(tagging),
+            logs: aws_sdk_cloudwatchlogs::Client::from_conf(logs),
             region,
             plain_http,
             requests,
@@ -266,7 +272,7 @@ impl RequestLog {
 
 /// Operations that only read: everything else changes something.
 pub fn is_write(operation: &str) -> bool {
-    !["Get", "List", "Head"]
+    !["Get", "List", "Head", "Describe"]
         .iter()
         .any(|p| operation.starts_with(p))
 }

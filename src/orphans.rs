@@ -13,7 +13,9 @@ use serde::Serialize;
 
 use crate::errors::{aws_err, code_in};
 use crate::resources::bucket::{self, Which};
-use crate::resources::{function, function_url, owner, role, Ctx, Owner, ROLE_PATH, TAG_RESOURCE};
+use crate::resources::{
+    function, function_url, log_group, owner, role, Ctx, Owner, ROLE_PATH, TAG_RESOURCE,
+};
 use crate::spec::{TAG_ENV, TAG_STACK};
 use crate::state::Kind;
 
@@ -178,6 +180,20 @@ pub async fn delete(ctx: &Ctx, orphan: &Orphan) -> Result<usize> {
         Kind::Function => {
             function_url::delete(ctx, &orphan.name).await?;
             function::delete(ctx, &orphan.name).await?;
+            // Its log group goes with it, if it is the stack's.
+            if let Some(group) = log_group::read(ctx, &orphan.name).await? {
+                if owner(&ctx.spec, &group.tags) == Owner::ThisStack {
+                    log_group::delete(ctx, &orphan.name).await?;
+                }
+            }
+            Ok(0)
+        }
+        Kind::LogGroup => {
+            let function = orphan
+                .name
+                .strip_prefix("/aws/lambda/")
+                .unwrap_or(&orphan.name);
+            log_group::delete(ctx, function).await?;
             Ok(0)
         }
         Kind::Role => {

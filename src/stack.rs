@@ -2,9 +2,9 @@
 //! dependency order with independent branches in parallel; tear down in reverse.
 //!
 //! ```text
-//! documents bucket ─────────────────────────────┐
-//! website bucket ───────────────────────────────┼─> website content (+ config.json)
-//! role ──> function ──> function URL + policy ──┘
+//! documents bucket ───────────────────────────────────────────┐
+//! website bucket ─────────────────────────────────────────────┼─> website content (+ config.json)
+//! role ──> log group ──> function ──> function URL + policy ──┘
 //! ```
 
 use std::collections::BTreeMap;
@@ -21,7 +21,7 @@ use crate::plan::{Action, Plan, ResourcePlan};
 use crate::report::Reporter;
 use crate::resources::bucket::{self, Which};
 use crate::resources::function_url::{self, LiveUrl};
-use crate::resources::{check_owned, function, role, Ctx, Owner};
+use crate::resources::{check_owned, function, log_group, role, Ctx, Owner};
 use crate::retry::Timing;
 use crate::spec::Spec;
 use crate::state::{diff, Change, Fields, Kind, Live};
@@ -66,6 +66,8 @@ pub struct Snapshot {
     pub website: Option<Live>,
     pub role: Option<(Live, String)>,
     pub function: Option<Live>,
+    /// The function's log group.
+    pub log_group: Option<Live>,
     pub url: Option<LiveUrl>,
     /// Website objects by key, as listed; `None` when the website bucket is missing.
     pub objects: Option<BTreeMap<String, sync::Remote>>,
@@ -74,11 +76,12 @@ pub struct Snapshot {
 }
 
 pub async fn read_all(ctx: &Ctx) -> Result<Snapshot> {
-    let (documents, website, role, function, url, objects, orphans) = tokio::join!(
+    let (documents, website, role, function, log_group, url, objects, orphans) = tokio::join!(
         bucket::read(ctx, Which::Documents),
         bucket::read(ctx, Which::Website),
         role::read(ctx),
         function::read(ctx),
+        log_group::read(ctx, &ctx.spec.presigner.function_name),
         function_url::read(ctx),
         sync::remote_objects(ctx),
         orphans::find(ctx),
@@ -88,6 +91,7 @@ pub async fn read_all(ctx: &Ctx) -> Result<Snapshot> {
         website: website?,
         role: role?,
         function: function?,
+        log_group: log_group?,
         url: url?,
         objects: objects?,
         orphans: orphans?,
@@ -95,6 +99,18 @@ pub async fn read_all(ctx: &Ctx) -> Result<Snapshot> {
 }
 
 impl Snapshot {
+    /// The log group as far as ownership goes: Lambda makes an untagged one for a function
+    /// on its first run, so an untagged log group of this stack's own function is the stack's.
+    fn log_group_as_owned(&self, spec: &Spec) -> Option<Live> {
+        let mut live = self.log_group.clone()?;
+        let ours = |l: &Live| crate::resources::owner(spec, &l.tags) == Owner::ThisStack;
+        let unmanaged = crate::resources::owner(spec, &live.tags) == Owner::Unmanaged;
+        if unmanaged && self.function.as_ref().is_some_and(ours) {
+            live.tags.extend(spec.tags());
+        }
+        Some(live)
+    }
+
     /// Refuse (naming every offender) if anything of the expected names is not this stack's.
     pub fn check_ownership(&self, ctx: &Ctx, adopt: bool) -> Result<()> {
         let spec = &ctx.spec;
@@ -121,6 +137,15 @@ impl Snapshot {
                 spec,
                 &format!("function {}", spec.presigner.function_name),
                 self.function.as_ref(),
+                adopt,
+            ),
+            check_owned(
+                spec,
+                &format!(
+                    "log group {}",
+                    log_group::name(&spec.presigner.function_name)
+                ),
+                self.log_group_as_owned(spec).as_ref(),
                 adopt,
             ),
         ];
@@ -214,6 +239,15 @@ pub async fn prepare(ctx: &Ctx, snap: Snapshot, code: Code, adopt: bool) -> Resu
             snap.function.as_ref().map(|l| &l.fields),
         ),
     ];
+    resources.insert(
+        3,
+        resource_plan(
+            Kind::LogGroup,
+            &log_group::name(&spec.presigner.function_name),
+            log_group::desired(ctx),
+            snap.log_group.as_ref().map(|l| &l.fields),
+        ),
+    );
     let url_live = snap.url.as_ref().filter(|u| u.url.is_some());
     resources.push(resource_plan(
         Kind::FunctionUrl,
@@ -538,6 +572,11 @@ async fn apply(ctx: &Ctx, snap: &Snapshot, prepared: Prepared) -> Result<String>
             }
             None => prepared.role_arn.clone(),
         };
+        // Before the function, so that Lambda never makes it without a retention.
+        if let Some(r) = step(Kind::LogGroup) {
+            announce(ctx, r);
+            log_group::apply(ctx, creates(r), &r.changes).await?;
+        }
         if let Some(r) = step(Kind::Function) {
             announce(ctx, r);
             function::apply(ctx, creates(r), &r.changes, &role_arn, &prepared.code).await?;
@@ -689,6 +728,7 @@ pub async fn outputs(ctx: &Ctx) -> Result<Outputs> {
         website: None,
         role: role?,
         function: function?,
+        log_group: None,
         url: url?,
         objects: None,
         orphans: vec![],
@@ -745,6 +785,13 @@ pub async fn down(ctx: &Ctx, yes: bool) -> Result<DownResult> {
         snap.function.as_ref(),
         Kind::Function,
         &spec.presigner.function_name,
+    );
+    add(
+        &mut targets,
+        &mut left_in_place,
+        snap.log_group_as_owned(spec).as_ref(),
+        Kind::LogGroup,
+        &log_group::name(&spec.presigner.function_name),
     );
     // A function left in place may still run as our role: deleting the role would break it.
     let role_arn = snap.role.as_ref().map(|(_, arn)| arn.as_str());

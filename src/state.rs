@@ -82,6 +82,7 @@ pub enum Kind {
     DocumentsBucket,
     WebsiteBucket,
     Role,
+    LogGroup,
     Function,
     FunctionUrl,
     WebsiteContent,
@@ -94,6 +95,7 @@ impl Kind {
             Kind::DocumentsBucket => "documents-bucket",
             Kind::WebsiteBucket => "website-bucket",
             Kind::Role => "role",
+            Kind::LogGroup => "log-group",
             Kind::Function => "function",
             Kind::FunctionUrl => "function-url",
             Kind::WebsiteContent => "website-content",
@@ -105,6 +107,7 @@ impl Kind {
             Kind::DocumentsBucket,
             Kind::WebsiteBucket,
             Kind::Role,
+            Kind::LogGroup,
             Kind::Function,
         ]
         .into_iter()
@@ -118,6 +121,7 @@ impl fmt::Display for Kind {
             Kind::DocumentsBucket => "documents bucket",
             Kind::WebsiteBucket => "website bucket",
             Kind::Role => "role",
+            Kind::LogGroup => "log group",
             Kind::Function => "function",
             Kind::FunctionUrl => "function URL",
             Kind::WebsiteContent => "website content",

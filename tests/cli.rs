@@ -369,13 +369,13 @@ fn plan_detailed_exitcode_is_2_before_up_and_0_after() {
     assert!(
         before
             .stdout
-            .contains("Plan: 10 to add, 0 to change, 0 to destroy."),
+            .contains("Plan: 11 to add, 0 to change, 0 to destroy."),
         "{}",
         before.stdout
     );
     let up = run(project.cmd(&moto, REGION, &["up"])).ok();
     assert!(
-        up.stderr.contains("Apply complete: 10 added"),
+        up.stderr.contains("Apply complete: 11 added"),
         "{}",
         up.stderr
     );
@@ -564,7 +564,7 @@ fn odd_files_in_the_website_folder_are_named_not_hidden() {
     assert!(
         requests
             .lines()
-            .all(|l| ["Get", "List", "Head"].iter().any(|p| l
+            .all(|l| ["Get", "List", "Head", "Describe"].iter().any(|p| l
                 .rsplit(' ')
                 .next()
                 .unwrap_or("")

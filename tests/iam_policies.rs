@@ -58,6 +58,11 @@ fn actions(service: &str, op: &str) -> Vec<String> {
             a
         }
         "Resource Groups Tagging API" => vec![format!("tag:{op}")],
+        // Tags in CreateLogGroup need logs:TagResource too.
+        "CloudWatch Logs" if op == "CreateLogGroup" => {
+            vec!["logs:CreateLogGroup".into(), "logs:TagResource".into()]
+        }
+        "CloudWatch Logs" => vec![format!("logs:{op}")],
         "STS" => vec![format!("sts:{op}")],
         other => panic!("unknown service {other}"),
     }

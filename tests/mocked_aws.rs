@@ -55,6 +55,12 @@ fn ctx(s3: &[&Rule], iam: &[&Rule], lambda: &[&Rule]) -> (Ctx, tempfile::TempDir
                 ))
                 .build(),
         ),
+        logs: aws_sdk_cloudwatchlogs::Client::from_conf(
+            aws_sdk_cloudwatchlogs::Config::builder()
+                .behavior_version(aws_sdk_cloudwatchlogs::config::BehaviorVersion::latest())
+                .region(aws_sdk_cloudwatchlogs::config::Region::new("eu-west-1"))
+                .build(),
+        ),
         region: "eu-west-1".into(),
         plain_http: false,
         requests: RequestLog::default(),

@@ -520,3 +520,100 @@ async fn policies_are_stored_in_the_conventional_form_and_the_trust_is_condition
     let drift = run(project.cmd(&moto, REGION, &["drift"]));
     assert_eq!(drift.code, 0, "{}{}", drift.stdout, drift.stderr);
 }
+
+#[tokio::test]
+async fn the_log_group_is_made_with_a_retention_and_its_tags_and_goes_with_down() {
+    let moto = Moto::start();
+    let project = Project::new();
+    project.write_spec(&spec("logs-docs", "").replace(
+        "presigner: {zip: bundle.zip}",
+        "presigner: {zip: bundle.zip, log_retention_days: 14}",
+    ));
+    run(project.cmd(&moto, REGION, &["up"])).ok();
+    let sdk = moto.sdk(REGION).await;
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+    let group = "/aws/lambda/logs-docs-dev-presigner";
+    let read = || async {
+        logs.describe_log_groups()
+            .log_group_name_prefix(group)
+            .send()
+            .await
+            .unwrap()
+            .log_groups()
+            .iter()
+            .find(|g| g.log_group_name() == Some(group))
+            .cloned()
+    };
+    assert_eq!(read().await.unwrap().retention_in_days(), Some(14));
+    let arn = format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group}");
+    let tags = logs
+        .list_tags_for_resource()
+        .resource_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        tags.tags()
+            .unwrap()
+            .get("presign-stack:stack")
+            .map(String::as_str),
+        Some("logs-docs")
+    );
+    // Retention removed out of band (logs kept forever): drift names it, up puts it back.
+    logs.delete_retention_policy()
+        .log_group_name(group)
+        .send()
+        .await
+        .unwrap();
+    let drift = run(project.cmd(&moto, REGION, &["--output", "json", "drift"]));
+    assert_eq!(drift.code, 2, "{}", drift.stderr);
+    let v: Value = serde_json::from_str(&drift.stdout).unwrap();
+    assert_eq!(v["findings"][0]["kind"], "log_group", "{v}");
+    assert_eq!(v["findings"][0]["field"], "retention_days", "{v}");
+    run(project.cmd(&moto, REGION, &["up"])).ok();
+    assert_eq!(read().await.unwrap().retention_in_days(), Some(14));
+    // The role cannot make the group again with no retention.
+    let iam = moto.iam(REGION).await;
+    let policy = iam
+        .get_role_policy()
+        .role_name("logs-docs-dev-presigner")
+        .policy_name("presign-stack-presigner")
+        .send()
+        .await
+        .unwrap();
+    assert!(!policy.policy_document().contains("CreateLogGroup"));
+
+    run(project.cmd(&moto, REGION, &["down", "--yes"])).ok();
+    assert!(read().await.is_none(), "down deletes the log group");
+}
+
+#[tokio::test]
+async fn the_untagged_log_group_lambda_made_for_our_function_is_taken_over() {
+    let moto = Moto::start();
+    let project = Project::new();
+    project.write_spec(&spec("auto-docs", ""));
+    run(project.cmd(&moto, REGION, &["up"])).ok();
+    // As before presign-stack made it: Lambda's own, untagged, kept forever.
+    let sdk = moto.sdk(REGION).await;
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&sdk);
+    let group = "/aws/lambda/auto-docs-dev-presigner";
+    logs.delete_log_group()
+        .log_group_name(group)
+        .send()
+        .await
+        .unwrap();
+    logs.create_log_group()
+        .log_group_name(group)
+        .send()
+        .await
+        .unwrap();
+    let plan = run(project.cmd(&moto, REGION, &["plan"])).ok();
+    assert!(
+        plan.stdout.contains(&format!("~ log group {group}")),
+        "{}",
+        plan.stdout
+    );
+    run(project.cmd(&moto, REGION, &["up"])).ok();
+    let drift = run(project.cmd(&moto, REGION, &["drift"]));
+    assert_eq!(drift.code, 0, "{}{}", drift.stdout, drift.stderr);
+}

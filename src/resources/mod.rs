@@ -5,6 +5,7 @@
 pub mod bucket;
 pub mod function;
 pub mod function_url;
+pub mod log_group;
 pub mod role;
 
 use std::collections::BTreeMap;

@@ -1,6 +1,7 @@
 //! The presigner's IAM role: trusted by lambda.amazonaws.com only, one inline policy allowing
 //! exactly what the presigner signs (PutObject, and GetObject when downloads are on, under the
-//! uploads prefix; the KMS key's data-key calls under SSE-KMS) and writing its own log group.
+//! uploads prefix; the KMS key's data-key calls under SSE-KMS) and writing to its own log group
+//! (which presign-stack creates; the role cannot).
 
 use std::collections::BTreeMap;
 
@@ -67,10 +68,12 @@ pub fn inline_policy(ctx: &Ctx) -> Value {
             "Resource": key_arn,
         }));
     }
+    // No logs:CreateLogGroup: presign-stack makes the group, with a retention. A function
+    // that could make it again (after a deletion out of band) would make it keep logs forever.
     statements.push(json!({
         "Sid": "OwnLogGroup",
         "Effect": "Allow",
-        "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
         "Resource": [
             format!("arn:aws:logs:{}:{}:log-group:/aws/lambda/{}", ctx.region, ctx.account, spec.presigner.function_name),
             format!("arn:aws:logs:{}:{}:log-group:/aws/lambda/{}:*", ctx.region, ctx.account, spec.presigner.function_name),

@@ -114,6 +114,8 @@ pub struct Presigner {
     /// Lower-case `type/subtype`, or `*/*`.
     pub allowed_content_types: Vec<String>,
     pub allow_downloads: bool,
+    /// Retention of the function's log group, in days (one of CloudWatch Logs' values).
+    pub log_retention_days: u32,
     pub url_auth: UrlAuth,
     pub url_cors_origins: Vec<Origin>,
 }

@@ -61,6 +61,7 @@ pub(super) struct RawPresigner {
     pub max_upload_bytes: Option<i128>,
     pub allowed_content_types: Option<Vec<String>>,
     pub allow_downloads: Option<bool>,
+    pub log_retention_days: Option<i128>,
     pub function_url: Option<RawFunctionUrl>,
 }
 

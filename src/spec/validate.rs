@@ -262,6 +262,28 @@ impl Checker<'_> {
         }
     }
 
+    /// CloudWatch Logs accepts only these retentions.
+    fn log_retention(&mut self, days: Option<i128>) -> u32 {
+        const ALLOWED: [u32; 22] = [
+            1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+            2922, 3288, 3653,
+        ];
+        match days {
+            None => 30,
+            Some(d) if ALLOWED.iter().any(|a| i128::from(*a) == d) => d as u32,
+            Some(d) => {
+                self.value(
+                    "presigner.log_retention_days",
+                    format!(
+                        "{d} is not a retention CloudWatch Logs offers; use one of {}",
+                        ALLOWED.map(|a| a.to_string()).join(", ")
+                    ),
+                );
+                30
+            }
+        }
+    }
+
     fn resolve(&self, given: Option<&str>, default: &str) -> PathBuf {
         self.cx.dir.join(given.unwrap_or(default))
     }
@@ -505,6 +527,7 @@ impl Checker<'_> {
                 rules::content_type,
             ),
             allow_downloads: raw.allow_downloads.unwrap_or(true),
+            log_retention_days: self.log_retention(raw.log_retention_days),
             url_auth,
             url_cors_origins,
         }
