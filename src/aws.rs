@@ -32,6 +32,8 @@ pub struct Aws {
     pub tagging: aws_sdk_resourcegroupstagging::Client,
     /// CloudWatch Logs: the presigner's log group.
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// S3 Control: the account-level Block Public Access setting.
+    pub s3control: aws_sdk_s3control::Client,
     /// The region the clients talk to.
     pub region: String,
     /// The endpoint is a plain-HTTP override (an emulator): requests carry no TLS, so
@@ -112,6 +114,14 @@ impl Aws {
         let logs = aws_sdk_cloudwatchlogs::config::Builder::from(&sdk)
             .interceptor(requests.clone())
             .build();
+        let mut s3control =
+            aws_sdk_s3control::config::Builder::from(&sdk).interceptor(requests.clone());
+        if let Some(url) = sdk.endpoint_url() {
+            s3control = s3control.endpoint_resolver(FixedS3ControlEndpoint {
+                url: url.to_string(),
+            });
+        }
+        let s3control = s3control.build();
         Ok(Aws {
             s3: aws_sdk_s3::Client::from_conf(s3),
             iam: aws_sdk_iam::Client::from_conf(iam),
@@ -119,6 +129,7 @@ impl Aws {
             sts: aws_sdk_sts::Client::from_conf(sts),
             tagging: aws_sdk_resourcegroupstagging::Client::from_conf(tagging),
             logs: aws_sdk_cloudwatchlogs::Client::from_conf(logs),
+            s3control: aws_sdk_s3control::Client::from_conf(s3control),
             region,
             plain_http,
             requests,
@@ -301,5 +312,39 @@ impl Intercept for RequestLog {
             .unwrap_or_else(|e| e.into_inner())
             .push((service, operation));
         Ok(())
+    }
+}
+
+/// S3 Control puts the account id in front of the host (`<account>.<endpoint>`), which an
+/// endpoint override such as `http://127.0.0.1:4566` cannot take: against an override, its
+/// requests go to the URL as given, signed for `s3` as S3 Control's are.
+#[derive(Debug)]
+struct FixedS3ControlEndpoint {
+    url: String,
+}
+
+impl aws_sdk_s3control::config::endpoint::ResolveEndpoint for FixedS3ControlEndpoint {
+    fn resolve_endpoint<'a>(
+        &'a self,
+        params: &'a aws_sdk_s3control::config::endpoint::Params,
+    ) -> aws_smithy_runtime_api::client::endpoint::EndpointFuture<'a> {
+        let region = params.region().unwrap_or("us-east-1").to_string();
+        let endpoint = aws_smithy_types::endpoint::Endpoint::builder()
+            .url(self.url.clone())
+            .property(
+                "authSchemes",
+                vec![aws_smithy_types::Document::Object(
+                    [
+                        ("name".to_string(), "sigv4".into()),
+                        ("signingName".to_string(), "s3".into()),
+                        ("signingRegion".to_string(), region.into()),
+                        ("disableDoubleEncoding".to_string(), true.into()),
+                    ]
+                    .into_iter()
+                    .collect(),
+                )],
+            )
+            .build();
+        aws_smithy_runtime_api::client::endpoint::EndpointFuture::ready(Ok(endpoint))
     }
 }

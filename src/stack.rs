@@ -73,10 +73,13 @@ pub struct Snapshot {
     pub objects: Option<BTreeMap<String, sync::Remote>>,
     /// Resources tagged for this stack that the spec no longer names.
     pub orphans: Vec<Orphan>,
+    /// Whether the account's Block Public Access forbids public bucket policies (`None`:
+    /// unknown).
+    pub account_blocks_public_policies: Option<bool>,
 }
 
 pub async fn read_all(ctx: &Ctx) -> Result<Snapshot> {
-    let (documents, website, role, function, log_group, url, objects, orphans) = tokio::join!(
+    let (documents, website, role, function, log_group, url, objects, orphans, blocked) = tokio::join!(
         bucket::read(ctx, Which::Documents),
         bucket::read(ctx, Which::Website),
         role::read(ctx),
@@ -85,6 +88,7 @@ pub async fn read_all(ctx: &Ctx) -> Result<Snapshot> {
         function_url::read(ctx),
         sync::remote_objects(ctx),
         orphans::find(ctx),
+        bucket::account_blocks_public_policies(ctx),
     );
     Ok(Snapshot {
         documents: documents?,
@@ -95,6 +99,7 @@ pub async fn read_all(ctx: &Ctx) -> Result<Snapshot> {
         url: url?,
         objects: objects?,
         orphans: orphans?,
+        account_blocks_public_policies: blocked,
     })
 }
 
@@ -158,6 +163,23 @@ impl Snapshot {
         } else {
             anyhow::bail!("{}", problems.join("\n"))
         }
+    }
+
+    /// The website bucket serves the site publicly; an account whose Block Public Access
+    /// forbids public bucket policies would refuse it. Said before any write.
+    pub fn check_account_block(&self, ctx: &Ctx) -> Result<()> {
+        if self.account_blocks_public_policies == Some(true) {
+            anyhow::bail!(
+                "the S3 Block Public Access setting of account {} forbids public bucket policies \
+                 (BlockPublicPolicy or RestrictPublicBuckets is on), and the {} serves the site \
+                 through one: turn both off for the account (S3 console, \"Block Public Access \
+                 settings for this account\"), or keep the block and serve the site another \
+                 way. Nothing was changed.",
+                ctx.account,
+                Which::Website.label(ctx)
+            );
+        }
+        Ok(())
     }
 }
 
@@ -397,6 +419,7 @@ pub async fn plan(ctx: &Ctx) -> Result<Plan> {
     built?;
     let snap = snap?;
     snap.check_ownership(ctx, false)?;
+    snap.check_account_block(ctx)?;
     // The presigner is compared by its code digest: nothing is built.
     Ok(prepare(ctx, snap, code?, false).await?.plan)
 }
@@ -442,6 +465,7 @@ pub async fn up(ctx: &Ctx, adopt: bool, prune: bool, yes: bool) -> Result<UpResu
     let mut code = code?;
     let snap = snap?;
     snap.check_ownership(ctx, adopt)?;
+    snap.check_account_block(ctx)?;
     // Built only when the sources' digest is not what the function records.
     if function::needs_build(snap.function.as_ref(), &code) {
         code.bundle = Some(bundle::prepare(&ctx.spec, ctx.report).await?);
@@ -677,14 +701,18 @@ async fn record_content_rules(ctx: &Ctx, snap: &Snapshot) -> Result<()> {
     if site.tags.get(sync::TAG_CONTENT_RULES) == Some(&want) {
         return Ok(());
     }
-    bucket::put_tags(ctx, &ctx.spec.website.bucket, ctx.tags(Kind::WebsiteBucket))
-        .await
-        .with_context(|| {
-            format!(
-                "recording the content rules on {}",
-                Which::Website.label(ctx)
-            )
-        })
+    bucket::put_tags(
+        ctx,
+        &ctx.spec.website.bucket,
+        bucket::tags(ctx, Which::Website),
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "recording the content rules on {}",
+            Which::Website.label(ctx)
+        )
+    })
 }
 
 fn announce(ctx: &Ctx, r: &ResourcePlan) {
@@ -732,6 +760,7 @@ pub async fn outputs(ctx: &Ctx) -> Result<Outputs> {
         url: url?,
         objects: None,
         orphans: vec![],
+        account_blocks_public_policies: None,
     };
     if snap.function.is_none() && snap.role.is_none() {
         anyhow::bail!(

@@ -333,3 +333,49 @@ fn a_region_outside_the_aws_partition_is_refused_before_any_call() {
     assert_eq!(out.code, 1);
     assert!(out.stderr.contains("aws-cn"), "{}", out.stderr);
 }
+
+#[test]
+fn an_account_level_block_is_named_by_plan_and_up_before_any_write() {
+    let moto = Moto::start();
+    let p = project("acct-docs");
+    // As AWS answers S3 Control's GetPublicAccessBlock for an account that blocks public
+    // policies (moto has no S3 Control).
+    let proxy = Proxy::start(
+        &moto.url,
+        hook(|req, answer| {
+            (answer.is_none() && req.path() == "/v20180820/configuration/publicAccessBlock").then(
+                || {
+                    Response::new(
+                        200,
+                        "application/xml",
+                        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+                         <PublicAccessBlockConfiguration><BlockPublicAcls>true</BlockPublicAcls>\
+                         <IgnorePublicAcls>true</IgnorePublicAcls><BlockPublicPolicy>true\
+                         </BlockPublicPolicy><RestrictPublicBuckets>true</RestrictPublicBuckets>\
+                         </PublicAccessBlockConfiguration>",
+                    )
+                },
+            )
+        }),
+    );
+    for command in ["plan", "up"] {
+        let out = via(&proxy, &moto, &p, &[command]);
+        assert_eq!(out.code, 1, "{command}: {}", out.stderr);
+        assert!(
+            out.stderr
+                .contains("Block Public Access setting of account 123456789012")
+                && out.stderr.contains("Nothing was changed"),
+            "{command}: {}",
+            out.stderr
+        );
+    }
+    assert_eq!(
+        proxy.count(|m, _| m != "GET" && m != "HEAD" && m != "POST"),
+        0,
+        "no write"
+    );
+    // The account id went in the header, to the endpoint as given (no `<account>.` host).
+    assert!(
+        proxy.count(|m, t| m == "GET" && t == "/v20180820/configuration/publicAccessBlock") >= 2
+    );
+}

@@ -49,6 +49,10 @@ fn actions(service: &str, op: &str) -> Vec<String> {
                 "no IAM action known for S3 {other}: add it to this table and to docs/iam/*.json"
             ),
         },
+        "S3 Control" => match op {
+            "GetPublicAccessBlock" => vec!["s3:GetAccountPublicAccessBlock".into()],
+            other => panic!("no IAM action known for S3 Control {other}"),
+        },
         "IAM" => vec![format!("iam:{op}")],
         "Lambda" => {
             let mut a = vec![format!("lambda:{op}")];

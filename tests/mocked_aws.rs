@@ -61,6 +61,12 @@ fn ctx(s3: &[&Rule], iam: &[&Rule], lambda: &[&Rule]) -> (Ctx, tempfile::TempDir
                 .region(aws_sdk_cloudwatchlogs::config::Region::new("eu-west-1"))
                 .build(),
         ),
+        s3control: aws_sdk_s3control::Client::from_conf(
+            aws_sdk_s3control::Config::builder()
+                .behavior_version(aws_sdk_s3control::config::BehaviorVersion::latest())
+                .region(aws_sdk_s3control::config::Region::new("eu-west-1"))
+                .build(),
+        ),
         region: "eu-west-1".into(),
         plain_http: false,
         requests: RequestLog::default(),

@@ -109,17 +109,14 @@ pub async fn start(spec: Spec, options: &Options, report: Reporter) -> Result<Ru
         expose: d.expose_headers.clone(),
         max_age_seconds: d.max_age_seconds,
     };
-    // What the provisioner configures on the Function URL (resources::function_url).
-    let mut url_methods = vec!["POST".to_string()];
-    if p.allow_downloads {
-        url_methods.push("GET".to_string());
-    }
+    // What the provisioner configures on the Function URL.
+    let configured = crate::resources::function_url::url_cors(&spec);
     let url_cors = cors::Rule {
         origins: cors::origins(&p.url_cors_origins, &page_origins),
-        methods: url_methods,
-        headers: vec!["content-type".into()],
+        methods: configured.methods,
+        headers: configured.headers,
         expose: Vec::new(),
-        max_age_seconds: d.max_age_seconds,
+        max_age_seconds: configured.max_age_seconds,
     };
     if !documents_cors.allows_origin(&page_origin) {
         report.warn(format!(

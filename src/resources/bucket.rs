@@ -201,11 +201,24 @@ fn lifecycle_rule_to_aws(r: &Rule) -> Result<LifecycleRule> {
     Ok(b.build()?)
 }
 
+/// The bucket's tags: the ownership tags and, on the website bucket, the fingerprint of the
+/// content rules its objects were written with (see `sync`).
+pub fn tags(ctx: &Ctx, which: Which) -> BTreeMap<String, String> {
+    let mut tags = ctx.tags(which.kind());
+    if which == Which::Website {
+        tags.insert(
+            TAG_CONTENT_RULES.to_string(),
+            crate::sync::rules_fingerprint(&ctx.spec.website.cache_control),
+        );
+    }
+    tags
+}
+
 pub fn desired(ctx: &Ctx, which: Which) -> Fields {
     let spec = &ctx.spec;
     let bucket = which.name(ctx);
     let mut f = Fields::new();
-    f.insert("tags", tags_value(&ctx.tags(which.kind())));
+    f.insert("tags", tags_value(&tags(ctx, which)));
     f.insert("object_ownership", json!("BucketOwnerEnforced"));
     match which {
         Which::Documents => {
@@ -300,6 +313,29 @@ fn cors_rule_value(
     })
 }
 
+/// Whether the account-level Block Public Access setting forbids the website bucket's public
+/// policy (BlockPublicPolicy or RestrictPublicBuckets): `None` when it cannot be read (no
+/// s3:GetAccountPublicAccessBlock, or an endpoint without S3 Control); writing the policy then
+/// finds out.
+pub async fn account_blocks_public_policies(ctx: &Ctx) -> Option<bool> {
+    match ctx
+        .aws
+        .s3control
+        .get_public_access_block()
+        .account_id(&ctx.account)
+        .send()
+        .await
+    {
+        Ok(o) => {
+            let c = o.public_access_block_configuration();
+            let on = |v: Option<bool>| v == Some(true);
+            Some(c.is_some_and(|c| on(c.block_public_policy()) || on(c.restrict_public_buckets())))
+        }
+        Err(e) if code_in(&e, &["NoSuchPublicAccessBlockConfiguration"]) => Some(false),
+        Err(_) => None,
+    }
+}
+
 /// Read the bucket's live state; `None` when it does not exist.
 pub async fn read(ctx: &Ctx, which: Which) -> Result<Option<Live>> {
     let s3 = &ctx.aws.s3;
@@ -356,8 +392,7 @@ pub async fn read(ctx: &Ctx, which: Which) -> Result<Option<Live>> {
         ),
         Err(e) => return Err(aws_err(format!("reading {label}"), e)),
     }
-    let ctx_label = |what: &str| format!("reading {label} {what}");
-    let mut f = Fields::new();
+    let what = |what: &str| format!("reading {label} {what}");
     let tags: BTreeMap<String, String> = match tags {
         Ok(t) => t
             .tag_set()
@@ -365,160 +400,194 @@ pub async fn read(ctx: &Ctx, which: Which) -> Result<Option<Live>> {
             .map(|t| (t.key().to_string(), t.value().to_string()))
             .collect(),
         Err(e) if code_in(&e, &["NoSuchTagSet"]) => BTreeMap::new(),
-        Err(e) => return Err(aws_err(ctx_label("tags"), e)),
+        Err(e) => return Err(aws_err(what("tags"), e)),
     };
+    let mut f = Fields::new();
     f.insert("tags", tags_value(&tags));
+    // No bucket-level block, or no ownership controls: nothing blocked, ACLs back on, as after
+    // a deletion on AWS (`up` always writes both), so they read as absent.
     f.insert(
         "public_access_block",
-        match pab_r {
-            Ok(p) => {
-                let c = p.public_access_block_configuration();
-                let g = |v: Option<bool>| v.unwrap_or(false);
-                pab(
-                    g(c.and_then(|c| c.block_public_acls())),
-                    g(c.and_then(|c| c.ignore_public_acls())),
-                    g(c.and_then(|c| c.block_public_policy())),
-                    g(c.and_then(|c| c.restrict_public_buckets())),
-                )
-            }
-            // No bucket-level block at all: nothing is blocked unless the account blocks it.
-            // `up` always writes one, so only a deletion out of band leads here.
-            Err(e) if code_in(&e, &["NoSuchPublicAccessBlockConfiguration"]) => Value::Null,
-            Err(e) => return Err(aws_err(ctx_label("public access block"), e)),
-        },
+        field(
+            pab_r,
+            "NoSuchPublicAccessBlockConfiguration",
+            Value::Null,
+            what("public access block"),
+            |p| pab_value(p.public_access_block_configuration()),
+        )?,
     );
     f.insert(
         "object_ownership",
-        match own {
-            Ok(o) => {
-                let rules = o
-                    .ownership_controls()
-                    .map(|c| c.rules())
-                    .unwrap_or_default();
-                match rules {
-                    [one] => json!(one.object_ownership().as_str()),
-                    [] => json!("BucketOwnerEnforced"),
-                    many => json!(many
-                        .iter()
-                        .map(|r| r.object_ownership().as_str())
-                        .collect::<Vec<_>>()),
-                }
-            }
-            // No ownership controls: ACLs are back on (ObjectWriter), as after
-            // DeleteBucketOwnershipControls on AWS. `up` always writes them.
-            Err(e) if code_in(&e, &["OwnershipControlsNotFoundError"]) => Value::Null,
-            Err(e) => return Err(aws_err(ctx_label("ownership controls"), e)),
-        },
+        field(
+            own,
+            "OwnershipControlsNotFoundError",
+            Value::Null,
+            what("ownership controls"),
+            |o| ownership_value(o.ownership_controls()),
+        )?,
     );
+    // AWS applies SSE-S3 to every bucket without a configuration of its own.
     f.insert(
         "encryption",
-        match enc {
-            Ok(o) => {
-                let rules = o
-                    .server_side_encryption_configuration()
-                    .map(|c| c.rules())
-                    .unwrap_or_default();
-                match rules
-                    .first()
-                    .and_then(|r| Some((r, r.apply_server_side_encryption_by_default()?)))
-                {
-                    Some((_, d)) if d.sse_algorithm().as_str() == "AES256" => {
-                        json!({"sse_algorithm": "AES256"})
-                    }
-                    Some((rule, d)) => json!({
-                        "sse_algorithm": d.sse_algorithm().as_str(),
-                        "kms_master_key_id": d.kms_master_key_id(),
-                        "bucket_key_enabled": rule.bucket_key_enabled().unwrap_or(false)}),
-                    None => json!({"sse_algorithm": "AES256"}),
-                }
-            }
-            Err(e) if code_in(&e, &["ServerSideEncryptionConfigurationNotFoundError"]) => {
-                json!({"sse_algorithm": "AES256"})
-            }
-            Err(e) => return Err(aws_err(ctx_label("encryption"), e)),
-        },
+        field(
+            enc,
+            "ServerSideEncryptionConfigurationNotFoundError",
+            json!({"sse_algorithm": "AES256"}),
+            what("encryption"),
+            |o| encryption_value(o.server_side_encryption_configuration()),
+        )?,
     );
+    let policy = field(
+        pol,
+        "NoSuchBucketPolicy",
+        Value::Null,
+        what("policy"),
+        |p| json!(p.policy().map(str::to_string)),
+    )?;
     f.insert(
         "policy",
-        match pol {
-            Ok(p) => match p.policy() {
-                Some(text) => parse_policy(text)
-                    .map_err(|e| anyhow::anyhow!("reading {label} policy: {e}"))?,
-                None => Value::Null,
-            },
-            Err(e) if code_in(&e, &["NoSuchBucketPolicy"]) => Value::Null,
-            Err(e) => return Err(aws_err(ctx_label("policy"), e)),
+        match policy.as_str() {
+            Some(text) => {
+                parse_policy(text).map_err(|e| anyhow::anyhow!("reading {label} policy: {e}"))?
+            }
+            None => Value::Null,
         },
     );
-    match which {
-        Which::Documents => {
-            let Some((ver, life, cors)) = docs_specific else {
-                unreachable!("documents reads were sent for the documents bucket")
-            };
+    match (which, docs_specific, web_specific) {
+        (Which::Documents, Some((ver, life, cors)), _) => {
             let enabled = match ver {
                 Ok(v) => v.status() == Some(&BucketVersioningStatus::Enabled),
                 Err(e) => match versioning_from_raw(&e) {
                     Some(enabled) => enabled,
-                    None => return Err(aws_err(ctx_label("versioning"), e)),
+                    None => return Err(aws_err(what("versioning"), e)),
                 },
             };
             f.insert("versioning", json!(enabled));
             f.insert(
                 "lifecycle",
-                match life {
-                    Ok(l) => lifecycle_value(
-                        &l.rules()
-                            .iter()
-                            .map(lifecycle_rule_from_aws)
-                            .collect::<Vec<_>>(),
-                    ),
-                    Err(e) if code_in(&e, &["NoSuchLifecycleConfiguration"]) => Value::Null,
-                    Err(e) => return Err(aws_err(ctx_label("lifecycle"), e)),
-                },
+                field(
+                    life,
+                    "NoSuchLifecycleConfiguration",
+                    Value::Null,
+                    what("lifecycle"),
+                    |l| {
+                        lifecycle_value(
+                            &l.rules()
+                                .iter()
+                                .map(lifecycle_rule_from_aws)
+                                .collect::<Vec<_>>(),
+                        )
+                    },
+                )?,
             );
             f.insert(
                 "cors",
-                match cors {
-                    Ok(c) => {
-                        let mut rules: Vec<Value> = c
-                            .cors_rules()
-                            .iter()
-                            .map(|r| {
-                                cors_rule_value(
-                                    r.allowed_origins().to_vec(),
-                                    r.allowed_methods().to_vec(),
-                                    r.allowed_headers().to_vec(),
-                                    r.expose_headers().to_vec(),
-                                    r.max_age_seconds(),
-                                )
-                            })
-                            .collect();
-                        rules.sort_by_key(|r| r.to_string());
-                        Value::Array(rules)
-                    }
-                    Err(e) if code_in(&e, &["NoSuchCORSConfiguration"]) => Value::Null,
-                    Err(e) => return Err(aws_err(ctx_label("CORS"), e)),
-                },
+                field(
+                    cors,
+                    "NoSuchCORSConfiguration",
+                    Value::Null,
+                    what("CORS"),
+                    |c| cors_rules_value(c.cors_rules()),
+                )?,
             );
         }
-        Which::Website => {
-            let Some(web) = web_specific else {
-                unreachable!("the website read was sent for the website bucket")
-            };
+        (Which::Website, _, Some(web)) => {
             f.insert(
                 "website",
-                match web {
-                    Ok(w) => json!({
-                        "index_document": w.index_document().map(|d| d.suffix()),
-                        "error_document": w.error_document().map(|d| d.key()),
-                    }),
-                    Err(e) if code_in(&e, &["NoSuchWebsiteConfiguration"]) => Value::Null,
-                    Err(e) => return Err(aws_err(ctx_label("website configuration"), e)),
-                },
+                field(
+                    web,
+                    "NoSuchWebsiteConfiguration",
+                    Value::Null,
+                    what("website configuration"),
+                    |w| {
+                        json!({
+                            "index_document": w.index_document().map(|d| d.suffix()),
+                            "error_document": w.error_document().map(|d| d.key()),
+                        })
+                    },
+                )?,
             );
         }
+        _ => unreachable!("each bucket's own reads were sent for it"),
     }
     Ok(Some(Live { tags, fields: f }))
+}
+
+/// One field from one read: its value, `absent` when S3 answers `absent_code`, or the error.
+fn field<O, E>(
+    answer: Result<O, SdkError<E, HttpResponse>>,
+    absent_code: &str,
+    absent: Value,
+    what: String,
+    value: impl FnOnce(O) -> Value,
+) -> Result<Value>
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
+        + std::error::Error
+        + Send
+        + Sync
+        + 'static,
+{
+    match answer {
+        Ok(o) => Ok(value(o)),
+        Err(e) if code_in(&e, &[absent_code]) => Ok(absent),
+        Err(e) => Err(aws_err(what, e)),
+    }
+}
+
+fn pab_value(c: Option<&PublicAccessBlockConfiguration>) -> Value {
+    let g = |v: Option<bool>| v.unwrap_or(false);
+    pab(
+        g(c.and_then(|c| c.block_public_acls())),
+        g(c.and_then(|c| c.ignore_public_acls())),
+        g(c.and_then(|c| c.block_public_policy())),
+        g(c.and_then(|c| c.restrict_public_buckets())),
+    )
+}
+
+fn ownership_value(c: Option<&OwnershipControls>) -> Value {
+    match c.map(|c| c.rules()).unwrap_or_default() {
+        [one] => json!(one.object_ownership().as_str()),
+        [] => json!("BucketOwnerEnforced"),
+        many => json!(many
+            .iter()
+            .map(|r| r.object_ownership().as_str())
+            .collect::<Vec<_>>()),
+    }
+}
+
+fn encryption_value(c: Option<&ServerSideEncryptionConfiguration>) -> Value {
+    let rules = c.map(|c| c.rules()).unwrap_or_default();
+    match rules
+        .first()
+        .and_then(|r| Some((r, r.apply_server_side_encryption_by_default()?)))
+    {
+        Some((_, d)) if d.sse_algorithm().as_str() == "AES256" => {
+            json!({"sse_algorithm": "AES256"})
+        }
+        Some((rule, d)) => json!({
+            "sse_algorithm": d.sse_algorithm().as_str(),
+            "kms_master_key_id": d.kms_master_key_id(),
+            "bucket_key_enabled": rule.bucket_key_enabled().unwrap_or(false)}),
+        None => json!({"sse_algorithm": "AES256"}),
+    }
+}
+
+fn cors_rules_value(rules: &[CorsRule]) -> Value {
+    let mut rules: Vec<Value> = rules
+        .iter()
+        .map(|r| {
+            cors_rule_value(
+                r.allowed_origins().to_vec(),
+                r.allowed_methods().to_vec(),
+                r.allowed_headers().to_vec(),
+                r.expose_headers().to_vec(),
+                r.max_age_seconds(),
+            )
+        })
+        .collect();
+    rules.sort_by_key(|r| r.to_string());
+    Value::Array(rules)
 }
 
 /// A 200 GetBucketVersioning answer the SDK could not parse: moto 5.2 names its root element
@@ -548,7 +617,7 @@ pub async fn apply(ctx: &Ctx, which: Which, created: bool, changes: &[Change]) -
     let bucket = which.name(ctx).to_string();
     let label = which.label(ctx);
     if created {
-        create(ctx, &bucket, &label, ctx.tags(which.kind())).await?;
+        create(ctx, &bucket, &label, tags(ctx, which)).await?;
     }
     for field in FIELD_ORDER {
         let Some(change) = changes.iter().find(|c| c.field == *field) else {
@@ -632,37 +701,24 @@ async fn set_field(
     let s3 = &ctx.aws.s3;
     let want = &change.new;
     match change.field {
-        "tags" => {
-            let mut tags = ctx.tags(which.kind());
-            if which == Which::Website && !created {
-                // The content-rules tag vouches for the objects' headers: it keeps its live
-                // value until the sync has rewritten them (stack::apply writes it then).
-                match change.old.get(TAG_CONTENT_RULES).and_then(Value::as_str) {
-                    Some(live) => tags.insert(TAG_CONTENT_RULES.to_string(), live.to_string()),
-                    None => tags.remove(TAG_CONTENT_RULES),
-                };
-                if tags_value(&tags) == change.old {
-                    return Ok(());
-                }
-            }
-            put_tags(ctx, bucket, tags).await?;
-        }
-        "object_ownership" => {
-            s3.put_bucket_ownership_controls()
-                .bucket(bucket)
-                .ownership_controls(
-                    OwnershipControls::builder()
-                        .rules(
-                            OwnershipControlsRule::builder()
-                                .object_ownership(ObjectOwnership::BucketOwnerEnforced)
-                                .build()?,
-                        )
-                        .build()?,
-                )
-                .send()
-                .await
-                .map_err(|e| aws_err("PutBucketOwnershipControls", e))?;
-        }
+        "tags" => return set_tags(ctx, which, bucket, created, change).await,
+        "policy" => return put_policy(ctx, which, bucket, want).await,
+        "object_ownership" => s3
+            .put_bucket_ownership_controls()
+            .bucket(bucket)
+            .ownership_controls(
+                OwnershipControls::builder()
+                    .rules(
+                        OwnershipControlsRule::builder()
+                            .object_ownership(ObjectOwnership::BucketOwnerEnforced)
+                            .build()?,
+                    )
+                    .build()?,
+            )
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws_err("PutBucketOwnershipControls", e)),
         "public_access_block" => {
             let b = |k: &str| want[k].as_bool().unwrap_or(true);
             s3.put_public_access_block()
@@ -677,130 +733,162 @@ async fn set_field(
                 )
                 .send()
                 .await
-                .map_err(|e| aws_err("PutPublicAccessBlock", e))?;
+                .map(drop)
+                .map_err(|e| aws_err("PutPublicAccessBlock", e))
         }
-        "encryption" => {
-            let mut by_default = ServerSideEncryptionByDefault::builder();
-            let mut rule = ServerSideEncryptionRule::builder();
-            match (which, &ctx.spec.documents.encryption) {
-                (Which::Documents, Encryption::SseKms { key_arn }) => {
-                    by_default = by_default
-                        .sse_algorithm(ServerSideEncryption::AwsKms)
-                        .kms_master_key_id(key_arn);
-                    rule = rule.bucket_key_enabled(true);
-                }
-                _ => by_default = by_default.sse_algorithm(ServerSideEncryption::Aes256),
-            }
-            s3.put_bucket_encryption()
-                .bucket(bucket)
-                .server_side_encryption_configuration(
-                    ServerSideEncryptionConfiguration::builder()
-                        .rules(
-                            rule.apply_server_side_encryption_by_default(by_default.build()?)
-                                .build(),
-                        )
-                        .build()?,
-                )
-                .send()
-                .await
-                .map_err(|e| aws_err("PutBucketEncryption", e))?;
-        }
-        "versioning" => {
-            let status = if want.as_bool() == Some(true) {
-                BucketVersioningStatus::Enabled
-            } else {
-                BucketVersioningStatus::Suspended
-            };
-            s3.put_bucket_versioning()
-                .bucket(bucket)
-                .versioning_configuration(VersioningConfiguration::builder().status(status).build())
-                .send()
-                .await
-                .map_err(|e| aws_err("PutBucketVersioning", e))?;
-        }
-        "lifecycle" => {
-            let rules = lifecycle_rules(&ctx.spec)
-                .iter()
-                .map(lifecycle_rule_to_aws)
-                .collect::<Result<Vec<_>>>()?;
-            s3.put_bucket_lifecycle_configuration()
-                .bucket(bucket)
-                .lifecycle_configuration(
-                    BucketLifecycleConfiguration::builder()
-                        .set_rules(Some(rules))
-                        .build()?,
-                )
-                .send()
-                .await
-                .map_err(|e| aws_err("PutBucketLifecycleConfiguration", e))?;
-        }
-        "cors" => {
-            let c = &ctx.spec.documents.cors;
-            let rule = CorsRule::builder()
-                .set_allowed_origins(Some(ctx.origins(&c.allowed_origins)))
-                .set_allowed_methods(Some(c.allowed_methods.clone()))
-                .set_allowed_headers(Some(c.allowed_headers.clone()))
-                .set_expose_headers(Some(c.expose_headers.clone()))
-                .max_age_seconds(c.max_age_seconds as i32)
-                .build()?;
-            s3.put_bucket_cors()
-                .bucket(bucket)
-                .cors_configuration(CorsConfiguration::builder().cors_rules(rule).build()?)
-                .send()
-                .await
-                .map_err(|e| aws_err("PutBucketCors", e))?;
-        }
-        "website" => {
-            let w = &ctx.spec.website;
-            s3.put_bucket_website()
-                .bucket(bucket)
-                .website_configuration(
-                    WebsiteConfiguration::builder()
-                        .index_document(IndexDocument::builder().suffix(&w.index_document).build()?)
-                        .error_document(ErrorDocument::builder().key(&w.error_document).build()?)
-                        .build(),
-                )
-                .send()
-                .await
-                .map_err(|e| aws_err("PutBucketWebsite", e))?;
-        }
-        "policy" => {
-            // Just after the bucket's own block was relaxed, S3 can go on refusing a public
-            // policy for seconds: retry AccessDenied on the website's policy for a while.
-            let website = which == Which::Website;
-            let result = retry(
-                ctx.timing.public_access,
-                |e: &SdkError<PutBucketPolicyError, HttpResponse>| {
-                    website && code_in(e, &["AccessDenied"])
-                },
-                || {
-                    s3.put_bucket_policy()
-                        .bucket(bucket)
-                        .policy(policy_text(want))
-                        .send()
-                },
+        "encryption" => s3
+            .put_bucket_encryption()
+            .bucket(bucket)
+            .server_side_encryption_configuration(encryption_config(ctx, which)?)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws_err("PutBucketEncryption", e)),
+        "versioning" => s3
+            .put_bucket_versioning()
+            .bucket(bucket)
+            .versioning_configuration(
+                VersioningConfiguration::builder()
+                    .status(if want.as_bool() == Some(true) {
+                        BucketVersioningStatus::Enabled
+                    } else {
+                        BucketVersioningStatus::Suspended
+                    })
+                    .build(),
             )
-            .await;
-            match result {
-                Ok(_) => {}
-                Err(e) if website && code_in(&e, &["AccessDenied"]) => {
-                    anyhow::bail!(
-                        "S3 refused the public-read policy for {} s after the bucket's own block \
-                         was relaxed ({}). What still forbids it is outside the bucket: the \
-                         account-level S3 Block Public Access setting (turn off \
-                         BlockPublicPolicy and RestrictPublicBuckets for the account: S3 \
-                         console, \"Block Public Access settings for this account\"), or a \
-                         service control policy",
-                        ctx.timing.public_access.deadline.as_secs(),
-                        crate::errors::describe(&e)
-                    )
-                }
-                Err(e) => return Err(aws_err("PutBucketPolicy", e)),
-            }
-        }
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws_err("PutBucketVersioning", e)),
+        "lifecycle" => s3
+            .put_bucket_lifecycle_configuration()
+            .bucket(bucket)
+            .lifecycle_configuration(
+                BucketLifecycleConfiguration::builder()
+                    .set_rules(Some(
+                        lifecycle_rules(&ctx.spec)
+                            .iter()
+                            .map(lifecycle_rule_to_aws)
+                            .collect::<Result<Vec<_>>>()?,
+                    ))
+                    .build()?,
+            )
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws_err("PutBucketLifecycleConfiguration", e)),
+        "cors" => s3
+            .put_bucket_cors()
+            .bucket(bucket)
+            .cors_configuration(cors_config(ctx)?)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws_err("PutBucketCors", e)),
+        "website" => s3
+            .put_bucket_website()
+            .bucket(bucket)
+            .website_configuration(website_config(ctx)?)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws_err("PutBucketWebsite", e)),
         other => anyhow::bail!("internal: no setter for bucket field {other}"),
     }
-    Ok(())
+}
+
+async fn set_tags(
+    ctx: &Ctx,
+    which: Which,
+    bucket: &str,
+    created: bool,
+    change: &Change,
+) -> Result<()> {
+    let mut tags = tags(ctx, which);
+    if which == Which::Website && !created {
+        // The content-rules tag vouches for the objects' headers: it keeps its live value
+        // until the sync has rewritten them (stack::apply writes it then).
+        match change.old.get(TAG_CONTENT_RULES).and_then(Value::as_str) {
+            Some(live) => tags.insert(TAG_CONTENT_RULES.to_string(), live.to_string()),
+            None => tags.remove(TAG_CONTENT_RULES),
+        };
+        if tags_value(&tags) == change.old {
+            return Ok(());
+        }
+    }
+    put_tags(ctx, bucket, tags).await
+}
+
+fn encryption_config(ctx: &Ctx, which: Which) -> Result<ServerSideEncryptionConfiguration> {
+    let mut by_default = ServerSideEncryptionByDefault::builder();
+    let mut rule = ServerSideEncryptionRule::builder();
+    match (which, &ctx.spec.documents.encryption) {
+        (Which::Documents, Encryption::SseKms { key_arn }) => {
+            by_default = by_default
+                .sse_algorithm(ServerSideEncryption::AwsKms)
+                .kms_master_key_id(key_arn);
+            rule = rule.bucket_key_enabled(true);
+        }
+        _ => by_default = by_default.sse_algorithm(ServerSideEncryption::Aes256),
+    }
+    Ok(ServerSideEncryptionConfiguration::builder()
+        .rules(
+            rule.apply_server_side_encryption_by_default(by_default.build()?)
+                .build(),
+        )
+        .build()?)
+}
+
+fn cors_config(ctx: &Ctx) -> Result<CorsConfiguration> {
+    let c = &ctx.spec.documents.cors;
+    let rule = CorsRule::builder()
+        .set_allowed_origins(Some(ctx.origins(&c.allowed_origins)))
+        .set_allowed_methods(Some(c.allowed_methods.clone()))
+        .set_allowed_headers(Some(c.allowed_headers.clone()))
+        .set_expose_headers(Some(c.expose_headers.clone()))
+        .max_age_seconds(c.max_age_seconds as i32)
+        .build()?;
+    Ok(CorsConfiguration::builder().cors_rules(rule).build()?)
+}
+
+fn website_config(ctx: &Ctx) -> Result<WebsiteConfiguration> {
+    let w = &ctx.spec.website;
+    Ok(WebsiteConfiguration::builder()
+        .index_document(IndexDocument::builder().suffix(&w.index_document).build()?)
+        .error_document(ErrorDocument::builder().key(&w.error_document).build()?)
+        .build())
+}
+
+/// Just after the bucket's own block was relaxed, S3 can go on refusing a public policy for
+/// seconds: AccessDenied on the website's policy is retried for a while before concluding.
+async fn put_policy(ctx: &Ctx, which: Which, bucket: &str, want: &Value) -> Result<()> {
+    let website = which == Which::Website;
+    let result = retry(
+        ctx.timing.public_access,
+        |e: &SdkError<PutBucketPolicyError, HttpResponse>| website && code_in(e, &["AccessDenied"]),
+        || {
+            ctx.aws
+                .s3
+                .put_bucket_policy()
+                .bucket(bucket)
+                .policy(policy_text(want))
+                .send()
+        },
+    )
+    .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if website && code_in(&e, &["AccessDenied"]) => anyhow::bail!(
+            "S3 refused the public-read policy for {} s after the bucket's own block was relaxed \
+             ({}). What still forbids it is outside the bucket: the account-level S3 Block \
+             Public Access setting (turn off BlockPublicPolicy and RestrictPublicBuckets for \
+             the account: S3 console, \"Block Public Access settings for this account\"), or \
+             a service control policy",
+            ctx.timing.public_access.deadline.as_secs(),
+            crate::errors::describe(&e)
+        ),
+        Err(e) => Err(aws_err("PutBucketPolicy", e)),
+    }
 }
 
 /// Delete every object version and delete marker (DeleteObjects, up to 1000 per request), then

@@ -25,12 +25,24 @@ pub struct LiveUrl {
     pub fields: Fields,
 }
 
-fn methods(ctx: &Ctx) -> Vec<String> {
-    let mut m = vec!["POST".to_string()];
-    if ctx.spec.presigner.allow_downloads {
-        m.push("GET".to_string());
+/// The Function URL's CORS rule apart from its origins (which `up` resolves to the deployed
+/// website and `dev` to its local page): what the provisioner configures and `dev` applies.
+pub struct UrlCors {
+    pub methods: Vec<String>,
+    pub headers: Vec<String>,
+    pub max_age_seconds: u32,
+}
+
+pub fn url_cors(spec: &crate::spec::Spec) -> UrlCors {
+    let mut methods = vec!["POST".to_string()];
+    if spec.presigner.allow_downloads {
+        methods.push("GET".to_string());
     }
-    m
+    UrlCors {
+        methods,
+        headers: vec!["content-type".to_string()],
+        max_age_seconds: spec.documents.cors.max_age_seconds,
+    }
 }
 
 fn cors_value(
@@ -70,13 +82,14 @@ fn sorted_statements(mut v: Vec<Value>) -> Value {
 pub fn desired(ctx: &Ctx) -> Fields {
     let mut f = Fields::new();
     f.insert("auth_type", json!(ctx.spec.presigner.url_auth.as_aws()));
+    let c = url_cors(&ctx.spec);
     f.insert(
         "cors",
         cors_value(
             ctx.origins(&ctx.spec.presigner.url_cors_origins),
-            methods(ctx),
-            vec!["content-type".into()],
-            Some(ctx.spec.documents.cors.max_age_seconds as i32),
+            c.methods,
+            c.headers,
+            Some(c.max_age_seconds as i32),
         ),
     );
     f.insert("permissions", desired_statements(ctx));
@@ -180,11 +193,12 @@ pub async fn read(ctx: &Ctx) -> Result<Option<LiveUrl>> {
 pub async fn apply(ctx: &Ctx, live: Option<&LiveUrl>, changes: &[Change]) -> Result<String> {
     let lambda = &ctx.aws.lambda;
     let name = &ctx.spec.presigner.function_name;
+    let c = url_cors(&ctx.spec);
     let cors = Cors::builder()
         .set_allow_origins(Some(ctx.origins(&ctx.spec.presigner.url_cors_origins)))
-        .set_allow_methods(Some(methods(ctx)))
-        .allow_headers("content-type")
-        .max_age(ctx.spec.documents.cors.max_age_seconds as i32)
+        .set_allow_methods(Some(c.methods))
+        .set_allow_headers(Some(c.headers))
+        .max_age(c.max_age_seconds as i32)
         .build();
     let auth = FunctionUrlAuthType::from(ctx.spec.presigner.url_auth.as_aws());
     let changed = |field: &str| changes.iter().any(|c| c.field == field);

@@ -42,12 +42,6 @@ impl Ctx {
     pub fn tags(&self, kind: Kind) -> BTreeMap<String, String> {
         let mut tags = self.spec.tags();
         tags.insert(TAG_RESOURCE.to_string(), kind.tag_value().to_string());
-        if kind == Kind::WebsiteBucket {
-            tags.insert(
-                crate::sync::TAG_CONTENT_RULES.to_string(),
-                crate::sync::rules_fingerprint(&self.spec.website.cache_control),
-            );
-        }
         tags
     }
 
