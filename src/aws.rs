@@ -95,23 +95,40 @@ impl Aws {
             .endpoint_url()
             .is_some_and(|u| u.to_ascii_lowercase().starts_with("http://"));
         let requests = RequestLog::from_env()?;
+        // Retry budgets (ARCHITECTURE.md, "Retries"): throttling, 5xx, timeouts and broken
+        // connections are retried with exponential backoff and jitter; a connection that
+        // stops sending for 30 s counts as broken.
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .read_timeout(std::time::Duration::from_secs(30))
+            .build();
         let s3 = aws_sdk_s3::config::Builder::from(&sdk)
             .force_path_style(sdk.endpoint_url().is_some())
+            .retry_config(budget(8, 10))
+            .timeout_config(timeouts.clone())
             .interceptor(requests.clone())
             .build();
         let iam = aws_sdk_iam::config::Builder::from(&sdk)
+            .retry_config(budget(12, 20))
+            .timeout_config(timeouts.clone())
             .interceptor(requests.clone())
             .build();
         let lambda = aws_sdk_lambda::config::Builder::from(&sdk)
+            .retry_config(budget(12, 20))
+            .timeout_config(timeouts.clone())
             .interceptor(requests.clone())
             .build();
         let sts = aws_sdk_sts::config::Builder::from(&sdk)
             .interceptor(requests.clone())
             .build();
         let tagging = aws_sdk_resourcegroupstagging::config::Builder::from(&sdk)
+            .retry_config(budget(8, 10))
+            .timeout_config(timeouts.clone())
             .interceptor(requests.clone())
             .build();
         let logs = aws_sdk_cloudwatchlogs::config::Builder::from(&sdk)
+            .retry_config(budget(8, 10))
+            .timeout_config(timeouts)
             .interceptor(requests.clone())
             .build();
         let mut s3control =
@@ -347,4 +364,14 @@ impl aws_sdk_s3control::config::endpoint::ResolveEndpoint for FixedS3ControlEndp
             .build();
         aws_smithy_runtime_api::client::endpoint::EndpointFuture::ready(Ok(endpoint))
     }
+}
+
+/// The SDK's standard retries (throttling, 5xx, timeouts, broken connections; exponential
+/// backoff with full jitter) within `attempts` in all, waiting at most `max_backoff_s` between
+/// two.
+fn budget(attempts: u32, max_backoff_s: u64) -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::standard()
+        .with_max_attempts(attempts)
+        .with_initial_backoff(std::time::Duration::from_millis(200))
+        .with_max_backoff(std::time::Duration::from_secs(max_backoff_s))
 }

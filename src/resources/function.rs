@@ -236,7 +236,7 @@ pub async fn apply(
         }
         let bundle = bundle.context("internal: no bundle to create the function with")?;
         // A role created moments ago is not yet assumable by Lambda: retry on exactly that.
-        retry(
+        let created_now = retry(
             ctx.timing.iam_propagation,
             when_code_and_message("InvalidParameterValueException", "cannot be assumed"),
             || {
@@ -263,8 +263,17 @@ pub async fn apply(
                     .send()
             },
         )
-        .await
-        .map_err(|e| aws_err(format!("creating {label}"), e))?;
+        .await;
+        match created_now {
+            Ok(_) => {}
+            // Sent again after a lost answer: the function is there, ours by the tags it was
+            // created with, with this very code and configuration.
+            Err(e) if code_in(&e, &["ResourceConflictException"]) => match read(ctx).await? {
+                Some(live) if super::owner(&ctx.spec, &live.tags) == super::Owner::ThisStack => {}
+                _ => return Err(aws_err(format!("creating {label}"), e)),
+            },
+            Err(e) => return Err(aws_err(format!("creating {label}"), e)),
+        }
         wait_ready(ctx).await?;
     } else {
         // Another update may still be running (an interrupted run, a console edit, another

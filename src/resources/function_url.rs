@@ -204,15 +204,29 @@ pub async fn apply(ctx: &Ctx, live: Option<&LiveUrl>, changes: &[Change]) -> Res
     let changed = |field: &str| changes.iter().any(|c| c.field == field);
     let mut url = live.and_then(|l| l.url.clone());
     if url.is_none() {
-        let out = lambda
+        match lambda
             .create_function_url_config()
             .function_name(name)
             .auth_type(auth.clone())
-            .cors(cors)
+            .cors(cors.clone())
             .send()
             .await
-            .map_err(|e| aws_err(format!("creating the URL of function {name}"), e))?;
-        url = Some(out.function_url().to_string());
+        {
+            Ok(out) => url = Some(out.function_url().to_string()),
+            // Sent again after a lost answer: the URL exists; it is set as wanted below.
+            Err(e) if code_in(&e, &["ResourceConflictException"]) => {
+                let out = lambda
+                    .update_function_url_config()
+                    .function_name(name)
+                    .auth_type(auth)
+                    .cors(cors)
+                    .send()
+                    .await
+                    .map_err(|e| aws_err(format!("updating the URL of function {name}"), e))?;
+                url = Some(out.function_url().to_string());
+            }
+            Err(e) => return Err(aws_err(format!("creating the URL of function {name}"), e)),
+        }
     } else if changed("auth_type") || changed("cors") {
         let out = lambda
             .update_function_url_config()
@@ -290,9 +304,30 @@ async fn sync_permissions(ctx: &Ctx, live: Option<&LiveUrl>) -> Result<()> {
             req.action("lambda:InvokeFunction")
                 .invoked_via_function_url(true)
         };
-        req.send()
-            .await
-            .map_err(|e| aws_err(format!("adding permission {sid} to function {name}"), e))?;
+        match req.send().await {
+            Ok(_) => {}
+            // AWS refuses a Sid it already has (a retry after a lost answer): done when the
+            // statement there is exactly the one wanted.
+            Err(e) if code_in(&e, &["ResourceConflictException"]) => {
+                let there = read(ctx)
+                    .await?
+                    .and_then(|l| l.fields.get("permissions").cloned())
+                    .and_then(|p| p.as_array().cloned())
+                    .unwrap_or_default();
+                if !there.contains(stmt) {
+                    return Err(aws_err(
+                        format!("adding permission {sid} to function {name}"),
+                        e,
+                    ));
+                }
+            }
+            Err(e) => {
+                return Err(aws_err(
+                    format!("adding permission {sid} to function {name}"),
+                    e,
+                ))
+            }
+        }
     }
     Ok(())
 }

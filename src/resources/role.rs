@@ -9,7 +9,7 @@ use anyhow::Result;
 use aws_sdk_iam::types::Tag;
 use serde_json::{json, Map, Value};
 
-use super::{Ctx, ROLE_PATH};
+use super::{Ctx, Owner, ROLE_PATH};
 use crate::errors::{aws_err, code_in};
 use crate::spec::Encryption;
 use crate::state::Kind;
@@ -180,7 +180,7 @@ pub async fn apply(ctx: &Ctx, live: Option<&(Live, String)>, changes: &[Change])
                 .into_iter()
                 .map(|(k, v)| Tag::builder().key(k).value(v).build())
                 .collect::<Result<Vec<_>, _>>()?;
-            let out = iam
+            let created = iam
                 .create_role()
                 .role_name(name)
                 .path(ROLE_PATH)
@@ -191,11 +191,24 @@ pub async fn apply(ctx: &Ctx, live: Option<&(Live, String)>, changes: &[Change])
                 .assume_role_policy_document(policy_text(&trust_policy(ctx)))
                 .set_tags(Some(tags))
                 .send()
-                .await
-                .map_err(|e| aws_err(format!("creating {label}"), e))?;
-            out.role()
-                .map(|r| r.arn().to_string())
-                .unwrap_or_else(|| ctx.role_arn())
+                .await;
+            match created {
+                Ok(out) => out
+                    .role()
+                    .map(|r| r.arn().to_string())
+                    .unwrap_or_else(|| ctx.role_arn()),
+                // A create whose answer was lost and that was sent again: the role is there,
+                // and it is ours when it carries our tags (they came with the create).
+                Err(e) if code_in(&e, &["EntityAlreadyExists"]) => match read(ctx).await? {
+                    Some((live, arn))
+                        if super::owner(&ctx.spec, &live.tags) == Owner::ThisStack =>
+                    {
+                        arn
+                    }
+                    _ => return Err(aws_err(format!("creating {label}"), e)),
+                },
+                Err(e) => return Err(aws_err(format!("creating {label}"), e)),
+            }
         }
     };
     let live_fields = live.map(|(l, _)| &l.fields);

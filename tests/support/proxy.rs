@@ -62,6 +62,12 @@ impl Response {
         }
     }
 
+    /// No answer at all: the connection is closed. Given before forwarding, a reset; given
+    /// with moto's answer, an answer lost after the server acted.
+    pub fn drop_connection() -> Response {
+        Response::new(0, "text/plain", "")
+    }
+
     /// An S3-style XML error.
     pub fn s3_error(status: u16, code: &str, message: &str) -> Response {
         Response::new(
@@ -169,6 +175,9 @@ fn serve(
             hook(&req, Some(&moto)).unwrap_or(moto)
         }
     };
+    if answer.status == 0 {
+        return Ok(());
+    }
     write_response(conn, &req, &answer)
 }
 
