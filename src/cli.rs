@@ -149,7 +149,11 @@ pub fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             err_line(format_args!("error: {e:#}"));
-            ExitCode::from(1)
+            if crate::interrupt::requested() {
+                ExitCode::from(crate::interrupt::EXIT_CODE)
+            } else {
+                ExitCode::from(1)
+            }
         }
     }
 }
@@ -233,6 +237,9 @@ async fn run(cli: &Cli) -> Result<ExitCode> {
         region: cli.region.clone(),
         endpoint_url: cli.endpoint_url.clone(),
     };
+    if matches!(cli.command, Command::Up { .. } | Command::Down { .. }) {
+        crate::interrupt::install(report);
+    }
     let ctx = stack::connect(spec, &connect, report, Timing::default()).await?;
     let code = match &cli.command {
         Command::Validate | Command::Dev { .. } => unreachable!("handled above"),

@@ -544,6 +544,7 @@ async fn delete_orphans(ctx: &Ctx, orphans: &[Orphan], why: &str) -> Result<usiz
     let (functions, rest): (Vec<&Orphan>, Vec<&Orphan>) =
         orphans.iter().partition(|o| o.kind == Kind::Function);
     for batch in [functions, rest] {
+        crate::interrupt::check("deleting the next resources")?;
         let results = futures::future::join_all(batch.iter().map(|o| async move {
             ctx.report
                 .status("Deleting", format!("{} {}{why}", o.kind, o.name));
@@ -576,14 +577,14 @@ async fn apply(ctx: &Ctx, snap: &Snapshot, prepared: Prepared) -> Result<String>
     };
     let docs = async {
         if let Some(r) = step(Kind::DocumentsBucket) {
-            announce(ctx, r);
+            announce(ctx, r)?;
             bucket::apply(ctx, Which::Documents, creates(r), &r.changes).await?;
         }
         anyhow::Ok(())
     };
     let site = async {
         if let Some(r) = step(Kind::WebsiteBucket) {
-            announce(ctx, r);
+            announce(ctx, r)?;
             bucket::apply(ctx, Which::Website, creates(r), &r.changes).await?;
         }
         anyhow::Ok(())
@@ -591,23 +592,23 @@ async fn apply(ctx: &Ctx, snap: &Snapshot, prepared: Prepared) -> Result<String>
     let presigner = async {
         let role_arn = match step(Kind::Role) {
             Some(r) => {
-                announce(ctx, r);
+                announce(ctx, r)?;
                 role::apply(ctx, snap.role.as_ref(), &r.changes).await?
             }
             None => prepared.role_arn.clone(),
         };
         // Before the function, so that Lambda never makes it without a retention.
         if let Some(r) = step(Kind::LogGroup) {
-            announce(ctx, r);
+            announce(ctx, r)?;
             log_group::apply(ctx, creates(r), &r.changes).await?;
         }
         if let Some(r) = step(Kind::Function) {
-            announce(ctx, r);
+            announce(ctx, r)?;
             function::apply(ctx, creates(r), &r.changes, &role_arn, &prepared.code).await?;
         }
         match step(Kind::FunctionUrl) {
             Some(r) => {
-                announce(ctx, r);
+                announce(ctx, r)?;
                 function_url::apply(ctx, snap.url.as_ref(), &r.changes).await
             }
             None => snap
@@ -652,7 +653,9 @@ async fn apply(ctx: &Ctx, snap: &Snapshot, prepared: Prepared) -> Result<String>
                 }
                 content.upload.extend(again.upload);
             }
-            if !content.is_empty() {
+            if let Err(e) = crate::interrupt::check("the website sync") {
+                failures.push(format!("{e:#}"));
+            } else if !content.is_empty() {
                 ctx.report.status(
                     "Syncing",
                     format!(
@@ -715,7 +718,9 @@ async fn record_content_rules(ctx: &Ctx, snap: &Snapshot) -> Result<()> {
     })
 }
 
-fn announce(ctx: &Ctx, r: &ResourcePlan) {
+/// Says what starts now; fails instead when Ctrl-C was pressed, so no new step starts.
+fn announce(ctx: &Ctx, r: &ResourcePlan) -> Result<()> {
+    crate::interrupt::check(&format!("the step for {} {}", r.kind, r.name))?;
     let verb = match r.action {
         Action::Create => "Creating",
         Action::Replace => "Replacing",
@@ -731,6 +736,7 @@ fn announce(ctx: &Ctx, r: &ResourcePlan) {
     } else {
         ctx.report.status(verb, format!("{} {}", r.kind, r.name));
     }
+    Ok(())
 }
 
 fn outputs_from(ctx: &Ctx, snap: &Snapshot) -> Outputs {

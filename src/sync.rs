@@ -511,6 +511,7 @@ pub async fn execute(ctx: &Ctx, plan: &SyncPlan) -> Result<()> {
     let bucket = &ctx.spec.website.bucket;
     futures::stream::iter(plan.upload.iter().map(Ok))
         .try_for_each_concurrent(PARALLEL_UPLOADS, |(obj, _)| async move {
+            crate::interrupt::check(&format!("uploading {}", obj.key))?;
             let body = match &obj.body {
                 Body::File(path) => ByteStream::from_path(path)
                     .await
@@ -536,6 +537,7 @@ pub async fn execute(ctx: &Ctx, plan: &SyncPlan) -> Result<()> {
         })
         .await?;
     for chunk in plan.delete.chunks(1000) {
+        crate::interrupt::check("deleting stale website objects")?;
         let ids = chunk
             .iter()
             .map(|k| ObjectIdentifier::builder().key(k).build())

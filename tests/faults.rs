@@ -106,9 +106,13 @@ fn faulty_proxy(moto: &Moto, seed: u64, percent: u64) -> (Proxy, Arc<Mutex<Tally
         rng.next();
     }
     let rng = Mutex::new(rng);
+    let upstream = moto.url.clone();
     let proxy = Proxy::start(
         &moto.url,
         Arc::new(move |req: &Request, answer: Option<&Response>| {
+            if let Some(a) = answer {
+                tag_created_bucket(&upstream, req, a);
+            }
             let mut t = t.lock().unwrap();
             let mut rng = rng.lock().unwrap();
             // What AWS refuses when it is sent again (moto accepts it twice).
@@ -180,7 +184,9 @@ fn a_cold_up_finishes_with_a_sixth_of_requests_failing() {
         let (proxy, tally) = faulty_proxy(&moto, seed, 16);
         let mut up = project.cmd(&moto, REGION, &["up"]);
         up.env("AWS_ENDPOINT_URL", &proxy.url);
+        let started = std::time::Instant::now();
         let out = run(up);
+        let up_took = started.elapsed();
         let t = tally.lock().unwrap();
         assert_eq!(
             out.code, 0,
@@ -194,6 +200,8 @@ fn a_cold_up_finishes_with_a_sixth_of_requests_failing() {
             t.lost,
             t.requests
         );
+        let up_faults = t.faults;
+        drop(t);
         // Straight to moto: everything is as the spec says.
         let drift = run(project.cmd(&moto, REGION, &["drift"]));
         assert_eq!(
@@ -201,5 +209,331 @@ fn a_cold_up_finishes_with_a_sixth_of_requests_failing() {
             "seed {seed}: {}{}",
             drift.stdout, drift.stderr
         );
+        // And `down` under the same faults deletes everything.
+        let (proxy, down_tally) = faulty_proxy(&moto, seed + 100, 16);
+        let mut down = project.cmd(&moto, REGION, &["down", "--yes"]);
+        down.env("AWS_ENDPOINT_URL", &proxy.url);
+        let started = std::time::Instant::now();
+        let out = run(down);
+        let down_took = started.elapsed();
+        let d = down_tally.lock().unwrap();
+        assert_eq!(
+            out.code, 0,
+            "seed {seed}: down with {} faults\n{}",
+            d.faults, out.stderr
+        );
+        let last = run(project.cmd(&moto, REGION, &["down", "--yes"])).ok();
+        assert!(
+            last.stderr.contains("not deployed"),
+            "seed {seed}: {}",
+            last.stderr
+        );
+        // Not asserted (machines are noisy): shown with --nocapture for the record.
+        eprintln!(
+            "seed {seed}: up {up_took:.1?} with {up_faults} faults, down {down_took:.1?} with {} faults",
+            d.faults
+        );
+    }
+}
+
+/// AWS applies the tags CreateBucket carries (CreateBucketConfiguration); moto ignores them, so
+/// the hook puts them on the bucket moto just made, as AWS would have.
+fn tag_created_bucket(upstream: &str, req: &Request, answer: &Response) {
+    let is_create = req.method == "PUT"
+        && !req.target.contains('?')
+        && req.path().matches('/').count() == 1
+        && answer.status == 200;
+    let body = String::from_utf8_lossy(&req.body);
+    let (Some(start), Some(end)) = (body.find("<Tags>"), body.find("</Tags>")) else {
+        return;
+    };
+    if is_create {
+        let tags = &body[start + "<Tags>".len()..end];
+        let tagging = format!("<Tagging><TagSet>{tags}</TagSet></Tagging>");
+        let target = format!("{}?tagging", req.path());
+        common::proxy::send_upstream(upstream, "PUT", &target, tagging.as_bytes()).unwrap();
+    }
+}
+
+fn reset(moto: &Moto) {
+    common::proxy::send_upstream(&moto.url, "POST", "/moto-api/reset", b"").unwrap();
+}
+
+type Armed = (usize, Option<(String, String, Vec<u8>)>);
+
+/// A proxy that kills the process whose pid is in `pid` at the `k`-th request: before it
+/// reaches moto when `after` is false, after moto acted on it when true.
+fn killer(
+    moto: &Moto,
+    k: usize,
+    after: bool,
+    pid: Arc<Mutex<Option<u32>>>,
+) -> (Proxy, Arc<Mutex<Armed>>) {
+    let seen: Arc<Mutex<Armed>> = Arc::default();
+    let n = seen.clone();
+    let upstream = moto.url.clone();
+    let proxy = Proxy::start(
+        &moto.url,
+        Arc::new(move |req: &Request, answer: Option<&Response>| {
+            if let Some(a) = answer {
+                tag_created_bucket(&upstream, req, a);
+            }
+            let mut n = n.lock().unwrap();
+            // (count, the k-th request once seen): requests run concurrently, so the k-th
+            // one's answer is known by the request, not by the count.
+            let this = (req.method.clone(), req.target.clone(), req.body.clone());
+            if answer.is_none() {
+                n.0 += 1;
+                if n.0 == k {
+                    n.1 = Some(this.clone());
+                }
+            }
+            let here = n.1.as_ref() == Some(&this) && answer.is_some() == after;
+            if !here {
+                return None;
+            }
+            n.1 = None;
+            let start = std::time::Instant::now();
+            let pid = loop {
+                if let Some(p) = *pid.lock().unwrap() {
+                    break p;
+                }
+                assert!(start.elapsed().as_secs() < 5, "no pid to kill");
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            };
+            std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status()
+                .unwrap();
+            Some(Response::drop_connection())
+        }),
+    );
+    (proxy, seen)
+}
+
+/// Run `args` through a proxy that kills it at the `k`-th request; true when it was killed.
+fn killed_at(moto: &Moto, project: &Project, args: &[&str], k: usize, after: bool) -> bool {
+    let pid: Arc<Mutex<Option<u32>>> = Arc::default();
+    let (proxy, _) = killer(moto, k, after, pid.clone());
+    let mut cmd = project.cmd(moto, REGION, args);
+    cmd.env("AWS_ENDPOINT_URL", &proxy.url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    *pid.lock().unwrap() = Some(child.id());
+    let status = child.wait().unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    status.signal() == Some(9)
+}
+
+#[test]
+fn an_up_or_down_killed_at_any_point_is_finished_by_the_next_one() {
+    let moto = Moto::start();
+    let project = Project::new();
+    project.write_spec(&format!(
+        "version: 1\nname: kill-docs\nregion: {REGION}\npresigner: {{zip: bundle.zip}}\n\
+         website: {{source: site}}\n"
+    ));
+    // How many requests a cold up makes.
+    let counting = Proxy::start(
+        &moto.url,
+        Arc::new(|_: &Request, _: Option<&Response>| None),
+    );
+    let mut up = project.cmd(&moto, REGION, &["up"]);
+    up.env("AWS_ENDPOINT_URL", &counting.url);
+    run(up).ok();
+    let total = counting.count(|_, _| true);
+    assert!(total > 30, "{total}");
+    reset(&moto);
+
+    let mut converged = 0;
+    let points: Vec<usize> = (0..14).map(|i| 2 + i * (total - 3) / 13).collect();
+    for (i, &k) in points.iter().enumerate() {
+        let after = i % 2 == 1;
+        assert!(
+            killed_at(&moto, &project, &["up"], k, after),
+            "up was not killed at request {k}"
+        );
+        let again = run(project.cmd(&moto, REGION, &["up"]));
+        assert_eq!(
+            again.code, 0,
+            "after a kill at request {k} of {total} (after moto acted: {after}):\n{}",
+            again.stderr
+        );
+        let drift = run(project.cmd(&moto, REGION, &["drift"]));
+        assert_eq!(
+            drift.code, 0,
+            "kill at {k}: {}{}",
+            drift.stdout, drift.stderr
+        );
+        converged += 1;
+        reset(&moto);
+    }
+    assert_eq!(converged, points.len());
+
+    // A down killed midway is finished by the next one.
+    for k in [3, 12, 25] {
+        run(project.cmd(&moto, REGION, &["up"])).ok();
+        assert!(killed_at(
+            &moto,
+            &project,
+            &["down", "--yes"],
+            k,
+            k % 2 == 0
+        ));
+        let again = run(project.cmd(&moto, REGION, &["--output", "json", "down", "--yes"]));
+        assert_eq!(again.code, 0, "down killed at {k}: {}", again.stderr);
+        let last = run(project.cmd(&moto, REGION, &["down", "--yes"])).ok();
+        assert!(
+            last.stderr.contains("not deployed"),
+            "down killed at {k}: {}",
+            last.stderr
+        );
+    }
+}
+
+/// A proxy that holds the website bucket's PutBucketPolicy for `hold` and says when it
+/// arrived.
+fn holding(moto: &Moto, hold: std::time::Duration) -> (Proxy, Arc<Mutex<bool>>) {
+    let arrived: Arc<Mutex<bool>> = Arc::default();
+    let a = arrived.clone();
+    let proxy = Proxy::start(
+        &moto.url,
+        Arc::new(move |req: &Request, answer: Option<&Response>| {
+            let held = answer.is_none()
+                && req.method == "PUT"
+                && req.target.contains("-website-")
+                && req.target.ends_with("?policy");
+            if held {
+                *a.lock().unwrap() = true;
+                std::thread::sleep(hold);
+            }
+            None
+        }),
+    );
+    (proxy, arrived)
+}
+
+fn interrupt(child: &std::process::Child) {
+    std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+}
+
+fn wait_for(flag: &Mutex<bool>) {
+    let start = std::time::Instant::now();
+    while !*flag.lock().unwrap() {
+        assert!(
+            start.elapsed().as_secs() < 30,
+            "the held request never came"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn ctrl_c_lets_requests_in_flight_finish_starts_nothing_new_and_exits_130() {
+    use std::time::{Duration, Instant};
+    let moto = Moto::start();
+    let project = Project::new();
+    project.write_spec(&format!(
+        "version: 1\nname: int-docs\nregion: {REGION}\npresigner: {{zip: bundle.zip}}\n\
+         website: {{source: site}}\n"
+    ));
+    // Once: the request in flight finishes, nothing new starts, exit 130.
+    let (proxy, arrived) = holding(&moto, Duration::from_secs(2));
+    let mut cmd = project.cmd(&moto, REGION, &["up"]);
+    cmd.env("AWS_ENDPOINT_URL", &proxy.url)
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    wait_for(&arrived);
+    interrupt(&child);
+    let before = proxy.count(|_, _| true);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted (Ctrl-C)"), "{stderr}");
+    assert!(
+        !stderr.contains("Syncing"),
+        "the website sync did not start: {stderr}"
+    );
+    // Only what was already running went on (at most one more request per branch).
+    let after = proxy.count(|_, _| true);
+    assert!(after <= before + 6, "{before} -> {after}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let s3 = rt.block_on(moto.s3(REGION));
+    let site = format!("int-docs-dev-website-{ACCOUNT}");
+    assert!(
+        rt.block_on(s3.get_bucket_policy().bucket(&site).send())
+            .is_ok(),
+        "the request in flight finished"
+    );
+    // The next up converges.
+    run(project.cmd(&moto, REGION, &["up"])).ok();
+    let drift = run(project.cmd(&moto, REGION, &["drift"]));
+    assert_eq!(drift.code, 0, "{}{}", drift.stdout, drift.stderr);
+
+    // Twice: it stops at once, without waiting for the request in flight.
+    reset(&moto);
+    let (proxy, arrived) = holding(&moto, Duration::from_secs(20));
+    let mut cmd = project.cmd(&moto, REGION, &["up"]);
+    cmd.env("AWS_ENDPOINT_URL", &proxy.url)
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    wait_for(&arrived);
+    let start = Instant::now();
+    interrupt(&child);
+    std::thread::sleep(Duration::from_millis(300));
+    interrupt(&child);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("stopping now"), "{stderr}");
+    run(project.cmd(&moto, REGION, &["up"])).ok();
+    let drift = run(project.cmd(&moto, REGION, &["drift"]));
+    assert_eq!(drift.code, 0, "{}{}", drift.stdout, drift.stderr);
+}
+
+#[test]
+fn two_ups_at_once_both_end_well() {
+    let moto = Moto::start();
+    let project = Project::new();
+    project.write_spec(&format!(
+        "version: 1\nname: twin-docs\nregion: {REGION}\npresigner: {{zip: bundle.zip}}\n\
+         website: {{source: site}}\n"
+    ));
+    for round in 0..3 {
+        // No faults: only AWS's answers to what is created twice.
+        let (proxy, _) = faulty_proxy(&moto, round, 0);
+        let spawn = || {
+            let mut c = project.cmd(&moto, REGION, &["up"]);
+            c.env("AWS_ENDPOINT_URL", &proxy.url)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped());
+            c.spawn().unwrap()
+        };
+        let (a, b) = (spawn(), spawn());
+        for (which, child) in [("first", a), ("second", b)] {
+            let out = child.wait_with_output().unwrap();
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "round {round}, {which} up:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let drift = run(project.cmd(&moto, REGION, &["drift"]));
+        assert_eq!(
+            drift.code, 0,
+            "round {round}: {}{}",
+            drift.stdout, drift.stderr
+        );
+        reset(&moto);
     }
 }

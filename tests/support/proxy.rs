@@ -244,6 +244,25 @@ fn read_body(
     Ok(body)
 }
 
+/// Send one request straight to the upstream (for hooks that make moto do what AWS would).
+pub fn send_upstream(
+    upstream: &str,
+    method: &str,
+    target: &str,
+    body: &[u8],
+) -> std::io::Result<Response> {
+    let upstream = upstream.trim_start_matches("http://").trim_end_matches('/');
+    forward(
+        upstream,
+        &Request {
+            method: method.to_string(),
+            target: target.to_string(),
+            headers: vec![("host".into(), upstream.to_string())],
+            body: body.to_vec(),
+        },
+    )
+}
+
 fn forward(upstream: &str, req: &Request) -> std::io::Result<Response> {
     let mut up = TcpStream::connect(upstream)?;
     up.set_read_timeout(Some(Duration::from_secs(60)))?;
