@@ -203,6 +203,7 @@ pub async fn apply(ctx: &Ctx, live: Option<&LiveUrl>, changes: &[Change]) -> Res
     let auth = FunctionUrlAuthType::from(ctx.spec.presigner.url_auth.as_aws());
     let changed = |field: &str| changes.iter().any(|c| c.field == field);
     let mut url = live.and_then(|l| l.url.clone());
+    let mut update = url.is_some() && (changed("auth_type") || changed("cors"));
     if url.is_none() {
         match lambda
             .create_function_url_config()
@@ -214,20 +215,11 @@ pub async fn apply(ctx: &Ctx, live: Option<&LiveUrl>, changes: &[Change]) -> Res
         {
             Ok(out) => url = Some(out.function_url().to_string()),
             // Sent again after a lost answer: the URL exists; it is set as wanted below.
-            Err(e) if code_in(&e, &["ResourceConflictException"]) => {
-                let out = lambda
-                    .update_function_url_config()
-                    .function_name(name)
-                    .auth_type(auth)
-                    .cors(cors)
-                    .send()
-                    .await
-                    .map_err(|e| aws_err(format!("updating the URL of function {name}"), e))?;
-                url = Some(out.function_url().to_string());
-            }
+            Err(e) if code_in(&e, &["ResourceConflictException"]) => update = true,
             Err(e) => return Err(aws_err(format!("creating the URL of function {name}"), e)),
         }
-    } else if changed("auth_type") || changed("cors") {
+    }
+    if update {
         let out = lambda
             .update_function_url_config()
             .function_name(name)
