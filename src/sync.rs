@@ -214,7 +214,7 @@ pub fn local_objects(spec: &Spec, report: Reporter) -> Result<Vec<Object>> {
 }
 
 /// A path with a component starting with `.`, other than `.well-known`.
-fn hidden(rel: &Path) -> bool {
+pub(crate) fn hidden(rel: &Path) -> bool {
     rel.components().any(|c| {
         let s = c.as_os_str().to_string_lossy();
         s.starts_with('.') && s != ".well-known"

@@ -406,7 +406,23 @@ fn sigterm_stops_it_cleanly_too() {
 fn the_website_serves_like_the_s3_website_endpoint() {
     let dir = tempfile::tempdir().unwrap();
     let spec = write_project(dir.path(), "");
+    // Links, followed only where `up` would publish them: inside the folder, to no hidden path.
+    let site = dir.path().join("site");
+    std::fs::write(dir.path().join("secret.env"), "API_KEY=secret").unwrap();
+    std::fs::write(site.join(".env"), "DB_PASSWORD=secret").unwrap();
+    std::os::unix::fs::symlink("../secret.env", site.join("cfg.txt")).unwrap();
+    std::os::unix::fs::symlink(".env", site.join("settings.txt")).unwrap();
+    std::os::unix::fs::symlink("app.js", site.join("alias.js")).unwrap();
     let dev = Dev::start(&spec, Some(&dir.path().join("data")));
+    for link in ["cfg.txt", "settings.txt"] {
+        let r = get(&format!("{}{link}", dev.url));
+        assert_eq!(r.status, 404, "{link}");
+        assert!(!r.text().contains("secret"), "{link}");
+    }
+    assert_eq!(
+        get(&format!("{}alias.js", dev.url)).text(),
+        "console.log('app');\n"
+    );
     let r = get(&format!("{}app.js", dev.url));
     assert_eq!(
         r.header("content-type"),

@@ -37,7 +37,10 @@ fn published_path(root: &Path, key: &str) -> Option<PathBuf> {
         }
         path.push(seg);
     }
-    Some(path)
+    // Links are followed only where the sync follows them: to no hidden path inside the folder.
+    let real = path.canonicalize().ok()?;
+    let inside = real.strip_prefix(root.canonicalize().ok()?).ok()?;
+    (!crate::sync::hidden(inside)).then_some(path)
 }
 
 /// A response with `bytes`, or for HEAD only their length.
