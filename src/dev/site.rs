@@ -154,12 +154,19 @@ mod tests {
 
     #[test]
     fn only_published_names_map_to_files() {
-        let root = Path::new("/srv/site");
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for file in ["img/logo.png", ".well-known/security.txt", "a/b"] {
+            let path = root.join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "x").unwrap();
+        }
         assert_eq!(
             published_path(root, "img/logo.png"),
             Some(root.join("img").join("logo.png"))
         );
         assert!(published_path(root, ".well-known/security.txt").is_some());
+        assert_eq!(published_path(root, "img/missing.png"), None);
         for key in [
             "../etc/passwd",
             "a/../../b",
