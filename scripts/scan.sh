@@ -24,15 +24,10 @@ cargo build --quiet --bin presign-stack
 BIN=target/debug/presign-stack
 
 export AWS_ENDPOINT_URL="http://127.0.0.1:$PORT"
-export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_EC2_METADATA_DISABLED=true
 work=$(mktemp -d)
-moto_server -H 127.0.0.1 -p "$PORT" >"$work/moto.log" 2>&1 &
-MOTO_PID=$!
-trap 'kill $MOTO_PID 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 1 100); do
-  curl -sf "$AWS_ENDPOINT_URL/moto-api/" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+trap 'rm -rf "$work"' EXIT
+start_moto "$PORT" "$work/moto.log"
+trap 'kill ${MOTO_PID:-} 2>/dev/null; rm -rf "$work"' EXIT
 
 # The spec's region and names, as presign-stack resolves them.
 read -r REGION NAME < <("$BIN" --spec "$SPEC" --output json validate |

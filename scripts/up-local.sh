@@ -14,15 +14,8 @@ export AWS_ENDPOINT_URL="http://127.0.0.1:$PORT"
 cargo build --quiet --bin presign-stack
 BIN=target/debug/presign-stack
 
-if ! curl -sf "$AWS_ENDPOINT_URL/moto-api/" >/dev/null 2>&1; then
-  moto_server -H 127.0.0.1 -p "$PORT" >.tools/moto.log 2>&1 &
-  MOTO_PID=$!
-  trap 'kill $MOTO_PID 2>/dev/null' EXIT
-  for _ in $(seq 1 100); do
-    curl -sf "$AWS_ENDPOINT_URL/moto-api/" >/dev/null 2>&1 && break
-    sleep 0.1
-  done
-fi
+start_moto "$PORT" .tools/moto.log
+[ -z "$MOTO_PID" ] || trap 'kill $MOTO_PID 2>/dev/null' EXIT
 
 "$BIN" --spec config/presign-stack.yaml up
 echo

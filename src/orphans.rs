@@ -38,8 +38,18 @@ pub async fn find(ctx: &Ctx) -> Result<Vec<Orphan>> {
         Kind::Role => o.name != spec.presigner.role_name,
         _ => true,
     });
-    out.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
-    Ok(out)
+    // The tagging index is eventually consistent: a bucket or function deleted a minute ago
+    // can still be listed. Only what still exists is an orphan (checked for the candidates
+    // only, so a stack without orphans costs no extra request).
+    let exists = futures::future::join_all(out.iter().map(|o| still_exists(ctx, o))).await;
+    let mut live = Vec::new();
+    for (o, e) in out.into_iter().zip(exists) {
+        if e? {
+            live.push(o);
+        }
+    }
+    live.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+    Ok(live)
 }
 
 async fn tagged_buckets_and_functions(ctx: &Ctx) -> Result<Vec<Orphan>> {
@@ -86,16 +96,7 @@ async fn tagged_buckets_and_functions(ctx: &Ctx) -> Result<Vec<Orphan>> {
         }
     }
     out.dedup();
-    // The tagging index is eventually consistent: a bucket or function deleted a minute ago
-    // can still be listed. Only what still exists is an orphan.
-    let exists = futures::future::join_all(out.iter().map(|o| still_exists(ctx, o))).await;
-    let mut live = Vec::new();
-    for (o, e) in out.into_iter().zip(exists) {
-        if e? {
-            live.push(o);
-        }
-    }
-    Ok(live)
+    Ok(out)
 }
 
 async fn still_exists(ctx: &Ctx, o: &Orphan) -> Result<bool> {

@@ -60,19 +60,6 @@ async fn bucket_exists(s3: &aws_sdk_s3::Client, bucket: &str) -> bool {
     s3.head_bucket().bucket(bucket).send().await.is_ok()
 }
 
-async fn create_bucket(s3: &aws_sdk_s3::Client, bucket: &str) {
-    s3.create_bucket()
-        .bucket(bucket)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuCentral1)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-}
-
 #[tokio::test]
 async fn a_renamed_documents_bucket_holding_uploads_is_pruned_only_with_yes() {
     let moto = Moto::start();
@@ -138,8 +125,8 @@ async fn adopting_buckets_that_hold_foreign_objects_needs_yes() {
     let s3 = moto.s3(REGION).await;
     let site = format!("adopt-docs-dev-website-{ACCOUNT}");
     let docs = format!("adopt-docs-dev-documents-{ACCOUNT}");
-    create_bucket(&s3, &site).await;
-    create_bucket(&s3, &docs).await;
+    create_foreign_bucket(&s3, &site, REGION).await;
+    create_foreign_bucket(&s3, &docs, REGION).await;
     for (key, body) in [("old-page.html", "theirs"), ("index.html", "their index")] {
         s3.put_object()
             .bucket(&site)

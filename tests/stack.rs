@@ -854,16 +854,7 @@ async fn up_refuses_a_bucket_it_does_not_own_and_adopt_takes_it_over() {
     );
     let s3 = moto.s3(REGION).await;
     let docs = format!("own-docs-dev-documents-{ACCOUNT}");
-    s3.create_bucket()
-        .bucket(&docs)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuCentral1)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    create_foreign_bucket(&s3, &docs, REGION).await;
     let out = run(project.cmd(&moto, REGION, &["up"]));
     assert_eq!(out.code, 1);
     assert!(

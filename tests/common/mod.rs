@@ -217,3 +217,16 @@ impl Project {
 pub fn website_origin(bucket: &str, region: &str) -> String {
     presign_stack::resources::website_origin(bucket, region)
 }
+
+/// Create a bucket as someone else would, outside presign-stack (no tags), in `region`.
+pub async fn create_foreign_bucket(s3: &aws_sdk_s3::Client, bucket: &str, region: &str) {
+    let mut req = s3.create_bucket().bucket(bucket);
+    if region != "us-east-1" {
+        req = req.create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region))
+                .build(),
+        );
+    }
+    req.send().await.unwrap();
+}
