@@ -121,6 +121,14 @@ pub fn response_header<E>(
     }
 }
 
+/// True when `answer` is an error with `code`.
+pub fn failed_with<O, E, R>(answer: &Result<O, SdkError<E, R>>, code: &str) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    answer.as_ref().err().is_some_and(|e| code_in(e, &[code]))
+}
+
 /// True when the error is one of `codes`.
 pub fn code_in<E, R>(err: &SdkError<E, R>, codes: &[&str]) -> bool
 where

@@ -110,8 +110,10 @@ fn faulty_proxy(moto: &Moto, seed: u64, percent: u64) -> (Proxy, Arc<Mutex<Tally
     let proxy = Proxy::start(
         &moto.url,
         Arc::new(move |req: &Request, answer: Option<&Response>| {
-            if let Some(a) = answer {
-                tag_created_bucket(&upstream, req, a);
+            if answer.is_none() {
+                if let Some(created) = create_bucket_with_tags(&upstream, req) {
+                    return Some(created);
+                }
             }
             let mut t = t.lock().unwrap();
             let mut rng = rng.lock().unwrap();
@@ -151,12 +153,17 @@ fn faulty_proxy(moto: &Moto, seed: u64, percent: u64) -> (Proxy, Arc<Mutex<Tally
                             failure(service(req), kind)
                         });
                     }
+                    // Taken now, as AWS decides it: a second one sent before the first is
+                    // answered is refused too.
+                    if let Some(key) = once {
+                        t.created.insert(key);
+                    }
                     None
                 }
                 Some(moto) => {
-                    if moto.status < 300 {
+                    if moto.status >= 300 {
                         if let Some(key) = once {
-                            t.created.insert(key);
+                            t.created.remove(&key);
                         }
                     }
                     if rng.chance(percent / 2) {
@@ -236,23 +243,37 @@ fn a_cold_up_finishes_with_a_sixth_of_requests_failing() {
     }
 }
 
-/// AWS applies the tags CreateBucket carries (CreateBucketConfiguration); moto ignores them, so
-/// the hook puts them on the bucket moto just made, as AWS would have.
-fn tag_created_bucket(upstream: &str, req: &Request, answer: &Response) {
-    let is_create = req.method == "PUT"
-        && !req.target.contains('?')
-        && req.path().matches('/').count() == 1
-        && answer.status == 200;
+/// Held while a bucket is created and tagged, and by every tags read: the two steps below
+/// look like one to anyone reading, as CreateBucket with tags is one on AWS.
+static CREATING: Mutex<()> = Mutex::new(());
+
+/// AWS applies the tags CreateBucket carries (CreateBucketConfiguration); moto ignores them.
+/// For such a create, this makes the bucket and puts its tags on it, as one step, and gives
+/// moto's answer to the create; `None` for any other request. A tags read waits for a create
+/// in progress.
+fn create_bucket_with_tags(upstream: &str, req: &Request) -> Option<Response> {
+    if req.method == "GET" && req.has_query("tagging") {
+        drop(CREATING.lock().unwrap());
+        return None;
+    }
+    let is_create =
+        req.method == "PUT" && !req.target.contains('?') && req.path().matches('/').count() == 1;
     let body = String::from_utf8_lossy(&req.body);
     let (Some(start), Some(end)) = (body.find("<Tags>"), body.find("</Tags>")) else {
-        return;
+        return None;
     };
-    if is_create {
+    if !is_create {
+        return None;
+    }
+    let _creating = CREATING.lock().unwrap();
+    let created = common::proxy::send_upstream(upstream, "PUT", req.path(), &req.body).unwrap();
+    if created.status == 200 {
         let tags = &body[start + "<Tags>".len()..end];
         let tagging = format!("<Tagging><TagSet>{tags}</TagSet></Tagging>");
         let target = format!("{}?tagging", req.path());
         common::proxy::send_upstream(upstream, "PUT", &target, tagging.as_bytes()).unwrap();
     }
+    Some(created)
 }
 
 fn reset(moto: &Moto) {
@@ -272,40 +293,55 @@ fn killer(
     let seen: Arc<Mutex<Armed>> = Arc::default();
     let n = seen.clone();
     let upstream = moto.url.clone();
+    let kill = move || {
+        let start = std::time::Instant::now();
+        let pid = loop {
+            if let Some(p) = *pid.lock().unwrap() {
+                break p;
+            }
+            assert!(start.elapsed().as_secs() < 5, "no pid to kill");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        };
+        std::process::Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status()
+            .unwrap();
+        Some(Response::drop_connection())
+    };
     let proxy = Proxy::start(
         &moto.url,
         Arc::new(move |req: &Request, answer: Option<&Response>| {
-            if let Some(a) = answer {
-                tag_created_bucket(&upstream, req, a);
-            }
-            let mut n = n.lock().unwrap();
             // (count, the k-th request once seen): requests run concurrently, so the k-th
             // one's answer is known by the request, not by the count.
             let this = (req.method.clone(), req.target.clone(), req.body.clone());
-            if answer.is_none() {
+            let armed = |n: &mut Armed| {
+                let hit = n.1.as_ref() == Some(&this);
+                if hit {
+                    n.1 = None;
+                }
+                hit
+            };
+            if let Some(_moto) = answer {
+                return (after && armed(&mut n.lock().unwrap()))
+                    .then(&kill)
+                    .flatten();
+            }
+            {
+                let mut n = n.lock().unwrap();
                 n.0 += 1;
                 if n.0 == k {
                     n.1 = Some(this.clone());
                 }
-            }
-            let here = n.1.as_ref() == Some(&this) && answer.is_some() == after;
-            if !here {
-                return None;
-            }
-            n.1 = None;
-            let start = std::time::Instant::now();
-            let pid = loop {
-                if let Some(p) = *pid.lock().unwrap() {
-                    break p;
+                if !after && armed(&mut n) {
+                    return kill();
                 }
-                assert!(start.elapsed().as_secs() < 5, "no pid to kill");
-                std::thread::sleep(std::time::Duration::from_millis(1));
-            };
-            std::process::Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status()
-                .unwrap();
-            Some(Response::drop_connection())
+            }
+            // A bucket create is made here, with its tags: once it returns, moto has acted.
+            let created = create_bucket_with_tags(&upstream, req)?;
+            if after && armed(&mut n.lock().unwrap()) {
+                return kill();
+            }
+            Some(created)
         }),
     );
     (proxy, seen)

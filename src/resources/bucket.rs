@@ -22,7 +22,7 @@ use aws_sdk_s3::types::{
 use serde_json::{json, Value};
 
 use super::Ctx;
-use crate::errors::{aws_err, code_in, status_is};
+use crate::errors::{aws_err, code_in, failed_with, status_is};
 use crate::retry::retry;
 use crate::spec::Encryption;
 use crate::state::{
@@ -391,6 +391,23 @@ pub async fn read(ctx: &Ctx, which: Which) -> Result<Option<Live>> {
              policy denies it (check the identity's permissions)"
         ),
         Err(e) => return Err(aws_err(format!("reading {label}"), e)),
+    }
+    // The reads went out together: when one says NoSuchBucket although HeadBucket found it
+    // (or the other way round), the bucket was being made, by another run, while they were
+    // read. It did not exist when reading began; creating it again is harmless
+    // (BucketAlreadyOwnedByYou), and the fields are then set as the spec says.
+    let nb = "NoSuchBucket";
+    let made_meanwhile = failed_with(&tags, nb)
+        || failed_with(&pab_r, nb)
+        || failed_with(&own, nb)
+        || failed_with(&enc, nb)
+        || failed_with(&pol, nb)
+        || docs_specific.as_ref().is_some_and(|(v, l, c)| {
+            failed_with(v, nb) || failed_with(l, nb) || failed_with(c, nb)
+        })
+        || web_specific.as_ref().is_some_and(|w| failed_with(w, nb));
+    if made_meanwhile {
+        return Ok(None);
     }
     let what = |what: &str| format!("reading {label} {what}");
     let tags: BTreeMap<String, String> = match tags {

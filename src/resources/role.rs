@@ -10,7 +10,7 @@ use aws_sdk_iam::types::Tag;
 use serde_json::{json, Map, Value};
 
 use super::{Ctx, Owner, ROLE_PATH};
-use crate::errors::{aws_err, code_in};
+use crate::errors::{aws_err, code_in, failed_with};
 use crate::spec::Encryption;
 use crate::state::Kind;
 use crate::state::{
@@ -109,6 +109,11 @@ pub async fn read(ctx: &Ctx) -> Result<Option<(Live, String)>> {
             .policy_name(INLINE_POLICY_NAME)
             .send(),
     );
+    // Read together: when a list says NoSuchEntity although GetRole found the role, another
+    // run was creating it meanwhile; it did not exist when reading began.
+    if failed_with(&inline_names, "NoSuchEntity") || failed_with(&attached, "NoSuchEntity") {
+        return Ok(None);
+    }
     let role = match role {
         Ok(r) => r,
         Err(e) if code_in(&e, &["NoSuchEntity"]) => return Ok(None),
