@@ -34,6 +34,10 @@ pub struct Aws {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     /// S3 Control: the account-level Block Public Access setting.
     pub s3control: aws_sdk_s3control::Client,
+    /// CloudFront (global; `hosting: cloudfront`).
+    pub cloudfront: aws_sdk_cloudfront::Client,
+    /// ACM in us-east-1, where CloudFront's certificates live.
+    pub acm: aws_sdk_acm::Client,
     /// The region the clients talk to.
     pub region: String,
     /// The endpoint is a plain-HTTP override (an emulator): requests carry no TLS, so
@@ -139,6 +143,18 @@ impl Aws {
             });
         }
         let s3control = s3control.build();
+        let cloudfront = aws_sdk_cloudfront::config::Builder::from(&sdk)
+            .region(aws_types::region::Region::from_static("us-east-1"))
+            .retry_config(budget(12, 20))
+            .timeout_config(timeouts.clone())
+            .interceptor(requests.clone())
+            .build();
+        let acm = aws_sdk_acm::config::Builder::from(&sdk)
+            .region(aws_types::region::Region::from_static("us-east-1"))
+            .retry_config(budget(8, 10))
+            .timeout_config(timeouts.clone())
+            .interceptor(requests.clone())
+            .build();
         Ok(Aws {
             s3: aws_sdk_s3::Client::from_conf(s3),
             iam: aws_sdk_iam::Client::from_conf(iam),
@@ -147,6 +163,8 @@ impl Aws {
             tagging: aws_sdk_resourcegroupstagging::Client::from_conf(tagging),
             logs: aws_sdk_cloudwatchlogs::Client::from_conf(logs),
             s3control: aws_sdk_s3control::Client::from_conf(s3control),
+            cloudfront: aws_sdk_cloudfront::Client::from_conf(cloudfront),
+            acm: aws_sdk_acm::Client::from_conf(acm),
             region,
             plain_http,
             requests,

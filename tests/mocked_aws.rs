@@ -67,6 +67,18 @@ fn ctx(s3: &[&Rule], iam: &[&Rule], lambda: &[&Rule]) -> (Ctx, tempfile::TempDir
                 .region(aws_sdk_s3control::config::Region::new("eu-west-1"))
                 .build(),
         ),
+        cloudfront: aws_sdk_cloudfront::Client::from_conf(
+            aws_sdk_cloudfront::Config::builder()
+                .behavior_version(aws_sdk_cloudfront::config::BehaviorVersion::latest())
+                .region(aws_sdk_cloudfront::config::Region::new("us-east-1"))
+                .build(),
+        ),
+        acm: aws_sdk_acm::Client::from_conf(
+            aws_sdk_acm::Config::builder()
+                .behavior_version(aws_sdk_acm::config::BehaviorVersion::latest())
+                .region(aws_sdk_acm::config::Region::new("us-east-1"))
+                .build(),
+        ),
         region: "eu-west-1".into(),
         plain_http: false,
         requests: RequestLog::default(),

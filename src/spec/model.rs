@@ -137,4 +137,38 @@ pub struct Website {
     pub error_document: String,
     pub config_file: Option<String>,
     pub cache_control: Vec<CacheRule>,
+    pub hosting: Hosting,
+}
+
+/// How the site is served.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Hosting {
+    /// The seed's layout: a public bucket behind the S3 website endpoint (HTTP only).
+    S3Website,
+    /// A private bucket behind a CloudFront distribution with Origin Access Control (HTTPS).
+    CloudFront(CloudFront),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CloudFront {
+    /// `/api`-style path at which the distribution serves the presigner (no trailing `/`).
+    pub api_path: Option<String>,
+    /// Custom domain names, lower case, sorted.
+    pub aliases: Vec<String>,
+    pub certificate_arn: Option<String>,
+    pub price_class: String,
+}
+
+impl Website {
+    pub fn cloudfront(&self) -> Option<&CloudFront> {
+        match &self.hosting {
+            Hosting::CloudFront(c) => Some(c),
+            Hosting::S3Website => None,
+        }
+    }
+
+    /// The path the distribution serves the presigner at, when it does.
+    pub fn api_path(&self) -> Option<&str> {
+        self.cloudfront().and_then(|c| c.api_path.as_deref())
+    }
 }

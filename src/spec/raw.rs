@@ -84,6 +84,17 @@ pub(super) struct RawWebsite {
     #[serde(default, deserialize_with = "given")]
     pub config_file: Option<Option<String>>,
     pub cache_control: Option<Vec<RawCacheRule>>,
+    pub hosting: Option<String>,
+    pub cloudfront: Option<RawCloudFront>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a map of `cloudfront` settings")]
+pub(super) struct RawCloudFront {
+    pub api_path: Option<String>,
+    pub aliases: Option<Vec<String>>,
+    pub certificate_arn: Option<String>,
+    pub price_class: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -71,8 +71,25 @@ pub(super) fn validate(raw: RawSpec, index: &Index, cx: &Context) -> Result<Spec
         &defaults,
         region.as_deref(),
     );
-    let presigner = c.presigner(raw.presigner.unwrap_or_default(), &defaults);
+    let raw_presigner = raw.presigner.unwrap_or_default();
+    let url_auth_given = raw_presigner
+        .function_url
+        .as_ref()
+        .and_then(|u| u.auth.clone());
+    let mut presigner = c.presigner(raw_presigner, &defaults);
     let website = c.website(raw.website.unwrap_or_default(), &defaults);
+    if let Some(api_path) = website.api_path() {
+        // Behind the distribution, only the distribution may call the Function URL.
+        if url_auth_given.as_deref() == Some("none") {
+            c.value(
+                "presigner.function_url.auth",
+                format!(
+                    "`none` would make the Function URL public, but with                      `website.cloudfront.api_path: {api_path}` the presigner is served through                      the distribution, whose calls are signed: its URL is `aws_iam`. Remove                      `auth`, or remove `api_path` to call the URL directly"
+                ),
+            );
+        }
+        presigner.url_auth = UrlAuth::AwsIam;
+    }
     c.private_paths_outside_the_site(&presigner.code, &website.source);
     if documents.bucket == website.bucket {
         c.value(
@@ -647,6 +664,7 @@ impl Checker<'_> {
                 .filter_map(|(i, rule)| self.cache_rule(i, rule))
                 .collect(),
         };
+        let hosting = self.hosting(raw.hosting.as_deref(), raw.cloudfront);
         Website {
             bucket,
             source,
@@ -655,6 +673,87 @@ impl Checker<'_> {
             error_document,
             config_file,
             cache_control,
+            hosting,
+        }
+    }
+
+    fn hosting(&mut self, hosting: Option<&str>, raw: Option<RawCloudFront>) -> Hosting {
+        match hosting {
+            None | Some("s3-website") => {
+                if raw.is_some() {
+                    self.key(
+                        "website.cloudfront",
+                        "only applies with `hosting: cloudfront`; add that, or remove                          `cloudfront`",
+                    );
+                }
+                Hosting::S3Website
+            }
+            Some("cloudfront") => Hosting::CloudFront(self.cloudfront(raw.unwrap_or_default())),
+            Some(other) => {
+                self.value(
+                    "website.hosting",
+                    format!(
+                        "`{other}` is not a hosting mode; use `cloudfront` (a private bucket                          behind CloudFront, HTTPS) or `s3-website` (the default: a public                          bucket behind the S3 website endpoint, HTTP only)"
+                    ),
+                );
+                Hosting::S3Website
+            }
+        }
+    }
+
+    fn cloudfront(&mut self, raw: RawCloudFront) -> CloudFront {
+        let api_path = raw
+            .api_path
+            .filter(|p| self.check("website.cloudfront.api_path", rules::api_path(p)).is_some());
+        let mut aliases = match raw.aliases {
+            Some(a) if a.is_empty() => vec![],
+            a => self.list("website.cloudfront.aliases", a, &[], "alias", rules::alias),
+        };
+        aliases.sort();
+        if aliases.len() > 100 {
+            self.value(
+                "website.cloudfront.aliases",
+                format!("at most 100 aliases are allowed; got {}", aliases.len()),
+            );
+        }
+        let certificate_given = raw.certificate_arn.is_some();
+        let certificate_arn = raw.certificate_arn.filter(|a| {
+            self.check(
+                "website.cloudfront.certificate_arn",
+                rules::certificate_arn(a),
+            )
+            .is_some()
+        });
+        if !aliases.is_empty() && !certificate_given {
+            self.value(
+                "website.cloudfront.aliases",
+                "custom domains need a certificate that covers them: add                  `certificate_arn` (an ACM certificate in us-east-1)",
+            );
+        }
+        if aliases.is_empty() && certificate_arn.is_some() {
+            self.value(
+                "website.cloudfront.certificate_arn",
+                "a certificate is only used for custom domains: add `aliases`, or remove                  `certificate_arn`",
+            );
+        }
+        let price_class = match raw.price_class.as_deref() {
+            None => "PriceClass_100".to_string(),
+            Some(p @ ("PriceClass_100" | "PriceClass_200" | "PriceClass_All")) => p.to_string(),
+            Some(other) => {
+                self.value(
+                    "website.cloudfront.price_class",
+                    format!(
+                        "`{other}` is not a price class; use `PriceClass_100` (the default:                          North America and Europe), `PriceClass_200` or `PriceClass_All`"
+                    ),
+                );
+                "PriceClass_100".to_string()
+            }
+        };
+        CloudFront {
+            api_path,
+            aliases,
+            certificate_arn,
+            price_class,
         }
     }
 
