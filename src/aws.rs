@@ -132,7 +132,7 @@ impl Aws {
             .build();
         let logs = aws_sdk_cloudwatchlogs::config::Builder::from(&sdk)
             .retry_config(budget(8, 10))
-            .timeout_config(timeouts)
+            .timeout_config(timeouts.clone())
             .interceptor(requests.clone())
             .build();
         let mut s3control =
