@@ -201,6 +201,11 @@ pub async fn delete(ctx: &Ctx, orphan: &Orphan) -> Result<usize> {
             role::delete(ctx, &orphan.name).await?;
             Ok(0)
         }
+        Kind::Distribution => {
+            let live = crate::resources::distribution::read(ctx).await?;
+            crate::resources::distribution::delete(ctx, &live).await?;
+            Ok(0)
+        }
         Kind::FunctionUrl | Kind::WebsiteContent => Ok(0),
     }
 }

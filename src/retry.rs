@@ -29,6 +29,9 @@ pub struct Timing {
     /// S3 refusing a public bucket policy right after the bucket's public access block was
     /// relaxed (the block takes seconds to propagate).
     pub public_access: Backoff,
+    /// Polling a disabled CloudFront distribution until it is deployed, so that it can be
+    /// deleted (minutes on AWS); `PRESIGN_STACK_CLOUDFRONT_WAIT_SECONDS` sets the deadline.
+    pub cdn_deployed: Backoff,
 }
 
 impl Default for Timing {
@@ -54,6 +57,16 @@ impl Default for Timing {
                 max: Duration::from_secs(8),
                 deadline: Duration::from_secs(60),
             },
+            cdn_deployed: Backoff {
+                first: Duration::from_secs(1),
+                max: Duration::from_secs(15),
+                deadline: Duration::from_secs(
+                    std::env::var("PRESIGN_STACK_CLOUDFRONT_WAIT_SECONDS")
+                        .ok()
+                        .and_then(|s| s.parse().ok())
+                        .unwrap_or(1800),
+                ),
+            },
         }
     }
 }
@@ -71,6 +84,7 @@ impl Timing {
             new_bucket: b,
             function_ready: b,
             public_access: b,
+            cdn_deployed: b,
         }
     }
 }

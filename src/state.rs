@@ -85,6 +85,7 @@ pub enum Kind {
     LogGroup,
     Function,
     FunctionUrl,
+    Distribution,
     WebsiteContent,
 }
 
@@ -98,6 +99,7 @@ impl Kind {
             Kind::LogGroup => "log-group",
             Kind::Function => "function",
             Kind::FunctionUrl => "function-url",
+            Kind::Distribution => "distribution",
             Kind::WebsiteContent => "website-content",
         }
     }
@@ -124,6 +126,7 @@ impl fmt::Display for Kind {
             Kind::LogGroup => "log group",
             Kind::Function => "function",
             Kind::FunctionUrl => "function URL",
+            Kind::Distribution => "distribution",
             Kind::WebsiteContent => "website content",
         })
     }

@@ -3,6 +3,7 @@
 //! Finders turn "not found" into `None`; deleters tolerate "already gone".
 
 pub mod bucket;
+pub mod distribution;
 pub mod function;
 pub mod function_url;
 pub mod log_group;
