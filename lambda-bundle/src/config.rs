@@ -13,6 +13,9 @@ pub const ENV_MAX_UPLOAD_BYTES: &str = "PRESIGNER_MAX_UPLOAD_BYTES";
 pub const ENV_ALLOWED_CONTENT_TYPES: &str = "PRESIGNER_ALLOWED_CONTENT_TYPES";
 pub const ENV_ALLOW_DOWNLOADS: &str = "PRESIGNER_ALLOW_DOWNLOADS";
 pub const ENV_S3_ENDPOINT: &str = "PRESIGNER_S3_ENDPOINT";
+/// Optional: the path the presigner answers under (`/api`), when a CloudFront distribution
+/// forwards `<base>/*` to the Function URL with the full path.
+pub const ENV_BASE_PATH: &str = "PRESIGNER_BASE_PATH";
 pub const ENV_REGION: &str = "AWS_REGION";
 pub const ENV_ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
 pub const ENV_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
@@ -25,6 +28,8 @@ pub const MAX_SINGLE_PUT_BYTES: u64 = 5 * 1024 * 1024 * 1024;
 /// Longest accepted uploads prefix, leaving room for the date, uuid and filename in a
 /// 1024-byte S3 key.
 pub const MAX_PREFIX_BYTES: usize = 512;
+/// Longest accepted base path (the spec's `website.cloudfront.api_path`).
+pub const MAX_BASE_PATH_BYTES: usize = 64;
 
 /// Validated presigner configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +51,10 @@ pub struct Config {
     /// `http://127.0.0.1:9000` (no trailing slash) for an emulator or the dev server: URLs are
     /// then path-style, `<endpoint>/<bucket>/<key>`. `None`: `https://<bucket>.s3.<region>.amazonaws.com`.
     pub s3_endpoint: Option<String>,
+    /// `/api`-style (no trailing slash): the routes are then `<base>/uploads` and
+    /// `<base>/downloads`, and nothing outside the base is served. `None`: `/uploads` and
+    /// `/downloads`.
+    pub base_path: Option<String>,
 }
 
 /// A configuration variable that is missing or invalid.
@@ -188,6 +197,14 @@ impl Config {
             Some(e) => Some(normalize_endpoint(&e).map_err(|m| err(ENV_S3_ENDPOINT, m))?),
         };
 
+        let base_path = match optional(&lookup, ENV_BASE_PATH) {
+            None => None,
+            Some(p) => {
+                validate_base_path(&p).map_err(|m| err(ENV_BASE_PATH, m))?;
+                Some(p)
+            }
+        };
+
         Ok(Config {
             bucket,
             region,
@@ -197,6 +214,7 @@ impl Config {
             allowed_content_types,
             allow_downloads,
             s3_endpoint,
+            base_path,
         })
     }
 
@@ -296,6 +314,29 @@ pub fn validate_uploads_prefix(p: &str) -> Result<(), String> {
             "." | ".." => return Err(format!("{} has a `{seg}` segment; use {RULE}", q(p))),
             _ => {}
         }
+    }
+    Ok(())
+}
+
+/// The one rule for the path the presigner answers under, the spec's rule for
+/// `website.cloudfront.api_path`: `/` and one or more segments of a-z, 0-9, `-` and `_`
+/// separated by `/`, no trailing `/`, at most [`MAX_BASE_PATH_BYTES`] bytes.
+pub fn validate_base_path(p: &str) -> Result<(), String> {
+    let segments_ok = p.strip_prefix('/').is_some_and(|rest| {
+        !rest.is_empty()
+            && rest.split('/').all(|seg| {
+                !seg.is_empty()
+                    && seg.bytes().all(|b| {
+                        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
+                    })
+            })
+    });
+    if !segments_ok || p.len() > MAX_BASE_PATH_BYTES {
+        return Err(format!(
+            "{} is not a base path; expected `/` and segments of a-z, 0-9, `-` and `_`, \
+             without a trailing `/`, such as /api (at most {MAX_BASE_PATH_BYTES} characters)",
+            shown(p)
+        ));
     }
     Ok(())
 }
@@ -465,6 +506,46 @@ mod tests {
         assert_eq!(c.s3_endpoint.as_deref(), Some("http://127.0.0.1:9000"));
         let c = with(ENV_S3_ENDPOINT, "").unwrap();
         assert_eq!(c.s3_endpoint, None);
+        assert_eq!(c.base_path, None);
+    }
+
+    #[test]
+    fn base_path_is_optional_and_follows_the_api_path_rule() {
+        for ok in [
+            "/api",
+            "/v1/presign",
+            "/a",
+            "/my-api_2",
+            &format!("/{}", "a".repeat(63)),
+        ] {
+            let c = with(ENV_BASE_PATH, ok).unwrap();
+            assert_eq!(c.base_path.as_deref(), Some(ok));
+        }
+        assert_eq!(with(ENV_BASE_PATH, "").unwrap().base_path, None);
+        for bad in [
+            "api",
+            "/",
+            "/api/",
+            "//api",
+            "/api//v1",
+            "/API",
+            "/api.v1",
+            "/api v1",
+            "/../api",
+            "/api?x=1",
+            "/caf\u{e9}",
+            &format!("/{}", "a".repeat(64)),
+        ] {
+            let e = with(ENV_BASE_PATH, bad).unwrap_err();
+            assert_eq!(e.variable, ENV_BASE_PATH, "{bad:?}");
+            let text = e.to_string();
+            assert!(
+                text.starts_with("PRESIGNER_BASE_PATH: ")
+                    && text.contains("not a base path")
+                    && text.contains("such as /api"),
+                "{bad:?}: {text}"
+            );
+        }
     }
 
     #[test]

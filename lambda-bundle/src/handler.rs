@@ -142,12 +142,8 @@ pub fn handle_with_log(
     req: &Request,
 ) -> (Response, LogRecord) {
     let method = req.method.to_ascii_uppercase();
-    let path = match req.path.strip_suffix('/') {
-        Some(p) if !p.is_empty() => p,
-        _ => req.path.as_str(),
-    };
-    let (route, result) = match path {
-        "/uploads" => (
+    let (route, result) = match route_path(config, &req.path) {
+        Some("/uploads") => (
             "uploads",
             if method == "POST" {
                 uploads(config, creds, now, req)
@@ -155,7 +151,7 @@ pub fn handle_with_log(
                 Err(method_not_allowed("POST"))
             },
         ),
-        "/downloads" => (
+        Some("/downloads") => (
             "downloads",
             if !config.allow_downloads {
                 Err(fail(404, "downloads are disabled"))
@@ -165,13 +161,19 @@ pub fn handle_with_log(
                 Err(method_not_allowed("GET"))
             },
         ),
-        _ => (
-            "unknown",
-            Err(fail(
-                404,
-                "not found: the presigner serves POST /uploads and GET /downloads?key=...",
-            )),
-        ),
+        _ => {
+            let base = config.base_path.as_deref().unwrap_or("");
+            (
+                "unknown",
+                Err(fail(
+                    404,
+                    format!(
+                        "not found: the presigner serves POST {base}/uploads and GET \
+                         {base}/downloads?key=..."
+                    ),
+                )),
+            )
+        }
     };
     let mut log = LogRecord {
         route,
@@ -197,6 +199,22 @@ pub fn handle_with_log(
     };
     log.status = response.status;
     (response, log)
+}
+
+/// The route a request path names, relative to the base path: `/uploads` for `/uploads/`
+/// (one trailing slash tolerated) or, with a base `/api`, for `/api/uploads`. A path outside
+/// the base is `None`.
+fn route_path<'a>(config: &Config, path: &'a str) -> Option<&'a str> {
+    let path = match config.base_path.as_deref() {
+        None => path,
+        Some(base) => path
+            .strip_prefix(base)
+            .filter(|rest| rest.starts_with('/'))?,
+    };
+    Some(match path.strip_suffix('/') {
+        Some(p) if !p.is_empty() => p,
+        _ => path,
+    })
 }
 
 fn method_not_allowed(allowed: &str) -> ApiError {

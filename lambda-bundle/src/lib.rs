@@ -30,6 +30,9 @@
 //!   503 `{"error": ...}` (a temporary failure of the function itself, as SPEC.md allows).
 //! - Download URLs carry `response-content-disposition: attachment` with the key's last
 //!   segment as filename, so a browser saves the object instead of rendering it.
+//! - With `PRESIGNER_BASE_PATH` (`/api`: a CloudFront distribution forwards `/api/*` with the
+//!   full path), the routes are `/api/uploads` and `/api/downloads`; every other path,
+//!   `/uploads` included, is 404.
 //! - A bucket name containing dots is addressed path-style on AWS (S3's TLS certificate does
 //!   not cover dotted virtual hosts).
 
@@ -41,12 +44,14 @@ mod sign;
 pub mod verify;
 
 pub use clock::UtcDateTime;
-pub use config::{validate_uploads_prefix, MAX_PREFIX_BYTES};
+pub use config::{
+    validate_base_path, validate_uploads_prefix, MAX_BASE_PATH_BYTES, MAX_PREFIX_BYTES,
+};
 pub use config::{
     Config, ConfigError, Credentials, ENV_ACCESS_KEY_ID, ENV_ALLOWED_CONTENT_TYPES,
-    ENV_ALLOW_DOWNLOADS, ENV_BUCKET, ENV_MAX_UPLOAD_BYTES, ENV_REGION, ENV_S3_ENDPOINT,
-    ENV_SECRET_ACCESS_KEY, ENV_SESSION_TOKEN, ENV_UPLOADS_PREFIX, ENV_URL_EXPIRY_SECONDS,
-    MAX_SINGLE_PUT_BYTES,
+    ENV_ALLOW_DOWNLOADS, ENV_BASE_PATH, ENV_BUCKET, ENV_MAX_UPLOAD_BYTES, ENV_REGION,
+    ENV_S3_ENDPOINT, ENV_SECRET_ACCESS_KEY, ENV_SESSION_TOKEN, ENV_UPLOADS_PREFIX,
+    ENV_URL_EXPIRY_SECONDS, MAX_SINGLE_PUT_BYTES,
 };
 pub use handler::{
     handle, handle_with_log, validate_download_key, LogRecord, Request, Response, MAX_KEY_BYTES,

@@ -491,6 +491,82 @@ fn routing_errors() {
 }
 
 #[test]
+fn base_path_serves_under_it_and_nothing_else() {
+    let c = env(&[("PRESIGNER_BASE_PATH", "/api")]);
+    assert_eq!(c.base_path.as_deref(), Some("/api"));
+    let with_path = |mut r: Request, path: &str| {
+        r.path = path.into();
+        handle(&c, &creds(), now(), &r)
+    };
+    let upload = || post(&upload_body("a.png", "image/png", 1));
+    // CloudFront forwards the full path; a trailing slash is tolerated as without a base.
+    for path in ["/api/uploads", "/api/uploads/"] {
+        let r = with_path(upload(), path);
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        assert!(json(&r)["key"].as_str().unwrap().starts_with("uploads/"));
+    }
+    let key = "uploads/2026/11/28/0b4f2a9e-0a41-4f5e-9d55-3c1e7e9b2f10/a.pdf";
+    for path in ["/api/downloads", "/api/downloads/"] {
+        let r = with_path(get_download(&format!("key={}", uri_encode(key))), path);
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+    }
+    // The handler's own answers come through under the base too.
+    let r = with_path(
+        Request {
+            method: "GET".into(),
+            ..Default::default()
+        },
+        "/api/uploads",
+    );
+    assert_error(&r, 405, "accepts POST");
+    let r = with_path(post(&upload_body("a.gif", "image/gif", 1)), "/api/uploads");
+    assert_error(&r, 415, "not allowed");
+    // Outside the base, the bare routes included, nothing is served.
+    for path in [
+        "/uploads",
+        "/uploads/",
+        "/downloads",
+        "/api",
+        "/api/",
+        "/apiuploads",
+        "/api-uploads",
+        "/api//uploads",
+        "/API/uploads",
+        "/v1/api/uploads",
+        "/api/api/uploads",
+        "/api/uploads/x",
+        "",
+        "/",
+    ] {
+        let r = with_path(upload(), path);
+        assert_error(&r, 404, "POST /api/uploads and GET /api/downloads");
+        let r = with_path(get_download(&format!("key={key}")), path);
+        assert_eq!(r.status, 404, "{path}");
+    }
+    // Downloads off: 404 under the base as well.
+    let off = env(&[
+        ("PRESIGNER_BASE_PATH", "/api"),
+        ("PRESIGNER_ALLOW_DOWNLOADS", "false"),
+    ]);
+    let mut r = get_download("key=uploads/a.pdf");
+    r.path = "/api/downloads".into();
+    assert_error(&handle(&off, &creds(), now(), &r), 404, "disabled");
+}
+
+#[test]
+fn without_a_base_path_the_routes_are_at_the_root() {
+    let c = config();
+    assert_eq!(c.base_path, None);
+    let mut r = post(&upload_body("a.png", "image/png", 1));
+    r.path = "/api/uploads".into();
+    assert_error(
+        &handle(&c, &creds(), now(), &r),
+        404,
+        "POST /uploads and GET /downloads",
+    );
+}
+
+#[test]
 fn download_happy_path() {
     let key = "uploads/2026/11/28/0b4f2a9e-0a41-4f5e-9d55-3c1e7e9b2f10/年度 report.pdf";
     let q = format!("key={}", uri_encode(key));

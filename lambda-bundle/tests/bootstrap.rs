@@ -83,6 +83,12 @@ fn bad_configuration_fails_init_with_one_json_line() {
             "expected true or false",
         ),
         (
+            "PRESIGNER_BASE_PATH",
+            Some("/api/"),
+            "invalid presigner configuration",
+            "PRESIGNER_BASE_PATH: \"/api/\" is not a base path",
+        ),
+        (
             "AWS_SECRET_ACCESS_KEY",
             None,
             "no AWS credentials in the environment",

@@ -27,8 +27,11 @@ fn config(variant: u8) -> Config {
         2 => ("image/*", "true", "http://127.0.0.1:9000"),
         _ => ("application/pdf", "true", "https://s3.example.test/base"),
     };
+    // Every other set of four answers under a base path, as behind CloudFront.
+    let base = if variant & 4 != 0 { "/api" } else { "" };
     let max = MAX_UPLOAD.to_string();
     let env = [
+        ("PRESIGNER_BASE_PATH", base),
         ("PRESIGNER_BUCKET", "acme-docs-files"),
         ("AWS_REGION", "eu-central-1"),
         ("PRESIGNER_UPLOADS_PREFIX", "uploads/"),
@@ -56,9 +59,12 @@ fn method() -> impl Strategy<Value = String> {
 
 fn path() -> impl Strategy<Value = String> {
     prop_oneof![
-        4 => prop::sample::select(vec!["/uploads", "/uploads/", "/downloads", "/downloads/"])
-            .prop_map(String::from),
-        1 => "/(uploads|downloads|UPLOADS)[/%.a-z0-9]{0,8}",
+        4 => prop::sample::select(vec![
+            "/uploads", "/uploads/", "/downloads", "/downloads/",
+            "/api/uploads", "/api/uploads/", "/api/downloads", "/api/downloads/",
+        ])
+        .prop_map(String::from),
+        1 => "(/api)?/(uploads|downloads|UPLOADS)[/%.a-z0-9]{0,8}",
         1 => any::<String>(),
     ]
 }
@@ -225,6 +231,11 @@ fn check(variant: u8, req: &Request, now: SystemTime, expires_at: Option<SystemT
     for secret in [SECRET, TOKEN, "X-Amz-Signature", "X-Amz-Credential"] {
         assert!(!line.contains(secret), "{line}");
     }
+    if let Some(base) = &config.base_path {
+        if !req.path.starts_with(&format!("{base}/")) {
+            assert_eq!(resp.status, 404, "{} is outside {base}", req.path);
+        }
+    }
     let v: Value = serde_json::from_str(&resp.body).expect("a JSON body");
     let obj = v.as_object().expect("a JSON object");
     if resp.status != 200 {
@@ -280,13 +291,15 @@ proptest! {
 
     #[test]
     fn any_upload_body_gets_json_and_never_a_5xx(variant in any::<u8>(), body in body(), now in signing_time()) {
-        let req = Request { method: "POST".into(), path: "/uploads".into(), body, ..Default::default() };
+        let path = format!("{}/uploads", config(variant).base_path.unwrap_or_default());
+        let req = Request { method: "POST".into(), path, body, ..Default::default() };
         check(variant, &req, now, None);
     }
 
     #[test]
     fn any_download_query_gets_json_and_never_a_5xx(variant in any::<u8>(), query in query(), now in signing_time()) {
-        let req = Request { method: "GET".into(), path: "/downloads".into(), query, ..Default::default() };
+        let path = format!("{}/downloads", config(variant).base_path.unwrap_or_default());
+        let req = Request { method: "GET".into(), path, query, ..Default::default() };
         check(variant, &req, now, None);
     }
 }
