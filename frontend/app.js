@@ -94,6 +94,30 @@
     return new URL(path, base).toString();
   }
 
+  // Behind CloudFront (the presigner at <api_path>/ of the page's own origin), the
+  // distribution signs each call to the Lambda with Origin Access Control, and Lambda takes
+  // only a signed payload: the viewer sends x-amz-content-sha256, the hex SHA-256 of the
+  // exact body bytes. Cross-origin (the presigner's own Function URL) it is not sent, since
+  // the URL's CORS rules do not allow that header.
+  const EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+  function presignerIsSameOrigin() {
+    return new URL(config.presignerUrl, window.location.href).origin === window.location.origin;
+  }
+
+  async function sha256Hex(bytes) {
+    const digest = await window.crypto.subtle.digest("SHA-256", bytes);
+    return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  // The headers for a call to the presigner carrying `body` (a Uint8Array, or null).
+  async function presignerHeaders(headers, body) {
+    if (!presignerIsSameOrigin()) return headers;
+    if (!body || body.length === 0) return { ...headers, "x-amz-content-sha256": EMPTY_SHA256 };
+    if (!window.crypto || !window.crypto.subtle) return headers;
+    return { ...headers, "x-amz-content-sha256": await sha256Hex(body) };
+  }
+
   async function readJson(response) {
     const text = await response.text();
     try {
@@ -224,12 +248,17 @@
   }
 
   async function requestUploadUrl(file) {
+    // The exact bytes sent, so that their hash is the one the header names.
+    const payload = new TextEncoder().encode(
+      JSON.stringify({ filename: file.name, contentType: fileType(file), size: file.size }),
+    );
+    const headers = await presignerHeaders({ "content-type": "application/json" }, payload);
     let response;
     try {
       response = await fetch(presignerEndpoint("uploads"), {
         method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ filename: file.name, contentType: fileType(file), size: file.size }),
+        headers,
+        body: payload,
       });
     } catch (_) {
       throw new Error(
@@ -395,7 +424,9 @@
       setStatus("Asking for a download link for " + (entry.name || entry.key) + "…", "info");
       let response;
       try {
-        response = await fetch(presignerEndpoint("downloads?key=" + encodeURIComponent(entry.key)));
+        response = await fetch(presignerEndpoint("downloads?key=" + encodeURIComponent(entry.key)), {
+          headers: await presignerHeaders({}, null),
+        });
       } catch (_) {
         throw new Error("Could not reach the presigner (network error). Try again.");
       }
