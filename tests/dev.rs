@@ -662,3 +662,187 @@ fn dev_uses_only_a_store_it_marked_and_deletes_nothing_of_the_users() {
     assert!(stderr.contains("inside website.source"), "{stderr}");
     assert!(!inside.exists());
 }
+
+/// The spec of [`write_project`] with the page behind CloudFront and the presigner at `/api`.
+fn write_cloudfront_project(dir: &std::path::Path) -> std::path::PathBuf {
+    let spec = write_project(dir, "");
+    let yaml = std::fs::read_to_string(&spec).unwrap().replace(
+        "website: {source: site}",
+        "website:\n  source: site\n  hosting: cloudfront\n  cloudfront: {api_path: /api}",
+    );
+    std::fs::write(&spec, yaml).unwrap();
+    spec
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(bytes))
+}
+
+#[test]
+fn behind_cloudfront_the_presigner_is_on_the_page_origin_under_api_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_cloudfront_project(dir.path());
+    let dev = Dev::start(&spec, Some(&dir.path().join("data")));
+    let page = dev.origin();
+
+    // The page is told to call its own origin, as `up` tells it `https://<domain>/api/`.
+    assert_eq!(dev.presigner_url, format!("{page}/api/"));
+    let config = get(&format!("{}config.json", dev.url)).json();
+    assert_eq!(config["presignerUrl"], dev.presigner_url.as_str());
+    // Opened as localhost, the page's own origin is that one.
+    let (authority, _) = split_url(&dev.url);
+    let localhost = authority.replace("127.0.0.1", "localhost");
+    let r = raw(
+        &authority,
+        format!("GET /config.json HTTP/1.1\r\nHost: {localhost}\r\nConnection: close\r\n\r\n")
+            .as_bytes(),
+    );
+    assert_eq!(r.json()["presignerUrl"], format!("http://{localhost}/api/"));
+
+    // POST /api/uploads with the body's SHA-256, as the page sends it behind CloudFront.
+    let uploads = format!("{}uploads", dev.presigner_url);
+    let body = serde_json::json!({"filename": "notes.txt", "contentType": "text/plain", "size": BODY.len()})
+        .to_string();
+    let hash = sha256_hex(body.as_bytes());
+    let r = http(
+        "POST",
+        &uploads,
+        &[
+            ("content-type", "application/json"),
+            ("x-amz-content-sha256", &hash),
+            ("origin", &page),
+        ],
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Same-origin: no CORS in front of the presigner.
+    assert_eq!(r.header("access-control-allow-origin"), None);
+    let v = r.json();
+    let key = v["key"].as_str().unwrap().to_string();
+    assert!(
+        key.starts_with("uploads/") && key.ends_with("/notes.txt"),
+        "{key}"
+    );
+    let url = v["url"].as_str().unwrap();
+    assert!(url.starts_with(&dev.documents_url), "{url}");
+    let headers: Vec<(String, String)> = v["headers"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+        .collect();
+    let mut put_headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    put_headers.push(("origin", &page));
+    let put = http("PUT", url, &put_headers, BODY);
+    assert_eq!(put.status, 200, "{}", put.text());
+    assert_eq!(
+        put.header("access-control-allow-origin"),
+        Some(page.as_str())
+    );
+
+    // GET /api/downloads, with the empty body's hash as the page sends it, and without.
+    let downloads = format!(
+        "{}downloads?key={}",
+        dev.presigner_url,
+        percent_encoding::utf8_percent_encode(&key, percent_encoding::NON_ALPHANUMERIC)
+    );
+    let r = http(
+        "GET",
+        &downloads,
+        &[("x-amz-content-sha256", &sha256_hex(b""))],
+        b"",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got = get(r.json()["url"].as_str().unwrap());
+    assert_eq!((got.status, got.body.as_slice()), (200, BODY));
+    assert_eq!(get(&downloads).status, 200);
+
+    // What Lambda refuses of a request CloudFront signed with the viewer's payload hash.
+    let refused = |headers: &[(&str, &str)], needle: &str| {
+        let r = http("POST", &uploads, headers, body.as_bytes());
+        assert_eq!(r.status, 403, "{}", r.text());
+        let error = r.json()["error"].as_str().unwrap().to_string();
+        assert!(
+            error.contains("x-amz-content-sha256") && error.contains(needle),
+            "{error}"
+        );
+    };
+    let wrong = sha256_hex(b"another body");
+    refused(
+        &[
+            ("content-type", "application/json"),
+            ("x-amz-content-sha256", &wrong),
+        ],
+        "does not match the request body",
+    );
+    refused(
+        &[
+            ("content-type", "application/json"),
+            ("x-amz-content-sha256", &hash.to_ascii_uppercase()),
+        ],
+        "does not match",
+    );
+    refused(&[("content-type", "application/json")], "is missing");
+    let r = http("GET", &downloads, &[("x-amz-content-sha256", &hash)], b"");
+    assert_eq!(r.status, 403, "{}", r.text());
+
+    // The handler's own answers come through under the path.
+    let r = get(&format!("{}nope", dev.presigner_url));
+    assert_eq!(r.status, 404);
+    assert!(r.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("POST /api/uploads"));
+    let r = http(
+        "POST",
+        &uploads,
+        &[("x-amz-content-sha256", &sha256_hex(b"x"))],
+        &vec![b'x'; 7 * 1024 * 1024],
+    );
+    assert_eq!(
+        r.status,
+        413,
+        "a Function URL's payload limit: {}",
+        r.text()
+    );
+
+    // Outside /api/ is the website: /uploads is not the presigner, nor is /api itself.
+    let r = http(
+        "POST",
+        &format!("{}uploads", dev.url),
+        &[
+            ("content-type", "application/json"),
+            ("x-amz-content-sha256", &hash),
+        ],
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 405, "{}", r.text());
+    assert!(!r.text().contains("X-Amz-Signature"));
+    for path in ["uploads", "api", "apiuploads"] {
+        let r = get(&format!("{}{path}", dev.url));
+        assert_eq!(r.status, 404, "{path}");
+        assert!(r.text().contains("dev test"), "{path}: the error document");
+    }
+    // No CORS preflight is answered for the same-origin presigner.
+    let r = http(
+        "OPTIONS",
+        &uploads,
+        &[
+            ("origin", "http://evil.example"),
+            ("access-control-request-method", "POST"),
+        ],
+        b"",
+    );
+    assert_ne!(r.status, 200);
+    assert_eq!(r.header("access-control-allow-origin"), None);
+
+    let log = dev.log();
+    assert!(log.contains("presigner POST /api/uploads 200"), "{log}");
+    assert!(log.contains("website   POST /uploads 405"), "{log}");
+    assert!(!log.contains("X-Amz-Signature"), "URLs must not be logged");
+    dev.stop();
+}

@@ -1,11 +1,15 @@
-//! The presigner in dev: the Lambda's own handler (`presigner::handle_with_log`) behind what a
-//! Function URL puts in front of it: CORS and a payload limit.
+//! The presigner in dev: the Lambda's own handler (`presigner::handle_with_log`) behind what
+//! stands in front of it in production. Called directly ([`Front::FunctionUrl`]), that is the
+//! Function URL's CORS and payload limit; behind the distribution at `api_path`
+//! ([`Front::Distribution`]), the payload limit and the check Lambda makes of CloudFront's
+//! signed request: the payload hash the viewer sent in `x-amz-content-sha256`.
 
 use std::time::SystemTime;
 
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
+use sha2::{Digest, Sha256};
 
 use super::cors::{Refusal, Rule};
 use super::http::{full, header_pairs, note, set, Body, Service};
@@ -13,10 +17,24 @@ use super::http::{full, header_pairs, note, set, Body, Service};
 /// A Function URL refuses request payloads over 6 MB before the function runs.
 const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
 
+/// The header in which a viewer of a CloudFront distribution with Origin Access Control for
+/// Lambda names the SHA-256 of a request's body.
+pub const CONTENT_SHA256: &str = "x-amz-content-sha256";
+
 pub struct FunctionUrl {
     pub config: presigner::Config,
     pub credentials: presigner::Credentials,
-    pub cors: Rule,
+    pub front: Front,
+}
+
+/// What the page's requests pass through before the handler.
+pub enum Front {
+    /// The page calls the Function URL on its own origin: CORS applies.
+    FunctionUrl(Rule),
+    /// The page calls its own origin and CloudFront forwards `<api_path>/*` to the Function
+    /// URL (AWS_IAM), signing each request with Origin Access Control. No CORS: the call is
+    /// same-origin.
+    Distribution,
 }
 
 fn json_error(status: StatusCode, message: &str) -> Response<Body> {
@@ -27,10 +45,20 @@ fn json_error(status: StatusCode, message: &str) -> Response<Body> {
     )
 }
 
+/// A refusal before the handler runs: a JSON error, also noted in the request log.
+fn refuse(status: StatusCode, message: &str) -> Response<Body> {
+    let mut r = json_error(status, message);
+    note(&mut r, message);
+    r
+}
+
 impl Service for FunctionUrl {
     async fn call(&self, req: Request<Incoming>) -> Response<Body> {
+        let Front::FunctionUrl(cors) = &self.front else {
+            return self.invoke(req).await;
+        };
         if req.method() == Method::OPTIONS {
-            return match self.cors.preflight(&req) {
+            return match cors.preflight(&req) {
                 Ok(headers) => {
                     let mut r = super::http::empty(StatusCode::OK);
                     for (k, v) in headers {
@@ -38,23 +66,17 @@ impl Service for FunctionUrl {
                     }
                     r
                 }
-                Err(Refusal::NotPreflight(why)) => {
-                    let mut r = json_error(StatusCode::BAD_REQUEST, why);
-                    note(&mut r, why);
-                    r
-                }
-                Err(Refusal::NotAllowed(why)) => {
-                    // A Function URL answers such a preflight without CORS headers, which the
-                    // browser reports as a CORS failure; the 403 and the reason make the same
-                    // refusal readable with curl.
-                    let message = format!("CORS preflight refused: {why}");
-                    let mut r = json_error(StatusCode::FORBIDDEN, &message);
-                    note(&mut r, message);
-                    r
-                }
+                Err(Refusal::NotPreflight(why)) => refuse(StatusCode::BAD_REQUEST, why),
+                // A Function URL answers such a preflight without CORS headers, which the
+                // browser reports as a CORS failure; the 403 and the reason make the same
+                // refusal readable with curl.
+                Err(Refusal::NotAllowed(why)) => refuse(
+                    StatusCode::FORBIDDEN,
+                    &format!("CORS preflight refused: {why}"),
+                ),
             };
         }
-        let cors = self.cors.actual(&req);
+        let cors = cors.actual(&req);
         let mut response = self.invoke(req).await;
         for (k, v) in cors {
             set(&mut response, k, &v);
@@ -63,32 +85,69 @@ impl Service for FunctionUrl {
     }
 }
 
+/// What Lambda makes of a request CloudFront signed for the viewer: with Origin Access Control,
+/// the signature covers the payload hash the viewer sent in `x-amz-content-sha256`, and Lambda
+/// takes no unsigned payload. So a POST or PUT without the header, or any request whose header
+/// is not the lower-case hex SHA-256 of the body, is refused (403, as Lambda refuses a
+/// signature that does not match).
+pub fn payload_hash_refusal(method: &Method, sent: Option<&str>, body: &[u8]) -> Option<String> {
+    match sent {
+        None if method == Method::POST || method == Method::PUT => Some(format!(
+            "{CONTENT_SHA256} is missing: behind CloudFront, a {method} to the presigner must \
+             carry the hex SHA-256 of its body in {CONTENT_SHA256}, or Lambda refuses the \
+             request CloudFront signs for it"
+        )),
+        None => None,
+        Some(sent) => {
+            let actual = hex::encode(Sha256::digest(body));
+            (sent != actual).then(|| {
+                format!(
+                    "{CONTENT_SHA256} does not match the request body (its SHA-256 is \
+                     {actual}): CloudFront signs the request with the header's value and Lambda \
+                     refuses a signature whose payload hash is not the body's; send the \
+                     lower-case hex SHA-256 of the exact bytes sent"
+                )
+            })
+        }
+    }
+}
+
 impl FunctionUrl {
     async fn invoke(&self, req: Request<Incoming>) -> Response<Body> {
         let headers = header_pairs(&req);
-        let method = req.method().as_str().to_string();
+        let method = req.method().clone();
         let path = req.uri().path().to_string();
         let query = req.uri().query().unwrap_or("").to_string();
+        // A header that is not visible ASCII cannot match a hex digest.
+        let sent_hash = req
+            .headers()
+            .get(CONTENT_SHA256)
+            .map(|v| v.to_str().unwrap_or("\u{fffd}").to_string());
         let body = match Limited::new(req.into_body(), MAX_PAYLOAD_BYTES)
             .collect()
             .await
         {
             Ok(b) => b.to_bytes().to_vec(),
             Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-                let message = "request payload is larger than 6 MB, a Function URL's limit";
-                let mut r = json_error(StatusCode::PAYLOAD_TOO_LARGE, message);
-                note(&mut r, message);
-                return r;
+                return refuse(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "request payload is larger than 6 MB, a Function URL's limit",
+                );
             }
             Err(e) => {
-                let message = format!("could not read the request body: {e}");
-                let mut r = json_error(StatusCode::BAD_REQUEST, &message);
-                note(&mut r, message);
-                return r;
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    &format!("could not read the request body: {e}"),
+                );
             }
         };
+        if matches!(self.front, Front::Distribution) {
+            if let Some(why) = payload_hash_refusal(&method, sent_hash.as_deref(), &body) {
+                return refuse(StatusCode::FORBIDDEN, &why);
+            }
+        }
         let request = presigner::Request {
-            method,
+            method: method.as_str().to_string(),
             path,
             query,
             headers,
@@ -114,5 +173,35 @@ impl FunctionUrl {
             note(&mut r, n);
         }
         r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EMPTY: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+    #[test]
+    fn the_payload_hash_is_checked_as_lambda_checks_a_signed_request() {
+        let body = br#"{"filename":"a.txt","contentType":"text/plain","size":1}"#;
+        let right = hex::encode(Sha256::digest(body));
+        assert_eq!(
+            payload_hash_refusal(&Method::POST, Some(&right), body),
+            None
+        );
+        assert_eq!(payload_hash_refusal(&Method::GET, None, b""), None);
+        assert_eq!(payload_hash_refusal(&Method::GET, Some(EMPTY), b""), None);
+        let missing = payload_hash_refusal(&Method::POST, None, body).unwrap();
+        assert!(
+            missing.contains("x-amz-content-sha256 is missing"),
+            "{missing}"
+        );
+        for wrong in [EMPTY, &right.to_ascii_uppercase(), "UNSIGNED-PAYLOAD", ""] {
+            let why = payload_hash_refusal(&Method::POST, Some(wrong), body).unwrap();
+            assert!(why.contains("does not match the request body"), "{why}");
+            assert!(why.contains(&right), "{why}");
+        }
+        assert!(payload_hash_refusal(&Method::GET, Some(&right), b"").is_some());
     }
 }

@@ -1,4 +1,4 @@
-//! The HTTP plumbing the three dev servers share: one accept loop with graceful shutdown,
+//! The HTTP plumbing the dev servers share: one accept loop with graceful shutdown,
 //! response helpers, and the per-request log line.
 
 use std::convert::Infallible;
@@ -28,7 +28,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 /// A slow or stalled client must not hold a connection (and its task) forever.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// One of the dev servers (website, presigner, documents store).
+/// One of the dev servers (the page's origin, the presigner, the documents store).
 pub trait Service: Send + Sync + 'static {
     fn call(&self, req: Request<Incoming>) -> impl Future<Output = Response<Body>> + Send;
 }
@@ -37,6 +37,11 @@ pub trait Service: Send + Sync + 'static {
 /// request was refused. Attached as a response extension by the service.
 #[derive(Clone)]
 pub struct LogNote(pub String);
+
+/// Which server the request log names for a response, when not the listener's own: the
+/// presigner served on the page's origin at `api_path`.
+#[derive(Clone, Copy)]
+pub struct LogName(pub &'static str);
 
 pub fn full(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
     let mut r = Response::new(
@@ -163,6 +168,7 @@ async fn logged<S: Service>(
     // Never the query: presigned URLs carry their signature there.
     let path = shown_path(req.uri().path());
     let response = service.call(req).await;
+    let name = response.extensions().get::<LogName>().map_or(name, |n| n.0);
     let extra = response
         .extensions()
         .get::<LogNote>()

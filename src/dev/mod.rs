@@ -1,9 +1,11 @@
 //! `presign-stack dev`: the whole app on 127.0.0.1, with no AWS account and no network.
 //!
-//! Three servers, one per origin, as in production: the website (the page and its generated
+//! One server per origin, as in production: the website (the page and its generated
 //! `config.json`), the presigner (the Lambda's own handler, linked in) and a documents store
 //! that checks presigned URLs as S3 does. Separate origins keep the browser's CORS checks in
 //! play, so a spec whose CORS rules would break the deployed page breaks the dev page too.
+//! With `website.cloudfront.api_path`, the presigner is served on the page's own origin under
+//! that path, as the distribution serves it, and there are two servers.
 //!
 //! The store signs and verifies with local keys kept in the data dir; the account id in
 //! default bucket names is [`LOCAL_ACCOUNT`].
@@ -11,6 +13,7 @@
 mod cors;
 mod function_url;
 mod http;
+mod page;
 mod site;
 mod store;
 
@@ -85,8 +88,13 @@ pub async fn start(spec: Spec, options: &Options, report: Reporter) -> Result<Ru
     // is a clean one rather than the default signal death.
     let signals = Signals::install()?;
 
+    let api_path = spec.website.api_path().map(str::to_string);
     let site_listener = bind(options.port, "--port").await?;
-    let presigner_listener = bind(options.presigner_port, "--presigner-port").await?;
+    // Behind the distribution the page reaches the presigner on its own origin only.
+    let presigner_listener = match api_path {
+        None => Some(bind(options.presigner_port, "--presigner-port").await?),
+        Some(_) => None,
+    };
     let store_listener = bind(options.store_port, "--store-port").await?;
     let origin = |l: &TcpListener| -> Result<String> {
         Ok(format!("http://127.0.0.1:{}", l.local_addr()?.port()))
@@ -96,7 +104,14 @@ pub async fn start(spec: Spec, options: &Options, report: Reporter) -> Result<Ru
         page_origin.clone(),
         page_origin.replace("127.0.0.1", "localhost"),
     ];
-    let presigner_url = format!("{}/", origin(&presigner_listener)?);
+    let presigner_origin = presigner_listener.as_ref().map(origin).transpose()?;
+    // With api_path: `<page origin><api_path>/`, as `up` writes `https://<domain><api_path>/`.
+    let presigner_url_at = |page_origin: &str| match (&api_path, &presigner_origin) {
+        (Some(api), _) => format!("{page_origin}{api}/"),
+        (None, Some(presigner_origin)) => format!("{presigner_origin}/"),
+        (None, None) => unreachable!("the presigner has its own listener without api_path"),
+    };
+    let presigner_url = presigner_url_at(&page_origin);
     let store_endpoint = origin(&store_listener)?;
 
     let config = presigner_config(&spec, &region, &store_endpoint)?;
@@ -109,15 +124,6 @@ pub async fn start(spec: Spec, options: &Options, report: Reporter) -> Result<Ru
         expose: d.expose_headers.clone(),
         max_age_seconds: d.max_age_seconds,
     };
-    // What the provisioner configures on the Function URL.
-    let configured = crate::resources::function_url::url_cors(&spec);
-    let url_cors = cors::Rule {
-        origins: cors::origins(&p.url_cors_origins, &page_origins),
-        methods: configured.methods,
-        headers: configured.headers,
-        expose: Vec::new(),
-        max_age_seconds: configured.max_age_seconds,
-    };
     if !documents_cors.allows_origin(&page_origin) {
         report.warn(format!(
             "documents.cors.allowed_origins does not allow the page's origin ({page_origin}); \
@@ -125,18 +131,42 @@ pub async fn start(spec: Spec, options: &Options, report: Reporter) -> Result<Ru
              `website` there"
         ));
     }
-    if !url_cors.allows_origin(&page_origin) {
-        report.warn(format!(
-            "presigner.function_url.cors_origins does not allow the page's origin \
-             ({page_origin}); the browser will refuse its calls to the presigner"
-        ));
-    }
-    if p.url_auth == UrlAuth::AwsIam {
-        report.warn(
-            "presigner.function_url.auth is aws_iam: dev does not check IAM signatures, but the \
-             deployed Function URL will refuse unsigned calls from the page",
-        );
-    }
+    let front = match &api_path {
+        Some(api) => {
+            if options.presigner_port != 0 {
+                report.warn(format!(
+                    "--presigner-port is not used: with website.cloudfront.api_path the \
+                     presigner is served on the page's origin under {api}/"
+                ));
+            }
+            function_url::Front::Distribution
+        }
+        None => {
+            // What the provisioner configures on the Function URL.
+            let configured = crate::resources::function_url::url_cors(&spec);
+            let url_cors = cors::Rule {
+                origins: cors::origins(&p.url_cors_origins, &page_origins),
+                methods: configured.methods,
+                headers: configured.headers,
+                expose: Vec::new(),
+                max_age_seconds: configured.max_age_seconds,
+            };
+            if !url_cors.allows_origin(&page_origin) {
+                report.warn(format!(
+                    "presigner.function_url.cors_origins does not allow the page's origin \
+                     ({page_origin}); the browser will refuse its calls to the presigner"
+                ));
+            }
+            if p.url_auth == UrlAuth::AwsIam {
+                report.warn(
+                    "presigner.function_url.auth is aws_iam: dev does not check IAM \
+                     signatures, but the deployed Function URL will refuse unsigned calls from \
+                     the page",
+                );
+            }
+            function_url::Front::FunctionUrl(url_cors)
+        }
+    };
 
     let documents_url = format!("{store_endpoint}/{}/", config.bucket);
     let store = store::Store::open(
@@ -146,11 +176,21 @@ pub async fn start(spec: Spec, options: &Options, report: Reporter) -> Result<Ru
         credentials.clone(),
         documents_cors,
     )?;
-    let site_config =
-        sync::config_object(&spec, &region, &presigner_url).and_then(|o| match o.body {
-            sync::Body::Bytes(bytes) => Some((o.key, bytes)),
-            sync::Body::File(_) => None,
-        });
+    // One config per spelling of the page's host: with api_path each names its own origin.
+    let mut bodies = Vec::new();
+    let mut config_key = None;
+    for page in &page_origins {
+        let Some(object) = sync::config_object(&spec, &region, &presigner_url_at(page)) else {
+            break;
+        };
+        let sync::Body::Bytes(bytes) = object.body else {
+            break;
+        };
+        let host = page.trim_start_matches("http://").to_string();
+        config_key = Some(object.key);
+        bodies.push((host, bytes));
+    }
+    let site_config = config_key.map(|key| site::RuntimeConfig { key, bodies });
     if site_config.is_none() {
         report.warn(
             "website.config_file is null: the page gets no runtime config, so it must find the \
@@ -166,22 +206,28 @@ pub async fn start(spec: Spec, options: &Options, report: Reporter) -> Result<Ru
     let function_url = function_url::FunctionUrl {
         config,
         credentials,
-        cors: url_cors,
+        front,
+    };
+    let (page, presigner) = match (&api_path, presigner_listener) {
+        (Some(api), _) => (
+            page::PageOrigin {
+                site,
+                api: Some((api.clone(), function_url)),
+            },
+            None,
+        ),
+        (None, listener) => (
+            page::PageOrigin { site, api: None },
+            listener.map(|l| (l, function_url)),
+        ),
     };
 
     let (stop, stopped) = watch::channel(false);
-    let servers = vec![
+    let mut servers = vec![
         tokio::spawn(http::serve(
             site_listener,
             "website",
-            Arc::new(site),
-            report,
-            stopped.clone(),
-        )),
-        tokio::spawn(http::serve(
-            presigner_listener,
-            "presigner",
-            Arc::new(function_url),
+            Arc::new(page),
             report,
             stopped.clone(),
         )),
@@ -190,9 +236,18 @@ pub async fn start(spec: Spec, options: &Options, report: Reporter) -> Result<Ru
             "documents",
             Arc::new(store),
             report,
-            stopped,
+            stopped.clone(),
         )),
     ];
+    if let Some((listener, function_url)) = presigner {
+        servers.push(tokio::spawn(http::serve(
+            listener,
+            "presigner",
+            Arc::new(function_url),
+            report,
+            stopped,
+        )));
+    }
 
     report.status(
         "Serving",
@@ -201,10 +256,14 @@ pub async fn start(spec: Spec, options: &Options, report: Reporter) -> Result<Ru
             spec.name, spec.env
         ),
     );
-    report.status(
-        "Presigner",
-        format!("{presigner_url} (the Lambda's handler)"),
-    );
+    let served = match &api_path {
+        Some(api) => format!(
+            "the Lambda's handler, on the page's origin under {api}/ as the distribution serves \
+             it; x-amz-content-sha256 checked as Lambda checks CloudFront's signed requests"
+        ),
+        None => "the Lambda's handler".to_string(),
+    };
+    report.status("Presigner", format!("{presigner_url} ({served})"));
     report.status(
         "Documents",
         format!("{documents_url} (kept in {})", data_dir.display()),
@@ -309,6 +368,13 @@ async fn bind(port: u16, flag: &str) -> Result<TcpListener> {
 /// so a spec the deployed function would refuse is refused here too.
 fn presigner_config(spec: &Spec, region: &str, store_endpoint: &str) -> Result<presigner::Config> {
     let mut env = crate::resources::function::environment(spec);
+    // Behind the distribution CloudFront forwards the full path, `<api_path>/uploads`; the
+    // function's environment names the base path for that, and dev's presigner must have it
+    // whatever that environment says, or it would answer nothing on the page's origin.
+    if let Some(api_path) = spec.website.api_path() {
+        env.entry(presigner::ENV_BASE_PATH.to_string())
+            .or_insert_with(|| api_path.to_string());
+    }
     env.insert(presigner::ENV_REGION.to_string(), region.to_string());
     env.insert(
         presigner::ENV_S3_ENDPOINT.to_string(),
@@ -465,6 +531,32 @@ mod tests {
         assert_eq!(config.bucket, "acme-docs-dev-documents-000000000000");
         assert_eq!(config.s3_endpoint.as_deref(), Some("http://127.0.0.1:9"));
         assert_eq!(config.uploads_prefix, "uploads/");
+        assert_eq!(config.base_path.as_deref(), spec.website.api_path());
+    }
+
+    #[test]
+    fn behind_the_distribution_the_presigner_answers_under_api_path() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("site")).unwrap();
+        std::fs::write(dir.path().join("bundle.zip"), b"").unwrap();
+        let file = dir.path().join("presign-stack.yaml");
+        let yaml = "version: 1\nname: devunit\npresigner: {zip: bundle.zip}\n\
+                    website:\n  source: site\n  hosting: cloudfront\n  \
+                    cloudfront: {api_path: /api}\n";
+        std::fs::write(&file, yaml).unwrap();
+        let spec = crate::spec::load(&file, "dev")
+            .unwrap()
+            .resolve(LOCAL_ACCOUNT, "eu-central-1");
+        let config = presigner_config(&spec, "eu-central-1", "http://127.0.0.1:9").unwrap();
+        assert_eq!(config.base_path.as_deref(), Some("/api"));
+
+        let no_api = yaml.replace("  cloudfront: {api_path: /api}\n", "");
+        std::fs::write(&file, no_api).unwrap();
+        let spec = crate::spec::load(&file, "dev")
+            .unwrap()
+            .resolve(LOCAL_ACCOUNT, "eu-central-1");
+        let config = presigner_config(&spec, "eu-central-1", "http://127.0.0.1:9").unwrap();
+        assert_eq!(config.base_path, None);
     }
 
     #[test]

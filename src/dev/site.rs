@@ -19,7 +19,27 @@ pub struct Site {
     pub index_document: String,
     pub error_document: String,
     /// `website.config_file` and the JSON to serve there.
-    pub config: Option<(String, Vec<u8>)>,
+    pub config: Option<RuntimeConfig>,
+}
+
+/// The generated runtime config.
+pub struct RuntimeConfig {
+    /// `website.config_file`.
+    pub key: String,
+    /// The JSON for each spelling of the page's host (`127.0.0.1:8080`, `localhost:8080`),
+    /// which differ when the presigner is on the page's own origin; the first for any other
+    /// Host.
+    pub bodies: Vec<(String, Vec<u8>)>,
+}
+
+impl RuntimeConfig {
+    fn body_for(&self, host: Option<&str>) -> Option<&[u8]> {
+        let by_host = self
+            .bodies
+            .iter()
+            .find(|(h, _)| host.is_some_and(|host| host.eq_ignore_ascii_case(h)));
+        by_host.or(self.bodies.first()).map(|(_, b)| b.as_slice())
+    }
 }
 
 /// The file a key names under `root`, if the sync would publish it: every segment a plain
@@ -102,12 +122,13 @@ impl Site {
         } else {
             key.to_string()
         };
-        if let Some((config_key, body)) = &self.config {
-            if *config_key == key {
+        if let Some(config) = &self.config {
+            let host = super::http::header(req, "host");
+            if let Some(body) = config.body_for(host).filter(|_| config.key == key) {
                 return content(
                     StatusCode::OK,
                     "application/json; charset=utf-8",
-                    body.clone(),
+                    body.to_vec(),
                     head,
                 );
             }
