@@ -1,5 +1,7 @@
 //! The demo page (`frontend/`) in headless Chromium against `presign-stack dev`: upload,
-//! download, and refusals, through the real page (tests/browser/upload.spec.mjs).
+//! download, and refusals, through the real page (tests/browser/upload.spec.mjs), in both
+//! layouts: the presigner on its own origin (s3-website) and on the page's origin under
+//! `api_path` (cloudfront).
 //!
 //! Needs node, Chromium and playwright-core, which `scripts/bootstrap.sh` installs; without
 //! them this test fails and says so, rather than passing without having run.
@@ -56,7 +58,8 @@ fn check_prerequisites() {
     );
 }
 
-fn write_spec(dir: &Path) -> PathBuf {
+/// A spec serving the repository's page; `website_extra` adds lines under `website:`.
+fn write_spec(dir: &Path, website_extra: &str) -> PathBuf {
     let zip = presign_stack::bundle::zip_bootstrap(b"#!/bin/sh\n").unwrap();
     std::fs::write(dir.join("bundle.zip"), zip).unwrap();
     let frontend = serde_json::to_string(&repo().join("frontend")).unwrap();
@@ -67,20 +70,22 @@ fn write_spec(dir: &Path) -> PathBuf {
             "version: 1\nname: browser-test\nregion: eu-central-1\n\
              presigner:\n  zip: bundle.zip\n  max_upload_bytes: 1048576\n  \
              allowed_content_types: [text/plain, image/png, application/pdf]\n\
-             website: {{source: {frontend}}}\n"
+             website:\n  source: {frontend}\n{website_extra}"
         ),
     )
     .unwrap();
     spec
 }
 
-#[test]
-fn the_page_uploads_downloads_and_refuses_in_a_real_browser() {
+/// One browser at a time: two Chromiums on a small machine make each other time out.
+static BROWSER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Runs tests/browser/upload.spec.mjs against dev for `spec`; returns dev's request log.
+fn run_page(spec: &Path, data_dir: &Path, screenshot: &str) -> String {
     check_prerequisites();
-    let dir = tempfile::tempdir().unwrap();
-    let spec = write_spec(dir.path());
-    let dev = Dev::start(&spec, Some(&dir.path().join("data")));
-    let screenshot = repo().join("target/screenshots/upload.png");
+    let _one = BROWSER.lock().unwrap_or_else(|e| e.into_inner());
+    let dev = Dev::start(spec, Some(data_dir));
+    let screenshot = repo().join("target/screenshots").join(screenshot);
     let out = Command::new("node")
         .arg(repo().join("tests/browser/upload.spec.mjs"))
         .arg(&dev.url)
@@ -98,5 +103,31 @@ fn the_page_uploads_downloads_and_refuses_in_a_real_browser() {
         dev.log()
     );
     assert!(screenshot.is_file());
+    let log = dev.log();
     dev.stop();
+    log
+}
+
+#[test]
+fn the_page_uploads_downloads_and_refuses_in_a_real_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(dir.path(), "");
+    let log = run_page(&spec, &dir.path().join("data"), "upload.png");
+    assert!(log.contains("presigner POST /uploads 200"), "{log}");
+}
+
+/// The secure layout: the page and the presigner on one origin, the presigner under
+/// `api_path`, where the page must send the SHA-256 of its request bodies (dev refuses a POST
+/// without it, as Lambda refuses CloudFront's signed request).
+#[test]
+fn the_page_works_behind_cloudfront_on_one_origin_in_a_real_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(
+        dir.path(),
+        "  hosting: cloudfront\n  cloudfront: {api_path: /api}\n",
+    );
+    let log = run_page(&spec, &dir.path().join("data"), "upload-cloudfront.png");
+    assert!(log.contains("presigner POST /api/uploads 200"), "{log}");
+    assert!(log.contains("presigner GET /api/downloads 200"), "{log}");
+    assert!(!log.contains(" 403 "), "nothing refused: {log}");
 }

@@ -6,8 +6,12 @@
 // Uploads a file through the page, downloads it with the page's button and compares the bytes,
 // fetches it once more from the page's origin (CORS GET), then checks that a file over the
 // limit and a file of a type the spec does not allow are refused in the page, readably.
+// Either layout: the presigner on its own origin (s3-website, the Function URL), or on the
+// page's origin under api_path (cloudfront), where the page must send x-amz-content-sha256,
+// the SHA-256 of each call's body, and is checked to have sent the right one.
 // Exit 0 when all of that holds; 1 with the reason otherwise; 3 when playwright-core is missing.
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { mkdir, readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -80,12 +84,31 @@ try {
     if (m.type() === "error") problems.push(`console error: ${m.text()}`);
   });
 
+  // Every call the page makes to the presigner, with the headers it really sent (a promise).
+  let config = null;
+  const presignerCalls = [];
+  page.on("request", (request) => {
+    if (!config) return;
+    const target = new URL(request.url());
+    if (!target.href.startsWith(new URL(config.presignerUrl, url).href)) return;
+    presignerCalls.push({
+      method: request.method(),
+      path: target.pathname,
+      body: request.postDataBuffer() ?? Buffer.alloc(0),
+      headers: request.allHeaders(),
+    });
+  });
+
   begin("the page loads its config");
   await page.goto(url);
   await page.waitForSelector("body[data-ready='true']", WAIT);
-  const config = await page.evaluate(async () => (await fetch("config.json")).json());
+  config = await page.evaluate(async () => (await fetch("config.json")).json());
   assert.ok(config.maxUploadBytes > 0, "config.json has maxUploadBytes");
   assert.match(await page.textContent("#limits"), /^Up to /);
+  const sameOrigin = new URL(config.presignerUrl, url).origin === new URL(url).origin;
+  console.log(
+    `  presigner: ${config.presignerUrl} (${sameOrigin ? "the page's origin, behind CloudFront" : "its own origin"})`,
+  );
 
   begin("a file uploads through the page");
   const content = Buffer.from(
@@ -106,6 +129,21 @@ try {
   await page.screenshot({ path: screenshot, fullPage: true });
   console.log(`  screenshot: ${screenshot}`);
 
+  begin(
+    sameOrigin
+      ? "the page sent the SHA-256 of its request body (x-amz-content-sha256)"
+      : "the page sent no x-amz-content-sha256 across origins",
+  );
+  const asked = presignerCalls.filter((c) => c.method === "POST" && c.path.endsWith("/uploads"));
+  assert.equal(asked.length, 1, "one POST to the presigner's /uploads");
+  const sent = (await asked[0].headers)["x-amz-content-sha256"];
+  if (sameOrigin) {
+    assert.equal(sent, createHash("sha256").update(asked[0].body).digest("hex"));
+    assert.equal(JSON.parse(asked[0].body.toString("utf8")).filename, "report.txt");
+  } else {
+    assert.equal(sent, undefined, "no payload hash header on a cross-origin call");
+  }
+
   begin("the download button saves the same bytes");
   const [download] = await Promise.all([
     page.waitForEvent("download", WAIT),
@@ -116,6 +154,12 @@ try {
   assert.ok(saved.equals(content), `downloaded ${saved.length} bytes that differ from the upload`);
   const afterDownload = await settledStatus(page);
   assert.equal(afterDownload.state, "success", afterDownload.text);
+  const downloadCalls = presignerCalls.filter((c) => c.path.endsWith("/downloads"));
+  assert.equal(downloadCalls.length, 1, "one GET of the presigner's /downloads");
+  assert.equal(
+    (await downloadCalls[0].headers)["x-amz-content-sha256"],
+    sameOrigin ? createHash("sha256").update("").digest("hex") : undefined,
+  );
 
   begin("the page's origin may read the object (CORS GET, ETag exposed)");
   const fetched = await page.evaluate(
