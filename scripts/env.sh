@@ -1,6 +1,7 @@
 # Sourced by the scripts: put the repo's tools first on PATH and point the AWS SDK at a local
 # emulator with dummy credentials, so nothing here can touch a real account.
-TOOLS_BIN="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.tools/venv/bin"
+REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS_BIN="$REPO_DIR/.tools/venv/bin"
 export PATH="$TOOLS_BIN:$PATH"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION="${AWS_REGION:-eu-central-1}"
 export AWS_EC2_METADATA_DISABLED=true
@@ -12,7 +13,7 @@ start_moto() {
   local url="http://127.0.0.1:$1" log="$2"
   MOTO_PID=""
   if ! curl -sf "$url/moto-api/" >/dev/null 2>&1; then
-    moto_server -H 127.0.0.1 -p "$1" >"$log" 2>&1 &
+    "$REPO_DIR/scripts/moto-server" -H 127.0.0.1 -p "$1" >"$log" 2>&1 &
     MOTO_PID=$!
   fi
   for _ in $(seq 1 100); do

@@ -10,7 +10,7 @@ cargo build --release --quiet --bin presign-stack
 BIN="$PWD/target/release/presign-stack"
 work=$(mktemp -d)
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-moto_server -H 127.0.0.1 -p "$PORT" >"$work/moto.log" 2>&1 &
+scripts/moto-server -H 127.0.0.1 -p "$PORT" >"$work/moto.log" 2>&1 &
 MOTO_PID=$!
 trap 'kill $MOTO_PID 2>/dev/null; rm -rf "$work"' EXIT
 export AWS_ENDPOINT_URL="http://127.0.0.1:$PORT"

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh --browser
 source scripts/env.sh
-export PRESIGN_STACK_MOTO="$TOOLS_BIN/moto_server"
+export PRESIGN_STACK_MOTO="$REPO_DIR/scripts/moto-server"
 # A one-shot build gains nothing from incremental artefacts, which would double the target dir.
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 log=$(mktemp)

@@ -82,6 +82,10 @@ pub enum Command {
         /// holding objects, objects in a bucket being adopted); needed when not on a terminal.
         #[arg(long)]
         yes: bool,
+        /// Wait until CloudFront has deployed the distribution's changes (minutes); without
+        /// it, `up` ends once CloudFront has accepted them.
+        #[arg(long)]
+        wait: bool,
     },
     /// Compare the live account with the spec: exit 0 in sync, 2 drift, 1 error.
     Drift {
@@ -272,8 +276,13 @@ async fn run(cli: &Cli) -> Result<ExitCode> {
                 ExitCode::from(2)
             }
         }
-        Command::Up { adopt, prune, yes } => {
-            let result = stack::up(&ctx, *adopt, *prune, *yes).await?;
+        Command::Up {
+            adopt,
+            prune,
+            yes,
+            wait,
+        } => {
+            let result = stack::up(&ctx, *adopt, *prune, *yes, *wait).await?;
             match cli.output {
                 Format::Json => out(serde_json::to_string_pretty(&result)?)?,
                 Format::Text => {

@@ -69,7 +69,11 @@ impl Drift {
                     field: None,
                     expected: json!("absent (no longer in the spec)"),
                     found: json!("exists"),
-                    fix: "delete it with `up --prune`".to_string(),
+                    fix: if r.kind == Kind::Distribution {
+                        "`up` deletes it (the spec's hosting is s3-website)".to_string()
+                    } else {
+                        "delete it with `up --prune`".to_string()
+                    },
                 }),
                 Action::Update => findings.extend(r.changes.iter().map(|c| Finding {
                     kind: r.kind,

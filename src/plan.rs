@@ -110,9 +110,11 @@ impl Plan {
     }
 
     /// The resources this plan deletes: orphans and the old halves of replacements.
+    /// (Not a distribution the hosting no longer uses: `up` deletes that itself.)
     pub fn orphans(&self) -> Vec<Orphan> {
         self.resources
             .iter()
+            .filter(|r| r.kind != Kind::Distribution)
             .filter_map(|r| match (r.action, &r.previous_name) {
                 (Action::Delete, _) => Some(Orphan {
                     kind: r.kind,
@@ -180,6 +182,12 @@ impl fmt::Display for Plan {
             match r.action {
                 Action::NoOp => {}
                 Action::Create => writeln!(f, "  + {} {}", r.kind, r.name)?,
+                Action::Delete if r.kind == Kind::Distribution => writeln!(
+                    f,
+                    "  - {} {} (the site is served by the S3 website endpoint now; `up` \
+                     disables and deletes it)",
+                    r.kind, r.name
+                )?,
                 Action::Delete => writeln!(
                     f,
                     "  - {} {} (no longer in the spec; `up --prune` deletes it)",

@@ -20,6 +20,7 @@ use crate::orphans::{self, Orphan};
 use crate::plan::{Action, Plan, ResourcePlan};
 use crate::report::Reporter;
 use crate::resources::bucket::{self, Which};
+use crate::resources::distribution::{self, Cdn, LiveCloudFront, KNOWN_AFTER};
 use crate::resources::function_url::{self, LiveUrl};
 use crate::resources::{check_owned, function, log_group, role, Ctx, Owner};
 use crate::retry::Timing;
@@ -56,6 +57,7 @@ pub async fn connect(
         region,
         timing,
         report,
+        cdn: None,
     })
 }
 
@@ -76,10 +78,12 @@ pub struct Snapshot {
     /// Whether the account's Block Public Access forbids public bucket policies (`None`:
     /// unknown).
     pub account_blocks_public_policies: Option<bool>,
+    /// The stack's CloudFront distribution, its OACs and headers policy, as far as they exist.
+    pub cloudfront: LiveCloudFront,
 }
 
 pub async fn read_all(ctx: &Ctx) -> Result<Snapshot> {
-    let (documents, website, role, function, log_group, url, objects, orphans, blocked) = tokio::join!(
+    let (documents, website, role, function, log_group, url, objects, orphans, blocked, cloudfront) = tokio::join!(
         bucket::read(ctx, Which::Documents),
         bucket::read(ctx, Which::Website),
         role::read(ctx),
@@ -89,6 +93,7 @@ pub async fn read_all(ctx: &Ctx) -> Result<Snapshot> {
         sync::remote_objects(ctx),
         orphans::find(ctx),
         bucket::account_blocks_public_policies(ctx),
+        distribution::read(ctx),
     );
     Ok(Snapshot {
         documents: documents?,
@@ -100,6 +105,7 @@ pub async fn read_all(ctx: &Ctx) -> Result<Snapshot> {
         objects: objects?,
         orphans: orphans?,
         account_blocks_public_policies: blocked,
+        cloudfront: cloudfront?,
     })
 }
 
@@ -153,11 +159,27 @@ impl Snapshot {
                 self.log_group_as_owned(spec).as_ref(),
                 adopt,
             ),
+            check_owned(
+                spec,
+                &format!("distribution {}", distribution::comment(spec)),
+                self.cloudfront
+                    .distribution
+                    .as_ref()
+                    .and(self.cloudfront.live.as_ref()),
+                adopt,
+            ),
         ];
-        let problems: Vec<String> = checks
+        let mut problems: Vec<String> = checks
             .into_iter()
             .filter_map(|c| c.err().map(|e| e.to_string()))
             .collect();
+        if !adopt {
+            problems.extend(self.cloudfront.foreign(spec).into_iter().map(|p| {
+                format!(
+                    "{p}; presign-stack never modifies or deletes what it does not own:                      rename or delete it, or run `up --adopt` to take it over"
+                )
+            }));
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -168,13 +190,14 @@ impl Snapshot {
     /// The website bucket serves the site publicly; an account whose Block Public Access
     /// forbids public bucket policies would refuse it. Said before any write.
     pub fn check_account_block(&self, ctx: &Ctx) -> Result<()> {
-        if self.account_blocks_public_policies == Some(true) {
+        let public = ctx.spec.website.cloudfront().is_none();
+        if public && self.account_blocks_public_policies == Some(true) {
             anyhow::bail!(
                 "the S3 Block Public Access setting of account {} forbids public bucket policies \
                  (BlockPublicPolicy or RestrictPublicBuckets is on), and the {} serves the site \
                  through one: turn both off for the account (S3 console, \"Block Public Access \
-                 settings for this account\"), or keep the block and serve the site another \
-                 way. Nothing was changed.",
+                 settings for this account\"), or keep the block and serve the site through \
+                 CloudFront (`website.hosting: cloudfront`). Nothing was changed.",
                 ctx.account,
                 Which::Website.label(ctx)
             );
@@ -284,11 +307,25 @@ pub async fn prepare(ctx: &Ctx, snap: Snapshot, code: Code, adopt: bool) -> Resu
             r.action = Action::Create;
         }
     }
-    let presigner_url = snap
-        .url
-        .as_ref()
-        .and_then(|u| u.url.clone())
-        .unwrap_or_default();
+    let function_url = snap.url.as_ref().and_then(|u| u.url.clone());
+    if spec.website.cloudfront().is_some() {
+        resources.push(resource_plan(
+            Kind::Distribution,
+            &distribution::label(spec),
+            distribution::desired(ctx, function_url.as_deref()),
+            snap.cloudfront.live.as_ref().map(|l| &l.fields),
+        ));
+    } else if !snap.cloudfront.is_empty() {
+        // Switched to `s3-website`: the distribution goes (it holds no data).
+        resources.push(ResourcePlan {
+            kind: Kind::Distribution,
+            name: distribution::label(spec),
+            action: Action::Delete,
+            changes: vec![],
+            previous_name: None,
+        });
+    }
+    let presigner_url = page_presigner_url(ctx, function_url.as_deref().unwrap_or_default());
     let mut local = sync::local_objects(spec, ctx.report)?;
     local.extend(sync::config_object(spec, &ctx.region, &presigner_url));
     let mut remote = snap.objects.clone().unwrap_or_default();
@@ -311,6 +348,29 @@ pub async fn prepare(ctx: &Ctx, snap: Snapshot, code: Code, adopt: bool) -> Resu
         code,
         role_arn,
     })
+}
+
+/// The presigner's URL as the page is told it: behind the distribution, its path on the
+/// page's own origin (relative, so it holds for the distribution's domain and every alias,
+/// with no CORS); otherwise the Function URL.
+fn page_presigner_url(ctx: &Ctx, function_url: &str) -> String {
+    match ctx.spec.website.api_path() {
+        Some(api) => format!("{api}/"),
+        None => function_url.to_string(),
+    }
+}
+
+/// The presigner's public URL for `outputs`.
+fn public_presigner_url(ctx: &Ctx, function_url: Option<String>) -> Option<String> {
+    match ctx.spec.website.api_path() {
+        Some(api) if ctx.cdn.is_some() => Some(format!(
+            "{}{}/",
+            ctx.website_url(),
+            api.trim_start_matches('/')
+        )),
+        Some(_) => None,
+        None => function_url,
+    }
 }
 
 /// What the plan's steps would destroy that presign-stack did not write: the contents of
@@ -418,6 +478,7 @@ pub async fn plan(ctx: &Ctx) -> Result<Plan> {
     );
     built?;
     let snap = snap?;
+    let ctx = &ctx.with_cdn(snap.cloudfront.cdn().cloned());
     snap.check_ownership(ctx, false)?;
     snap.check_account_block(ctx)?;
     // The presigner is compared by its code digest: nothing is built.
@@ -455,7 +516,7 @@ pub struct UpResult {
 }
 
 /// `up`: plan, then apply exactly that plan.
-pub async fn up(ctx: &Ctx, adopt: bool, prune: bool, yes: bool) -> Result<UpResult> {
+pub async fn up(ctx: &Ctx, adopt: bool, prune: bool, yes: bool, wait: bool) -> Result<UpResult> {
     let (built, code, snap) = tokio::join!(
         sync::run_build(&ctx.spec, ctx.report),
         async { bundle::identify(&ctx.spec) },
@@ -464,6 +525,7 @@ pub async fn up(ctx: &Ctx, adopt: bool, prune: bool, yes: bool) -> Result<UpResu
     built?;
     let mut code = code?;
     let snap = snap?;
+    let ctx = &ctx.with_cdn(snap.cloudfront.cdn().cloned());
     snap.check_ownership(ctx, adopt)?;
     snap.check_account_block(ctx)?;
     // Built only when the sources' digest is not what the function records.
@@ -503,7 +565,8 @@ pub async fn up(ctx: &Ctx, adopt: bool, prune: bool, yes: bool) -> Result<UpResu
         )?;
     }
     let orphans = plan.orphans();
-    let presigner_url = apply(ctx, &snap, prepared).await?;
+    let (function_url, cdn) = apply(ctx, &snap, prepared, wait).await?;
+    let ctx = &ctx.with_cdn(cdn);
     if prune {
         delete_orphans(ctx, &orphans, " (no longer in the spec)").await?;
     } else if !orphans.is_empty() {
@@ -519,18 +582,10 @@ pub async fn up(ctx: &Ctx, adopt: bool, prune: bool, yes: bool) -> Result<UpResu
         ));
     }
     let mut outputs = outputs_from(ctx, &snap);
-    outputs.presigner_url = Some(presigner_url);
+    outputs.presigner_url = public_presigner_url(ctx, Some(function_url));
     outputs.role_arn = outputs.role_arn.or_else(|| Some(ctx.role_arn()));
     outputs.function_arn = Some(ctx.function_arn());
     Ok(UpResult { plan, outputs })
-}
-
-/// The spec's resource of `kind` (orphans of the same kind are the plan's deletes).
-fn find(plan: &Plan, kind: Kind) -> &ResourcePlan {
-    plan.resources
-        .iter()
-        .find(|r| r.kind == kind && r.action != Action::Delete)
-        .expect("every plan lists every resource kind")
 }
 
 fn creates(r: &ResourcePlan) -> bool {
@@ -567,25 +622,67 @@ async fn delete_orphans(ctx: &Ctx, orphans: &[Orphan], why: &str) -> Result<usiz
     Ok(objects)
 }
 
-/// Apply the plan; returns the presigner URL. Independent branches run in parallel; when one
-/// fails the others still finish their current work, and every failure is reported.
-async fn apply(ctx: &Ctx, snap: &Snapshot, prepared: Prepared) -> Result<String> {
+/// A plan's changes split into what can be applied now and what waits for the distribution
+/// (a value [`KNOWN_AFTER`] stands in for: its ARN in a policy, its domain in CORS).
+fn split_known(changes: &[Change]) -> (Vec<Change>, Vec<Change>) {
+    changes
+        .iter()
+        .cloned()
+        .partition(|c| !c.new.to_string().contains(KNOWN_AFTER))
+}
+
+/// The deferred `changes` with their values now that the distribution is known; those that
+/// turn out already true are dropped.
+fn resolved(later: &[Change], want: &Fields) -> Vec<Change> {
+    later
+        .iter()
+        .filter_map(|c| {
+            let new = want
+                .get(c.field)
+                .cloned()
+                .unwrap_or(serde_json::Value::Null);
+            (new != c.old).then(|| Change {
+                field: c.field,
+                old: c.old.clone(),
+                new,
+            })
+        })
+        .collect()
+}
+
+/// Apply the plan; returns the Function URL and the distribution (`hosting: cloudfront`).
+/// Independent branches run in parallel; when one fails the others still finish their current
+/// work, and every failure is reported.
+///
+/// With CloudFront, in three stages: the buckets and the presigner (all but what needs the
+/// distribution), then the distribution (which needs the Function URL), then the website
+/// bucket's policy, the CORS rules and the URL's permissions that name the distribution.
+async fn apply(
+    ctx: &Ctx,
+    snap: &Snapshot,
+    prepared: Prepared,
+    wait: bool,
+) -> Result<(String, Option<Cdn>)> {
     let plan = &prepared.plan;
     let step = |kind: Kind| {
-        let r = find(plan, kind);
-        (r.action != Action::NoOp).then_some(r)
+        plan.resources
+            .iter()
+            .find(|r| r.kind == kind && r.action != Action::Delete && r.action != Action::NoOp)
     };
+    let now_later = |kind: Kind| step(kind).map(|r| split_known(&r.changes));
     let docs = async {
         if let Some(r) = step(Kind::DocumentsBucket) {
             announce(ctx, r)?;
-            bucket::apply(ctx, Which::Documents, creates(r), &r.changes).await?;
+            let (now, _) = split_known(&r.changes);
+            bucket::apply(ctx, Which::Documents, creates(r), &now).await?;
         }
         anyhow::Ok(())
     };
     let site = async {
         if let Some(r) = step(Kind::WebsiteBucket) {
             announce(ctx, r)?;
-            bucket::apply(ctx, Which::Website, creates(r), &r.changes).await?;
+            let (now, _) = split_known(&r.changes);
+            bucket::apply(ctx, Which::Website, creates(r), &now).await?;
         }
         anyhow::Ok(())
     };
@@ -606,17 +703,41 @@ async fn apply(ctx: &Ctx, snap: &Snapshot, prepared: Prepared) -> Result<String>
             announce(ctx, r)?;
             function::apply(ctx, creates(r), &r.changes, &role_arn, &prepared.code).await?;
         }
-        match step(Kind::FunctionUrl) {
+        let url = match step(Kind::FunctionUrl) {
             Some(r) => {
                 announce(ctx, r)?;
-                function_url::apply(ctx, snap.url.as_ref(), &r.changes).await
+                let (now, _) = split_known(&r.changes);
+                function_url::apply(ctx, snap.url.as_ref(), &now).await?
             }
             None => snap
                 .url
                 .as_ref()
                 .and_then(|u| u.url.clone())
-                .context("the function URL is missing"),
-        }
+                .context("the function URL is missing")?,
+        };
+        // The distribution needs the URL (its API origin, or the page's CSP).
+        let cdn = match (ctx.spec.website.cloudfront(), step(Kind::Distribution)) {
+            (None, _) => None,
+            (Some(_), None) => ctx.cdn.clone(),
+            (Some(_), Some(r)) => {
+                announce(ctx, r)?;
+                let cdn = distribution::apply(ctx, &snap.cloudfront, &url).await?;
+                if wait {
+                    distribution::wait_deployed(ctx, &cdn.id, &cdn.domain).await?;
+                } else {
+                    ctx.report.status(
+                        "Deploying",
+                        format!(
+                            "CloudFront takes a few minutes to deploy distribution {} to its \
+                             edge locations; `up --wait` waits for it",
+                            cdn.id
+                        ),
+                    );
+                }
+                Some(cdn)
+            }
+        };
+        anyhow::Ok((url, cdn))
     };
     let (docs, site, presigner) = tokio::join!(docs, site, presigner);
     let mut failures: Vec<String> = Vec::new();
@@ -630,62 +751,167 @@ async fn apply(ctx: &Ctx, snap: &Snapshot, prepared: Prepared) -> Result<String>
     {
         failures.push(format!("{r:#}"));
     }
-    let url = match (site, presigner) {
-        (Ok(()), Ok(url)) => {
-            let mut content = prepared.content;
-            // The runtime config is only known now that the URL is: plan it again.
-            let config_key = ctx.spec.website.config_file.as_ref();
-            let before = content.upload.len();
-            content.upload.retain(|(o, _)| Some(&o.key) != config_key);
-            let was_planned = content.upload.len() != before;
-            if let Some(config) = sync::config_object(&ctx.spec, &ctx.region, &url) {
-                let live: BTreeMap<String, sync::Remote> = prepared
-                    .remote
-                    .get(&config.key)
-                    .map(|r| (config.key.clone(), r.clone()))
-                    .into_iter()
-                    .collect();
-                let again = sync::plan(vec![config], &live);
-                match (was_planned, again.upload.is_empty()) {
-                    (false, false) => content.unchanged = content.unchanged.saturating_sub(1),
-                    (true, true) => content.unchanged += 1,
-                    _ => {}
-                }
-                content.upload.extend(again.upload);
-            }
-            if let Err(e) = crate::interrupt::check("the website sync") {
-                failures.push(format!("{e:#}"));
-            } else if !content.is_empty() {
-                ctx.report.status(
-                    "Syncing",
-                    format!(
-                        "website: {} to upload, {} to delete, {} unchanged",
-                        content.upload.len(),
-                        content.delete.len(),
-                        content.unchanged
-                    ),
-                );
-                if let Err(e) = sync::execute(ctx, &content).await {
-                    failures.push(format!("{e:#}"));
-                }
-            }
-            if failures.is_empty() {
-                if let Err(e) = record_content_rules(ctx, snap).await {
-                    failures.push(format!("{e:#}"));
-                }
-            }
-            Some(url)
-        }
-        _ => {
-            failures.push(format!(
-                "the website content of {} was not synced because a step it depends on failed",
-                ctx.spec.website.bucket
-            ));
-            None
-        }
+    let Ok((url, cdn)) = presigner else {
+        failures.push(format!(
+            "the website content of {} was not synced because a step it depends on failed",
+            ctx.spec.website.bucket
+        ));
+        return finish(failures, None);
     };
-    match (failures.is_empty(), url) {
-        (true, Some(url)) => Ok(url),
+    let ctx = &ctx.with_cdn(cdn.clone());
+    // What waited for the distribution: it is known now.
+    if cdn.is_some() && failures.is_empty() {
+        let docs = async {
+            if let Some((_, later)) = now_later(Kind::DocumentsBucket) {
+                let changes = resolved(&later, &bucket::desired(ctx, Which::Documents));
+                bucket::apply(ctx, Which::Documents, false, &changes).await?;
+            }
+            anyhow::Ok(())
+        };
+        let site = async {
+            if let Some((_, later)) = now_later(Kind::WebsiteBucket) {
+                let changes = resolved(&later, &bucket::desired(ctx, Which::Website));
+                bucket::apply(ctx, Which::Website, false, &changes).await?;
+            }
+            anyhow::Ok(())
+        };
+        let url_policy = async {
+            if let Some((_, later)) = now_later(Kind::FunctionUrl) {
+                let changes = resolved(&later, &function_url::desired(ctx));
+                if !changes.is_empty() {
+                    let live = function_url::LiveUrl {
+                        url: Some(url.clone()),
+                        fields: snap
+                            .url
+                            .as_ref()
+                            .map(|u| u.fields.clone())
+                            .unwrap_or_default(),
+                    };
+                    function_url::apply(ctx, Some(&live), &changes).await?;
+                }
+            }
+            anyhow::Ok(())
+        };
+        let (d, s, u) = tokio::join!(docs, site, url_policy);
+        for r in [d, s, u] {
+            if let Err(e) = r {
+                failures.push(format!("{e:#}"));
+            }
+        }
+    }
+    if site.is_err() || !failures.is_empty() {
+        failures.push(format!(
+            "the website content of {} was not synced because a step it depends on failed",
+            ctx.spec.website.bucket
+        ));
+        return finish(failures, None);
+    }
+    let mut content = prepared.content;
+    // The runtime config is only known now that the URL is: plan it again.
+    let config_key = ctx.spec.website.config_file.as_ref();
+    let before = content.upload.len();
+    content.upload.retain(|(o, _)| Some(&o.key) != config_key);
+    let was_planned = content.upload.len() != before;
+    if let Some(config) =
+        sync::config_object(&ctx.spec, &ctx.region, &page_presigner_url(ctx, &url))
+    {
+        let live: BTreeMap<String, sync::Remote> = prepared
+            .remote
+            .get(&config.key)
+            .map(|r| (config.key.clone(), r.clone()))
+            .into_iter()
+            .collect();
+        let again = sync::plan(vec![config], &live);
+        match (was_planned, again.upload.is_empty()) {
+            (false, false) => content.unchanged = content.unchanged.saturating_sub(1),
+            (true, true) => content.unchanged += 1,
+            _ => {}
+        }
+        content.upload.extend(again.upload);
+    }
+    if let Err(e) = crate::interrupt::check("the website sync") {
+        failures.push(format!("{e:#}"));
+    } else if !content.is_empty() {
+        ctx.report.status(
+            "Syncing",
+            format!(
+                "website: {} to upload, {} to delete, {} unchanged",
+                content.upload.len(),
+                content.delete.len(),
+                content.unchanged
+            ),
+        );
+        let synced = async {
+            bucket::website_tls_for_sync(ctx, false).await?;
+            let synced = sync::execute(ctx, &content).await;
+            let restored = bucket::website_tls_for_sync(ctx, true).await;
+            synced.and(restored)
+        };
+        match synced.await {
+            Err(e) => failures.push(format!("{e:#}")),
+            // A distribution made in this run has nothing cached yet.
+            Ok(()) => {
+                if let (Some(cdn), Some(_)) = (&cdn, snap.cloudfront.cdn()) {
+                    let paths = changed_paths(ctx, &content);
+                    match distribution::invalidate(ctx, cdn, paths).await {
+                        Ok(0) => {}
+                        Ok(n) => ctx.report.status(
+                            "Invalidated",
+                            format!("{n} path{} of distribution {}", plural(n), cdn.id),
+                        ),
+                        Err(e) => failures.push(format!("{e:#}")),
+                    }
+                }
+            }
+        }
+    }
+    if failures.is_empty() {
+        if let Err(e) = record_content_rules(ctx, snap).await {
+            failures.push(format!("{e:#}"));
+        }
+    }
+    // Switched to `s3-website`: the site is served by the bucket now; the distribution goes.
+    let dropped = plan
+        .resources
+        .iter()
+        .any(|r| r.kind == Kind::Distribution && r.action == Action::Delete);
+    if failures.is_empty() && dropped {
+        ctx.report.status(
+            "Deleting",
+            format!("distribution {}", distribution::label(&ctx.spec)),
+        );
+        if let Err(e) = distribution::delete(ctx, &snap.cloudfront).await {
+            failures.push(format!("{e:#}"));
+        }
+    }
+    finish(failures, Some((url, cdn)))
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// The site paths a sync changed: every key uploaded or deleted, and `/` with the index.
+fn changed_paths(ctx: &Ctx, content: &SyncPlan) -> Vec<String> {
+    let mut paths: Vec<String> = content
+        .upload
+        .iter()
+        .map(|(o, _)| o.key.clone())
+        .chain(content.delete.iter().cloned())
+        .collect();
+    if paths.contains(&ctx.spec.website.index_document) {
+        paths.push(String::new());
+    }
+    paths
+}
+
+fn finish<T>(failures: Vec<String>, done: Option<T>) -> Result<T> {
+    match (failures.is_empty(), done) {
+        (true, Some(done)) => Ok(done),
         _ => anyhow::bail!(
             "up did not finish; what succeeded is in place and the next `up` continues from \
              there:\n  - {}",
@@ -742,7 +968,7 @@ fn announce(ctx: &Ctx, r: &ResourcePlan) -> Result<()> {
 fn outputs_from(ctx: &Ctx, snap: &Snapshot) -> Outputs {
     Outputs {
         website_url: ctx.website_url(),
-        presigner_url: snap.url.as_ref().and_then(|u| u.url.clone()),
+        presigner_url: public_presigner_url(ctx, snap.url.as_ref().and_then(|u| u.url.clone())),
         documents_bucket: ctx.spec.documents.bucket.clone(),
         website_bucket: ctx.spec.website.bucket.clone(),
         role_arn: snap.role.as_ref().map(|(_, arn)| arn.clone()),
@@ -752,11 +978,14 @@ fn outputs_from(ctx: &Ctx, snap: &Snapshot) -> Outputs {
 
 /// `outputs`: read what is live.
 pub async fn outputs(ctx: &Ctx) -> Result<Outputs> {
-    let (role, function, url) = tokio::join!(
+    let (role, function, url, cloudfront) = tokio::join!(
         role::read(ctx),
         function::read(ctx),
-        function_url::read(ctx)
+        function_url::read(ctx),
+        distribution::read(ctx),
     );
+    let cloudfront = cloudfront?;
+    let ctx = &ctx.with_cdn(cloudfront.cdn().cloned());
     let snap = Snapshot {
         documents: None,
         website: None,
@@ -767,6 +996,7 @@ pub async fn outputs(ctx: &Ctx) -> Result<Outputs> {
         objects: None,
         orphans: vec![],
         account_blocks_public_policies: None,
+        cloudfront,
     };
     if snap.function.is_none() && snap.role.is_none() {
         anyhow::bail!(
@@ -864,6 +1094,26 @@ pub async fn down(ctx: &Ctx, yes: bool) -> Result<DownResult> {
         Kind::WebsiteBucket,
         &spec.website.bucket,
     );
+    let cf = &snap.cloudfront;
+    if !cf.is_empty() {
+        let dist_ours = cf.live.as_ref().is_none_or(|l| {
+            cf.distribution.is_none() || crate::resources::owner(spec, &l.tags) == Owner::ThisStack
+        });
+        let foreign = cf.foreign(spec);
+        if dist_ours && foreign.is_empty() {
+            targets.push(Orphan {
+                kind: Kind::Distribution,
+                name: distribution::label(spec),
+            });
+        } else if !dist_ours {
+            left_in_place.push(format!(
+                "distribution {} is not this stack's (it lacks the ownership tags)",
+                distribution::comment(spec)
+            ));
+        } else {
+            left_in_place.extend(foreign);
+        }
+    }
     for why in &left_in_place {
         ctx.report.warn(format!("left in place: {why}"));
     }
@@ -912,6 +1162,17 @@ pub async fn down(ctx: &Ctx, yes: bool) -> Result<DownResult> {
                 None => format!("{} {} (empty)", t.kind, t.name),
             },
             Kind::WebsiteBucket => format!("{} {} and the site in it", t.kind, t.name),
+            Kind::Distribution => match cf.cdn() {
+                Some(c) => format!(
+                    "distribution {} ({}) with its origin access controls and headers policy \
+                     (disabled first; CloudFront takes minutes to deploy that)",
+                    c.id, c.domain
+                ),
+                None => format!(
+                    "the origin access controls and headers policy of distribution {}",
+                    t.name
+                ),
+            },
             _ => format!("{} {}", t.kind, t.name),
         })
         .collect();

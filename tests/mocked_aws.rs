@@ -89,6 +89,7 @@ fn ctx(s3: &[&Rule], iam: &[&Rule], lambda: &[&Rule]) -> (Ctx, tempfile::TempDir
         account: "123456789012".into(),
         region: "eu-west-1".into(),
         timing: Timing::fast(),
+        cdn: None,
         report: Reporter {
             verbosity: Verbosity::Quiet,
         },

@@ -6,8 +6,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use presign_stack::spec::{
-    load, Architecture, CacheRule, CodeSource, Cors, Documents, Encryption, Origin, Presigner,
-    Spec, SpecError, UrlAuth, Website,
+    load, Architecture, CacheRule, CloudFront, CodeSource, Cors, Documents, Encryption, Hosting,
+    Origin, Presigner, Spec, SpecError, UrlAuth, Website,
 };
 use tempfile::TempDir;
 
@@ -166,6 +166,7 @@ fn full_spec_sets_every_field() {
                     value: "no-cache".into(),
                 },
             ],
+            hosting: Hosting::S3Website,
         },
     };
     assert_eq!(spec, expected);
@@ -232,6 +233,7 @@ fn minimal(dir: &Path) -> Spec {
                     value: "public, max-age=300".into(),
                 },
             ],
+            hosting: Hosting::S3Website,
         },
     }
 }
@@ -1225,4 +1227,91 @@ fn never_panics_on_truncated_or_mangled_specs() {
         fs::write(&file, format!("{}{replacement}{}", &FULL[..i], &FULL[i..])).unwrap();
         let _ = load(&file, "prod");
     }
+}
+
+#[test]
+fn cloudfront_hosting_is_read_and_checked() {
+    let dir = project();
+    let file = write(
+        dir.path(),
+        "version: 1\nname: acme-docs\nwebsite:\n  hosting: cloudfront\n  cloudfront:\n    \
+         api_path: /api\n    aliases: [Files.Example.com]\n    certificate_arn: \
+         arn:aws:acm:us-east-1:111122223333:certificate/abc\n",
+    );
+    let spec = load(&file, "dev").unwrap();
+    assert_eq!(
+        spec.website.hosting,
+        Hosting::CloudFront(CloudFront {
+            api_path: Some("/api".into()),
+            aliases: vec!["files.example.com".into()],
+            certificate_arn: Some("arn:aws:acm:us-east-1:111122223333:certificate/abc".into()),
+            price_class: "PriceClass_100".into(),
+        })
+    );
+    // Behind the distribution the Function URL is AWS_IAM.
+    assert_eq!(
+        spec.presigner.url_auth,
+        presign_stack::spec::UrlAuth::AwsIam
+    );
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "  hosting: cdn\n",
+            "website.hosting",
+            "`cdn` is not a hosting mode",
+        ),
+        (
+            "  cloudfront: {api_path: /api}\n",
+            "website.cloudfront",
+            "only applies with `hosting: cloudfront`",
+        ),
+        (
+            "  hosting: cloudfront\n  cloudfront: {api_path: api/}\n",
+            "website.cloudfront.api_path",
+            "is not a base path",
+        ),
+        (
+            "  hosting: cloudfront\n  cloudfront: {aliases: [files.example.com]}\n",
+            "website.cloudfront.aliases",
+            "need a certificate",
+        ),
+        (
+            "  hosting: cloudfront\n  cloudfront: {aliases: [x.example.com], certificate_arn: \
+             'arn:aws:acm:eu-west-1:111122223333:certificate/abc'}\n",
+            "website.cloudfront.certificate_arn",
+            "only uses ACM certificates in us-east-1",
+        ),
+        (
+            "  hosting: cloudfront\n  cloudfront: {aliases: ['bad_name.example.com'], \
+             certificate_arn: 'arn:aws:acm:us-east-1:111122223333:certificate/abc'}\n",
+            "website.cloudfront.aliases[0]",
+            "is not a domain name",
+        ),
+        (
+            "  hosting: cloudfront\n  cloudfront: {price_class: cheap}\n",
+            "website.cloudfront.price_class",
+            "is not a price class",
+        ),
+    ];
+    for (website, path, message) in cases {
+        let errs = errors(
+            &format!("version: 1\nname: acme-docs\nwebsite:\n{website}"),
+            "dev",
+        );
+        assert!(
+            errs.iter()
+                .any(|e| e.path == *path && e.message.contains(message)),
+            "{website}: {errs:?}"
+        );
+    }
+    // An explicit public URL contradicts api_path.
+    let errs = errors(
+        "version: 1\nname: acme-docs\npresigner: {function_url: {auth: none}}\nwebsite:\n  \
+         hosting: cloudfront\n  cloudfront: {api_path: /api}\n",
+        "dev",
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.path == "presigner.function_url.auth" && e.message.contains("aws_iam")),
+        "{errs:?}"
+    );
 }

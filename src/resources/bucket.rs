@@ -94,7 +94,7 @@ struct Rule {
 /// the versions it makes noncurrent (after as many days) and removes the delete markers left
 /// with no version behind them; S3 refuses `ExpiredObjectDeleteMarker` in a rule with `Days`,
 /// hence its own rule.
-fn lifecycle_rules(spec: &crate::spec::Spec) -> Vec<Rule> {
+fn lifecycle_rules(spec: &crate::spec::Spec, which: Which) -> Vec<Rule> {
     let d = &spec.documents;
     let rule = |id: &str, prefix: &str| Rule {
         id: id.to_string(),
@@ -105,6 +105,24 @@ fn lifecycle_rules(spec: &crate::spec::Spec) -> Vec<Rule> {
         noncurrent_days: None,
         abort_incomplete_days: None,
     };
+    if which == Which::Website {
+        // Behind CloudFront the site is versioned, so that a bad deploy can be rolled back:
+        // older versions are kept for a while, then expire, and their markers with them.
+        return vec![
+            Rule {
+                abort_incomplete_days: Some(1),
+                ..rule("presign-stack-abort-incomplete-uploads", "")
+            },
+            Rule {
+                noncurrent_days: Some(super::distribution::SITE_NONCURRENT_DAYS),
+                ..rule("presign-stack-expire-old-versions", "")
+            },
+            Rule {
+                expired_object_delete_marker: true,
+                ..rule("presign-stack-expired-delete-markers", "")
+            },
+        ];
+    }
     let mut rules = vec![Rule {
         abort_incomplete_days: Some(d.abort_incomplete_uploads_after_days as i32),
         ..rule("presign-stack-abort-incomplete-uploads", "")
@@ -241,7 +259,10 @@ pub fn desired(ctx: &Ctx, which: Which) -> Fields {
                 })),
             );
             f.insert("versioning", json!(d.versioning));
-            f.insert("lifecycle", lifecycle_value(&lifecycle_rules(spec)));
+            f.insert(
+                "lifecycle",
+                lifecycle_value(&lifecycle_rules(spec, Which::Documents)),
+            );
             f.insert(
                 "cors",
                 json!([cors_rule_value(
@@ -251,6 +272,35 @@ pub fn desired(ctx: &Ctx, which: Which) -> Fields {
                     d.cors.expose_headers.clone(),
                     Some(d.cors.max_age_seconds as i32),
                 )]),
+            );
+        }
+        Which::Website if spec.website.cloudfront().is_some() => {
+            // Private: only the stack's distribution reads it, signed by its OAC.
+            let source = match &ctx.cdn {
+                Some(c) => c.arn.clone(),
+                None => super::distribution::KNOWN_AFTER.to_string(),
+            };
+            f.insert("public_access_block", pab(true, true, true, true));
+            f.insert("encryption", json!({"sse_algorithm": "AES256"}));
+            f.insert(
+                "policy",
+                normalize_policy(&json!({
+                    "Version": "2012-10-17",
+                    "Statement": [{
+                        "Sid": "AllowCloudFrontServicePrincipalReadOnly",
+                        "Effect": "Allow",
+                        "Principal": {"Service": "cloudfront.amazonaws.com"},
+                        "Action": "s3:GetObject",
+                        "Resource": format!("arn:aws:s3:::{bucket}/*"),
+                        "Condition": {"StringEquals": {"AWS:SourceArn": source}},
+                    }, tls_only_statement(bucket)]
+                })),
+            );
+            f.insert("website", Value::Null);
+            f.insert("versioning", json!(true));
+            f.insert(
+                "lifecycle",
+                lifecycle_value(&lifecycle_rules(spec, Which::Website)),
             );
         }
         Which::Website => {
@@ -345,14 +395,7 @@ pub async fn read(ctx: &Ctx, which: Which) -> Result<Option<Live>> {
     // others mean.
     let specific = async {
         if which == Which::Documents {
-            let (ver, life, cors) = tokio::join!(
-                s3.get_bucket_versioning().bucket(bucket).send(),
-                s3.get_bucket_lifecycle_configuration()
-                    .bucket(bucket)
-                    .send(),
-                s3.get_bucket_cors().bucket(bucket).send(),
-            );
-            (Some((ver, life, cors)), None)
+            (Some(s3.get_bucket_cors().bucket(bucket).send().await), None)
         } else {
             (
                 None,
@@ -360,13 +403,17 @@ pub async fn read(ctx: &Ctx, which: Which) -> Result<Option<Live>> {
             )
         }
     };
-    let (head, tags, pab_r, own, enc, pol, (docs_specific, web_specific)) = tokio::join!(
+    let (head, tags, pab_r, own, enc, pol, ver, life, (docs_specific, web_specific)) = tokio::join!(
         s3.head_bucket().bucket(bucket).send(),
         s3.get_bucket_tagging().bucket(bucket).send(),
         s3.get_public_access_block().bucket(bucket).send(),
         s3.get_bucket_ownership_controls().bucket(bucket).send(),
         s3.get_bucket_encryption().bucket(bucket).send(),
         s3.get_bucket_policy().bucket(bucket).send(),
+        s3.get_bucket_versioning().bucket(bucket).send(),
+        s3.get_bucket_lifecycle_configuration()
+            .bucket(bucket)
+            .send(),
         specific,
     );
     match head {
@@ -402,9 +449,9 @@ pub async fn read(ctx: &Ctx, which: Which) -> Result<Option<Live>> {
         || failed_with(&own, nb)
         || failed_with(&enc, nb)
         || failed_with(&pol, nb)
-        || docs_specific.as_ref().is_some_and(|(v, l, c)| {
-            failed_with(v, nb) || failed_with(l, nb) || failed_with(c, nb)
-        })
+        || failed_with(&ver, nb)
+        || failed_with(&life, nb)
+        || docs_specific.as_ref().is_some_and(|c| failed_with(c, nb))
         || web_specific.as_ref().is_some_and(|w| failed_with(w, nb));
     if made_meanwhile {
         return Ok(None);
@@ -470,33 +517,33 @@ pub async fn read(ctx: &Ctx, which: Which) -> Result<Option<Live>> {
             None => Value::Null,
         },
     );
+    let enabled = match ver {
+        Ok(v) => v.status() == Some(&BucketVersioningStatus::Enabled),
+        Err(e) => match versioning_from_raw(&e) {
+            Some(enabled) => enabled,
+            None => return Err(aws_err(what("versioning"), e)),
+        },
+    };
+    f.insert("versioning", json!(enabled));
+    f.insert(
+        "lifecycle",
+        field(
+            life,
+            "NoSuchLifecycleConfiguration",
+            Value::Null,
+            what("lifecycle"),
+            |l| {
+                lifecycle_value(
+                    &l.rules()
+                        .iter()
+                        .map(lifecycle_rule_from_aws)
+                        .collect::<Vec<_>>(),
+                )
+            },
+        )?,
+    );
     match (which, docs_specific, web_specific) {
-        (Which::Documents, Some((ver, life, cors)), _) => {
-            let enabled = match ver {
-                Ok(v) => v.status() == Some(&BucketVersioningStatus::Enabled),
-                Err(e) => match versioning_from_raw(&e) {
-                    Some(enabled) => enabled,
-                    None => return Err(aws_err(what("versioning"), e)),
-                },
-            };
-            f.insert("versioning", json!(enabled));
-            f.insert(
-                "lifecycle",
-                field(
-                    life,
-                    "NoSuchLifecycleConfiguration",
-                    Value::Null,
-                    what("lifecycle"),
-                    |l| {
-                        lifecycle_value(
-                            &l.rules()
-                                .iter()
-                                .map(lifecycle_rule_from_aws)
-                                .collect::<Vec<_>>(),
-                        )
-                    },
-                )?,
-            );
+        (Which::Documents, Some(cors), _) => {
             f.insert(
                 "cors",
                 field(
@@ -783,7 +830,7 @@ async fn set_field(
             .lifecycle_configuration(
                 BucketLifecycleConfiguration::builder()
                     .set_rules(Some(
-                        lifecycle_rules(&ctx.spec)
+                        lifecycle_rules(&ctx.spec, which)
                             .iter()
                             .map(lifecycle_rule_to_aws)
                             .collect::<Result<Vec<_>>>()?,
@@ -802,6 +849,13 @@ async fn set_field(
             .await
             .map(drop)
             .map_err(|e| aws_err("PutBucketCors", e)),
+        "website" if want.is_null() => s3
+            .delete_bucket_website()
+            .bucket(bucket)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws_err("DeleteBucketWebsite", e)),
         "website" => s3
             .put_bucket_website()
             .bucket(bucket)
@@ -908,6 +962,29 @@ async fn put_policy(ctx: &Ctx, which: Which, bucket: &str, want: &Value) -> Resu
     }
 }
 
+/// Over a plain-HTTP endpoint (an emulator) the private website bucket's TLS-only statement
+/// refuses the sync's own writes, as AWS refuses any request without TLS: there the statement
+/// is left out while objects are written (`tls: false`) and put back after (`tls: true`). On
+/// AWS (HTTPS) this does nothing.
+pub async fn website_tls_for_sync(ctx: &Ctx, tls: bool) -> Result<()> {
+    if !ctx.aws.plain_http || ctx.spec.website.cloudfront().is_none() {
+        return Ok(());
+    }
+    let bucket = &ctx.spec.website.bucket;
+    let mut want = desired(ctx, Which::Website)
+        .get("policy")
+        .cloned()
+        .unwrap_or(Value::Null);
+    if !tls {
+        if let Some(list) = want.get_mut("Statement").and_then(Value::as_array_mut) {
+            list.retain(|s| s.get("Sid") != Some(&json!("DenyInsecureTransport")));
+        }
+    }
+    put_policy(ctx, Which::Website, bucket, &want)
+        .await
+        .with_context(|| format!("setting the policy of {}", Which::Website.label(ctx)))
+}
+
 /// Delete every object version and delete marker (DeleteObjects, up to 1000 per request), then
 /// the bucket. Returns the number of versions deleted. Tolerates a bucket already gone.
 pub async fn empty_and_delete(ctx: &Ctx, which: Which, bucket: &str) -> Result<usize> {
@@ -965,6 +1042,15 @@ pub async fn empty_and_delete(ctx: &Ctx, which: Which, bucket: &str) -> Result<u
             }
         }
         return emptied;
+    }
+    if ctx.aws.plain_http {
+        // Its TLS-only statement would refuse our deletes over plain HTTP (see
+        // `website_tls_for_sync`); the bucket only holds the site, which `up` writes again.
+        match s3.delete_bucket_policy().bucket(bucket).send().await {
+            Ok(_) => {}
+            Err(e) if code_in(&e, &["NoSuchBucket"]) => return Ok(0),
+            Err(e) => return Err(aws_err(format!("deleting the policy of {label}"), e)),
+        }
     }
     empty_and_delete_now(ctx, bucket, &label).await
 }

@@ -20,8 +20,8 @@ use aws_sdk_cloudfront::types::{
     CustomErrorResponses, CustomOriginConfig, DefaultCacheBehavior, DistributionConfig,
     DistributionConfigWithTags, FrameOptionsList, HttpVersion, InvalidationBatch, Method,
     MinimumProtocolVersion, Origin, OriginAccessControlConfig, OriginAccessControlOriginTypes,
-    OriginAccessControlSigningBehaviors, OriginAccessControlSigningProtocols,
-    OriginProtocolPolicy, OriginSslProtocols, Origins, Paths, PriceClass, ReferrerPolicyList,
+    OriginAccessControlSigningBehaviors, OriginAccessControlSigningProtocols, OriginProtocolPolicy,
+    OriginSslProtocols, Origins, Paths, PriceClass, ReferrerPolicyList,
     ResponseHeadersPolicyConfig, ResponseHeadersPolicyContentSecurityPolicy,
     ResponseHeadersPolicyContentTypeOptions, ResponseHeadersPolicyFrameOptions,
     ResponseHeadersPolicyReferrerPolicy, ResponseHeadersPolicySecurityHeadersConfig,
@@ -43,7 +43,10 @@ pub const KNOWN_AFTER: &str = "(known after apply)";
 const MANAGED_POLICIES: &[(&str, &str)] = &[
     ("658327ea-f89d-4fab-a63d-7e88639e58f6", "CachingOptimized"),
     ("4135ea2d-6df8-44a3-9df3-4b5a84be39ad", "CachingDisabled"),
-    ("b689b0a8-53d0-40ab-baf2-68738e2966ac", "AllViewerExceptHostHeader"),
+    (
+        "b689b0a8-53d0-40ab-baf2-68738e2966ac",
+        "AllViewerExceptHostHeader",
+    ),
 ];
 
 fn managed_id(name: &str) -> &'static str {
@@ -256,7 +259,10 @@ pub fn desired(ctx: &Ctx, url: Option<&str>) -> Fields {
         .expect("desired only with hosting: cloudfront");
     let w = &spec.website;
     let mut f = Fields::new();
-    f.insert("tags", tags_value(&ctx.tags(crate::state::Kind::Distribution)));
+    f.insert(
+        "tags",
+        tags_value(&ctx.tags(crate::state::Kind::Distribution)),
+    );
     let mut oacs = serde_json::Map::new();
     oacs.insert(oac_name(spec, SITE_ORIGIN), oac_value("s3"));
     if cf.api_path.is_some() {
@@ -372,7 +378,10 @@ async fn find_distribution(
         if let Some(d) = list.items().iter().find(|d| d.comment() == want) {
             break Some(d.id().to_string());
         }
-        match list.next_marker().filter(|m| list.is_truncated() && !m.is_empty()) {
+        match list
+            .next_marker()
+            .filter(|m| list.is_truncated() && !m.is_empty())
+        {
             Some(m) => marker = Some(m.to_string()),
             None => break None,
         }
@@ -397,7 +406,12 @@ async fn find_distribution(
             .map(|t| {
                 t.items()
                     .iter()
-                    .map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string()))
+                    .map(|t| {
+                        (
+                            t.key().to_string(),
+                            t.value().unwrap_or_default().to_string(),
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default(),
@@ -419,7 +433,10 @@ async fn find_distribution(
 }
 
 async fn find_oacs(ctx: &Ctx) -> Result<Vec<LiveNamed>> {
-    let names = [oac_name(&ctx.spec, SITE_ORIGIN), oac_name(&ctx.spec, API_ORIGIN)];
+    let names = [
+        oac_name(&ctx.spec, SITE_ORIGIN),
+        oac_name(&ctx.spec, API_ORIGIN),
+    ];
     let mark = ownership_mark(&ctx.spec);
     let mut out = Vec::new();
     let mut marker: Option<String> = None;
@@ -444,7 +461,10 @@ async fn find_oacs(ctx: &Ctx) -> Result<Vec<LiveNamed>> {
                 });
             }
         }
-        match list.next_marker().filter(|m| list.is_truncated() && !m.is_empty()) {
+        match list
+            .next_marker()
+            .filter(|m| list.is_truncated() && !m.is_empty())
+        {
             Some(m) => marker = Some(m.to_string()),
             None => break,
         }
@@ -531,10 +551,7 @@ fn fields_of(ctx: &Ctx, live: &LiveCloudFront, tags: &BTreeMap<String, String>) 
     let c = &d.config;
     f.insert("enabled", json!(c.enabled()));
     f.insert("comment", json!(c.comment()));
-    let mut aliases: Vec<String> = c
-        .aliases()
-        .map(|a| a.items().to_vec())
-        .unwrap_or_default();
+    let mut aliases: Vec<String> = c.aliases().map(|a| a.items().to_vec()).unwrap_or_default();
     aliases.sort();
     f.insert("aliases", json!(aliases));
     f.insert(
@@ -692,16 +709,14 @@ async fn create_oac(ctx: &Ctx, name: &str, kind: OriginAccessControlOriginTypes)
             .map(|o| o.id().to_string())
             .with_context(|| format!("origin access control {name}: no id in the answer"))?),
         // Sent again after a lost answer: it exists now.
-        Err(e) if code_in(&e, &["OriginAccessControlAlreadyExists"]) => {
-            find_oacs(ctx)
-                .await?
-                .into_iter()
-                .find(|o| o.name == name && o.ours)
-                .map(|o| o.id)
-                .with_context(|| {
-                    format!("origin access control {name} exists but is not this stack's")
-                })
-        }
+        Err(e) if code_in(&e, &["OriginAccessControlAlreadyExists"]) => find_oacs(ctx)
+            .await?
+            .into_iter()
+            .find(|o| o.name == name && o.ours)
+            .map(|o| o.id)
+            .with_context(|| {
+                format!("origin access control {name} exists but is not this stack's")
+            }),
         Err(e) => Err(aws_err(format!("creating origin access control {name}"), e)),
     }
 }
@@ -786,10 +801,16 @@ async fn put_headers_policy(ctx: &Ctx, live: &LiveCloudFront, url: &str) -> Resu
             Err(e) if code_in(&e, &["ResponseHeadersPolicyAlreadyExists"]) => {
                 match find_headers_policy(ctx).await? {
                     Some((p, _)) if p.ours => Ok(p.id),
-                    _ => Err(aws_err(format!("creating response headers policy {name}"), e)),
+                    _ => Err(aws_err(
+                        format!("creating response headers policy {name}"),
+                        e,
+                    )),
                 }
             }
-            Err(e) => Err(aws_err(format!("creating response headers policy {name}"), e)),
+            Err(e) => Err(aws_err(
+                format!("creating response headers policy {name}"),
+                e,
+            )),
         },
     }
 }
@@ -1062,7 +1083,12 @@ pub async fn invalidate(ctx: &Ctx, cdn: &Cdn, mut paths: Vec<String>) -> Result<
         )
         .send()
         .await
-        .map_err(|e| aws_err(format!("invalidating {n} paths of distribution {}", cdn.id), e))?;
+        .map_err(|e| {
+            aws_err(
+                format!("invalidating {n} paths of distribution {}", cdn.id),
+                e,
+            )
+        })?;
     Ok(n)
 }
 
@@ -1178,11 +1204,11 @@ pub async fn delete(ctx: &Ctx, live: &LiveCloudFront) -> Result<()> {
 }
 
 /// Poll until the distribution is Deployed; its ETag then, or `None` when it is gone.
-async fn wait_deployed(ctx: &Ctx, id: &str, domain: &str) -> Result<Option<String>> {
+pub async fn wait_deployed(ctx: &Ctx, id: &str, domain: &str) -> Result<Option<String>> {
     let start = Instant::now();
     let backoff = ctx.timing.cdn_deployed;
     let mut delay = backoff.first;
-    let mut said = false;
+    let mut said: Option<Instant> = None;
     loop {
         let got = match ctx.aws.cloudfront.get_distribution().id(id).send().await {
             Ok(g) => g,
@@ -1199,23 +1225,23 @@ async fn wait_deployed(ctx: &Ctx, id: &str, domain: &str) -> Result<Option<Strin
         let waited = start.elapsed();
         if waited + delay > backoff.deadline {
             anyhow::bail!(
-                "distribution {id} ({domain}) is disabled, and CloudFront is still deploying \
-                 that after {}s (it usually takes a few minutes); run the command again to \
-                 delete it once it is deployed",
+                "CloudFront is still deploying the last change to distribution {id} ({domain}) \
+                 after {}s (it usually takes a few minutes); run the command again to go on \
+                 from there",
                 waited.as_secs()
             );
         }
         crate::interrupt::check(&format!("waiting for distribution {id}"))?;
-        if !said || waited.as_secs() % 30 < delay.as_secs().max(1) {
+        if said.is_none_or(|t| t.elapsed().as_secs() >= 30) {
             ctx.report.status(
                 "Waiting",
                 format!(
-                    "for CloudFront to deploy disabled distribution {id} ({}s so far; it \
-                     usually takes a few minutes)",
+                    "for CloudFront to deploy distribution {id} ({}s so far; it usually takes a \
+                     few minutes)",
                     waited.as_secs()
                 ),
             );
-            said = true;
+            said = Some(Instant::now());
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(backoff.max);

@@ -49,6 +49,12 @@ pub fn environment(spec: &Spec) -> BTreeMap<String, String> {
         ),
     ]
     .into_iter()
+    .chain(
+        // Behind the distribution, requests arrive under the API path.
+        spec.website
+            .api_path()
+            .map(|p| (presigner::ENV_BASE_PATH, p.to_string())),
+    )
     .map(|(k, v)| (k.to_string(), v))
     .collect()
 }

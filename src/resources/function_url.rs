@@ -17,6 +17,10 @@ use crate::state::{normalize_statement, set_value, Change, Fields};
 
 pub const SID_URL: &str = "FunctionURLAllowPublicAccess";
 pub const SID_INVOKE: &str = "FunctionURLInvokeAllowPublicAccess";
+/// Behind CloudFront (`api_path`): only the stack's distribution may call the URL.
+pub const SID_CDN_URL: &str = "AllowCloudFrontServicePrincipal";
+pub const SID_CDN_INVOKE: &str = "AllowCloudFrontServicePrincipalInvoke";
+const CLOUDFRONT: &str = "cloudfront.amazonaws.com";
 
 /// The live URL configuration and resource policy; the URL itself when it exists.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,7 +64,26 @@ fn cors_value(
 }
 
 pub fn desired_statements(ctx: &Ctx) -> Value {
+    let behind_cdn = ctx.spec.website.api_path().is_some();
     let statements = match ctx.spec.presigner.url_auth {
+        UrlAuth::AwsIam if behind_cdn => {
+            let source = ctx
+                .cdn
+                .as_ref()
+                .map_or(super::distribution::KNOWN_AFTER, |c| c.arn.as_str());
+            vec![
+                json!({"Sid": SID_CDN_URL, "Effect": "Allow",
+                       "Principal": {"Service": CLOUDFRONT},
+                       "Action": "lambda:InvokeFunctionUrl",
+                       "Condition": {"ArnLike": {"AWS:SourceArn": source},
+                                     "StringEquals": {"lambda:FunctionUrlAuthType": "AWS_IAM"}}}),
+                json!({"Sid": SID_CDN_INVOKE, "Effect": "Allow",
+                       "Principal": {"Service": CLOUDFRONT},
+                       "Action": "lambda:InvokeFunction",
+                       "Condition": {"ArnLike": {"AWS:SourceArn": source},
+                                     "Bool": {"lambda:InvokedViaFunctionUrl": "true"}}}),
+            ]
+        }
         UrlAuth::AwsIam => vec![],
         UrlAuth::None => vec![
             json!({"Sid": SID_URL, "Effect": "Allow", "Principal": "*",
@@ -83,14 +106,18 @@ pub fn desired(ctx: &Ctx) -> Fields {
     let mut f = Fields::new();
     f.insert("auth_type", json!(ctx.spec.presigner.url_auth.as_aws()));
     let c = url_cors(&ctx.spec);
+    // Behind the distribution the page calls its own origin: no CORS on the URL.
     f.insert(
         "cors",
-        cors_value(
-            ctx.origins(&ctx.spec.presigner.url_cors_origins),
-            c.methods,
-            c.headers,
-            Some(c.max_age_seconds as i32),
-        ),
+        match ctx.spec.website.api_path() {
+            Some(_) => Value::Null,
+            None => cors_value(
+                ctx.origins(&ctx.spec.presigner.url_cors_origins),
+                c.methods,
+                c.headers,
+                Some(c.max_age_seconds as i32),
+            ),
+        },
     );
     f.insert("permissions", desired_statements(ctx));
     f
@@ -149,6 +176,10 @@ pub async fn read(ctx: &Ctx) -> Result<Option<LiveUrl>> {
             f.insert(
                 "cors",
                 match u.cors() {
+                    // No CORS, and an empty configuration, read the same.
+                    Some(c) if c.allow_origins().is_empty() && c.allow_methods().is_empty() => {
+                        Value::Null
+                    }
                     Some(c) => cors_value(
                         c.allow_origins().to_vec(),
                         c.allow_methods().to_vec(),
@@ -194,12 +225,21 @@ pub async fn apply(ctx: &Ctx, live: Option<&LiveUrl>, changes: &[Change]) -> Res
     let lambda = &ctx.aws.lambda;
     let name = &ctx.spec.presigner.function_name;
     let c = url_cors(&ctx.spec);
-    let cors = Cors::builder()
-        .set_allow_origins(Some(ctx.origins(&ctx.spec.presigner.url_cors_origins)))
-        .set_allow_methods(Some(c.methods))
-        .set_allow_headers(Some(c.headers))
-        .max_age(c.max_age_seconds as i32)
-        .build();
+    // An origin not known yet (the distribution's) is added once it is.
+    let origins: Vec<String> = ctx
+        .origins(&ctx.spec.presigner.url_cors_origins)
+        .into_iter()
+        .filter(|o| o != super::distribution::KNOWN_AFTER)
+        .collect();
+    let cors = match ctx.spec.website.api_path() {
+        Some(_) => Cors::builder().build(),
+        None => Cors::builder()
+            .set_allow_origins(Some(origins))
+            .set_allow_methods(Some(c.methods))
+            .set_allow_headers(Some(c.headers))
+            .max_age(c.max_age_seconds as i32)
+            .build(),
+    };
     let auth = FunctionUrlAuthType::from(ctx.spec.presigner.url_auth.as_aws());
     let changed = |field: &str| changes.iter().any(|c| c.field == field);
     let mut url = live.and_then(|l| l.url.clone());
@@ -284,17 +324,30 @@ async fn sync_permissions(ctx: &Ctx, live: Option<&LiveUrl>) -> Result<()> {
         if kept.contains_key(sid) {
             continue;
         }
-        let mut req = lambda
+        let req = lambda
             .add_permission()
             .function_name(name)
-            .statement_id(sid)
-            .principal("*");
-        req = if sid == SID_URL {
-            req.action("lambda:InvokeFunctionUrl")
-                .function_url_auth_type(FunctionUrlAuthType::None)
-        } else {
-            req.action("lambda:InvokeFunction")
-                .invoked_via_function_url(true)
+            .statement_id(sid);
+        let source = ctx.cdn.as_ref().map(|c| c.arn.clone());
+        let req = match sid {
+            SID_URL => req
+                .principal("*")
+                .action("lambda:InvokeFunctionUrl")
+                .function_url_auth_type(FunctionUrlAuthType::None),
+            SID_INVOKE => req
+                .principal("*")
+                .action("lambda:InvokeFunction")
+                .invoked_via_function_url(true),
+            SID_CDN_URL => req
+                .principal(CLOUDFRONT)
+                .set_source_arn(source)
+                .action("lambda:InvokeFunctionUrl")
+                .function_url_auth_type(FunctionUrlAuthType::AwsIam),
+            _ => req
+                .principal(CLOUDFRONT)
+                .set_source_arn(source)
+                .action("lambda:InvokeFunction")
+                .invoked_via_function_url(true),
         };
         match req.send().await {
             Ok(_) => {}

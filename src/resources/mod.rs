@@ -35,6 +35,8 @@ pub struct Ctx {
     pub region: String,
     pub timing: Timing,
     pub report: Reporter,
+    /// The stack's CloudFront distribution, once it exists (`hosting: cloudfront`).
+    pub cdn: Option<distribution::Cdn>,
 }
 
 impl Ctx {
@@ -66,21 +68,46 @@ impl Ctx {
         )
     }
 
-    pub fn website_origin(&self) -> String {
-        website_origin(&self.spec.website.bucket, &self.region)
+    /// The same context, knowing the distribution.
+    pub fn with_cdn(&self, cdn: Option<distribution::Cdn>) -> Ctx {
+        Ctx {
+            cdn,
+            ..self.clone()
+        }
     }
 
+    /// The origins the site is served from: the S3 website endpoint, or the distribution's
+    /// own domain and each alias ([`distribution::KNOWN_AFTER`] until it exists).
+    pub fn website_origins(&self) -> Vec<String> {
+        match self.spec.website.cloudfront() {
+            None => vec![website_origin(&self.spec.website.bucket, &self.region)],
+            Some(cf) => {
+                let mut out = vec![match &self.cdn {
+                    Some(c) => format!("https://{}", c.domain),
+                    None => distribution::KNOWN_AFTER.to_string(),
+                }];
+                out.extend(cf.aliases.iter().map(|a| format!("https://{a}")));
+                out
+            }
+        }
+    }
+
+    /// Where visitors open the site: the first alias, else the distribution's domain, else
+    /// the S3 website endpoint.
     pub fn website_url(&self) -> String {
-        format!("{}/", self.website_origin())
+        match self.spec.website.cloudfront() {
+            Some(cf) if !cf.aliases.is_empty() => format!("https://{}/", cf.aliases[0]),
+            _ => format!("{}/", self.website_origins()[0]),
+        }
     }
 
-    /// Origins with `website` replaced by the website endpoint's origin; sorted, unique.
+    /// Origins with `website` replaced by the website's origins; sorted, unique.
     pub fn origins(&self, origins: &[Origin]) -> Vec<String> {
         let mut out: Vec<String> = origins
             .iter()
-            .map(|o| match o {
-                Origin::Website => self.website_origin(),
-                Origin::Url(u) => u.clone(),
+            .flat_map(|o| match o {
+                Origin::Website => self.website_origins(),
+                Origin::Url(u) => vec![u.clone()],
             })
             .collect();
         out.sort();

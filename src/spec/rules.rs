@@ -404,6 +404,69 @@ pub(super) fn header_value(v: &str) -> Result<(), String> {
     }
 }
 
+/// `/api`-style; the presigner's own rule for its base path, so a path accepted here is one
+/// its init accepts.
+pub(super) fn api_path(s: &str) -> Result<(), String> {
+    presigner::validate_base_path(s)
+}
+
+/// A domain name for a distribution alias; returned lower-cased. A `*.` wildcard is allowed
+/// as the first label, as CloudFront allows it.
+pub(super) fn alias(s: &str) -> Result<String, String> {
+    let d = s.to_ascii_lowercase();
+    let rest = d.strip_prefix("*.").unwrap_or(&d);
+    let labels: Vec<&str> = rest.split('.').collect();
+    let ok = labels.len() >= 2
+        && len(&d) <= 253
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        });
+    if ok {
+        Ok(d)
+    } else {
+        Err(format!(
+            "`{s}` is not a domain name; give a name such as `files.example.com` (labels of \
+             a-z, 0-9 and `-`, a leading `*.` allowed)"
+        ))
+    }
+}
+
+/// An ACM certificate in us-east-1, the one region CloudFront takes certificates from.
+pub(super) fn certificate_arn(s: &str) -> Result<(), String> {
+    let parts: Vec<&str> = s.splitn(6, ':').collect();
+    let [arn, partition, service, cert_region, account, resource] = parts[..] else {
+        return Err(format!(
+            "`{s}` is not an ACM certificate ARN; it looks like \
+             `arn:aws:acm:us-east-1:111122223333:certificate/<id>`"
+        ));
+    };
+    let shape = arn == "arn"
+        && partition == "aws"
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && resource
+            .strip_prefix("certificate/")
+            .is_some_and(|id| !id.is_empty());
+    if !shape || service != "acm" {
+        return Err(format!(
+            "`{s}` is not an ACM certificate ARN; it looks like \
+             `arn:aws:acm:us-east-1:111122223333:certificate/<id>`"
+        ));
+    }
+    if cert_region != "us-east-1" {
+        return Err(format!(
+            "the certificate is in {cert_region}, but CloudFront only uses ACM certificates in \
+             us-east-1; request or import it there and give that ARN"
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -609,81 +672,4 @@ mod tests {
             .unwrap_err()
             .contains("printable ASCII"));
     }
-}
-
-/// `/api`-style: `/` and one or more segments of a-z, 0-9, `-`, `_`; no trailing `/`.
-pub(super) fn api_path(s: &str) -> Result<(), String> {
-    let segments_ok = s.strip_prefix('/').is_some_and(|rest| {
-        !rest.is_empty()
-            && rest.split('/').all(|seg| {
-                !seg.is_empty()
-                    && seg.bytes().all(|b| {
-                        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
-                    })
-            })
-    });
-    if !segments_ok || len(s) > 64 {
-        return Err(format!(
-            "`{s}` is not an API path; use `/` and segments of a-z, 0-9, `-` and `_`, without a \
-             trailing `/`, such as `/api` (at most 64 characters)"
-        ));
-    }
-    Ok(())
-}
-
-/// A domain name for a distribution alias; returned lower-cased. A `*.` wildcard is allowed
-/// as the first label, as CloudFront allows it.
-pub(super) fn alias(s: &str) -> Result<String, String> {
-    let d = s.to_ascii_lowercase();
-    let rest = d.strip_prefix("*.").unwrap_or(&d);
-    let labels: Vec<&str> = rest.split('.').collect();
-    let ok = labels.len() >= 2
-        && len(&d) <= 253
-        && labels.iter().all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        });
-    if ok {
-        Ok(d)
-    } else {
-        Err(format!(
-            "`{s}` is not a domain name; give a name such as `files.example.com` (labels of \
-             a-z, 0-9 and `-`, a leading `*.` allowed)"
-        ))
-    }
-}
-
-/// An ACM certificate in us-east-1, the one region CloudFront takes certificates from.
-pub(super) fn certificate_arn(s: &str) -> Result<(), String> {
-    let parts: Vec<&str> = s.splitn(6, ':').collect();
-    let [arn, partition, service, cert_region, account, resource] = parts[..] else {
-        return Err(format!(
-            "`{s}` is not an ACM certificate ARN; it looks like \
-             `arn:aws:acm:us-east-1:111122223333:certificate/<id>`"
-        ));
-    };
-    let shape = arn == "arn"
-        && partition == "aws"
-        && account.len() == 12
-        && account.bytes().all(|b| b.is_ascii_digit())
-        && resource
-            .strip_prefix("certificate/")
-            .is_some_and(|id| !id.is_empty());
-    if !shape || service != "acm" {
-        return Err(format!(
-            "`{s}` is not an ACM certificate ARN; it looks like \
-             `arn:aws:acm:us-east-1:111122223333:certificate/<id>`"
-        ));
-    }
-    if cert_region != "us-east-1" {
-        return Err(format!(
-            "the certificate is in {cert_region}, but CloudFront only uses ACM certificates in \
-             us-east-1; request or import it there and give that ARN"
-        ));
-    }
-    Ok(())
 }

@@ -702,9 +702,10 @@ impl Checker<'_> {
     }
 
     fn cloudfront(&mut self, raw: RawCloudFront) -> CloudFront {
-        let api_path = raw
-            .api_path
-            .filter(|p| self.check("website.cloudfront.api_path", rules::api_path(p)).is_some());
+        let api_path = raw.api_path.filter(|p| {
+            self.check("website.cloudfront.api_path", rules::api_path(p))
+                .is_some()
+        });
         let mut aliases = match raw.aliases {
             Some(a) if a.is_empty() => vec![],
             a => self.list("website.cloudfront.aliases", a, &[], "alias", rules::alias),

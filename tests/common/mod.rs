@@ -34,7 +34,7 @@ impl Moto {
     pub fn start_with_env(env: &[(&str, &str)]) -> Moto {
         let exe = std::env::var_os("PRESIGN_STACK_MOTO")
             .map(PathBuf::from)
-            .unwrap_or_else(|| repo().join(".tools/venv/bin/moto_server"));
+            .unwrap_or_else(|| repo().join("scripts/moto-server"));
         assert!(
             exe.exists(),
             "moto_server not found at {}: run scripts/bootstrap.sh (or scripts/test.sh)",
@@ -113,6 +113,10 @@ impl Moto {
 
     pub async fn lambda(&self, region: &str) -> aws_sdk_lambda::Client {
         aws_sdk_lambda::Client::new(&self.sdk(region).await)
+    }
+
+    pub async fn cloudfront(&self) -> aws_sdk_cloudfront::Client {
+        aws_sdk_cloudfront::Client::new(&self.sdk("us-east-1").await)
     }
 }
 

@@ -1,0 +1,609 @@
+"""moto server with CloudFront behaviour closer to AWS (API version 2020-05-31).
+
+Run it exactly like moto's own `moto_server` (same arguments, e.g. `-H 127.0.0.1 -p 4566`);
+`scripts/moto-server` does that with the repo's virtualenv. Before the server app is built,
+this module patches moto's CloudFront backend in-process, because moto 5.2.5:
+
+* has no response headers policies at all. Added: Create/Get/GetConfig/Update/Delete/List
+  ResponseHeadersPolicy (custom policies stored per account with the config kept exactly as
+  sent, names unique, If-Match checked, a new ETag on every update, deletion refused while a
+  distribution's cache behaviour uses the policy) and the five AWS managed policies
+  (SecurityHeadersPolicy, SimpleCORS, CORS-With-Preflight and the two combinations), which can
+  be read and listed but not changed. The SecurityHeadersPolicy config follows AWS's
+  documentation; the CORS configs of the managed CORS policies are close approximations.
+* is lenient about distributions: it deletes a distribution that is still enabled, ignores the
+  value of If-Match on update and delete, keeps one ETag for ever, and flips Status from
+  InProgress to Deployed after a number of reads. Here UpdateDistribution and
+  DeleteDistribution require If-Match to equal the current ETag (412 PreconditionFailed, or
+  400 InvalidIfMatchVersion when it is missing), every update gets a new ETag and
+  LastModifiedTime, Status is InProgress until MOTO_CLOUDFRONT_DEPLOY_SECONDS (default 2)
+  seconds after the last create or update and Deployed afterwards, and DeleteDistribution
+  answers 409 DistributionNotDisabled while the distribution is enabled or its disabling has
+  not finished deploying, as AWS does.
+* accepts any ResponseHeadersPolicyId in a distribution. Here CreateDistribution and
+  UpdateDistribution answer NoSuchResponseHeadersPolicy (HTTP 404, the status AWS's service
+  model gives that error) for an id that is neither a custom policy of the account nor a
+  managed one. Cache policy and origin request policy ids are not checked: moto cannot create
+  custom ones, and AWS's managed ones (CachingOptimized, CachingDisabled,
+  AllViewerExceptHostHeader, ...) must simply be accepted.
+* drops origin access controls from the origins it returns. Here every origin keeps its
+  OriginAccessControlId ("" when none was given, as AWS returns it) and its S3OriginConfig
+  (OriginAccessIdentity "" kept), so GetDistribution and GetDistributionConfig return them.
+* keeps a Function URL's CORS configuration when UpdateFunctionUrlConfig sends an empty one;
+  AWS replaces it, which is how CORS is removed. Here it is replaced.
+* mangles a few distribution fields in the round trip: the viewer certificate is returned with
+  an empty IAMCertificateId, an empty Certificate and CertificateSource "cloudfront" even for an
+  ACM certificate; Compress defaults to true; legacy ForwardedValues and TTLs are added to cache
+  behaviours that use a cache policy; a cache behaviour without an origin request policy gets
+  an empty OriginRequestPolicyId; Lambda@Edge and CloudFront function associations are
+  replaced by empty lists; LastModifiedTime is a fixed date in 2021. Each is returned as AWS
+  returns it here.
+"""
+
+import copy
+import os
+import sys
+import threading
+import time
+import uuid
+from datetime import datetime
+from typing import Any
+
+import moto.cloudfront.models as cf_models
+import moto.cloudfront.urls as cf_urls
+from moto.cloudfront.exceptions import (
+    CloudFrontException,
+    InvalidIfMatchVersion,
+    NoSuchDistribution,
+)
+from moto.cloudfront.responses import CloudFrontResponse
+from moto.core.responses import ActionResult, EmptyResult
+from moto.core.utils import utcnow
+
+
+def _deploy_seconds() -> float:
+    raw = os.environ.get("MOTO_CLOUDFRONT_DEPLOY_SECONDS", "2")
+    try:
+        seconds = float(raw)
+    except ValueError:
+        sys.exit(f"MOTO_CLOUDFRONT_DEPLOY_SECONDS must be a number of seconds, not {raw!r}")
+    return max(seconds, 0.0)
+
+
+DEPLOY_SECONDS = _deploy_seconds()
+API = "https://cloudfront.amazonaws.com/2020-05-31"
+_lock = threading.RLock()
+
+
+# --- Errors (the HTTP status of each comes from botocore's CloudFront service model) --------
+
+
+class PreconditionFailed(CloudFrontException):  # 412
+    def __init__(self) -> None:
+        super().__init__(
+            "PreconditionFailed",
+            "The precondition given in one or more of the request header fields evaluated to false.",
+        )
+
+
+class DistributionNotDisabled(CloudFrontException):  # 409
+    def __init__(self) -> None:
+        super().__init__(
+            "DistributionNotDisabled",
+            "The distribution you are trying to delete has not been disabled.",
+        )
+
+
+class NoSuchResponseHeadersPolicy(CloudFrontException):  # 404
+    def __init__(self) -> None:
+        super().__init__(
+            "NoSuchResponseHeadersPolicy", "The response headers policy does not exist."
+        )
+
+
+class ResponseHeadersPolicyAlreadyExists(CloudFrontException):  # 409
+    def __init__(self) -> None:
+        super().__init__(
+            "ResponseHeadersPolicyAlreadyExists",
+            "A response headers policy with this name already exists. You must provide a "
+            "unique name. To modify an existing response headers policy, use "
+            "UpdateResponseHeadersPolicy.",
+        )
+
+
+class ResponseHeadersPolicyInUse(CloudFrontException):  # 409
+    def __init__(self) -> None:
+        super().__init__(
+            "ResponseHeadersPolicyInUse",
+            "Cannot delete the response headers policy because it is attached to one or "
+            "more cache behaviors in a CloudFront distribution.",
+        )
+
+
+class IllegalUpdate(CloudFrontException):  # 400
+    def __init__(self) -> None:
+        super().__init__("IllegalUpdate", "A managed response headers policy cannot be updated.")
+
+
+class IllegalDelete(CloudFrontException):  # 400
+    def __init__(self) -> None:
+        super().__init__("IllegalDelete", "A managed response headers policy cannot be deleted.")
+
+
+class InvalidArgument(CloudFrontException):  # 400
+    def __init__(self, message: str) -> None:
+        super().__init__("InvalidArgument", message)
+
+
+def check_if_match(if_match: str | None, etag: str) -> None:
+    """AWS: a missing If-Match is 400 InvalidIfMatchVersion, a stale one 412 PreconditionFailed."""
+    if not if_match:
+        raise InvalidIfMatchVersion
+    if if_match.strip('"') != etag:
+        raise PreconditionFailed
+
+
+# --- Response headers policies ---------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    """A deep copy made of plain dicts and lists, so a stored config cannot change behind us."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return copy.copy(value)
+
+
+class ResponseHeadersPolicy:
+    def __init__(
+        self, config: dict[str, Any], policy_id: str | None = None, managed: bool = False
+    ) -> None:
+        self.id = policy_id or str(uuid.uuid4())
+        self.managed = managed
+        self.config = _plain(config)
+        self.last_modified_time = datetime(2021, 11, 2) if managed else utcnow()
+        self.etag = "E23ZP02F085DFQ" if managed else cf_models.random_id()
+
+    @property
+    def name(self) -> str:
+        return self.config.get("Name", "")
+
+    @property
+    def location(self) -> str:
+        return f"{API}/response-headers-policy/{self.id}"
+
+    def update(self, config: dict[str, Any]) -> None:
+        self.config = _plain(config)
+        self.last_modified_time = utcnow()
+        self.etag = cf_models.random_id()
+
+    def as_response(self) -> dict[str, Any]:
+        return {
+            "Id": self.id,
+            "LastModifiedTime": self.last_modified_time,
+            "ResponseHeadersPolicyConfig": self.config,
+        }
+
+
+def _security_headers() -> dict[str, Any]:
+    # AWS's documented values for the managed SecurityHeadersPolicy.
+    return {
+        "XSSProtection": {"Override": False, "Protection": True, "ModeBlock": True},
+        "FrameOptions": {"Override": False, "FrameOption": "SAMEORIGIN"},
+        "ReferrerPolicy": {"Override": False, "ReferrerPolicy": "strict-origin-when-cross-origin"},
+        "ContentTypeOptions": {"Override": False},
+        "StrictTransportSecurity": {
+            "Override": False,
+            "IncludeSubdomains": False,
+            "Preload": False,
+            "AccessControlMaxAgeSec": 31536000,
+        },
+    }
+
+
+def _cors(preflight: bool) -> dict[str, Any]:
+    methods = ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"] if preflight else ["GET", "HEAD"]
+    cors: dict[str, Any] = {
+        "AccessControlAllowOrigins": {"Quantity": 1, "Items": ["*"]},
+        "AccessControlAllowHeaders": {"Quantity": 1, "Items": ["*"]},
+        "AccessControlAllowMethods": {"Quantity": len(methods), "Items": methods},
+        "AccessControlAllowCredentials": False,
+        "OriginOverride": False,
+    }
+    if preflight:
+        cors["AccessControlExposeHeaders"] = {"Quantity": 1, "Items": ["*"]}
+    return cors
+
+
+MANAGED_RESPONSE_HEADERS_POLICIES = {
+    policy_id: ResponseHeadersPolicy(config, policy_id=policy_id, managed=True)
+    for policy_id, config in {
+        "67f7725c-6f97-4210-82d7-5512b31e9d03": {
+            "Name": "Managed-SecurityHeadersPolicy",
+            "Comment": "Adds a set of security headers to every response",
+            "SecurityHeadersConfig": _security_headers(),
+        },
+        "60669652-455b-4ae9-85a4-c4c02393f86c": {
+            "Name": "Managed-SimpleCORS",
+            "Comment": "Allows all origins for simple CORS requests",
+            "CorsConfig": _cors(preflight=False),
+        },
+        "5cc3b908-e619-4b99-88e5-2cf7f45965bd": {
+            "Name": "Managed-CORS-With-Preflight",
+            "Comment": "Allows all origins for CORS requests, including preflight requests",
+            "CorsConfig": _cors(preflight=True),
+        },
+        "e61eb60c-9c35-4d20-a928-2b84e02af89c": {
+            "Name": "Managed-CORS-and-SecurityHeadersPolicy",
+            "Comment": "Allows all origins for simple CORS requests, and adds security headers",
+            "CorsConfig": _cors(preflight=False),
+            "SecurityHeadersConfig": _security_headers(),
+        },
+        "eaab4381-ed33-4a86-88ca-d9558dc6cd63": {
+            "Name": "Managed-CORS-with-preflight-and-SecurityHeadersPolicy",
+            "Comment": "Allows all origins for CORS requests, including preflight requests, and adds security headers",
+            "CorsConfig": _cors(preflight=True),
+            "SecurityHeadersConfig": _security_headers(),
+        },
+    }.items()
+}
+
+
+def _behaviour_policy_ids(behaviours: list[Any]) -> set[str]:
+    """ResponseHeadersPolicyIds of cache behaviours given as request dicts or moto objects."""
+    ids = set()
+    for b in behaviours:
+        if isinstance(b, dict):
+            policy_id = b.get("ResponseHeadersPolicyId")
+        else:
+            policy_id = getattr(b, "response_headers_policy_id", None)
+        if policy_id:
+            ids.add(policy_id)
+    return ids
+
+
+def _requested_policy_ids(config: dict[str, Any]) -> set[str]:
+    behaviours = [config.get("DefaultCacheBehavior") or {}]
+    behaviours += (config.get("CacheBehaviors") or {}).get("Items") or []
+    return _behaviour_policy_ids(behaviours)
+
+
+def _distribution_policy_ids(dist: Any) -> set[str]:
+    config = dist.distribution_config
+    behaviours = [config.DefaultCacheBehavior]
+    behaviours += (config.CacheBehaviors or {}).get("Items") or []
+    return _behaviour_policy_ids(behaviours)
+
+
+Backend = cf_models.CloudFrontBackend
+_original_backend_init = Backend.__init__
+
+
+def _backend_init(self: Any, region_name: str, account_id: str) -> None:
+    _original_backend_init(self, region_name, account_id)
+    self.response_headers_policies = {}
+
+
+def get_response_headers_policy(self: Any, policy_id: str) -> ResponseHeadersPolicy:
+    policy = self.response_headers_policies.get(policy_id) or MANAGED_RESPONSE_HEADERS_POLICIES.get(policy_id)
+    if policy is None:
+        raise NoSuchResponseHeadersPolicy
+    return policy
+
+
+def _check_name_free(self: Any, name: str, own_id: str | None = None) -> None:
+    for policy in list(self.response_headers_policies.values()) + list(
+        MANAGED_RESPONSE_HEADERS_POLICIES.values()
+    ):
+        if policy.name == name and policy.id != own_id:
+            raise ResponseHeadersPolicyAlreadyExists
+
+
+def create_response_headers_policy(self: Any, config: dict[str, Any]) -> ResponseHeadersPolicy:
+    with _lock:
+        _check_name_free(self, config.get("Name", ""))
+        policy = ResponseHeadersPolicy(config)
+        self.response_headers_policies[policy.id] = policy
+        return policy
+
+
+def update_response_headers_policy(
+    self: Any, policy_id: str, config: dict[str, Any], if_match: str | None
+) -> ResponseHeadersPolicy:
+    with _lock:
+        policy = self.get_response_headers_policy(policy_id)
+        if policy.managed:
+            raise IllegalUpdate
+        check_if_match(if_match, policy.etag)
+        _check_name_free(self, config.get("Name", ""), own_id=policy_id)
+        policy.update(config)
+        return policy
+
+
+def delete_response_headers_policy(self: Any, policy_id: str, if_match: str | None) -> None:
+    with _lock:
+        policy = self.get_response_headers_policy(policy_id)
+        if policy.managed:
+            raise IllegalDelete
+        check_if_match(if_match, policy.etag)
+        for dist in self.distributions.values():
+            if policy_id in _distribution_policy_ids(dist):
+                raise ResponseHeadersPolicyInUse
+        del self.response_headers_policies[policy_id]
+
+
+def list_response_headers_policies(
+    self: Any, policy_type: str | None
+) -> list[tuple[str, ResponseHeadersPolicy]]:
+    if policy_type not in (None, "", "managed", "custom"):
+        raise InvalidArgument(f"Type must be managed or custom, not {policy_type}.")
+    found = []
+    if policy_type in (None, "", "managed"):
+        found += [("managed", p) for p in MANAGED_RESPONSE_HEADERS_POLICIES.values()]
+    if policy_type in (None, "", "custom"):
+        found += [("custom", p) for p in self.response_headers_policies.values()]
+    return found
+
+
+Backend.__init__ = _backend_init
+Backend.get_response_headers_policy = get_response_headers_policy
+Backend.create_response_headers_policy = create_response_headers_policy
+Backend.update_response_headers_policy = update_response_headers_policy
+Backend.delete_response_headers_policy = delete_response_headers_policy
+Backend.list_response_headers_policies = list_response_headers_policies
+
+
+def _rhp_create(self: Any) -> ActionResult:
+    config = self._get_param("ResponseHeadersPolicyConfig", {})
+    policy = self.backend.create_response_headers_policy(config)
+    return ActionResult(
+        {"ResponseHeadersPolicy": policy.as_response(), "Location": policy.location, "ETag": policy.etag}
+    )
+
+
+def _rhp_get(self: Any) -> ActionResult:
+    policy = self.backend.get_response_headers_policy(self._get_param("Id"))
+    return ActionResult({"ResponseHeadersPolicy": policy.as_response(), "ETag": policy.etag})
+
+
+def _rhp_get_config(self: Any) -> ActionResult:
+    policy = self.backend.get_response_headers_policy(self._get_param("Id"))
+    return ActionResult({"ResponseHeadersPolicyConfig": policy.config, "ETag": policy.etag})
+
+
+def _rhp_update(self: Any) -> ActionResult:
+    policy = self.backend.update_response_headers_policy(
+        self._get_param("Id"),
+        self._get_param("ResponseHeadersPolicyConfig", {}),
+        self._get_param("IfMatch"),
+    )
+    return ActionResult({"ResponseHeadersPolicy": policy.as_response(), "ETag": policy.etag})
+
+
+def _rhp_delete(self: Any) -> ActionResult:
+    self.backend.delete_response_headers_policy(self._get_param("Id"), self._get_param("IfMatch"))
+    return EmptyResult()
+
+
+def _rhp_list(self: Any) -> ActionResult:
+    marker = self._get_param("Marker")
+    raw_max = self._get_param("MaxItems")
+    try:
+        max_items = int(raw_max) if raw_max not in (None, "") else 100
+    except ValueError:
+        raise InvalidArgument("MaxItems must be a number.")
+    found = self.backend.list_response_headers_policies(self._get_param("Type"))
+    start = 0
+    if marker:
+        ids = [p.id for _, p in found]
+        if marker not in ids:
+            raise InvalidArgument("The marker is not valid.")
+        start = ids.index(marker)
+    page = found[start : start + max_items]
+    rest = found[start + max_items :]
+    items = [{"Type": kind, "ResponseHeadersPolicy": p.as_response()} for kind, p in page]
+    return ActionResult(
+        {
+            "ResponseHeadersPolicyList": {
+                "NextMarker": rest[0][1].id if rest else None,
+                "MaxItems": max_items,
+                "Quantity": len(items),
+                "Items": items or None,
+            }
+        }
+    )
+
+
+# moto calls the method named after the operation in snake case; the operation is found from
+# the HTTP method and path through botocore's service model (moto.core.routing).
+CloudFrontResponse.create_response_headers_policy = _rhp_create
+CloudFrontResponse.get_response_headers_policy = _rhp_get
+CloudFrontResponse.get_response_headers_policy_config = _rhp_get_config
+CloudFrontResponse.update_response_headers_policy = _rhp_update
+CloudFrontResponse.delete_response_headers_policy = _rhp_delete
+CloudFrontResponse.list_response_headers_policies = _rhp_list
+
+# Flask routes, read when the CloudFront app is built at the first CloudFront request.
+# POST/GET .../response-headers-policy: Create/List; GET/PUT/DELETE .../{Id}: Get/Update/Delete;
+# GET .../{Id}/config: GetConfig.
+cf_urls.url_paths.update(
+    {
+        "{0}/2020-05-31/response-headers-policy$": CloudFrontResponse.dispatch,
+        "{0}/2020-05-31/response-headers-policy/(?P<response_headers_policy_id>[^/]+)$": CloudFrontResponse.dispatch,
+        "{0}/2020-05-31/response-headers-policy/(?P<response_headers_policy_id>[^/]+)/config$": CloudFrontResponse.dispatch,
+    }
+)
+
+
+# --- Distributions ---------------------------------------------------------------------------
+
+
+def _mark_changed(dist: Any) -> None:
+    dist.last_modified_time = utcnow()
+    dist._deployed_at = time.monotonic() + DEPLOY_SECONDS
+
+
+def _distribution_status(self: Any) -> str:
+    deployed_at = self.__dict__.get("_deployed_at", 0.0)
+    return "Deployed" if time.monotonic() >= deployed_at else "InProgress"
+
+
+_original_distribution_init = cf_models.Distribution.__init__
+
+
+def _distribution_init(self: Any, account_id: str, region_name: str, config: dict[str, Any]) -> None:
+    _original_distribution_init(self, account_id, region_name, config)
+    _mark_changed(self)
+
+
+# Status follows the clock, not the number of reads (moto's ManagedState).
+cf_models.Distribution.__init__ = _distribution_init
+cf_models.Distribution.status = property(_distribution_status, lambda self, value: None)
+cf_models.Distribution.advance = lambda self: None
+
+
+def _check_policy_refs(self: Any, config: dict[str, Any]) -> None:
+    for policy_id in _requested_policy_ids(config):
+        self.get_response_headers_policy(policy_id)
+
+
+_original_create_with_tags = Backend.create_distribution_with_tags
+
+
+def create_distribution_with_tags(
+    self: Any, distribution_config: dict[str, Any], tags: list[dict[str, str]]
+) -> Any:
+    _check_policy_refs(self, distribution_config)
+    return _original_create_with_tags(self, distribution_config, tags)
+
+
+def update_distribution(self: Any, dist_config: dict[str, Any], _id: str, if_match: str | None) -> Any:
+    with _lock:
+        if _id is None or _id not in self.distributions:
+            raise NoSuchDistribution
+        dist = self.distributions[_id]
+        check_if_match(if_match, dist.etag)
+        if not dist_config:
+            raise InvalidArgument("DistributionConfig is required.")
+        _check_policy_refs(self, dist_config)
+        dist.distribution_config = cf_models.DistributionConfig(dist_config)
+        dist.etag = cf_models.random_id()
+        _mark_changed(dist)
+        return dist, dist.location, dist.etag
+
+
+def delete_distribution(self: Any, distribution_id: str, if_match: str | None) -> None:
+    with _lock:
+        if distribution_id not in self.distributions:
+            raise NoSuchDistribution
+        dist = self.distributions[distribution_id]
+        check_if_match(if_match, dist.etag)
+        # AWS also refuses while the update that disabled the distribution is still deploying.
+        if dist.distribution_config.Enabled or dist.status != "Deployed":
+            raise DistributionNotDisabled
+        del self.distributions[distribution_id]
+        self.invalidations.pop(distribution_id, None)
+        self.tagger.delete_all_tags_for_resource(dist.arn)
+
+
+Backend.create_distribution_with_tags = create_distribution_with_tags
+Backend.update_distribution = update_distribution
+Backend.delete_distribution = delete_distribution
+
+
+# --- Distribution config round trip ----------------------------------------------------------
+
+_original_origin_init = cf_models.Origin.__init__
+
+
+def _origin_init(self: Any, origin: dict[str, Any]) -> None:
+    _original_origin_init(self, origin)
+    self.origin_access_control_id = origin.get("OriginAccessControlId") or ""
+    self.s3_origin_config = None
+    if "S3OriginConfig" in origin:
+        s3_config = dict(origin["S3OriginConfig"] or {})
+        s3_config["OriginAccessIdentity"] = s3_config.get("OriginAccessIdentity") or ""
+        self.s3_origin_config = s3_config
+
+
+cf_models.Origin.__init__ = _origin_init
+
+
+def _viewer_certificate_init(self: Any, config: dict[str, Any]) -> None:
+    # As AWS returns it: the deprecated Certificate/CertificateSource mirror the chosen
+    # certificate, and the default certificate reports SSLSupportMethod vip and TLSv1.
+    acm_arn = config.get("ACMCertificateArn") or None
+    iam_id = config.get("IAMCertificateId") or None
+    self.acm_certificate_arn = acm_arn
+    self.iam_certificate_id = iam_id
+    if acm_arn or iam_id:
+        self.cloud_front_default_certificate = bool(config.get("CloudFrontDefaultCertificate", False))
+        self.ssl_support_method = config.get("SSLSupportMethod") or "sni-only"
+        self.minimum_protocol_version = config.get("MinimumProtocolVersion") or "TLSv1"
+        self.certificate = acm_arn or iam_id
+        self.certificate_source = "acm" if acm_arn else "iam"
+    else:
+        self.cloud_front_default_certificate = config.get("CloudFrontDefaultCertificate", True)
+        self.ssl_support_method = config.get("SSLSupportMethod") or "vip"
+        self.minimum_protocol_version = config.get("MinimumProtocolVersion") or "TLSv1"
+        self.certificate = None
+        self.certificate_source = "cloudfront"
+
+
+cf_models.ViewerCertificate.__init__ = _viewer_certificate_init
+
+_original_default_behaviour_init = cf_models.DefaultCacheBehaviour.__init__
+
+
+def _default_behaviour_init(self: Any, config: dict[str, Any]) -> None:
+    _original_default_behaviour_init(self, config)
+    self.compress = config.get("Compress", False)
+    self.lambda_function_associations = config.get("LambdaFunctionAssociations") or {"Quantity": 0}
+    self.function_associations = config.get("FunctionAssociations") or {"Quantity": 0}
+    self.cache_policy_id = config.get("CachePolicyId") or None
+    self.origin_request_policy_id = config.get("OriginRequestPolicyId") or None
+    self.response_headers_policy_id = config.get("ResponseHeadersPolicyId") or None
+    if self.cache_policy_id:
+        # With a cache policy AWS returns no legacy cache settings unless they were sent.
+        if "ForwardedValues" not in config:
+            self.forwarded_values = None
+        for key, attr in (("MinTTL", "min_ttl"), ("DefaultTTL", "default_ttl"), ("MaxTTL", "max_ttl")):
+            if key not in config:
+                setattr(self, attr, None)
+
+
+_original_behaviour_init = cf_models.CacheBehaviour.__init__
+
+
+def _behaviour_init(self: Any, config: dict[str, Any]) -> None:
+    _original_behaviour_init(self, config)
+    self.cache_policy_id = config.get("CachePolicyId") or None
+    self.origin_request_policy_id = config.get("OriginRequestPolicyId") or None
+
+
+cf_models.DefaultCacheBehaviour.__init__ = _default_behaviour_init
+cf_models.CacheBehaviour.__init__ = _behaviour_init
+
+
+# Lambda: UpdateFunctionUrlConfig replaces the URL's CORS configuration with the one sent, an
+# empty one included (that is how CORS is removed); moto keeps the old one when it is empty.
+import moto.awslambda.models as lambda_models  # noqa: E402
+
+
+def _url_config_update(self: Any, new_config: dict[str, Any]) -> None:
+    if "Cors" in new_config:
+        self.config["Cors"] = new_config["Cors"] or None
+    if new_config.get("AuthType"):
+        self.config["AuthType"] = new_config["AuthType"]
+    self.last_modified = lambda_models.utcnow().strftime("%Y-%m-%dT%H:%M:%S")
+
+
+lambda_models.FunctionUrlConfig.update = _url_config_update
+
+
+if __name__ == "__main__":
+    from moto.server import main
+
+    sys.argv[0] = "moto_server"
+    sys.exit(main())

@@ -1,0 +1,489 @@
+"""Check the CloudFront behaviour scripts/moto_extras.py adds to moto, with boto3.
+
+Usage: moto_extras_check.py ENDPOINT_URL   (a server started with scripts/moto-server)
+
+Starts nothing itself. Exits 0 when every check passes, 1 otherwise, printing one line per
+check. Set MOTO_CLOUDFRONT_DEPLOY_SECONDS to the value the server was started with (default 2)
+so the deployment delay can be checked: 0 (distributions are Deployed at once) or at least 1.
+Safe to run repeatedly against the same server; each run leaves one enabled distribution behind
+and deletes everything else it creates.
+"""
+
+import os
+import sys
+import time
+import uuid
+from typing import Any, Callable
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+SECURITY_HEADERS_POLICY = "67f7725c-6f97-4210-82d7-5512b31e9d03"
+MANAGED_RESPONSE_HEADERS_POLICIES = {
+    SECURITY_HEADERS_POLICY,
+    "60669652-455b-4ae9-85a4-c4c02393f86c",  # SimpleCORS
+    "5cc3b908-e619-4b99-88e5-2cf7f45965bd",  # CORS-With-Preflight
+    "e61eb60c-9c35-4d20-a928-2b84e02af89c",  # CORS-and-SecurityHeadersPolicy
+    "eaab4381-ed33-4a86-88ca-d9558dc6cd63",  # CORS-with-preflight-and-SecurityHeadersPolicy
+}
+CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+USE_ORIGIN_CACHE_CONTROL_HEADERS = "83da9c7e-98b4-4e11-a168-04f0df8e2c65"
+ALL_VIEWER_EXCEPT_HOST_HEADER = "b689b0a8-53d0-40ab-baf2-68738e2966ac"
+CORS_S3_ORIGIN = "88a5eaf4-2fd4-4709-b370-b4c650ea3fcf"
+DEPLOY_SECONDS = float(os.environ.get("MOTO_CLOUDFRONT_DEPLOY_SECONDS", "2"))
+# Status right after a create or update: InProgress, unless the server deploys at once.
+NEW_STATUS = "Deployed" if DEPLOY_SECONDS == 0 else "InProgress"
+
+failures: list[str] = []
+passes = 0
+
+
+def check(name: str, ok: bool, detail: Any = "") -> bool:
+    global passes
+    if ok:
+        passes += 1
+        print(f"ok    {name}")
+    else:
+        failures.append(name)
+        print(f"FAIL  {name}{': ' + str(detail) if detail != '' else ''}")
+    return ok
+
+
+def expect_error(name: str, call: Callable[[], Any], code: str, status: int) -> ClientError | None:
+    try:
+        call()
+    except ClientError as e:
+        got_code = e.response["Error"]["Code"]
+        got_status = e.response["ResponseMetadata"]["HTTPStatusCode"]
+        check(name, (got_code, got_status) == (code, status), f"got {got_code} {got_status}, want {code} {status}")
+        return e
+    check(name, False, f"succeeded, want {code} {status}")
+    return None
+
+
+def status_of(resp: dict[str, Any]) -> int:
+    return resp["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def policy_config(name: str) -> dict[str, Any]:
+    return {
+        "Name": name,
+        "Comment": "security headers for presigned downloads",
+        "SecurityHeadersConfig": {
+            "StrictTransportSecurity": {
+                "Override": True,
+                "IncludeSubdomains": True,
+                "Preload": True,
+                "AccessControlMaxAgeSec": 63072000,
+            },
+            "ContentSecurityPolicy": {
+                "Override": True,
+                "ContentSecurityPolicy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+            },
+            "ContentTypeOptions": {"Override": True},
+            "FrameOptions": {"Override": True, "FrameOption": "DENY"},
+            "ReferrerPolicy": {"Override": True, "ReferrerPolicy": "no-referrer"},
+            "XSSProtection": {"Override": True, "Protection": True, "ModeBlock": True},
+        },
+        "CorsConfig": {
+            "AccessControlAllowOrigins": {"Quantity": 1, "Items": ["https://app.example.com"]},
+            "AccessControlAllowHeaders": {"Quantity": 2, "Items": ["authorization", "content-type"]},
+            "AccessControlAllowMethods": {"Quantity": 2, "Items": ["GET", "PUT"]},
+            "AccessControlAllowCredentials": False,
+            "AccessControlExposeHeaders": {"Quantity": 1, "Items": ["ETag"]},
+            "AccessControlMaxAgeSec": 600,
+            "OriginOverride": True,
+        },
+        "ServerTimingHeadersConfig": {"Enabled": True, "SamplingRate": 12.5},
+        "CustomHeadersConfig": {
+            "Quantity": 1,
+            "Items": [{"Header": "X-Served-By", "Value": "presign-stack", "Override": False}],
+        },
+        "RemoveHeadersConfig": {"Quantity": 1, "Items": [{"Header": "Server"}]},
+    }
+
+
+def distribution_config(ref: str, default_rhp: str, path_rhp: str | None, enabled: bool = True) -> dict[str, Any]:
+    path_behaviour: dict[str, Any] = {
+        "PathPattern": "/api/*",
+        "TargetOriginId": "api",
+        "ViewerProtocolPolicy": "https-only",
+        "AllowedMethods": {
+            "Quantity": 7,
+            "Items": ["GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"],
+            "CachedMethods": {"Quantity": 2, "Items": ["GET", "HEAD"]},
+        },
+        "Compress": False,
+        "CachePolicyId": CACHING_DISABLED,
+        "OriginRequestPolicyId": ALL_VIEWER_EXCEPT_HOST_HEADER,
+    }
+    if path_rhp:
+        path_behaviour["ResponseHeadersPolicyId"] = path_rhp
+    return {
+        "CallerReference": ref,
+        "Aliases": {"Quantity": 1, "Items": [f"{ref}.files.example.com"]},
+        "DefaultRootObject": "index.html",
+        "Origins": {
+            "Quantity": 3,
+            "Items": [
+                {
+                    "Id": "files",
+                    "DomainName": "presign-files.s3.us-east-1.amazonaws.com",
+                    "OriginPath": "",
+                    "CustomHeaders": {"Quantity": 0},
+                    "S3OriginConfig": {"OriginAccessIdentity": ""},
+                    "OriginAccessControlId": "E2QWRUHAPOMQZL",
+                },
+                {
+                    "Id": "legacy",
+                    "DomainName": "presign-legacy.s3.us-east-1.amazonaws.com",
+                    "S3OriginConfig": {"OriginAccessIdentity": ""},
+                },
+                {
+                    "Id": "api",
+                    "DomainName": "abc123.execute-api.us-east-1.amazonaws.com",
+                    "CustomOriginConfig": {
+                        "HTTPPort": 80,
+                        "HTTPSPort": 443,
+                        "OriginProtocolPolicy": "https-only",
+                        "OriginSslProtocols": {"Quantity": 1, "Items": ["TLSv1.2"]},
+                    },
+                },
+            ],
+        },
+        "DefaultCacheBehavior": {
+            "TargetOriginId": "files",
+            "ViewerProtocolPolicy": "redirect-to-https",
+            "AllowedMethods": {
+                "Quantity": 2,
+                "Items": ["GET", "HEAD"],
+                "CachedMethods": {"Quantity": 2, "Items": ["GET", "HEAD"]},
+            },
+            "Compress": True,
+            "CachePolicyId": CACHING_OPTIMIZED,
+            "OriginRequestPolicyId": CORS_S3_ORIGIN,
+            "ResponseHeadersPolicyId": default_rhp,
+        },
+        "CacheBehaviors": {
+            "Quantity": 2,
+            "Items": [
+                path_behaviour,
+                {
+                    "PathPattern": "/static/*",
+                    "TargetOriginId": "legacy",
+                    "ViewerProtocolPolicy": "allow-all",
+                    "CachePolicyId": USE_ORIGIN_CACHE_CONTROL_HEADERS,
+                },
+            ],
+        },
+        "CustomErrorResponses": {
+            "Quantity": 2,
+            "Items": [
+                {"ErrorCode": 403, "ResponsePagePath": "/index.html", "ResponseCode": "200", "ErrorCachingMinTTL": 10},
+                {"ErrorCode": 404, "ResponsePagePath": "/index.html", "ResponseCode": "200", "ErrorCachingMinTTL": 10},
+            ],
+        },
+        "Comment": f"presign-stack files {ref}",
+        "PriceClass": "PriceClass_100",
+        "Enabled": enabled,
+        "ViewerCertificate": {
+            "ACMCertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-aaaa-bbbb-cccc-0123456789ab",
+            "SSLSupportMethod": "sni-only",
+            "MinimumProtocolVersion": "TLSv1.2_2021",
+            "CloudFrontDefaultCertificate": False,
+        },
+        "HttpVersion": "http2and3",
+        "IsIPV6Enabled": True,
+    }
+
+
+def check_round_trip(where: str, sent: dict[str, Any], got: dict[str, Any]) -> None:
+    """One check line for a whole DistributionConfig, listing every field that did not round-trip."""
+    wrong: list[str] = []
+
+    def same(field: str, got_value: Any, want: Any) -> None:
+        if got_value != want:
+            wrong.append(f"{field}: got {got_value!r}, want {want!r}")
+
+    for key in ("CallerReference", "DefaultRootObject", "CustomErrorResponses", "HttpVersion",
+                "PriceClass", "Aliases", "Comment", "Enabled", "IsIPV6Enabled"):
+        same(key, got.get(key), sent[key])
+    # As AWS answers an ACM certificate: the deprecated Certificate/CertificateSource mirror it.
+    same("ViewerCertificate", got.get("ViewerCertificate"),
+         {**sent["ViewerCertificate"], "Certificate": sent["ViewerCertificate"]["ACMCertificateArn"],
+          "CertificateSource": "acm"})
+    origins = {o["Id"]: o for o in got["Origins"].get("Items", [])}
+    same("Origins.Quantity", got["Origins"]["Quantity"], 3)
+    files, legacy, api = origins.get("files", {}), origins.get("legacy", {}), origins.get("api", {})
+    same("files.OriginAccessControlId", files.get("OriginAccessControlId"), "E2QWRUHAPOMQZL")
+    same("files.S3OriginConfig", files.get("S3OriginConfig"), {"OriginAccessIdentity": ""})
+    same("legacy.OriginAccessControlId (none sent)", legacy.get("OriginAccessControlId"), "")
+    same("legacy.S3OriginConfig", legacy.get("S3OriginConfig"), {"OriginAccessIdentity": ""})
+    custom = api.get("CustomOriginConfig", {})
+    for key, value in sent["Origins"]["Items"][2]["CustomOriginConfig"].items():
+        same(f"api.CustomOriginConfig.{key}", custom.get(key), value)
+    same("api has no S3OriginConfig", "S3OriginConfig" in api, False)
+    d_sent, d_got = sent["DefaultCacheBehavior"], got["DefaultCacheBehavior"]
+    for key, value in d_sent.items():
+        same(f"DefaultCacheBehavior.{key}", d_got.get(key), value)
+    same("DefaultCacheBehavior legacy ForwardedValues/TTLs (cache policy used)",
+         sorted({"ForwardedValues", "MinTTL", "DefaultTTL", "MaxTTL"} & set(d_got)), [])
+    got_paths = {b["PathPattern"]: b for b in got["CacheBehaviors"].get("Items", [])}
+    same("CacheBehaviors.Quantity", got["CacheBehaviors"]["Quantity"], len(sent["CacheBehaviors"]["Items"]))
+    for b_sent in sent["CacheBehaviors"]["Items"]:
+        path = b_sent["PathPattern"]
+        b_got = got_paths.get(path, {})
+        for key, value in b_sent.items():
+            same(f"CacheBehavior {path} {key}", b_got.get(key), value)
+        for key in ("OriginRequestPolicyId", "ResponseHeadersPolicyId"):
+            if key not in b_sent:
+                same(f"CacheBehavior {path} {key} (none sent)", b_got.get(key), None)
+        if "Compress" not in b_sent:
+            same(f"CacheBehavior {path} Compress (none sent)", b_got.get("Compress"), False)
+    check(f"{where}: DistributionConfig round-trips (origins with OAC and S3OriginConfig, cache "
+          "behaviours with their policy ids, certificate, error responses, ...)", not wrong, "; ".join(wrong))
+
+
+def wait_deployed(cf: Any, dist_id: str, since: float) -> float | None:
+    """Seconds from `since` until GetDistribution reports Deployed, or None on time-out."""
+    limit = since + DEPLOY_SECONDS + 15
+    while time.monotonic() < limit:
+        if cf.get_distribution(Id=dist_id)["Distribution"]["Status"] == "Deployed":
+            return time.monotonic() - since
+        time.sleep(0.1)
+    return None
+
+
+def check_deploy_delay(cf: Any, dist_id: str, since: float, what: str) -> None:
+    took = wait_deployed(cf, dist_id, since)
+    check(f"{what}: Deployed after about MOTO_CLOUDFRONT_DEPLOY_SECONDS ({DEPLOY_SECONDS:g}s)",
+          took is not None and took >= DEPLOY_SECONDS - 0.3, f"took {took}")
+
+
+def main() -> int:
+    if len(sys.argv) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    if 0 < DEPLOY_SECONDS < 1:
+        print("MOTO_CLOUDFRONT_DEPLOY_SECONDS must be 0 or at least 1 for the timing checks", file=sys.stderr)
+        return 2
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "test")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
+    cf = boto3.client("cloudfront", endpoint_url=sys.argv[1], region_name="us-east-1",
+                      config=Config(retries={"max_attempts": 1}))
+    run = uuid.uuid4().hex[:8]
+
+    # --- 1. Response headers policies ---
+    sent = policy_config(f"presign-security-{run}")
+    created = cf.create_response_headers_policy(ResponseHeadersPolicyConfig=sent)
+    policy = created["ResponseHeadersPolicy"]
+    pid, etag1 = policy["Id"], created["ETag"]
+    check("CreateResponseHeadersPolicy answers 201", status_of(created) == 201, status_of(created))
+    check("CreateResponseHeadersPolicy ETag header", bool(etag1))
+    check("CreateResponseHeadersPolicy Location header",
+          created.get("Location", "").endswith(f"/2020-05-31/response-headers-policy/{pid}"), created.get("Location"))
+    check("CreateResponseHeadersPolicy LastModifiedTime", bool(policy.get("LastModifiedTime")))
+    check("CreateResponseHeadersPolicy config round-trips", policy["ResponseHeadersPolicyConfig"] == sent,
+          policy["ResponseHeadersPolicyConfig"])
+    expect_error("CreateResponseHeadersPolicy with a taken Name -> 409 ResponseHeadersPolicyAlreadyExists",
+                 lambda: cf.create_response_headers_policy(ResponseHeadersPolicyConfig=policy_config(sent["Name"])),
+                 "ResponseHeadersPolicyAlreadyExists", 409)
+
+    got = cf.get_response_headers_policy(Id=pid)
+    check("GetResponseHeadersPolicy", got["ResponseHeadersPolicy"]["Id"] == pid and got["ETag"] == etag1
+          and got["ResponseHeadersPolicy"]["ResponseHeadersPolicyConfig"] == sent, got)
+    got_config = cf.get_response_headers_policy_config(Id=pid)
+    check("GetResponseHeadersPolicyConfig", got_config["ResponseHeadersPolicyConfig"] == sent
+          and got_config["ETag"] == etag1, got_config)
+    missing = str(uuid.uuid4())
+    expect_error("GetResponseHeadersPolicy unknown id -> 404 NoSuchResponseHeadersPolicy",
+                 lambda: cf.get_response_headers_policy(Id=missing), "NoSuchResponseHeadersPolicy", 404)
+    expect_error("GetResponseHeadersPolicyConfig unknown id -> 404 NoSuchResponseHeadersPolicy",
+                 lambda: cf.get_response_headers_policy_config(Id=missing), "NoSuchResponseHeadersPolicy", 404)
+    managed = cf.get_response_headers_policy(Id=SECURITY_HEADERS_POLICY)["ResponseHeadersPolicy"]
+    check("GetResponseHeadersPolicy managed SecurityHeadersPolicy",
+          managed["ResponseHeadersPolicyConfig"]["Name"] == "Managed-SecurityHeadersPolicy", managed)
+
+    updated_config = {**sent, "Comment": "updated"}
+    updated_config["SecurityHeadersConfig"] = {
+        **sent["SecurityHeadersConfig"],
+        "StrictTransportSecurity": {"Override": False, "AccessControlMaxAgeSec": 31536000},
+    }
+    expect_error("UpdateResponseHeadersPolicy without If-Match -> 400 InvalidIfMatchVersion",
+                 lambda: cf.update_response_headers_policy(Id=pid, ResponseHeadersPolicyConfig=updated_config),
+                 "InvalidIfMatchVersion", 400)
+    expect_error("UpdateResponseHeadersPolicy wrong If-Match -> 412 PreconditionFailed",
+                 lambda: cf.update_response_headers_policy(Id=pid, IfMatch="E0WRONGETAG00",
+                                                           ResponseHeadersPolicyConfig=updated_config),
+                 "PreconditionFailed", 412)
+    upd = cf.update_response_headers_policy(Id=pid, IfMatch=etag1, ResponseHeadersPolicyConfig=updated_config)
+    etag2 = upd["ETag"]
+    check("UpdateResponseHeadersPolicy answers 200 with a new ETag", status_of(upd) == 200 and etag2 and etag2 != etag1,
+          (status_of(upd), etag1, etag2))
+    check("UpdateResponseHeadersPolicy config round-trips",
+          upd["ResponseHeadersPolicy"]["ResponseHeadersPolicyConfig"] == updated_config
+          and cf.get_response_headers_policy_config(Id=pid)["ResponseHeadersPolicyConfig"] == updated_config)
+    expect_error("UpdateResponseHeadersPolicy with the old ETag -> 412 PreconditionFailed",
+                 lambda: cf.update_response_headers_policy(Id=pid, IfMatch=etag1, ResponseHeadersPolicyConfig=updated_config),
+                 "PreconditionFailed", 412)
+    other = cf.create_response_headers_policy(ResponseHeadersPolicyConfig={"Name": f"presign-other-{run}"})
+    expect_error("UpdateResponseHeadersPolicy to a taken Name -> 409 ResponseHeadersPolicyAlreadyExists",
+                 lambda: cf.update_response_headers_policy(Id=other["ResponseHeadersPolicy"]["Id"], IfMatch=other["ETag"],
+                                                           ResponseHeadersPolicyConfig={"Name": sent["Name"]}),
+                 "ResponseHeadersPolicyAlreadyExists", 409)
+    cf.delete_response_headers_policy(Id=other["ResponseHeadersPolicy"]["Id"], IfMatch=other["ETag"])
+
+    custom = cf.list_response_headers_policies(Type="custom")["ResponseHeadersPolicyList"]
+    mine = [i for i in custom.get("Items", []) if i["ResponseHeadersPolicy"]["Id"] == pid]
+    check("ListResponseHeadersPolicies Type=custom lists the policy",
+          len(mine) == 1 and mine[0]["Type"] == "custom" and custom["Quantity"] == len(custom["Items"])
+          and mine[0]["ResponseHeadersPolicy"]["ResponseHeadersPolicyConfig"] == updated_config
+          and all(i["Type"] == "custom" for i in custom["Items"]), custom)
+    managed_list = cf.list_response_headers_policies(Type="managed")["ResponseHeadersPolicyList"]
+    check("ListResponseHeadersPolicies Type=managed lists the managed policies",
+          {i["ResponseHeadersPolicy"]["Id"] for i in managed_list["Items"]} == MANAGED_RESPONSE_HEADERS_POLICIES
+          and all(i["Type"] == "managed" for i in managed_list["Items"]) and managed_list["MaxItems"] == 100,
+          managed_list)
+    page1 = cf.list_response_headers_policies(Type="managed", MaxItems="2")["ResponseHeadersPolicyList"]
+    page2 = cf.list_response_headers_policies(Type="managed", MaxItems="2", Marker=page1.get("NextMarker", ""))
+    page2 = page2["ResponseHeadersPolicyList"]
+    check("ListResponseHeadersPolicies pages with MaxItems/NextMarker",
+          page1["Quantity"] == 2 and page1["MaxItems"] == 2 and bool(page1.get("NextMarker"))
+          and page2["Quantity"] == 2 and not {i["ResponseHeadersPolicy"]["Id"] for i in page1["Items"]}
+          & {i["ResponseHeadersPolicy"]["Id"] for i in page2["Items"]}, (page1, page2))
+    expect_error("ListResponseHeadersPolicies Type=other -> 400 InvalidArgument",
+                 lambda: cf.list_response_headers_policies(Type="other"), "InvalidArgument", 400)
+    managed_etag = cf.get_response_headers_policy(Id=SECURITY_HEADERS_POLICY)["ETag"]
+    expect_error("UpdateResponseHeadersPolicy of a managed policy -> 400 IllegalUpdate",
+                 lambda: cf.update_response_headers_policy(Id=SECURITY_HEADERS_POLICY, IfMatch=managed_etag,
+                                                           ResponseHeadersPolicyConfig={"Name": f"x-{run}"}),
+                 "IllegalUpdate", 400)
+    expect_error("DeleteResponseHeadersPolicy of a managed policy -> 400 IllegalDelete",
+                 lambda: cf.delete_response_headers_policy(Id=SECURITY_HEADERS_POLICY, IfMatch=managed_etag),
+                 "IllegalDelete", 400)
+    every = cf.list_response_headers_policies()["ResponseHeadersPolicyList"]
+    kinds = {i["Type"] for i in every["Items"]}
+    check("ListResponseHeadersPolicies without Type lists both kinds", kinds == {"managed", "custom"}, kinds)
+
+    # --- 4/5. Distributions referencing policies; round trip ---
+    for where, bad in (("DefaultCacheBehavior", distribution_config(f"bad-d-{run}", missing, None)),
+                       ("CacheBehavior", distribution_config(f"bad-c-{run}", SECURITY_HEADERS_POLICY, missing))):
+        expect_error(f"CreateDistribution with an unknown ResponseHeadersPolicyId in {where} -> NoSuchResponseHeadersPolicy",
+                     lambda bad=bad: cf.create_distribution(DistributionConfig=bad), "NoSuchResponseHeadersPolicy", 404)
+    dist_sent = distribution_config(f"dist-{run}", SECURITY_HEADERS_POLICY, pid)
+    t_create = time.monotonic()
+    dist = cf.create_distribution(DistributionConfig=dist_sent)
+    did, detag = dist["Distribution"]["Id"], dist["ETag"]
+    check("CreateDistribution with managed cache/origin request/response headers policy ids and a custom policy",
+          status_of(dist) == 201, status_of(dist))
+    check_round_trip("CreateDistribution", dist_sent, dist["Distribution"]["DistributionConfig"])
+    check_round_trip("GetDistribution", dist_sent, cf.get_distribution(Id=did)["Distribution"]["DistributionConfig"])
+    got_dc = cf.get_distribution_config(Id=did)
+    check_round_trip("GetDistributionConfig", dist_sent, got_dc["DistributionConfig"])
+    check("GetDistributionConfig ETag is the create ETag", got_dc["ETag"] == detag, (got_dc["ETag"], detag))
+    statuses = [cf.get_distribution(Id=did)["Distribution"]["Status"] for _ in range(4)]
+    check(f"new distribution stays {NEW_STATUS} however often it is read", statuses == [NEW_STATUS] * 4
+          or time.monotonic() - t_create >= DEPLOY_SECONDS, statuses)
+    check_deploy_delay(cf, did, t_create, "CreateDistribution")
+
+    plain_ref = f"plain-{run}"
+    plain = cf.create_distribution(DistributionConfig={
+        "CallerReference": plain_ref, "Comment": "", "Enabled": True,
+        "Origins": {"Quantity": 1, "Items": [{"Id": "o", "DomainName": "plain.s3.us-east-1.amazonaws.com",
+                                               "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
+        "DefaultCacheBehavior": {"TargetOriginId": "o", "ViewerProtocolPolicy": "allow-all", "CachePolicyId": CACHING_OPTIMIZED},
+    })
+    vc = plain["Distribution"]["DistributionConfig"]["ViewerCertificate"]
+    check("default viewer certificate answered as AWS does",
+          vc == {"CloudFrontDefaultCertificate": True, "SSLSupportMethod": "vip", "MinimumProtocolVersion": "TLSv1",
+                 "CertificateSource": "cloudfront"}, vc)
+    check("Compress defaults to false", plain["Distribution"]["DistributionConfig"]["DefaultCacheBehavior"]["Compress"] is False)
+
+    # In use: a cache behaviour references the custom policy.
+    expect_error("DeleteResponseHeadersPolicy used by a CacheBehavior -> 409 ResponseHeadersPolicyInUse",
+                 lambda: cf.delete_response_headers_policy(Id=pid, IfMatch=etag2), "ResponseHeadersPolicyInUse", 409)
+
+    # --- 3. UpdateDistribution ---
+    moved = distribution_config(f"dist-{run}", pid, None)  # now only the default behaviour uses it
+    expect_error("UpdateDistribution without If-Match -> 400 InvalidIfMatchVersion",
+                 lambda: cf.update_distribution(Id=did, DistributionConfig=moved), "InvalidIfMatchVersion", 400)
+    expect_error("UpdateDistribution wrong If-Match -> 412 PreconditionFailed",
+                 lambda: cf.update_distribution(Id=did, IfMatch="E0WRONGETAG00", DistributionConfig=moved),
+                 "PreconditionFailed", 412)
+    bad_update = distribution_config(f"dist-{run}", SECURITY_HEADERS_POLICY, missing)
+    expect_error("UpdateDistribution with an unknown ResponseHeadersPolicyId -> NoSuchResponseHeadersPolicy",
+                 lambda: cf.update_distribution(Id=did, IfMatch=detag, DistributionConfig=bad_update),
+                 "NoSuchResponseHeadersPolicy", 404)
+    before = cf.get_distribution(Id=did)["Distribution"]
+    t_update = time.monotonic()
+    upd = cf.update_distribution(Id=did, IfMatch=detag, DistributionConfig=moved)
+    detag2 = upd["ETag"]
+    check("UpdateDistribution answers 200 with a new ETag", status_of(upd) == 200 and detag2 != detag, (detag, detag2))
+    check(f"UpdateDistribution: Status {NEW_STATUS}", upd["Distribution"]["Status"] == NEW_STATUS, upd["Distribution"]["Status"])
+    check("UpdateDistribution: LastModifiedTime moves",
+          upd["Distribution"]["LastModifiedTime"] > before["LastModifiedTime"],
+          (before["LastModifiedTime"], upd["Distribution"]["LastModifiedTime"]))
+    check(f"GetDistribution after update: {NEW_STATUS}, new ETag",
+          (lambda r: r["Distribution"]["Status"] == NEW_STATUS and r["ETag"] == detag2)(cf.get_distribution(Id=did)))
+    listed = {d["Id"]: d for d in cf.list_distributions()["DistributionList"].get("Items", [])}
+    check(f"ListDistributions after update: {NEW_STATUS}", listed.get(did, {}).get("Status") == NEW_STATUS,
+          listed.get(did, {}).get("Status"))
+    check_round_trip("GetDistributionConfig after update", moved, cf.get_distribution_config(Id=did)["DistributionConfig"])
+    expect_error("UpdateDistribution with the old ETag -> 412 PreconditionFailed",
+                 lambda: cf.update_distribution(Id=did, IfMatch=detag, DistributionConfig=moved), "PreconditionFailed", 412)
+    check_deploy_delay(cf, did, t_update, "UpdateDistribution")
+    listed = {d["Id"]: d for d in cf.list_distributions()["DistributionList"].get("Items", [])}
+    check("ListDistributions once deployed: Deployed", listed.get(did, {}).get("Status") == "Deployed", listed.get(did, {}).get("Status"))
+
+    expect_error("DeleteResponseHeadersPolicy used by a DefaultCacheBehavior -> 409 ResponseHeadersPolicyInUse",
+                 lambda: cf.delete_response_headers_policy(Id=pid, IfMatch=etag2), "ResponseHeadersPolicyInUse", 409)
+
+    # --- 2. DeleteDistribution ---
+    err = expect_error("DeleteDistribution of an enabled distribution -> 409 DistributionNotDisabled",
+                       lambda: cf.delete_distribution(Id=did, IfMatch=detag2), "DistributionNotDisabled", 409)
+    check("DistributionNotDisabled message",
+          err is not None and err.response["Error"]["Message"] == "The distribution you are trying to delete has not been disabled.",
+          err and err.response["Error"]["Message"])
+    expect_error("DeleteDistribution without If-Match -> 400 InvalidIfMatchVersion",
+                 lambda: cf.delete_distribution(Id=did), "InvalidIfMatchVersion", 400)
+    expect_error("DeleteDistribution wrong If-Match -> 412 PreconditionFailed",
+                 lambda: cf.delete_distribution(Id=did, IfMatch="E0WRONGETAG00"), "PreconditionFailed", 412)
+    disabled = distribution_config(f"dist-{run}", SECURITY_HEADERS_POLICY, None, enabled=False)
+    t_disable = time.monotonic()
+    detag3 = cf.update_distribution(Id=did, IfMatch=detag2, DistributionConfig=disabled)["ETag"]
+    expect_error("DeleteDistribution disabled, stale If-Match -> 412 PreconditionFailed",
+                 lambda: cf.delete_distribution(Id=did, IfMatch=detag2), "PreconditionFailed", 412)
+    if NEW_STATUS == "InProgress":
+        expect_error("DeleteDistribution while the disabling is still deploying -> 409 DistributionNotDisabled",
+                     lambda: cf.delete_distribution(Id=did, IfMatch=detag3), "DistributionNotDisabled", 409)
+    check_deploy_delay(cf, did, t_disable, "disabling UpdateDistribution")
+    deleted = cf.delete_distribution(Id=did, IfMatch=detag3)
+    check("DeleteDistribution of a disabled, deployed distribution answers 204", status_of(deleted) == 204, status_of(deleted))
+    expect_error("GetDistribution after delete -> 404 NoSuchDistribution",
+                 lambda: cf.get_distribution(Id=did), "NoSuchDistribution", 404)
+
+    # The policy is free now.
+    expect_error("DeleteResponseHeadersPolicy without If-Match -> 400 InvalidIfMatchVersion",
+                 lambda: cf.delete_response_headers_policy(Id=pid), "InvalidIfMatchVersion", 400)
+    expect_error("DeleteResponseHeadersPolicy wrong If-Match -> 412 PreconditionFailed",
+                 lambda: cf.delete_response_headers_policy(Id=pid, IfMatch=etag1), "PreconditionFailed", 412)
+    gone = cf.delete_response_headers_policy(Id=pid, IfMatch=etag2)
+    check("DeleteResponseHeadersPolicy answers 204", status_of(gone) == 204, status_of(gone))
+    expect_error("GetResponseHeadersPolicy after delete -> 404 NoSuchResponseHeadersPolicy",
+                 lambda: cf.get_response_headers_policy(Id=pid), "NoSuchResponseHeadersPolicy", 404)
+    expect_error("DeleteResponseHeadersPolicy after delete -> 404 NoSuchResponseHeadersPolicy",
+                 lambda: cf.delete_response_headers_policy(Id=pid, IfMatch=etag2), "NoSuchResponseHeadersPolicy", 404)
+
+    print(f"\n{passes} passed, {len(failures)} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except Exception as e:  # an unexpected answer is a failure too, not a crash without a verdict
+        print(f"FAIL  unexpected {type(e).__name__}: {e}")
+        print(f"\n{passes} passed, {len(failures) + 1} failed")
+        sys.exit(1)
