@@ -44,11 +44,15 @@ else
     echo "error: presign-stack dev did not start (log above)" >&2
     exit 1
   fi
-  # One upload through dev as the page makes it: ask the presigner, then PUT with its headers.
+  # One upload through dev as the page makes it: ask the presigner (on the page's origin
+  # under /api, as CloudFront serves it, with the body's SHA-256 as Origin Access Control
+  # needs), then PUT with the headers it signed.
   curl -sf "$url" >/dev/null
-  presigner=$(curl -sf "${url}config.json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["presignerUrl"])')
+  presigner=$(curl -sf "${url}config.json" | python3 -c 'import json,sys,urllib.parse; print(urllib.parse.urljoin(sys.argv[1], json.load(sys.stdin)["presignerUrl"]))' "$url")
+  body='{"filename":"hello.txt","contentType":"text/plain","size":6}'
+  sha=$(printf '%s' "$body" | sha256sum | cut -d' ' -f1)
   put=$(curl -sf -X POST "${presigner}uploads" -H 'content-type: application/json' \
-    -d '{"filename":"hello.txt","contentType":"text/plain","size":6}' |
+    -H "x-amz-content-sha256: $sha" -d "$body" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])')
   printf 'hello\n' | curl -sf -X PUT "$put" -H 'content-type: text/plain' --data-binary @- >/dev/null
   kill -TERM "$DEV_PID"

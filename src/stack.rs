@@ -481,6 +481,7 @@ pub async fn plan(ctx: &Ctx) -> Result<Plan> {
     let ctx = &ctx.with_cdn(snap.cloudfront.cdn().cloned());
     snap.check_ownership(ctx, false)?;
     snap.check_account_block(ctx)?;
+    distribution::check_certificate(ctx).await?;
     // The presigner is compared by its code digest: nothing is built.
     Ok(prepare(ctx, snap, code?, false).await?.plan)
 }
@@ -528,6 +529,7 @@ pub async fn up(ctx: &Ctx, adopt: bool, prune: bool, yes: bool, wait: bool) -> R
     let ctx = &ctx.with_cdn(snap.cloudfront.cdn().cloned());
     snap.check_ownership(ctx, adopt)?;
     snap.check_account_block(ctx)?;
+    distribution::check_certificate(ctx).await?;
     // Built only when the sources' digest is not what the function records.
     if function::needs_build(snap.function.as_ref(), &code) {
         code.bundle = Some(bundle::prepare(&ctx.spec, ctx.report).await?);

@@ -549,3 +549,97 @@ async fn what_the_stack_did_not_make_is_not_touched() {
         .await
         .is_err());
 }
+
+async fn request_certificate(moto: &Moto, names: &[&str]) -> String {
+    let acm = aws_sdk_acm::Client::new(&moto.sdk("us-east-1").await);
+    acm.request_certificate()
+        .domain_name(names[0])
+        .set_subject_alternative_names(Some(names.iter().map(|n| n.to_string()).collect()))
+        .validation_method(aws_sdk_acm::types::ValidationMethod::Dns)
+        .send()
+        .await
+        .unwrap()
+        .certificate_arn()
+        .unwrap()
+        .to_string()
+}
+
+fn custom_domain(arn: &str, aliases: &str) -> String {
+    format!(
+        "  hosting: cloudfront\n  cloudfront:\n    api_path: /api\n    aliases: [{aliases}]\n    \
+         certificate_arn: {arn}\n"
+    )
+}
+
+#[tokio::test]
+async fn a_custom_domain_needs_an_issued_certificate_that_covers_it() {
+    // Not validated yet: plan and up refuse before any write.
+    let pending = Moto::start();
+    let p = Project::new();
+    let arn = request_certificate(&pending, &["files.example.com"]).await;
+    p.write_spec(&spec("cdn-cert", &custom_domain(&arn, "files.example.com")));
+    let plan = run(p.cmd(&pending, REGION, &["plan"]));
+    assert_eq!(plan.code, 1, "{}", plan.stderr);
+    assert!(
+        plan.stderr.contains("PENDING_VALIDATION, not ISSUED"),
+        "{}",
+        plan.stderr
+    );
+
+    // Issued, but not for every alias.
+    let moto = Moto::start_with_env(&[("MOTO_ACM_VALIDATION_WAIT", "0")]);
+    let arn = request_certificate(&moto, &["*.example.com"]).await;
+    p.write_spec(&spec(
+        "cdn-cert",
+        &custom_domain(&arn, "files.example.com, example.org"),
+    ));
+    let up = run(p.cmd(&moto, REGION, &["up"]));
+    assert_eq!(up.code, 1, "{}", up.stderr);
+    assert!(
+        up.stderr.contains("does not cover example.org"),
+        "{}",
+        up.stderr
+    );
+    let s3 = moto.s3(REGION).await;
+    assert!(s3
+        .head_bucket()
+        .bucket("cdn-cert-dev-documents-123456789012")
+        .send()
+        .await
+        .is_err());
+
+    // Covered: the distribution serves the alias with SNI and TLS 1.2, the documents bucket
+    // allows the alias's origin, and the site's URL is the alias.
+    p.write_spec(&spec("cdn-cert", &custom_domain(&arn, "files.example.com")));
+    let up = run(p.cmd(&moto, REGION, &["--output", "json", "up"])).ok();
+    assert_eq!(
+        json_of(&up)["outputs"]["website_url"],
+        "https://files.example.com/"
+    );
+    let cf = moto.cloudfront().await;
+    let d = distribution(&cf, "cdn-cert").await.unwrap();
+    let c = d.distribution_config().unwrap();
+    assert_eq!(c.aliases().unwrap().items(), ["files.example.com"]);
+    let v = c.viewer_certificate().unwrap();
+    assert_eq!(v.acm_certificate_arn(), Some(arn.as_str()));
+    assert_eq!(v.ssl_support_method().unwrap().as_str(), "sni-only");
+    assert_eq!(
+        v.minimum_protocol_version().unwrap().as_str(),
+        "TLSv1.2_2021"
+    );
+    let cors = s3
+        .get_bucket_cors()
+        .bucket("cdn-cert-dev-documents-123456789012")
+        .send()
+        .await
+        .unwrap();
+    let mut origins = cors.cors_rules()[0].allowed_origins().to_vec();
+    origins.sort();
+    let mut want = vec![
+        format!("https://{}", d.domain_name()),
+        "https://files.example.com".to_string(),
+    ];
+    want.sort();
+    assert_eq!(origins, want);
+    run(p.cmd(&moto, REGION, &["drift"])).ok();
+}

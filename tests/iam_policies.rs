@@ -32,7 +32,9 @@ fn actions(service: &str, op: &str) -> Vec<String> {
             // Tags in CreateBucketConfiguration need s3:TagResource too.
             "CreateBucket" => s3(&["CreateBucket", "TagResource"]),
             "DeleteObjects" => s3(&["DeleteObject", "DeleteObjectVersion"]),
-            "DeleteBucket"
+            "DeleteBucketWebsite" => s3(&["PutBucketWebsite"]),
+            "DeleteBucketPolicy"
+            | "DeleteBucket"
             | "PutObject"
             | "DeleteObject"
             | "GetBucketTagging"
@@ -68,6 +70,15 @@ fn actions(service: &str, op: &str) -> Vec<String> {
         }
         "CloudWatch Logs" => vec![format!("logs:{op}")],
         "STS" => vec![format!("sts:{op}")],
+        // Tags in CreateDistributionWithTags need cloudfront:TagResource too.
+        "CloudFront" if op == "CreateDistributionWithTags" => {
+            vec![
+                "cloudfront:CreateDistribution".into(),
+                "cloudfront:TagResource".into(),
+            ]
+        }
+        "CloudFront" => vec![format!("cloudfront:{op}")],
+        "ACM" => vec![format!("acm:{op}")],
         other => panic!("unknown service {other}"),
     }
 }
@@ -113,7 +124,8 @@ fn the_published_policies_allow_every_call_of_a_whole_cycle() {
     let spec = |extra: &str| {
         format!(
             "version: 1\nname: iam-docs\nregion: {REGION}\ntags: {{team: a}}\n{extra}\
-             presigner: {{zip: bundle.zip, reserved_concurrency: 2}}\nwebsite: {{source: site}}\n"
+             presigner: {{zip: bundle.zip, reserved_concurrency: 2}}\nwebsite: {{source: site, \
+             hosting: cloudfront, cloudfront: {{api_path: /api}}}}\n"
         )
     };
     let deploy = project.path().join("deploy.log");
@@ -129,6 +141,8 @@ fn the_published_policies_allow_every_call_of_a_whole_cycle() {
             "documents: {bucket: iam-docs-renamed, versioning: true, expire_uploads_after_days: 3}\n",
         )
         .replace("team: a", "team: b")
+        // Back to the S3 website endpoint: the distribution is disabled and deleted.
+        .replace(", hosting: cloudfront, cloudfront: {api_path: /api}", "")
         .replace("reserved_concurrency: 2", "memory_mb: 256"),
     );
     logged(&project, &moto, &deploy, &["up", "--prune", "--yes"]);

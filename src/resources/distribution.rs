@@ -103,6 +103,8 @@ pub struct LiveNamed {
     pub name: String,
     /// The ownership mark (description or comment) matches this stack.
     pub ours: bool,
+    /// An OAC's settings as [`oac_value`] shows them (`Null` for the headers policy).
+    pub settings: Value,
 }
 
 /// Everything of the stack's CloudFront part that exists.
@@ -333,6 +335,75 @@ fn api_methods() -> Vec<&'static str> {
     vec!["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"]
 }
 
+/// The custom domains' certificate (ACM, us-east-1) must be issued and cover every alias:
+/// CloudFront refuses the distribution otherwise. Checked before any write.
+pub async fn check_certificate(ctx: &Ctx) -> Result<()> {
+    let Some(cf) = ctx.spec.website.cloudfront() else {
+        return Ok(());
+    };
+    let Some(arn) = &cf.certificate_arn else {
+        return Ok(());
+    };
+    let got = ctx
+        .aws
+        .acm
+        .describe_certificate()
+        .certificate_arn(arn)
+        .send()
+        .await
+        .map_err(|e| {
+            aws_err(
+                format!("reading certificate {arn} (website.cloudfront.certificate_arn)"),
+                e,
+            )
+        })?;
+    let cert = got
+        .certificate()
+        .with_context(|| format!("certificate {arn}: no certificate in the answer"))?;
+    let status = cert.status().map(|s| s.as_str()).unwrap_or("unknown");
+    if status != "ISSUED" {
+        anyhow::bail!(
+            "certificate {arn} (website.cloudfront.certificate_arn) is {status}, not ISSUED: \
+             CloudFront only serves an issued certificate; finish its validation in ACM \
+             (us-east-1), or give another. Nothing was changed."
+        );
+    }
+    let mut names: Vec<String> = cert.subject_alternative_names().to_vec();
+    names.extend(cert.domain_name().map(str::to_string));
+    let uncovered: Vec<&String> = cf
+        .aliases
+        .iter()
+        .filter(|a| !names.iter().any(|n| covers(n, a)))
+        .collect();
+    if !uncovered.is_empty() {
+        anyhow::bail!(
+            "certificate {arn} (website.cloudfront.certificate_arn) does not cover {} (it \
+             covers {}); CloudFront refuses an alias its certificate does not cover: add the \
+             name to the certificate, or remove it from website.cloudfront.aliases. Nothing \
+             was changed.",
+            uncovered
+                .iter()
+                .map(|a| a.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            names.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Whether a certificate name (`example.com`, `*.example.com`) covers `alias`; a wildcard
+/// covers exactly one label.
+fn covers(name: &str, alias: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    match name.strip_prefix("*.") {
+        Some(rest) => alias
+            .split_once('.')
+            .is_some_and(|(first, tail)| tail == rest && first != "*" && !first.is_empty()),
+        None => name == alias,
+    }
+}
+
 /// Read the stack's distribution, OACs and headers policy (any of them may be missing).
 pub async fn read(ctx: &Ctx) -> Result<LiveCloudFront> {
     let (dist, oacs, headers) = tokio::join!(
@@ -458,6 +529,11 @@ async fn find_oacs(ctx: &Ctx) -> Result<Vec<LiveNamed>> {
                     id: o.id().to_string(),
                     name: o.name().to_string(),
                     ours: o.description() == mark,
+                    settings: json!({
+                        "origin_type": o.origin_access_control_origin_type().as_str(),
+                        "signing_behavior": o.signing_behavior().as_str(),
+                        "signing_protocol": o.signing_protocol().as_str(),
+                    }),
                 });
             }
         }
@@ -503,6 +579,7 @@ async fn find_headers_policy(
                         id: p.id().to_string(),
                         name: name.clone(),
                         ours: config.comment() == Some(ownership_mark(&ctx.spec).as_str()),
+                        settings: Value::Null,
                     },
                     config.clone(),
                 )));
@@ -526,12 +603,7 @@ fn fields_of(ctx: &Ctx, live: &LiveCloudFront, tags: &BTreeMap<String, String>) 
         .map(|o| (o.id.clone(), o.name.clone()))
         .collect();
     for o in &live.oacs {
-        let kind = if o.name.ends_with(&format!("-{API_ORIGIN}")) {
-            "lambda"
-        } else {
-            "s3"
-        };
-        oacs.insert(o.name.clone(), oac_value(kind));
+        oacs.insert(o.name.clone(), o.settings.clone());
     }
     f.insert("origin_access_controls", Value::Object(oacs));
     let mut ours_by_id = BTreeMap::new();
@@ -666,9 +738,14 @@ pub async fn apply(ctx: &Ctx, live: &LiveCloudFront, url: &str) -> Result<Cdn> {
     }
     for (origin, kind) in wanted {
         let name = oac_name(spec, origin);
+        let want = oac_config(ctx, &name, kind.clone())?;
         let id = match live.oacs.iter().find(|o| o.name == name) {
-            Some(o) => o.id.clone(),
-            None => create_oac(ctx, &name, kind).await?,
+            Some(o) if o.settings == oac_value(kind.as_str()) => o.id.clone(),
+            Some(o) => {
+                update_oac(ctx, &o.id, want).await?;
+                o.id.clone()
+            }
+            None => create_oac(ctx, &name, want).await?,
         };
         oac_ids.insert(origin, id);
     }
@@ -688,14 +765,42 @@ pub async fn apply(ctx: &Ctx, live: &LiveCloudFront, url: &str) -> Result<Cdn> {
     Ok(cdn)
 }
 
-async fn create_oac(ctx: &Ctx, name: &str, kind: OriginAccessControlOriginTypes) -> Result<String> {
-    let config = OriginAccessControlConfig::builder()
+fn oac_config(
+    ctx: &Ctx,
+    name: &str,
+    kind: OriginAccessControlOriginTypes,
+) -> Result<OriginAccessControlConfig> {
+    Ok(OriginAccessControlConfig::builder()
         .name(name)
         .description(ownership_mark(&ctx.spec))
         .signing_protocol(OriginAccessControlSigningProtocols::Sigv4)
         .signing_behavior(OriginAccessControlSigningBehaviors::Always)
         .origin_access_control_origin_type(kind)
-        .build()?;
+        .build()?)
+}
+
+async fn update_oac(ctx: &Ctx, id: &str, config: OriginAccessControlConfig) -> Result<()> {
+    let cf = &ctx.aws.cloudfront;
+    let name = config.name().to_string();
+    let etag = cf
+        .get_origin_access_control()
+        .id(id)
+        .send()
+        .await
+        .map_err(|e| aws_err(format!("reading origin access control {name}"), e))?
+        .e_tag()
+        .map(str::to_string);
+    cf.update_origin_access_control()
+        .id(id)
+        .set_if_match(etag)
+        .origin_access_control_config(config)
+        .send()
+        .await
+        .map_err(|e| aws_err(format!("updating origin access control {name}"), e))?;
+    Ok(())
+}
+
+async fn create_oac(ctx: &Ctx, name: &str, config: OriginAccessControlConfig) -> Result<String> {
     match ctx
         .aws
         .cloudfront
@@ -1258,6 +1363,15 @@ mod tests {
         assert_eq!(invalidation_path("assets/app.js"), "/assets/app.js");
         assert_eq!(invalidation_path("a b+c#.txt"), "/a%20b%2Bc%23.txt");
         assert_eq!(invalidation_path("café.html"), "/caf%C3%A9.html");
+    }
+
+    #[test]
+    fn certificate_names_cover_aliases_as_cloudfront_matches_them() {
+        assert!(covers("files.example.com", "files.example.com"));
+        assert!(covers("*.example.com", "files.example.com"));
+        assert!(!covers("*.example.com", "a.files.example.com"));
+        assert!(!covers("*.example.com", "example.com"));
+        assert!(!covers("example.com", "files.example.com"));
     }
 
     #[test]
