@@ -4,6 +4,9 @@ Run it exactly like moto's own `moto_server` (same arguments, e.g. `-H 127.0.0.1
 `scripts/moto-server` does that with the repo's virtualenv. Before the server app is built,
 this module patches moto's CloudFront backend in-process, because moto 5.2.5:
 
+* lets two origin access controls have one name, and two creates with one caller reference
+  race. Here OAC names are unique (409 OriginAccessControlAlreadyExists), and each create
+  checks and inserts in one step.
 * has no response headers policies at all. Added: Create/Get/GetConfig/Update/Delete/List
   ResponseHeadersPolicy (custom policies stored per account with the config kept exactly as
   sent, names unique, If-Match checked, a new ETag on every update, deletion refused while a
@@ -117,6 +120,14 @@ class ResponseHeadersPolicyInUse(CloudFrontException):  # 409
             "ResponseHeadersPolicyInUse",
             "Cannot delete the response headers policy because it is attached to one or "
             "more cache behaviors in a CloudFront distribution.",
+        )
+
+
+class OriginAccessControlAlreadyExists(CloudFrontException):  # 409
+    def __init__(self) -> None:
+        super().__init__(
+            "OriginAccessControlAlreadyExists",
+            "An origin access control with the same name already exists.",
         )
 
 
@@ -474,8 +485,9 @@ _original_create_with_tags = Backend.create_distribution_with_tags
 def create_distribution_with_tags(
     self: Any, distribution_config: dict[str, Any], tags: list[dict[str, str]]
 ) -> Any:
-    _check_policy_refs(self, distribution_config)
-    return _original_create_with_tags(self, distribution_config, tags)
+    with _lock:  # the caller-reference check and the insert are one step, as on AWS
+        _check_policy_refs(self, distribution_config)
+        return _original_create_with_tags(self, distribution_config, tags)
 
 
 def update_distribution(self: Any, dist_config: dict[str, Any], _id: str, if_match: str | None) -> Any:
@@ -508,6 +520,20 @@ def delete_distribution(self: Any, distribution_id: str, if_match: str | None) -
 
 
 Backend.create_distribution_with_tags = create_distribution_with_tags
+
+_original_create_oac = Backend.create_origin_access_control
+
+
+def create_origin_access_control(self: Any, config_dict: dict[str, str]) -> Any:
+    # Names are unique per account on AWS; moto makes a second one of the same name.
+    with _lock:
+        name = config_dict.get("Name")
+        if any(o.name == name for o in self.origin_access_controls.values()):
+            raise OriginAccessControlAlreadyExists()
+        return _original_create_oac(self, config_dict)
+
+
+Backend.create_origin_access_control = create_origin_access_control
 Backend.update_distribution = update_distribution
 Backend.delete_distribution = delete_distribution
 

@@ -37,12 +37,15 @@ enum Service {
     Query,
     Lambda,
     Json,
+    CloudFront,
 }
 
 fn service(req: &Request) -> Service {
     let p = req.path();
     if req.header("x-amz-target").is_some() {
         Service::Json
+    } else if p.starts_with("/2020-05-31") {
+        Service::CloudFront
     } else if p.starts_with("/2015-03-31")
         || p.starts_with("/2017-03-31")
         || p.starts_with("/2021-10-31")
@@ -81,6 +84,21 @@ fn failure(service: Service, kind: u64) -> Response {
             Response::json_error(429, "TooManyRequestsException", "Rate exceeded")
         }
         (Service::Lambda, _) => Response::json_error(500, "ServiceException", "internal error"),
+        (Service::CloudFront, k) => {
+            let (status, code) = if k == 0 {
+                (400, "Throttling")
+            } else {
+                (503, "ServiceUnavailable")
+            };
+            Response::new(
+                status,
+                "text/xml",
+                format!(
+                    "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>Rate \
+                     exceeded</Message></Error><RequestId>fault</RequestId></ErrorResponse>"
+                ),
+            )
+        }
         (Service::Json, _) => Response::new(
             400,
             "application/x-amz-json-1.1",
@@ -576,6 +594,92 @@ fn two_ups_at_once_both_end_well() {
             "round {round}: {}{}",
             drift.stdout, drift.stderr
         );
+        reset(&moto);
+    }
+}
+
+/// The stack's distributions on `moto` (by their comment).
+fn distributions(moto: &Moto, name: &str) -> usize {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let cf = moto.cloudfront().await;
+        let list = cf.list_distributions().send().await.unwrap();
+        list.distribution_list()
+            .map(|l| l.items().to_vec())
+            .unwrap_or_default()
+            .iter()
+            .filter(|d| d.comment() == format!("presign-stack {name} (dev)"))
+            .count()
+    })
+}
+
+#[test]
+fn behind_cloudfront_an_up_and_a_down_finish_with_a_sixth_of_requests_failing() {
+    let moto = Moto::start();
+    let project = Project::new();
+    project.write_spec(&format!(
+        "version: 1\nname: flaky-cdn\nregion: {REGION}\npresigner: {{zip: bundle.zip}}\n\
+         website: {{source: site, hosting: cloudfront, cloudfront: {{api_path: /api}}}}\n"
+    ));
+    let (proxy, tally) = faulty_proxy(&moto, 5, 16);
+    let mut up = project.cmd(&moto, REGION, &["up"]);
+    up.env("AWS_ENDPOINT_URL", &proxy.url);
+    let out = run(up);
+    {
+        let t = tally.lock().unwrap();
+        assert_eq!(
+            out.code, 0,
+            "{} faults ({} answers lost) in {} requests\n{}",
+            t.faults, t.lost, t.requests, out.stderr
+        );
+        assert!(t.faults > 0 && t.lost > 0, "{} faults", t.faults);
+    }
+    let drift = run(project.cmd(&moto, REGION, &["drift"]));
+    assert_eq!(drift.code, 0, "{}{}", drift.stdout, drift.stderr);
+    assert_eq!(distributions(&moto, "flaky-cdn"), 1);
+    let (proxy, _) = faulty_proxy(&moto, 105, 16);
+    let mut down = project.cmd(&moto, REGION, &["down", "--yes"]);
+    down.env("AWS_ENDPOINT_URL", &proxy.url);
+    let out = run(down);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(distributions(&moto, "flaky-cdn"), 0);
+    let last = run(project.cmd(&moto, REGION, &["down", "--yes"])).ok();
+    assert!(last.stderr.contains("not deployed"), "{}", last.stderr);
+}
+
+#[test]
+fn two_ups_at_once_make_one_distribution() {
+    let moto = Moto::start();
+    let project = Project::new();
+    project.write_spec(&format!(
+        "version: 1\nname: twin-cdn\nregion: {REGION}\npresigner: {{zip: bundle.zip}}\n\
+         website: {{source: site, hosting: cloudfront, cloudfront: {{api_path: /api}}}}\n"
+    ));
+    for round in 0..2 {
+        let (proxy, _) = faulty_proxy(&moto, round, 0);
+        let spawn = || {
+            let mut c = project.cmd(&moto, REGION, &["up"]);
+            c.env("AWS_ENDPOINT_URL", &proxy.url)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped());
+            c.spawn().unwrap()
+        };
+        let (a, b) = (spawn(), spawn());
+        for (which, child) in [("first", a), ("second", b)] {
+            let out = child.wait_with_output().unwrap();
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "round {round}, {which} up:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let drift = run(project.cmd(&moto, REGION, &["drift"]));
+        assert_eq!(
+            drift.code, 0,
+            "round {round}: {}{}",
+            drift.stdout, drift.stderr
+        );
+        assert_eq!(distributions(&moto, "twin-cdn"), 1, "round {round}");
         reset(&moto);
     }
 }

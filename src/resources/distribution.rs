@@ -436,7 +436,8 @@ async fn find_distribution(
     let cf = &ctx.aws.cloudfront;
     let want = comment(&ctx.spec);
     let mut marker: Option<String> = None;
-    let found = loop {
+    let mut found: Vec<String> = Vec::new();
+    loop {
         let out = cf
             .list_distributions()
             .set_marker(marker.clone())
@@ -444,20 +445,34 @@ async fn find_distribution(
             .await
             .map_err(|e| aws_err("listing CloudFront distributions", e))?;
         let Some(list) = out.distribution_list() else {
-            break None;
+            break;
         };
-        if let Some(d) = list.items().iter().find(|d| d.comment() == want) {
-            break Some(d.id().to_string());
-        }
+        found.extend(
+            list.items()
+                .iter()
+                .filter(|d| d.comment() == want)
+                .map(|d| d.id().to_string()),
+        );
         match list
             .next_marker()
             .filter(|m| list.is_truncated() && !m.is_empty())
         {
             Some(m) => marker = Some(m.to_string()),
-            None => break None,
+            None => break,
         }
+    }
+    if found.len() > 1 {
+        ctx.report.warn(format!(
+            "{} distributions have the comment `{want}` ({}); this run uses {}, and each `down` \
+             deletes one of them",
+            found.len(),
+            found.join(", "),
+            found[0]
+        ));
+    }
+    let Some(id) = found.into_iter().next() else {
+        return Ok(None);
     };
-    let Some(id) = found else { return Ok(None) };
     let got = match cf.get_distribution().id(&id).send().await {
         Ok(g) => g,
         // Deleted since it was listed.
@@ -1021,7 +1036,7 @@ fn distribution_config(
     };
     let caller_reference = live
         .map(|l| l.caller_reference().to_string())
-        .unwrap_or_else(|| format!("presign-stack-{}", uuid::Uuid::new_v4()));
+        .unwrap_or_else(|| caller_reference(spec));
     let mut b = DistributionConfig::builder()
         .caller_reference(caller_reference)
         .aliases(
@@ -1066,6 +1081,16 @@ fn distribution_config(
     Ok(b.build()?)
 }
 
+/// The same for every run of the stack within ten minutes: two `up`s creating the distribution
+/// at once send the same reference, so CloudFront makes one distribution, not two (the second
+/// create is refused with DistributionAlreadyExists and finds the first by its comment).
+fn caller_reference(spec: &Spec) -> String {
+    let window = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 600);
+    format!("presign-stack-{}-{}-{window}", spec.name, spec.env)
+}
+
 fn get_head() -> Result<CachedMethods> {
     Ok(CachedMethods::builder()
         .quantity(2)
@@ -1083,20 +1108,37 @@ fn tags_of(ctx: &Ctx) -> Result<Tags> {
     Ok(Tags::builder().set_items(Some(items)).build())
 }
 
-async fn create_distribution(ctx: &Ctx, config: DistributionConfig) -> Result<Cdn> {
-    let out = ctx
-        .aws
-        .cloudfront
-        .create_distribution_with_tags()
-        .distribution_config_with_tags(
-            DistributionConfigWithTags::builder()
-                .distribution_config(config)
-                .tags(tags_of(ctx)?)
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(|e| aws_err("creating the CloudFront distribution", e))?;
+async fn create_distribution(ctx: &Ctx, mut config: DistributionConfig) -> Result<Cdn> {
+    let send = |config: DistributionConfig| async {
+        ctx.aws
+            .cloudfront
+            .create_distribution_with_tags()
+            .distribution_config_with_tags(
+                DistributionConfigWithTags::builder()
+                    .distribution_config(config)
+                    .tags(tags_of(ctx)?)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| aws_err("creating the CloudFront distribution", e))
+    };
+    let out = match send(config.clone()).await {
+        Ok(out) => out,
+        // Made by another run at the same time (or by this create, whose answer was lost),
+        // or the reference is one CloudFront remembers from a deleted distribution.
+        Err(e) if crate::errors::has_code(&e, "DistributionAlreadyExists") => {
+            if let Some((d, tags)) = find_distribution(ctx).await? {
+                if super::owner(&ctx.spec, &tags) == super::Owner::ThisStack {
+                    return Ok(d.cdn);
+                }
+            }
+            config.caller_reference =
+                format!("{}-{}", config.caller_reference, uuid::Uuid::new_v4());
+            send(config).await?
+        }
+        Err(e) => return Err(e),
+    };
     let d = out
         .distribution()
         .context("creating the CloudFront distribution: no distribution in the answer")?;
@@ -1107,25 +1149,34 @@ async fn create_distribution(ctx: &Ctx, config: DistributionConfig) -> Result<Cd
     })
 }
 
-/// UpdateDistribution needs the ETag of the configuration it replaces: read it just before.
+/// UpdateDistribution needs the ETag of the configuration it replaces: read it just before,
+/// and again if another run changed it in between (PreconditionFailed).
 async fn update_distribution(ctx: &Ctx, id: &str, config: DistributionConfig) -> Result<()> {
     let cf = &ctx.aws.cloudfront;
-    let etag = cf
-        .get_distribution_config()
-        .id(id)
-        .send()
-        .await
-        .map_err(|e| aws_err(format!("reading distribution {id}"), e))?
-        .e_tag()
-        .map(str::to_string);
-    cf.update_distribution()
-        .id(id)
-        .set_if_match(etag)
-        .distribution_config(config)
-        .send()
-        .await
-        .map_err(|e| aws_err(format!("updating distribution {id}"), e))?;
-    Ok(())
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let etag = cf
+            .get_distribution_config()
+            .id(id)
+            .send()
+            .await
+            .map_err(|e| aws_err(format!("reading distribution {id}"), e))?
+            .e_tag()
+            .map(str::to_string);
+        match cf
+            .update_distribution()
+            .id(id)
+            .set_if_match(etag)
+            .distribution_config(config.clone())
+            .send()
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(e) if attempts < 3 && code_in(&e, &["PreconditionFailed"]) => continue,
+            Err(e) => return Err(aws_err(format!("updating distribution {id}"), e)),
+        }
+    }
 }
 
 async fn put_tags(ctx: &Ctx, d: &LiveDistribution, live: Option<&Live>) -> Result<()> {
