@@ -643,3 +643,57 @@ async fn a_custom_domain_needs_an_issued_certificate_that_covers_it() {
     assert_eq!(origins, want);
     run(p.cmd(&moto, REGION, &["drift"])).ok();
 }
+
+#[tokio::test]
+async fn a_changed_setting_is_one_update_and_an_unchanged_stack_only_reads() {
+    let moto = Moto::start();
+    let p = Project::new();
+    p.write_spec(&spec("cdn-quiet", CLOUDFRONT_API));
+    run(p.cmd(&moto, REGION, &["up"])).ok();
+    let log = p.path().join("requests.log");
+    let logged = |args: &[&str]| {
+        let _ = std::fs::remove_file(&log);
+        let mut c = p.cmd(&moto, REGION, args);
+        c.env("PRESIGN_STACK_REQUEST_LOG", &log);
+        let out = run(c).ok();
+        let ops: Vec<String> = std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        (out, ops)
+    };
+    let (_, ops) = logged(&["up"]);
+    let writes: Vec<&String> = ops
+        .iter()
+        .filter(|l| {
+            let op = l.rsplit(' ').next().unwrap();
+            !["Get", "List", "Head", "Describe"]
+                .iter()
+                .any(|v| op.starts_with(v))
+        })
+        .collect();
+    assert!(writes.is_empty(), "a no-op up wrote: {writes:?}");
+    // One setting of the distribution: one UpdateDistribution, nothing else of CloudFront.
+    p.write_spec(
+        &spec("cdn-quiet", CLOUDFRONT_API)
+            .replace("{api_path: /api}", "{api_path: /api, price_class: PriceClass_All}"),
+    );
+    let plan = run(p.cmd(&moto, REGION, &["plan"])).ok();
+    assert!(
+        plan.stdout
+            .contains("price_class: \"PriceClass_100\" -> \"PriceClass_All\""),
+        "{}",
+        plan.stdout
+    );
+    let (_, ops) = logged(&["up"]);
+    let cloudfront_writes: Vec<&String> = ops
+        .iter()
+        .filter(|l| l.starts_with("CloudFront ") && !l.contains(" Get") && !l.contains(" List"))
+        .collect();
+    assert_eq!(
+        cloudfront_writes,
+        [&"CloudFront UpdateDistribution".to_string()]
+    );
+    run(p.cmd(&moto, REGION, &["drift"])).ok();
+}

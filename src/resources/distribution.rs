@@ -738,6 +738,23 @@ fn fields_of(ctx: &Ctx, live: &LiveCloudFront, tags: &BTreeMap<String, String>) 
     f
 }
 
+/// The fields of the distribution's own configuration (the rest are its tags, OACs and
+/// headers policy, each set on its own).
+const DISTRIBUTION_FIELDS: &[&str] = &[
+    "enabled",
+    "comment",
+    "aliases",
+    "certificate",
+    "price_class",
+    "http_version",
+    "ipv6",
+    "default_root_object",
+    "error_responses",
+    "origins",
+    "default_behavior",
+    "behaviors",
+];
+
 /// Make the OACs, the headers policy and the distribution what the spec says; `url` is the
 /// presigner's Function URL. Returns the distribution.
 pub async fn apply(ctx: &Ctx, live: &LiveCloudFront, url: &str) -> Result<Cdn> {
@@ -769,9 +786,17 @@ pub async fn apply(ctx: &Ctx, live: &LiveCloudFront, url: &str) -> Result<Cdn> {
     let cdn = match &live.distribution {
         None => create_distribution(ctx, want).await?,
         Some(d) => {
-            let want = distribution_config(ctx, url, &oac_ids, &headers_id, Some(&d.config))?;
-            if want != d.config {
-                update_distribution(ctx, &d.cdn.id, want).await?;
+            // Compared as plans compare it: AWS fills in defaults the spec does not name, so
+            // the configurations themselves never compare equal.
+            let want = desired(ctx, Some(url));
+            let have = live.live.as_ref().map(|l| &l.fields);
+            let differs = DISTRIBUTION_FIELDS
+                .iter()
+                .any(|f| want.get(f) != have.and_then(|h| h.get(f)));
+            if differs {
+                let config =
+                    distribution_config(ctx, url, &oac_ids, &headers_id, Some(&d.config))?;
+                update_distribution(ctx, &d.cdn.id, config).await?;
             }
             put_tags(ctx, d, live.live.as_ref()).await?;
             d.cdn.clone()
@@ -1042,7 +1067,7 @@ fn distribution_config(
         .aliases(
             aws_sdk_cloudfront::types::Aliases::builder()
                 .quantity(cf.aliases.len() as i32)
-                .set_items(Some(cf.aliases.clone()))
+                .set_items(some(cf.aliases.clone()))
                 .build()?,
         )
         .default_root_object(&w.index_document)
@@ -1056,7 +1081,7 @@ fn distribution_config(
         .cache_behaviors(
             CacheBehaviors::builder()
                 .quantity(behaviors.len() as i32)
-                .set_items(Some(behaviors))
+                .set_items(some(behaviors))
                 .build()?,
         )
         .custom_error_responses(
@@ -1089,6 +1114,11 @@ fn caller_reference(spec: &Spec) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() / 600);
     format!("presign-stack-{}-{}-{window}", spec.name, spec.env)
+}
+
+/// A list for a `Quantity`/`Items` pair: no `Items` when there are none, as AWS writes it.
+fn some<T>(items: Vec<T>) -> Option<Vec<T>> {
+    (!items.is_empty()).then_some(items)
 }
 
 fn get_head() -> Result<CachedMethods> {
