@@ -675,10 +675,10 @@ async fn a_changed_setting_is_one_update_and_an_unchanged_stack_only_reads() {
         .collect();
     assert!(writes.is_empty(), "a no-op up wrote: {writes:?}");
     // One setting of the distribution: one UpdateDistribution, nothing else of CloudFront.
-    p.write_spec(
-        &spec("cdn-quiet", CLOUDFRONT_API)
-            .replace("{api_path: /api}", "{api_path: /api, price_class: PriceClass_All}"),
-    );
+    p.write_spec(&spec("cdn-quiet", CLOUDFRONT_API).replace(
+        "{api_path: /api}",
+        "{api_path: /api, price_class: PriceClass_All}",
+    ));
     let plan = run(p.cmd(&moto, REGION, &["plan"])).ok();
     assert!(
         plan.stdout
@@ -696,4 +696,25 @@ async fn a_changed_setting_is_one_update_and_an_unchanged_stack_only_reads() {
         [&"CloudFront UpdateDistribution".to_string()]
     );
     run(p.cmd(&moto, REGION, &["drift"])).ok();
+}
+
+/// The emulator the suite runs answers CloudFront's calls as AWS documents them (its own
+/// check, `scripts/moto_extras_check.py`, run against this suite's moto).
+#[test]
+fn the_emulators_cloudfront_answers_as_aws_documents() {
+    let moto = Moto::start();
+    let out = std::process::Command::new(repo().join(".tools/venv/bin/python"))
+        .arg(repo().join("scripts/moto_extras_check.py"))
+        .arg(&moto.url)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains(" 0 failed"), "{text}");
 }

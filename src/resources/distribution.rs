@@ -794,8 +794,7 @@ pub async fn apply(ctx: &Ctx, live: &LiveCloudFront, url: &str) -> Result<Cdn> {
                 .iter()
                 .any(|f| want.get(f) != have.and_then(|h| h.get(f)));
             if differs {
-                let config =
-                    distribution_config(ctx, url, &oac_ids, &headers_id, Some(&d.config))?;
+                let config = distribution_config(ctx, url, &oac_ids, &headers_id, Some(&d.config))?;
                 update_distribution(ctx, &d.cdn.id, config).await?;
             }
             put_tags(ctx, d, live.live.as_ref()).await?;
