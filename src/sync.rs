@@ -505,6 +505,22 @@ pub fn plan(local: Vec<Object>, remote: &BTreeMap<String, Remote>) -> SyncPlan {
     plan
 }
 
+/// The website sync alone, as `up` runs it once the bucket exists: walk `website.source`,
+/// list the bucket, upload what differs and delete what is gone. The runtime config is not
+/// part of it. Used by `up` through its parts, and on its own by the sync benchmark.
+pub async fn sync_website(ctx: &Ctx) -> Result<SyncPlan> {
+    let local = local_objects(&ctx.spec, ctx.report)?;
+    let remote = remote_objects(ctx).await?.with_context(|| {
+        format!(
+            "website bucket {} does not exist; `up` creates it",
+            ctx.spec.website.bucket
+        )
+    })?;
+    let plan = plan(local, &remote);
+    execute(ctx, &plan).await?;
+    Ok(plan)
+}
+
 /// Upload and delete as planned.
 pub async fn execute(ctx: &Ctx, plan: &SyncPlan) -> Result<()> {
     let s3 = &ctx.aws.s3;
