@@ -212,6 +212,7 @@ async fn run(cli: &Cli) -> Result<ExitCode> {
             Verbosity::Normal
         },
     };
+    crate::report::allow_progress(matches!(cli.output, Format::Text));
     let spec = load(cli)?;
     if let Command::Validate = cli.command {
         print(cli, &Validated(&spec))?;

@@ -326,7 +326,7 @@ pub async fn prepare(ctx: &Ctx, snap: Snapshot, code: Code, adopt: bool) -> Resu
         });
     }
     let presigner_url = page_presigner_url(ctx, function_url.as_deref().unwrap_or_default());
-    let mut local = sync::local_objects(spec, ctx.report)?;
+    let mut local = sync::local_objects(spec, ctx.report).await?;
     local.extend(sync::config_object(spec, &ctx.region, &presigner_url));
     let mut remote = snap.objects.clone().unwrap_or_default();
     // Only a stale content-rules tag costs a HEAD per kept object (see `sync`).
@@ -338,6 +338,7 @@ pub async fn prepare(ctx: &Ctx, snap: Snapshot, code: Code, adopt: bool) -> Resu
     if stale {
         sync::read_metadata(ctx, &mut remote, &local).await?;
     }
+    sync::read_multipart_md5(ctx, &mut remote, &local).await?;
     let content = sync::plan(local, &remote);
     let mut plan = Plan::new(resources, &snap.orphans, &content);
     plan.losses = losses(ctx, &snap, &plan, &content, &remote, adopt).await?;

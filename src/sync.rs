@@ -1,6 +1,14 @@
 //! The website sync: a merge of the local folder and the bucket listing into upload, delete and
 //! unchanged sets (no per-object HEAD), then a bounded pool of uploads and DeleteObjects batches.
-//! A file is unchanged when its MD5 equals the listed ETag (single-part SSE-S3 objects).
+//! A file is unchanged when its MD5 equals the listed ETag (single-part SSE-S3 objects). A file
+//! of [`MULTIPART_THRESHOLD`] or more goes up in parts, several at once, with its MD5 in the
+//! object's metadata (a multipart ETag is not an MD5): such an object, and only such, costs a
+//! HEAD to be recognised.
+//!
+//! Files are hashed on blocking threads, a buffer at a time, and uploaded streaming from disk:
+//! memory does not grow with file sizes. Assets go first, then HTML documents and the runtime
+//! config, then deletes: a visitor never gets a page whose assets are not there yet, and a
+//! failed asset upload leaves the old page live.
 //!
 //! A listing has no content type or cache-control, so the website bucket carries a tag with a
 //! fingerprint of the rules that give objects theirs ([`TAG_CONTENT_RULES`]). When the live
@@ -27,8 +35,21 @@ use crate::resources::Ctx;
 use crate::spec::{CacheRule, Spec};
 use crate::state::Change;
 
-/// How many uploads (and metadata reads) run at once.
-const PARALLEL_UPLOADS: usize = 16;
+/// How many requests (uploads, parts, metadata reads) run at once: small objects are bound by
+/// round trips, not bandwidth.
+const PARALLEL_UPLOADS: usize = 64;
+/// Parts of one multipart upload in flight at once.
+const PARALLEL_PARTS: usize = 8;
+/// DeleteObjects requests in flight at once.
+const PARALLEL_DELETES: usize = 8;
+/// Files this large or larger go up in parts.
+pub const MULTIPART_THRESHOLD: u64 = 64 * 1024 * 1024;
+/// The part size, unless the file needs larger parts to fit S3's 10,000 parts.
+const PART_SIZE: u64 = 16 * 1024 * 1024;
+/// User metadata holding a multipart object's MD5 (hex), as `x-amz-meta-presign-stack-md5`.
+pub const META_MD5: &str = "presign-stack-md5";
+/// Files are hashed this many bytes at a time.
+const HASH_BUFFER: usize = 256 * 1024;
 
 /// The website bucket's tag recording which content rules its objects were written with.
 pub const TAG_CONTENT_RULES: &str = "presign-stack:content-rules";
@@ -71,6 +92,19 @@ pub struct Remote {
 pub struct Meta {
     pub content_type: Option<String>,
     pub cache_control: Option<String>,
+    /// The MD5 a multipart upload recorded in the object's metadata ([`META_MD5`]).
+    pub md5: Option<String>,
+}
+
+impl Remote {
+    /// The MD5 of the object's content, when the listing or a HEAD tells it.
+    pub fn content_md5(&self) -> Option<&str> {
+        if self.etag.contains('-') {
+            self.meta.as_ref().and_then(|m| m.md5.as_deref())
+        } else {
+            Some(&self.etag)
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -115,7 +149,56 @@ impl SyncPlan {
 /// Paths with a component starting with `.` (like `.git` or `.env`) are never published,
 /// except `.well-known`. Links are followed only where they stay inside the folder and reach
 /// no hidden path: any other link is refused, naming it, before anything is written.
-pub fn local_objects(spec: &Spec, report: Reporter) -> Result<Vec<Object>> {
+pub async fn local_objects(spec: &Spec, report: Reporter) -> Result<Vec<Object>> {
+    let spec = spec.clone();
+    let mut out = tokio::task::spawn_blocking(move || walk(&spec, report))
+        .await
+        .context("walking website.source")??;
+    // Hashed on blocking threads, as many at once as there are cores.
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let hashed: Vec<(usize, String)> = futures::stream::iter(out.iter().enumerate())
+        .filter_map(|(i, o)| async move {
+            match &o.body {
+                Body::File(path) => Some((i, path.clone())),
+                Body::Bytes(_) => None,
+            }
+        })
+        .map(|(i, path)| async move {
+            let md5 = tokio::task::spawn_blocking(move || file_md5(&path))
+                .await
+                .context("hashing a website file")??;
+            anyhow::Ok((i, md5))
+        })
+        .buffer_unordered(threads)
+        .try_collect()
+        .await?;
+    for (i, md5) in hashed {
+        out[i].md5_hex = md5;
+    }
+    Ok(out)
+}
+
+/// The MD5 of a file, read a buffer at a time.
+fn file_md5(path: &Path) -> Result<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)
+        .with_context(|| format!("reading website file {}", path.display()))?;
+    let mut hasher = Md5::new();
+    let mut buf = vec![0u8; HASH_BUFFER];
+    loop {
+        let n = file
+            .read(&mut buf)
+            .with_context(|| format!("reading website file {}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// The walk: every file to publish, with its size and headers (its MD5 still to compute).
+fn walk(spec: &Spec, report: Reporter) -> Result<Vec<Object>> {
     let root = &spec.website.source;
     let real_root = root
         .canonicalize()
@@ -183,11 +266,13 @@ pub fn local_objects(spec: &Spec, report: Reporter) -> Result<Vec<Object>> {
             ));
             continue;
         }
-        let bytes = std::fs::read(entry.path())
-            .with_context(|| format!("reading website file {}", entry.path().display()))?;
+        let size = entry
+            .metadata()
+            .with_context(|| format!("reading website file {}", entry.path().display()))?
+            .len();
         out.push(Object {
-            md5_hex: hex::encode(Md5::digest(&bytes)),
-            size: bytes.len() as u64,
+            md5_hex: String::new(),
+            size,
             content_type: content_type(&key),
             cache_control: rules.for_key(&key),
             body: Body::File(entry.path().to_path_buf()),
@@ -421,16 +506,68 @@ pub async fn read_metadata(
     let reads: Vec<(String, Option<Meta>)> = futures::stream::iter(keys)
         .map(|key| async move {
             match s3.head_object().bucket(bucket).key(&key).send().await {
-                Ok(out) => Ok((
-                    key,
-                    Some(Meta {
-                        content_type: out.content_type().map(str::to_string),
-                        cache_control: out.cache_control().map(str::to_string),
-                    }),
-                )),
+                Ok(out) => Ok((key, Some(meta_of(&out)))),
                 Err(e) if code_in(&e, &["NotFound", "NoSuchKey"]) => Ok((key, None)),
                 Err(e) => Err(aws_err(
                     format!("reading the headers of {key} in website bucket {bucket}"),
+                    e,
+                )),
+            }
+        })
+        .buffer_unordered(PARALLEL_UPLOADS)
+        .try_collect()
+        .await?;
+    for (key, meta) in reads {
+        match meta {
+            Some(meta) => {
+                if let Some(r) = objects.get_mut(&key) {
+                    r.meta = Some(meta);
+                }
+            }
+            None => {
+                objects.remove(&key);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn meta_of(out: &aws_sdk_s3::operation::head_object::HeadObjectOutput) -> Meta {
+    Meta {
+        content_type: out.content_type().map(str::to_string),
+        cache_control: out.cache_control().map(str::to_string),
+        md5: out
+            .metadata()
+            .and_then(|m| m.get(META_MD5))
+            .map(|v| v.to_ascii_lowercase()),
+    }
+}
+
+/// A multipart object's ETag is not an MD5: HEAD each one that `local` has with the same
+/// size (and whose headers were not read already) for the MD5 its upload recorded.
+pub async fn read_multipart_md5(
+    ctx: &Ctx,
+    objects: &mut BTreeMap<String, Remote>,
+    local: &[Object],
+) -> Result<()> {
+    let s3 = &ctx.aws.s3;
+    let bucket = &ctx.spec.website.bucket;
+    let keys: Vec<String> = local
+        .iter()
+        .filter(|o| {
+            objects
+                .get(&o.key)
+                .is_some_and(|r| r.etag.contains('-') && r.meta.is_none() && r.size == o.size)
+        })
+        .map(|o| o.key.clone())
+        .collect();
+    let reads: Vec<(String, Option<Meta>)> = futures::stream::iter(keys)
+        .map(|key| async move {
+            match s3.head_object().bucket(bucket).key(&key).send().await {
+                Ok(out) => Ok((key, Some(meta_of(&out)))),
+                Err(e) if code_in(&e, &["NotFound", "NoSuchKey"]) => Ok((key, None)),
+                Err(e) => Err(aws_err(
+                    format!("reading the metadata of {key} in website bucket {bucket}"),
                     e,
                 )),
             }
@@ -481,7 +618,7 @@ pub fn plan(local: Vec<Object>, remote: &BTreeMap<String, Remote>) -> SyncPlan {
     for obj in local {
         seen.insert(obj.key.clone());
         match remote.get(&obj.key) {
-            Some(r) if r.etag == obj.md5_hex => {
+            Some(r) if r.content_md5() == Some(obj.md5_hex.as_str()) => {
                 let changes = r
                     .meta
                     .as_ref()
@@ -509,82 +646,254 @@ pub fn plan(local: Vec<Object>, remote: &BTreeMap<String, Remote>) -> SyncPlan {
 /// list the bucket, upload what differs and delete what is gone. The runtime config is not
 /// part of it. Used by `up` through its parts, and on its own by the sync benchmark.
 pub async fn sync_website(ctx: &Ctx) -> Result<SyncPlan> {
-    let local = local_objects(&ctx.spec, ctx.report)?;
-    let remote = remote_objects(ctx).await?.with_context(|| {
+    let local = local_objects(&ctx.spec, ctx.report).await?;
+    let mut remote = remote_objects(ctx).await?.with_context(|| {
         format!(
             "website bucket {} does not exist; `up` creates it",
             ctx.spec.website.bucket
         )
     })?;
+    read_multipart_md5(ctx, &mut remote, &local).await?;
     let plan = plan(local, &remote);
     execute(ctx, &plan).await?;
     Ok(plan)
 }
 
-/// Upload and delete as planned.
+/// Whether a key is a page or the runtime config: written after every asset.
+fn written_last(ctx: &Ctx, key: &str) -> bool {
+    let lower = key.to_ascii_lowercase();
+    lower.ends_with(".html")
+        || lower.ends_with(".htm")
+        || ctx.spec.website.config_file.as_deref() == Some(key)
+}
+
+/// Upload and delete as planned: assets, then pages and the runtime config, then deletes.
 pub async fn execute(ctx: &Ctx, plan: &SyncPlan) -> Result<()> {
+    let total_bytes = plan.upload.iter().map(|(o, _)| o.size).sum();
+    let progress = crate::report::Progress::start(
+        ctx.report,
+        "Uploading",
+        "website".to_string(),
+        Some((plan.upload.len() as u64, total_bytes)),
+    );
+    let slots = tokio::sync::Semaphore::new(PARALLEL_UPLOADS);
+    type Batch<'a> = Vec<&'a (Object, Why)>;
+    let (last, first): (Batch, Batch) = plan
+        .upload
+        .iter()
+        .partition(|(o, _)| written_last(ctx, &o.key));
+    for batch in [first, last] {
+        futures::stream::iter(batch.into_iter().map(Ok))
+            .try_for_each_concurrent(PARALLEL_UPLOADS, |(obj, _)| {
+                let (slots, progress) = (&slots, &progress);
+                async move {
+                    crate::interrupt::check(&format!("uploading {}", obj.key))?;
+                    upload(ctx, obj, slots, progress).await?;
+                    progress.add(1, 0);
+                    ctx.report.detail(format!("uploaded {}", obj.key));
+                    anyhow::Ok(())
+                }
+            })
+            .await?;
+    }
+    progress.finish();
+    delete_keys(ctx, &plan.delete).await
+}
+
+/// One object: a single PUT streamed from disk, or a multipart upload for a large file.
+async fn upload(
+    ctx: &Ctx,
+    obj: &Object,
+    slots: &tokio::sync::Semaphore,
+    progress: &crate::report::Progress,
+) -> Result<()> {
     let s3 = &ctx.aws.s3;
     let bucket = &ctx.spec.website.bucket;
-    futures::stream::iter(plan.upload.iter().map(Ok))
-        .try_for_each_concurrent(PARALLEL_UPLOADS, |(obj, _)| async move {
-            crate::interrupt::check(&format!("uploading {}", obj.key))?;
-            let body = match &obj.body {
-                Body::File(path) => ByteStream::from_path(path)
+    let failed = |e| {
+        aws_err(
+            format!("uploading {} to website bucket {bucket}", obj.key),
+            e,
+        )
+    };
+    match &obj.body {
+        Body::File(path) if obj.size >= MULTIPART_THRESHOLD => {
+            return upload_parts(ctx, obj, path, slots, progress).await;
+        }
+        _ => {}
+    }
+    let body = match &obj.body {
+        Body::File(path) => ByteStream::read_from()
+            .path(path)
+            .buffer_size(HASH_BUFFER)
+            .build()
+            .await
+            .with_context(|| format!("reading {}", path.display()))?,
+        Body::Bytes(b) => ByteStream::from(b.clone()),
+    };
+    let _slot = slots.acquire().await?;
+    s3.put_object()
+        .bucket(bucket)
+        .key(&obj.key)
+        .body(body)
+        .content_type(&obj.content_type)
+        .set_cache_control(obj.cache_control.clone())
+        .send()
+        .await
+        .map_err(failed)?;
+    progress.add(0, obj.size);
+    Ok(())
+}
+
+/// The part size for a file: [`PART_SIZE`], or larger (whole MiB) so that it fits in 10,000
+/// parts (files up to S3's 5 TiB object limit).
+fn part_size(size: u64) -> u64 {
+    const MIB: u64 = 1024 * 1024;
+    PART_SIZE.max(size.div_ceil(10_000).div_ceil(MIB) * MIB)
+}
+
+/// A large file in parts, [`PARALLEL_PARTS`] at a time, each streamed from its offset in the
+/// file; its MD5 goes in the object's metadata. A failure aborts the upload (its parts are
+/// deleted; the bucket's lifecycle rule would also abort it after a day).
+async fn upload_parts(
+    ctx: &Ctx,
+    obj: &Object,
+    path: &Path,
+    slots: &tokio::sync::Semaphore,
+    progress: &crate::report::Progress,
+) -> Result<()> {
+    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+    let s3 = &ctx.aws.s3;
+    let bucket = &ctx.spec.website.bucket;
+    let key = &obj.key;
+    let what = |step: &str| format!("uploading {key} to website bucket {bucket} ({step})");
+    let created = s3
+        .create_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .content_type(&obj.content_type)
+        .set_cache_control(obj.cache_control.clone())
+        .metadata(META_MD5, &obj.md5_hex)
+        .send()
+        .await
+        .map_err(|e| aws_err(what("starting a multipart upload"), e))?;
+    let upload_id = created
+        .upload_id()
+        .with_context(|| what("no upload id in the answer"))?
+        .to_string();
+    let size = part_size(obj.size);
+    let count = obj.size.div_ceil(size);
+    let parts: Result<Vec<CompletedPart>> = futures::stream::iter(0..count)
+        .map(|i| {
+            let upload_id = &upload_id;
+            async move {
+                crate::interrupt::check(&format!("uploading {key}"))?;
+                let offset = i * size;
+                let length = size.min(obj.size - offset);
+                let body = ByteStream::read_from()
+                    .path(path)
+                    .offset(offset)
+                    .length(aws_sdk_s3::primitives::Length::Exact(length))
+                    .buffer_size(HASH_BUFFER)
+                    .build()
                     .await
-                    .with_context(|| format!("reading {}", path.display()))?,
-                Body::Bytes(b) => ByteStream::from(b.clone()),
-            };
-            s3.put_object()
+                    .with_context(|| format!("reading {}", path.display()))?;
+                let _slot = slots.acquire().await?;
+                let number = i as i32 + 1;
+                let out = s3
+                    .upload_part()
+                    .bucket(bucket)
+                    .key(key)
+                    .upload_id(upload_id)
+                    .part_number(number)
+                    .content_length(length as i64)
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(|e| aws_err(what(&format!("part {number} of {count}")), e))?;
+                progress.add(0, length);
+                Ok(CompletedPart::builder()
+                    .part_number(number)
+                    .set_e_tag(out.e_tag().map(str::to_string))
+                    .set_checksum_crc32(out.checksum_crc32().map(str::to_string))
+                    .set_checksum_crc32_c(out.checksum_crc32_c().map(str::to_string))
+                    .set_checksum_crc64_nvme(out.checksum_crc64_nvme().map(str::to_string))
+                    .set_checksum_sha1(out.checksum_sha1().map(str::to_string))
+                    .set_checksum_sha256(out.checksum_sha256().map(str::to_string))
+                    .build())
+            }
+        })
+        .buffered(PARALLEL_PARTS)
+        .try_collect()
+        .await;
+    let completed = match parts {
+        Ok(parts) => s3
+            .complete_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(&upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| aws_err(what("completing the multipart upload"), e)),
+        Err(e) => Err(e),
+    };
+    if completed.is_err() {
+        // Best effort: the lifecycle rule aborts it after a day otherwise.
+        let _ = s3
+            .abort_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(&upload_id)
+            .send()
+            .await;
+    }
+    completed
+}
+
+/// Delete `keys` (DeleteObjects of up to 1,000), [`PARALLEL_DELETES`] batches at a time.
+async fn delete_keys(ctx: &Ctx, keys: &[String]) -> Result<()> {
+    let s3 = &ctx.aws.s3;
+    let bucket = &ctx.spec.website.bucket;
+    futures::stream::iter(keys.chunks(1000).map(Ok))
+        .try_for_each_concurrent(PARALLEL_DELETES, |chunk| async move {
+            crate::interrupt::check("deleting stale website objects")?;
+            let ids = chunk
+                .iter()
+                .map(|k| ObjectIdentifier::builder().key(k).build())
+                .collect::<Result<Vec<_>, _>>()?;
+            let out = s3
+                .delete_objects()
                 .bucket(bucket)
-                .key(&obj.key)
-                .body(body)
-                .content_type(&obj.content_type)
-                .set_cache_control(obj.cache_control.clone())
+                .delete(
+                    Delete::builder()
+                        .set_objects(Some(ids))
+                        .quiet(true)
+                        .build()?,
+                )
                 .send()
                 .await
                 .map_err(|e| {
                     aws_err(
-                        format!("uploading {} to website bucket {bucket}", obj.key),
+                        format!("deleting stale objects from website bucket {bucket}"),
                         e,
                     )
                 })?;
-            ctx.report.detail(format!("uploaded {}", obj.key));
+            if let Some(err) = out.errors().first() {
+                anyhow::bail!(
+                    "deleting stale objects from website bucket {bucket}: {} failed, e.g. {} ({})",
+                    out.errors().len(),
+                    err.key().unwrap_or("?"),
+                    err.message().unwrap_or("no message")
+                );
+            }
             anyhow::Ok(())
         })
-        .await?;
-    for chunk in plan.delete.chunks(1000) {
-        crate::interrupt::check("deleting stale website objects")?;
-        let ids = chunk
-            .iter()
-            .map(|k| ObjectIdentifier::builder().key(k).build())
-            .collect::<Result<Vec<_>, _>>()?;
-        let out = s3
-            .delete_objects()
-            .bucket(bucket)
-            .delete(
-                Delete::builder()
-                    .set_objects(Some(ids))
-                    .quiet(true)
-                    .build()?,
-            )
-            .send()
-            .await
-            .map_err(|e| {
-                aws_err(
-                    format!("deleting stale objects from website bucket {bucket}"),
-                    e,
-                )
-            })?;
-        if let Some(err) = out.errors().first() {
-            anyhow::bail!(
-                "deleting stale objects from website bucket {bucket}: {} failed, e.g. {} ({})",
-                out.errors().len(),
-                err.key().unwrap_or("?"),
-                err.message().unwrap_or("no message")
-            );
-        }
-    }
-    Ok(())
+        .await
 }
 
 #[cfg(test)]
@@ -651,6 +960,7 @@ mod tests {
                 meta.then(|| Meta {
                     content_type: Some(ct.into()),
                     cache_control: cc.map(str::to_string),
+                    md5: None,
                 })
             };
             [

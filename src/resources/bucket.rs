@@ -1055,74 +1055,136 @@ pub async fn empty_and_delete(ctx: &Ctx, which: Which, bucket: &str) -> Result<u
     empty_and_delete_now(ctx, bucket, &label).await
 }
 
-/// Delete every version and delete marker, then the bucket.
+/// Delete every version and delete marker, then the bucket. Uploads that land meanwhile (a
+/// presigned URL still in use) are deleted in the next round; only rounds that find the bucket
+/// still not empty and delete nothing, or too many rounds, give up.
 async fn empty_and_delete_now(ctx: &Ctx, bucket: &str, label: &str) -> Result<usize> {
     let s3 = &ctx.aws.s3;
     let mut deleted = 0;
-    // A presigned upload still in flight can land while emptying: empty again if the delete
-    // says the bucket is not empty.
-    for _attempt in 0..3 {
-        let mut key_marker: Option<String> = None;
-        let mut version_marker: Option<String> = None;
-        loop {
-            let page = match s3
-                .list_object_versions()
-                .bucket(bucket)
-                .set_key_marker(key_marker.clone())
-                .set_version_id_marker(version_marker.clone())
-                .send()
-                .await
-            {
-                Ok(p) => p,
-                Err(e) if code_in(&e, &["NoSuchBucket"]) => return Ok(deleted),
-                Err(e) => return Err(aws_err(format!("listing objects of {label}"), e)),
-            };
-            let mut ids = Vec::new();
-            for v in page.versions() {
-                ids.push(ident(v.key(), v.version_id())?);
-            }
-            for m in page.delete_markers() {
-                ids.push(ident(m.key(), m.version_id())?);
-            }
-            for chunk in ids.chunks(1000) {
-                let out = s3
-                    .delete_objects()
-                    .bucket(bucket)
-                    .delete(
-                        Delete::builder()
-                            .set_objects(Some(chunk.to_vec()))
-                            .quiet(true)
-                            .build()?,
-                    )
-                    .send()
-                    .await
-                    .map_err(|e| aws_err(format!("deleting objects of {label}"), e))?;
-                if let Some(err) = out.errors().first() {
-                    anyhow::bail!(
-                        "deleting objects of {label}: {} objects could not be deleted, e.g. {} ({}: {})",
-                        out.errors().len(),
-                        err.key().unwrap_or("?"),
-                        err.code().unwrap_or("?"),
-                        err.message().unwrap_or("")
-                    );
-                }
-                deleted += chunk.len();
-            }
-            if page.is_truncated() == Some(true) {
-                key_marker = page.next_key_marker().map(str::to_string);
-                version_marker = page.next_version_id_marker().map(str::to_string);
-            } else {
-                break;
-            }
-        }
+    let progress = crate::report::Progress::start(ctx.report, "Emptying", label.to_string(), None);
+    for _round in 0..EMPTY_ROUNDS {
+        let Some(n) = empty_once(ctx, bucket, label, &progress).await? else {
+            progress.finish();
+            return Ok(deleted);
+        };
+        deleted += n;
         match s3.delete_bucket().bucket(bucket).send().await {
-            Ok(_) => return Ok(deleted),
-            Err(e) if code_in(&e, &["NoSuchBucket"]) => return Ok(deleted),
+            Ok(_) => {
+                progress.finish();
+                return Ok(deleted);
+            }
+            Err(e) if code_in(&e, &["NoSuchBucket"]) => {
+                progress.finish();
+                return Ok(deleted);
+            }
             Err(e) if code_in(&e, &["BucketNotEmpty"]) => continue,
             Err(e) => return Err(aws_err(format!("deleting {label}"), e)),
         }
     }
-    anyhow::bail!("deleting {label}: objects keep arriving while it is emptied; try again")
+    progress.finish();
+    anyhow::bail!(
+        "deleting {label}: objects kept arriving while it was emptied ({deleted} versions \
+         deleted in {EMPTY_ROUNDS} rounds); stop what writes to it, then run again"
+    )
+}
+
+/// Rounds of list-and-delete before `down` concludes that something keeps writing.
+const EMPTY_ROUNDS: usize = 5;
+/// DeleteObjects requests in flight while emptying a bucket.
+const PARALLEL_DELETES: usize = 16;
+
+/// One pass over the bucket's versions: each page of the listing is deleted (one
+/// DeleteObjects of up to 1,000), up to [`PARALLEL_DELETES`] at a time. A page is deleted only
+/// once the next page has been listed: the next listing starts from the markers of its last
+/// version, which must still exist when they are used. `None` when the bucket is gone.
+async fn empty_once(
+    ctx: &Ctx,
+    bucket: &str,
+    label: &str,
+    progress: &crate::report::Progress,
+) -> Result<Option<usize>> {
+    use futures::stream::{FuturesUnordered, StreamExt};
+    let s3 = &ctx.aws.s3;
+    let delete = |ids: Vec<ObjectIdentifier>| async move {
+        let n = ids.len();
+        let out = s3
+            .delete_objects()
+            .bucket(bucket)
+            .delete(
+                Delete::builder()
+                    .set_objects(Some(ids))
+                    .quiet(true)
+                    .build()?,
+            )
+            .send()
+            .await
+            .map_err(|e| aws_err(format!("deleting objects of {label}"), e))?;
+        if let Some(err) = out.errors().first() {
+            anyhow::bail!(
+                "deleting objects of {label}: {} objects could not be deleted, e.g. {} ({}: {})",
+                out.errors().len(),
+                err.key().unwrap_or("?"),
+                err.code().unwrap_or("?"),
+                err.message().unwrap_or("")
+            );
+        }
+        progress.add(n as u64, 0);
+        anyhow::Ok(n)
+    };
+    let mut inflight = FuturesUnordered::new();
+    let mut deleted = 0;
+    let mut pending: Vec<ObjectIdentifier> = Vec::new();
+    let mut key_marker: Option<String> = None;
+    let mut version_marker: Option<String> = None;
+    loop {
+        crate::interrupt::check(&format!("emptying {label}"))?;
+        let page = match s3
+            .list_object_versions()
+            .bucket(bucket)
+            .set_key_marker(key_marker.clone())
+            .set_version_id_marker(version_marker.clone())
+            .send()
+            .await
+        {
+            Ok(p) => p,
+            Err(e) if code_in(&e, &["NoSuchBucket"]) => {
+                while let Some(r) = inflight.next().await {
+                    r?;
+                }
+                return Ok(None);
+            }
+            Err(e) => return Err(aws_err(format!("listing objects of {label}"), e)),
+        };
+        let mut ids = Vec::new();
+        for v in page.versions() {
+            ids.push(ident(v.key(), v.version_id())?);
+        }
+        for m in page.delete_markers() {
+            ids.push(ident(m.key(), m.version_id())?);
+        }
+        // The page before this one can go now that this one is listed.
+        for chunk in std::mem::replace(&mut pending, ids).chunks(1000) {
+            inflight.push(delete(chunk.to_vec()));
+            while inflight.len() >= PARALLEL_DELETES {
+                if let Some(r) = inflight.next().await {
+                    deleted += r?;
+                }
+            }
+        }
+        if page.is_truncated() == Some(true) {
+            key_marker = page.next_key_marker().map(str::to_string);
+            version_marker = page.next_version_id_marker().map(str::to_string);
+        } else {
+            break;
+        }
+    }
+    for chunk in pending.chunks(1000) {
+        inflight.push(delete(chunk.to_vec()));
+    }
+    while let Some(r) = inflight.next().await {
+        deleted += r?;
+    }
+    Ok(Some(deleted))
 }
 
 fn ident(key: Option<&str>, version: Option<&str>) -> Result<ObjectIdentifier> {
