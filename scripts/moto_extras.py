@@ -4,6 +4,8 @@ Run it exactly like moto's own `moto_server` (same arguments, e.g. `-H 127.0.0.1
 `scripts/moto-server` does that with the repo's virtualenv. Before the server app is built,
 this module patches moto's CloudFront backend in-process, because moto 5.2.5:
 
+* answers 500 to deleting an origin access control it does not have, and deletes one still in
+  use. Here: 404 NoSuchOriginAccessControl, and 409 OriginAccessControlInUse.
 * lets two origin access controls have one name, and two creates with one caller reference
   race. Here OAC names are unique (409 OriginAccessControlAlreadyExists), and each create
   checks and inserts in one step.
@@ -534,6 +536,29 @@ def create_origin_access_control(self: Any, config_dict: dict[str, str]) -> Any:
 
 
 Backend.create_origin_access_control = create_origin_access_control
+
+
+class OriginAccessControlInUse(CloudFrontException):  # 409
+    def __init__(self) -> None:
+        super().__init__(
+            "OriginAccessControlInUse",
+            "Cannot delete this origin access control because it's in use by one or more origins.",
+        )
+
+
+def delete_origin_access_control(self: Any, control_id: str) -> None:
+    # moto answers 500 for an id it does not have, and deletes one still in use.
+    with _lock:
+        if control_id not in self.origin_access_controls:
+            raise cf_models.NoSuchOriginAccessControl()
+        for dist in self.distributions.values():
+            for origin in dist.distribution_config.Origins["Items"]:
+                if getattr(origin, "origin_access_control_id", "") == control_id:
+                    raise OriginAccessControlInUse()
+        del self.origin_access_controls[control_id]
+
+
+Backend.delete_origin_access_control = delete_origin_access_control
 Backend.update_distribution = update_distribution
 Backend.delete_distribution = delete_distribution
 

@@ -821,22 +821,28 @@ fn oac_config(
 async fn update_oac(ctx: &Ctx, id: &str, config: OriginAccessControlConfig) -> Result<()> {
     let cf = &ctx.aws.cloudfront;
     let name = config.name().to_string();
-    let etag = cf
-        .get_origin_access_control()
-        .id(id)
-        .send()
-        .await
-        .map_err(|e| aws_err(format!("reading origin access control {name}"), e))?
-        .e_tag()
-        .map(str::to_string);
-    cf.update_origin_access_control()
-        .id(id)
-        .set_if_match(etag)
-        .origin_access_control_config(config)
-        .send()
-        .await
-        .map_err(|e| aws_err(format!("updating origin access control {name}"), e))?;
-    Ok(())
+    for _ in 0..IF_MATCH_ATTEMPTS {
+        let got = cf
+            .get_origin_access_control()
+            .id(id)
+            .send()
+            .await
+            .map_err(|e| aws_err(format!("reading origin access control {name}"), e))?;
+        match cf
+            .update_origin_access_control()
+            .id(id)
+            .set_if_match(got.e_tag().map(str::to_string))
+            .origin_access_control_config(config.clone())
+            .send()
+            .await
+        {
+            Ok(_) => return Ok(()),
+            // Changed meanwhile, or this update's answer was lost: read and send again.
+            Err(e) if code_in(&e, &["PreconditionFailed"]) => continue,
+            Err(e) => return Err(aws_err(format!("updating origin access control {name}"), e)),
+        }
+    }
+    anyhow::bail!("origin access control {name} kept changing while it was updated; run again")
 }
 
 async fn create_oac(ctx: &Ctx, name: &str, config: OriginAccessControlConfig) -> Result<String> {
@@ -915,22 +921,41 @@ async fn put_headers_policy(ctx: &Ctx, live: &LiveCloudFront, url: &str) -> Resu
             Ok(p.id.clone())
         }
         Some((p, _)) => {
-            let etag = cf
-                .get_response_headers_policy()
-                .id(&p.id)
-                .send()
-                .await
-                .map_err(|e| aws_err(format!("reading response headers policy {name}"), e))?
-                .e_tag()
-                .map(str::to_string);
-            cf.update_response_headers_policy()
-                .id(&p.id)
-                .set_if_match(etag)
-                .response_headers_policy_config(want)
-                .send()
-                .await
-                .map_err(|e| aws_err(format!("updating response headers policy {name}"), e))?;
-            Ok(p.id.clone())
+            for _ in 0..IF_MATCH_ATTEMPTS {
+                let got = cf
+                    .get_response_headers_policy()
+                    .id(&p.id)
+                    .send()
+                    .await
+                    .map_err(|e| aws_err(format!("reading response headers policy {name}"), e))?;
+                let there = got
+                    .response_headers_policy()
+                    .and_then(|r| r.response_headers_policy_config());
+                // An update sent again after its answer was lost finds it done.
+                if there.is_some_and(|c| headers_value_from(c) == headers_value_from(&want)) {
+                    return Ok(p.id.clone());
+                }
+                match cf
+                    .update_response_headers_policy()
+                    .id(&p.id)
+                    .set_if_match(got.e_tag().map(str::to_string))
+                    .response_headers_policy_config(want.clone())
+                    .send()
+                    .await
+                {
+                    Ok(_) => return Ok(p.id.clone()),
+                    Err(e) if code_in(&e, &["PreconditionFailed"]) => continue,
+                    Err(e) => {
+                        return Err(aws_err(
+                            format!("updating response headers policy {name}"),
+                            e,
+                        ))
+                    }
+                }
+            }
+            anyhow::bail!(
+                "response headers policy {name} kept changing while it was updated; run again"
+            )
         }
         None => match cf
             .create_response_headers_policy()
@@ -1295,37 +1320,7 @@ pub fn invalidation_path(key: &str) -> String {
 pub async fn delete(ctx: &Ctx, live: &LiveCloudFront) -> Result<()> {
     let cf = &ctx.aws.cloudfront;
     if let Some(d) = &live.distribution {
-        let id = &d.cdn.id;
-        let got = match cf.get_distribution_config().id(id).send().await {
-            Ok(g) => Some(g),
-            Err(e) if code_in(&e, &["NoSuchDistribution"]) => None,
-            Err(e) => return Err(aws_err(format!("reading distribution {id}"), e)),
-        };
-        if let Some(got) = got {
-            let config = got
-                .distribution_config()
-                .with_context(|| format!("distribution {id}: no configuration"))?;
-            if config.enabled() {
-                ctx.report
-                    .status("Disabling", format!("distribution {id} ({})", d.cdn.domain));
-                let mut off = config.clone();
-                off.enabled = false;
-                cf.update_distribution()
-                    .id(id)
-                    .set_if_match(got.e_tag().map(str::to_string))
-                    .distribution_config(off)
-                    .send()
-                    .await
-                    .map_err(|e| aws_err(format!("disabling distribution {id}"), e))?;
-            }
-            if let Some(etag) = wait_deployed(ctx, id, &d.cdn.domain).await? {
-                match cf.delete_distribution().id(id).if_match(etag).send().await {
-                    Ok(_) => {}
-                    Err(e) if code_in(&e, &["NoSuchDistribution"]) => {}
-                    Err(e) => return Err(aws_err(format!("deleting distribution {id}"), e)),
-                }
-            }
-        }
+        delete_distribution(ctx, &d.cdn).await?;
     }
     for o in &live.oacs {
         let etag = match cf.get_origin_access_control().id(&o.id).send().await {
@@ -1386,6 +1381,64 @@ pub async fn delete(ctx: &Ctx, live: &LiveCloudFront) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// An ETag sent again after its answer was lost is stale by then: such a request is read
+/// again and retried, this many times in all.
+const IF_MATCH_ATTEMPTS: usize = 4;
+
+/// Disable the distribution, wait until CloudFront has deployed that, delete it.
+async fn delete_distribution(ctx: &Ctx, cdn: &Cdn) -> Result<()> {
+    let cf = &ctx.aws.cloudfront;
+    let id = &cdn.id;
+    let mut said = false;
+    for _ in 0..IF_MATCH_ATTEMPTS {
+        let got = match cf.get_distribution_config().id(id).send().await {
+            Ok(g) => g,
+            Err(e) if code_in(&e, &["NoSuchDistribution"]) => return Ok(()),
+            Err(e) => return Err(aws_err(format!("reading distribution {id}"), e)),
+        };
+        let config = got
+            .distribution_config()
+            .with_context(|| format!("distribution {id}: no configuration"))?;
+        if !config.enabled() {
+            break;
+        }
+        if !said {
+            ctx.report
+                .status("Disabling", format!("distribution {id} ({})", cdn.domain));
+            said = true;
+        }
+        let mut off = config.clone();
+        off.enabled = false;
+        match cf
+            .update_distribution()
+            .id(id)
+            .set_if_match(got.e_tag().map(str::to_string))
+            .distribution_config(off)
+            .send()
+            .await
+        {
+            Ok(_) => break,
+            // Changed meanwhile, or this very update went through and its answer was lost.
+            Err(e) if code_in(&e, &["PreconditionFailed"]) => continue,
+            Err(e) => return Err(aws_err(format!("disabling distribution {id}"), e)),
+        }
+    }
+    for _ in 0..IF_MATCH_ATTEMPTS {
+        let Some(etag) = wait_deployed(ctx, id, &cdn.domain).await? else {
+            return Ok(());
+        };
+        match cf.delete_distribution().id(id).if_match(etag).send().await {
+            Ok(_) => return Ok(()),
+            Err(e) if code_in(&e, &["NoSuchDistribution"]) => return Ok(()),
+            Err(e) if code_in(&e, &["PreconditionFailed"]) => continue,
+            Err(e) => return Err(aws_err(format!("deleting distribution {id}"), e)),
+        }
+    }
+    anyhow::bail!(
+        "distribution {id} kept changing while it was being deleted; run the command again"
+    )
 }
 
 /// Poll until the distribution is Deployed; its ETag then, or `None` when it is gone.
