@@ -901,6 +901,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn parts_fit_in_ten_thousand_up_to_five_tebibytes() {
+        const MIB: u64 = 1024 * 1024;
+        assert_eq!(part_size(70 * MIB), 16 * MIB);
+        assert_eq!(part_size(156_250 * MIB), 16 * MIB);
+        // 6 GiB: still 16 MiB parts (384 of them).
+        assert_eq!(part_size(6 * 1024 * MIB), 16 * MIB);
+        let five_tib = 5 * 1024 * 1024 * MIB;
+        let size = part_size(five_tib);
+        assert!(five_tib.div_ceil(size) <= 10_000);
+        assert_eq!(size % MIB, 0);
+        assert!(size <= 5 * 1024 * MIB, "S3's largest part is 5 GiB");
+    }
+
+    #[test]
     fn content_types_carry_a_charset_for_text() {
         assert_eq!(content_type("index.html"), "text/html; charset=utf-8");
         assert_eq!(content_type("a/app.js"), "text/javascript; charset=utf-8");
