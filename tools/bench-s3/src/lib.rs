@@ -11,7 +11,7 @@
 //!
 //! | request | does |
 //! | --- | --- |
-//! | `GET /_bench/stats` | requests since the last reset, by operation and by HTTP method (JSON) |
+//! | `GET /_bench/stats` | requests since the last reset, by operation and by HTTP method, and the object bytes received (JSON) |
 //! | `POST /_bench/reset` | zeroes those counts |
 //! | `POST /_bench/create?bucket=B[&versioning=Enabled]` | creates a bucket |
 //! | `POST /_bench/seed?bucket=B&keys=K&versions=V[&size=N]` | fills a versioned bucket (made if missing) with K keys × V versions, in memory |
@@ -151,7 +151,12 @@ fn admin_json(store: &Store, req: &Request<Incoming>) -> Result<serde_json::Valu
     match (req.method(), req.uri().path()) {
         (&Method::GET, "/_bench/stats") => {
             let s = store.stats();
-            Ok(json!({"requests": s.requests, "operations": s.operations, "methods": s.methods}))
+            Ok(json!({
+                "requests": s.requests,
+                "bytes_uploaded": s.bytes_uploaded,
+                "operations": s.operations,
+                "methods": s.methods,
+            }))
         }
         (&Method::POST, "/_bench/reset") => {
             store.reset_stats();

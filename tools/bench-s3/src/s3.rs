@@ -368,6 +368,7 @@ impl S3 for BenchS3 {
         let input = req.input;
         self.bucket(&input.bucket)?;
         let (md5, size) = digest(input.body).await?;
+        self.store.count_upload(size);
         check_content_md5(input.content_md5.as_deref(), &md5)?;
         let etag = hex::encode(md5);
         let headers = Headers {
@@ -760,6 +761,7 @@ impl S3 for BenchS3 {
             return Err(no_such_upload());
         }
         let (md5, size) = digest(input.body).await?;
+        self.store.count_upload(size);
         check_content_md5(input.content_md5.as_deref(), &md5)?;
         let mut b = b.lock().unwrap();
         let upload = b

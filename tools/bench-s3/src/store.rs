@@ -346,10 +346,12 @@ impl Bucket {
 }
 
 /// Requests counted by operation (s3s's names: `PutObject`, `DeleteObjects`, ...) and by HTTP
-/// method, since the last reset.
+/// method, and the object bytes received (PutObject and UploadPart bodies), since the last
+/// reset.
 #[derive(Debug, Default, Clone)]
 pub struct Stats {
     pub requests: u64,
+    pub bytes_uploaded: u64,
     pub operations: BTreeMap<String, u64>,
     pub methods: BTreeMap<String, u64>,
 }
@@ -464,6 +466,10 @@ impl Store {
         let mut s = self.stats.lock().unwrap();
         s.requests += 1;
         *s.methods.entry(method.to_string()).or_default() += 1;
+    }
+
+    pub fn count_upload(&self, bytes: u64) {
+        self.stats.lock().unwrap().bytes_uploaded += bytes;
     }
 
     pub fn count_operation(&self, op: &str) {

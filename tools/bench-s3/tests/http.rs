@@ -148,6 +148,7 @@ async fn versioned_bucket_pages_deletes_and_refuses_deletion_until_empty() {
     assert_eq!(stats["operations"]["PutObject"], 3);
     assert_eq!(stats["operations"]["DeleteBucket"], 2);
     assert_eq!(stats["methods"]["PUT"], 5);
+    assert_eq!(stats["bytes_uploaded"], 15);
 }
 
 #[tokio::test]
