@@ -315,6 +315,14 @@ def ratio(s, base):
     return f"{r:.2f}x" if r < 1 else f"{r:.1f}x"
 
 
+def size(n):
+    if n == 0:
+        return "0"
+    if n < MB:
+        return f"{n / 1024:,.0f} KiB"
+    return f"{n / MB:,.1f} MiB"
+
+
 def median_run(runs):
     """The run of median time (the lower middle one for an even count)."""
     ok = sorted((r for r in runs if not r["error"]), key=lambda r: r["seconds"])
@@ -460,7 +468,7 @@ def main():
                     "-" if failed else ratio(r["seconds"], base_s),
                     f"{r['stats']['requests']:,}",
                     f"{r['stats']['methods'].get('PUT', 0):,}",
-                    f"{r['stats'].get('bytes_uploaded', 0) / MB:,.1f} MiB",
+                    size(r["stats"].get("bytes_uploaded", 0)),
                     f"{r['rss_kib'] / 1024:,.0f} MiB",
                     secs(r["server_cpu"]),
                 ]
@@ -510,6 +518,7 @@ def main():
         + (f"pinned to core {cores[-1]}, tools to core(s) {','.join(map(str, cores[:-1]))}" if pin else "not pinned")
         + f"; machine: {len(cores)} cores, load average {load_at_start} at the start, "
         + f"{' '.join(open('/proc/loadavg').read().split()[:3])} at the end.",
+        "vs presign-stack: the tool's time over presign-stack's (above 1x: slower than presign-stack). "
         "Time: wall clock from process start to exit. Requests, PUTs (PutObject, UploadPart, "
         "CopyObject) and uploaded (object bytes received): as the S3 counted them. "
         "S3 CPU: the server's CPU time during the run.",
