@@ -240,6 +240,13 @@
     els.progressLabel.textContent = "";
   }
 
+  // The bar and its label always show the same number.
+  function showProgress(pct) {
+    els.progress.hidden = false;
+    els.progress.value = pct;
+    els.progressLabel.textContent = pct + "%";
+  }
+
   function setBusy(on) {
     busy = on;
     els.upload.disabled = on || !selected;
@@ -312,11 +319,11 @@
       for (const [name, value] of Object.entries(headers)) {
         if (!FORBIDDEN_HEADERS.has(name.toLowerCase())) xhr.setRequestHeader(name, value);
       }
+      // 100 is kept for the moment storage has accepted the file: the last bytes leaving the
+      // browser is not the upload being done, so until then the bar stops at 99.
       xhr.upload.onprogress = (e) => {
-        if (!e.lengthComputable) return;
-        const pct = Math.floor((e.loaded / e.total) * 100);
-        els.progress.value = pct;
-        els.progressLabel.textContent = pct + "%";
+        if (!e.lengthComputable || e.total <= 0) return;
+        showProgress(Math.min(99, Math.floor((e.loaded / e.total) * 100)));
       };
       xhr.onload = () => {
         if (xhr.status >= 200 && xhr.status < 300) resolve();
@@ -344,12 +351,10 @@
     try {
       setStatus("Asking for an upload link…", "info");
       const plan = await requestUploadUrl(file);
-      els.progress.hidden = false;
-      els.progressLabel.textContent = "0%";
+      showProgress(0);
       setStatus("Uploading " + file.name + "…", "info");
       await putFile(plan, file);
-      els.progress.value = 100;
-      els.progressLabel.textContent = "100%";
+      showProgress(100);
       els.key.textContent = plan.key;
       els.result.hidden = false;
       setStatus("Uploaded " + file.name + " (" + formatBytes(file.size) + ").", "success");
