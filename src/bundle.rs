@@ -65,10 +65,100 @@ pub fn parse_tag(value: &str) -> Option<(&str, &str)> {
     value.split_once(':')
 }
 
+/// The presigner presign-stack comes with: its crate (standalone manifest, sources) and the
+/// `Cargo.lock` this binary was built with, embedded by `build.rs`.
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/embedded_presigner.rs"));
+}
+
+/// How the embedded presigner is built: as [`RECIPE`], but without `--locked` (cargo drops
+/// from the workspace's lock what the crate alone does not use, and keeps every version).
+const EMBEDDED_RECIPE: &str = "presign-stack embedded presigner 1: cargo lambda build \
+                               --release, workspace lock pruned, paths remapped, zip_bootstrap";
+
+/// The embedded presigner's code identity: its files, the recipe and the target.
+pub fn embedded_digest(arch: Architecture) -> String {
+    let mut h = Sha256::new();
+    let mut add = |label: &str, bytes: &[u8]| {
+        h.update((label.len() as u64).to_le_bytes());
+        h.update(label.as_bytes());
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    };
+    add("recipe", EMBEDDED_RECIPE.as_bytes());
+    add("target", arch.as_aws().as_bytes());
+    for (name, bytes) in embedded::FILES {
+        add(&format!("embedded/{name}"), bytes);
+    }
+    hex::encode(h.finalize())
+}
+
+/// Where built presigners are kept: `PRESIGN_STACK_CACHE_DIR`, else the user's cache folder
+/// (`$XDG_CACHE_HOME` or `~/.cache`) under `presign-stack`.
+pub fn cache_dir() -> Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("PRESIGN_STACK_CACHE_DIR").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir));
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .context(
+            "no cache folder for the presigner's build: set PRESIGN_STACK_CACHE_DIR (or HOME)",
+        )?;
+    Ok(base.join("presign-stack"))
+}
+
+/// The embedded presigner's bundle: from the cache when this digest was built before,
+/// otherwise built now (its crate written out under the cache) and kept there.
+async fn embedded_bundle(arch: Architecture, report: Reporter) -> Result<Bundle> {
+    let digest = embedded_digest(arch);
+    let dir = cache_dir()?.join("presigner").join(&digest[..32]);
+    let cached = dir.join("bootstrap.zip");
+    if let Ok(zip) = std::fs::read(&cached) {
+        report.detail(format!(
+            "presigner bundle from the cache {}",
+            cached.display()
+        ));
+        return Ok(Bundle::from_zip(zip));
+    }
+    let crate_dir = dir.join("crate");
+    for (name, bytes) in embedded::FILES {
+        let path = crate_dir.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    }
+    report.status(
+        "Building",
+        format!(
+            "the presigner of presign-stack {} (once; kept in {})",
+            env!("CARGO_PKG_VERSION"),
+            dir.display()
+        ),
+    );
+    let binary = build(&crate_dir, arch, report, false).await?;
+    let bytes = std::fs::read(&binary)
+        .with_context(|| format!("reading the built binary {}", binary.display()))?;
+    let zip = zip_bootstrap(&bytes)?;
+    check_size(&zip, &binary)?;
+    // Written whole or not at all: a run cut short leaves no half zip to read next time.
+    let partial = dir.join(format!("bootstrap.zip.{}", std::process::id()));
+    std::fs::write(&partial, &zip).with_context(|| format!("writing {}", partial.display()))?;
+    std::fs::rename(&partial, &cached).with_context(|| format!("writing {}", cached.display()))?;
+    Ok(Bundle::from_zip(zip))
+}
+
 /// The code identity, without building: a prebuilt zip is read (its digest is its own
-/// hash); a crate is hashed from its sources.
+/// hash); a crate is hashed from its sources; the embedded presigner from what is embedded.
 pub fn identify(spec: &Spec) -> Result<Code> {
     match &spec.presigner.code {
+        CodeSource::Embedded => Ok(Code {
+            digest: embedded_digest(spec.presigner.architecture),
+            bundle: None,
+        }),
         CodeSource::Zip(path) => {
             let bundle = read_zip(path)?;
             let digest = hex::encode(Sha256::digest(&bundle.zip));
@@ -155,10 +245,11 @@ pub fn source_digest(dir: &Path, arch: Architecture) -> Result<String> {
 /// Build or read the bundle the spec names.
 pub async fn prepare(spec: &Spec, report: Reporter) -> Result<Bundle> {
     match &spec.presigner.code {
+        CodeSource::Embedded => embedded_bundle(spec.presigner.architecture, report).await,
         CodeSource::Zip(path) => read_zip(path),
         CodeSource::Crate(dir) => {
             report.status("Building", format!("presigner from {}", dir.display()));
-            let binary = build(dir, spec.presigner.architecture, report).await?;
+            let binary = build(dir, spec.presigner.architecture, report, true).await?;
             let bytes = std::fs::read(&binary)
                 .with_context(|| format!("reading the built binary {}", binary.display()))?;
             let zip = zip_bootstrap(&bytes)?;
@@ -213,8 +304,9 @@ pub fn zip_bootstrap(binary: &[u8]) -> Result<Vec<u8>> {
     Ok(out.finish()?.into_inner())
 }
 
-/// Run `cargo lambda build --release` in `dir`; returns the built `bootstrap` binary's path.
-async fn build(dir: &Path, arch: Architecture, report: Reporter) -> Result<PathBuf> {
+/// Run `cargo lambda build --release` in `dir` (`--locked` when `locked`); returns the built
+/// `bootstrap` binary's path.
+async fn build(dir: &Path, arch: Architecture, report: Reporter, locked: bool) -> Result<PathBuf> {
     let out_dir = cargo_target_dir(dir)
         .await
         .unwrap_or_else(|| dir.join("target"))
@@ -247,7 +339,9 @@ async fn build(dir: &Path, arch: Architecture, report: Reporter) -> Result<PathB
     }
     cmd.env("CARGO_ENCODED_RUSTFLAGS", rustflags.join("\x1f"));
     cmd.current_dir(dir)
-        .args(["lambda", "build", "--release", "--locked", "--lambda-dir"])
+        .args(["lambda", "build", "--release"])
+        .args(locked.then_some("--locked"))
+        .arg("--lambda-dir")
         .arg(&out_dir)
         .arg(match arch {
             Architecture::X86_64 => "--x86-64",

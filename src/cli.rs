@@ -101,6 +101,28 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Start a project in DIR (default: here): a commented spec, a starter page, a
+    /// .gitignore line for dev's data. Never overwrites a file.
+    Init {
+        /// The project folder (created if missing).
+        dir: Option<PathBuf>,
+        /// Write no starter page (only an empty `web/` for your site).
+        #[arg(long)]
+        no_page: bool,
+    },
+    /// Write the presigner's deployment zip and print its code digest (for CI caches and
+    /// review); builds it when needed, as `up` would.
+    Bundle {
+        /// Where to write the zip.
+        #[arg(long, value_name = "FILE", default_value = "presigner.zip")]
+        out: PathBuf,
+    },
+    /// Print a shell completion script, e.g. `presign-stack completions bash >
+    /// ~/.local/share/bash-completion/completions/presign-stack`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Run the whole app on this machine (website, presigner, documents store); no AWS account.
     Dev {
         /// Port of the page (0 picks a free one).
@@ -213,7 +235,31 @@ async fn run(cli: &Cli) -> Result<ExitCode> {
         },
     };
     crate::report::allow_progress(matches!(cli.output, Format::Text));
+    match &cli.command {
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut cmd = Cli::command();
+            clap_complete::generate(*shell, &mut cmd, "presign-stack", &mut std::io::stdout());
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Init { dir, no_page } => {
+            let dir = dir.clone().unwrap_or_else(|| PathBuf::from("."));
+            let done = crate::init::init(&dir, !no_page)?;
+            print(cli, &done)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
+    }
     let spec = load(cli)?;
+    if let Command::Bundle { out } = &cli.command {
+        let mut code = crate::bundle::identify(&spec)?;
+        let bundle = crate::bundle::prepare(&spec, report).await?;
+        std::fs::write(out, &bundle.zip)
+            .with_context(|| format!("writing the bundle to {}", out.display()))?;
+        code.bundle = Some(bundle);
+        print(cli, &Bundled::new(&code, out))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     if let Command::Validate = cli.command {
         print(cli, &Validated(&spec))?;
         return Ok(ExitCode::SUCCESS);
@@ -247,7 +293,11 @@ async fn run(cli: &Cli) -> Result<ExitCode> {
     }
     let ctx = stack::connect(spec, &connect, report, Timing::default()).await?;
     let code = match &cli.command {
-        Command::Validate | Command::Dev { .. } => unreachable!("handled above"),
+        Command::Validate
+        | Command::Dev { .. }
+        | Command::Init { .. }
+        | Command::Bundle { .. }
+        | Command::Completions { .. } => unreachable!("handled above"),
         Command::Plan { detailed_exitcode } => {
             let plan = stack::plan(&ctx).await?;
             print(cli, &plan)?;
@@ -362,5 +412,41 @@ impl std::fmt::Display for Validated<'_> {
         writeln!(f, "  website bucket    {}", spec.website.bucket)?;
         writeln!(f, "  function          {}", spec.presigner.function_name)?;
         write!(f, "  role              {}", spec.presigner.role_name)
+    }
+}
+
+/// What `bundle` wrote.
+#[derive(Serialize)]
+struct Bundled {
+    /// The code digest `up` records on the function (`presign-stack:code`).
+    digest: String,
+    /// base64 SHA-256 of the zip: Lambda's CodeSha256.
+    code_sha256: String,
+    path: PathBuf,
+    bytes: usize,
+}
+
+impl Bundled {
+    fn new(code: &crate::bundle::Code, path: &std::path::Path) -> Bundled {
+        let b = code.bundle.as_ref().expect("built");
+        Bundled {
+            digest: code.digest.clone(),
+            code_sha256: b.sha256_base64.clone(),
+            path: path.to_path_buf(),
+            bytes: b.zip.len(),
+        }
+    }
+}
+
+impl std::fmt::Display for Bundled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "digest      = {}", self.digest)?;
+        writeln!(f, "code_sha256 = {}", self.code_sha256)?;
+        write!(
+            f,
+            "wrote {} ({} KiB)",
+            self.path.display(),
+            self.bytes.div_ceil(1024)
+        )
     }
 }

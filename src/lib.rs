@@ -7,6 +7,7 @@ pub mod cli;
 pub mod dev;
 pub mod drift;
 pub mod errors;
+pub mod init;
 pub mod interrupt;
 pub mod loss;
 pub mod orphans;

@@ -199,7 +199,7 @@ fn minimal(dir: &Path) -> Spec {
         presigner: Presigner {
             function_name: "acme-docs-dev-presigner".into(),
             role_name: "acme-docs-dev-presigner".into(),
-            code: CodeSource::Crate(dir.join("lambda-bundle")),
+            code: CodeSource::Embedded,
             architecture: Architecture::X86_64,
             memory_mb: 128,
             timeout_seconds: 5,
@@ -1017,32 +1017,23 @@ website:
 #[test]
 fn missing_sources_are_named_by_their_resolved_path() {
     let dir = tempfile::tempdir().unwrap();
+    // No presigner source or zip: the presigner presign-stack comes with, nothing to check.
     let found = errors_in(dir.path(), base!(), "dev");
     let messages: Vec<&str> = found.iter().map(|e| e.message.as_str()).collect();
-    let lambda = dir.path().join("lambda-bundle");
+    let lambda = dir.path().join("crates/presigner");
     let frontend = dir.path().join("frontend");
     assert_eq!(
         messages,
-        [
-            format!(
-                "`{}` (the default `source: lambda-bundle`) is not a directory; `source` is the \
-                 presigner crate, relative to the spec's directory (or give `zip`, a prebuilt \
-                 bundle)",
-                lambda.display()
-            ),
-            format!(
-                "`{}` (the default `source: frontend`) is not a directory; `source` is the \
-                 folder synced to the website bucket, relative to the spec's directory",
-                frontend.display()
-            ),
-        ]
+        [format!(
+            "`{}` (the default `source: frontend`) is not a directory; `source` is the \
+             folder synced to the website bucket, relative to the spec's directory",
+            frontend.display()
+        )]
     );
     // Not written: the problem is placed at the start of the document.
     assert!(found.iter().all(|e| (e.line, e.column) == (1, 1)));
-    assert_eq!(found[0].path, "presigner.source");
-    assert_eq!(found[1].path, "website.source");
+    assert_eq!(found[0].path, "website.source");
 
-    fs::create_dir(&lambda).unwrap();
     fs::create_dir(&frontend).unwrap();
     let found = errors_in(
         dir.path(),
@@ -1058,13 +1049,22 @@ fn missing_sources_are_named_by_their_resolved_path() {
             dir.path().join("dist/p.zip").display()
         )
     );
-    let found = errors_in(dir.path(), base!(), "dev");
+    let custom = concat!(base!(), "presigner:\n  source: crates/presigner\n");
+    let found = errors_in(dir.path(), custom, "dev");
     assert_eq!(found.len(), 1);
-    assert!(found[0].message.ends_with(&format!(
-        "`{}` (the default `source: lambda-bundle`) has no Cargo.toml; `source` is the presigner \
-         crate, relative to the spec's directory (or give `zip`, a prebuilt bundle)",
-        lambda.display()
-    )));
+    assert_eq!(
+        found[0].message,
+        format!(
+            "`{}` is not a directory; `source` is a presigner crate of your own, relative to \
+             the spec's directory (or give `zip`, a prebuilt bundle, or neither: then \
+             presign-stack deploys the presigner it comes with)",
+            lambda.display()
+        )
+    );
+    fs::create_dir_all(&lambda).unwrap();
+    let found = errors_in(dir.path(), custom, "dev");
+    assert_eq!(found.len(), 1);
+    assert!(found[0].message.contains("has no Cargo.toml"), "{found:?}");
 }
 
 #[test]

@@ -64,6 +64,9 @@ pub enum Origin {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CodeSource {
+    /// The presigner presign-stack comes with (its source is embedded in the binary), built
+    /// with cargo-lambda into a cache: neither `source` nor `zip` given.
+    Embedded,
     /// A crate directory built with cargo-lambda (absolute path).
     Crate(PathBuf),
     /// A prebuilt zip with `bootstrap` at its root (absolute path).

@@ -577,23 +577,23 @@ impl Checker<'_> {
             }
             return CodeSource::Zip(path);
         }
-        let path = self.resolve(source, "lambda-bundle");
+        let Some(source) = source else {
+            // The presigner of this presign-stack's own version (embedded in the binary).
+            return CodeSource::Embedded;
+        };
+        let path = self.resolve(Some(source), "");
         if self.cx.check_files && !path.join("Cargo.toml").is_file() {
             let what = if path.is_dir() {
                 "has no Cargo.toml"
             } else {
                 "is not a directory"
             };
-            let given = if source.is_some() {
-                ""
-            } else {
-                " (the default `source: lambda-bundle`)"
-            };
             self.value(
                 "presigner.source",
                 format!(
-                    "`{}`{given} {what}; `source` is the presigner crate, relative to the \
-                     spec's directory (or give `zip`, a prebuilt bundle)",
+                    "`{}` {what}; `source` is a presigner crate of your own, relative to the \
+                     spec's directory (or give `zip`, a prebuilt bundle, or neither: then \
+                     presign-stack deploys the presigner it comes with)",
                     path.display()
                 ),
             );

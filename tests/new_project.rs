@@ -1,0 +1,123 @@
+//! presign-stack used as a new user would, outside this repository: `init` in an empty folder,
+//! `validate`, `init` again (refused), shell completions, `bundle`, `up` and `outputs` on moto
+//! with the presigner presign-stack comes with (its embedded source built once with
+//! cargo-lambda into a cache), and `plan` with no cargo-lambda to be found.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+
+const REGION: &str = "eu-central-1";
+
+/// The built presigner is kept across runs of the suite (one build per checkout).
+fn cache() -> std::path::PathBuf {
+    repo().join("target/presign-stack-cache")
+}
+
+fn in_project(moto: &Moto, dir: &Path, args: &[&str]) -> Command {
+    let mut c = moto.cmd(REGION);
+    c.current_dir(dir)
+        .env("PRESIGN_STACK_CACHE_DIR", cache())
+        .args(args);
+    c
+}
+
+#[test]
+fn a_new_project_from_an_empty_folder() {
+    let moto = Moto::start();
+    let outside = tempfile::tempdir().unwrap();
+    assert!(
+        !outside.path().starts_with(repo()),
+        "the folder is outside the repository"
+    );
+    let dir = outside.path().join("Acme Files");
+
+    let init = run(in_project(&moto, outside.path(), &["init", "Acme Files"])).ok();
+    assert!(
+        init.stdout.contains("Started stack `acme-files`"),
+        "{}",
+        init.stdout
+    );
+    for f in [
+        "presign-stack.yaml",
+        "web/index.html",
+        "web/app.js",
+        "web/style.css",
+        ".gitignore",
+    ] {
+        assert!(dir.join(f).is_file(), "{f}");
+    }
+    let gitignore = std::fs::read_to_string(dir.join(".gitignore")).unwrap();
+    assert!(
+        gitignore.lines().any(|l| l == ".presign-stack/"),
+        "{gitignore}"
+    );
+    let spec = std::fs::read(dir.join("presign-stack.yaml")).unwrap();
+    let text = String::from_utf8(spec.clone()).unwrap();
+    assert!(text.contains("hosting: cloudfront") && text.contains("api_path: /api"));
+
+    let valid = run(in_project(&moto, &dir, &["validate"])).ok();
+    assert!(valid.stdout.contains("is valid"), "{}", valid.stdout);
+
+    // Again: refused, naming the file, and nothing changed.
+    let again = run(in_project(&moto, &dir, &["init"]));
+    assert_eq!(again.code, 1, "{}", again.stderr);
+    assert!(
+        again.stderr.contains("presign-stack.yaml") && again.stderr.contains("never overwrites"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(std::fs::read(dir.join("presign-stack.yaml")).unwrap(), spec);
+
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = run(in_project(&moto, &dir, &["completions", shell])).ok();
+        assert!(
+            out.stdout.contains("presign-stack") && out.stdout.contains("completions"),
+            "{shell}: {}",
+            out.stdout
+        );
+    }
+
+    // The presigner presign-stack comes with: built once, then from the cache.
+    let bundle = run(in_project(
+        &moto,
+        &dir,
+        &["--output", "json", "bundle", "--out", "p.zip"],
+    ))
+    .ok();
+    let bundled: serde_json::Value = serde_json::from_str(&bundle.stdout).unwrap();
+    let zip = std::fs::read(dir.join("p.zip")).unwrap();
+    assert_eq!(bundled["bytes"], zip.len());
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+    assert!(archive.by_name("bootstrap").is_ok());
+
+    let up = run(in_project(&moto, &dir, &["up"])).ok();
+    assert!(up.stderr.contains("Apply complete"), "{}", up.stderr);
+    let outputs = run(in_project(&moto, &dir, &["--output", "json", "outputs"])).ok();
+    let outputs: serde_json::Value = serde_json::from_str(&outputs.stdout).unwrap();
+    assert!(
+        outputs["website_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://"),
+        "{outputs}"
+    );
+
+    // plan and drift know the deployed presigner by its digest: nothing to build, so no
+    // cargo-lambda (nor cargo) needed.
+    let mut plan = in_project(&moto, &dir, &["plan", "--detailed-exitcode"]);
+    plan.env("PATH", "/usr/bin:/bin");
+    let plan = run(plan);
+    assert_eq!(plan.code, 0, "{}{}", plan.stdout, plan.stderr);
+    let mut drift = in_project(&moto, &dir, &["drift"]);
+    drift.env("PATH", "/usr/bin:/bin");
+    run(drift).ok();
+    assert_eq!(
+        bundled["digest"].as_str().unwrap().len(),
+        64,
+        "the digest `up` records"
+    );
+}
