@@ -8,15 +8,9 @@
     file: $("file"),
     drop: $("drop-zone"),
     limits: $("limits"),
-    selection: $("selection"),
-    selectionName: $("selection-name"),
-    selectionMeta: $("selection-meta"),
+    queue: $("queue"),
     upload: $("upload"),
-    progress: $("progress"),
-    progressLabel: $("progress-label"),
     status: $("status"),
-    result: $("result"),
-    key: $("key"),
     uploads: $("uploads"),
     uploadsEmpty: $("uploads-empty"),
     downloadsNote: $("downloads-note"),
@@ -40,8 +34,15 @@
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "Excel (.xlsx)",
   };
 
+  // Files upload this many at a time; the rest wait their turn.
+  const PARALLEL_UPLOADS = 3;
+
   let config = null;
-  let selected = null;
+  // The files chosen last, one entry each: { id, file, problem, state, row elements }.
+  // state: ready | refused (by the page's own checks) | waiting | asking | uploading |
+  // done | failed (refused by the presigner or storage, or a network error).
+  let queue = [];
+  let nextId = 1;
   let busy = false;
 
   // ---------- small helpers ----------
@@ -184,7 +185,7 @@
     };
   }
 
-  // ---------- choosing a file ----------
+  // ---------- choosing files ----------
 
   function problemWith(file) {
     if (file.size === 0) {
@@ -208,50 +209,136 @@
     return null;
   }
 
-  function select(file) {
-    if (busy) return;
-    selected = null;
-    els.result.hidden = true;
-    resetProgress();
-    if (!file) {
-      els.selection.hidden = true;
-      els.upload.disabled = true;
-      return;
-    }
-    els.selection.hidden = false;
-    els.selectionName.textContent = file.name;
-    els.selectionMeta.textContent = formatBytes(file.size) + " · " + typeLabel(fileType(file));
+  function plural(n, one, many) {
+    return n + " " + (n === 1 ? one : many);
+  }
+
+  function el(tag, className, text) {
+    const e = document.createElement(tag);
+    if (className) e.className = className;
+    if (text !== undefined) e.textContent = text;
+    return e;
+  }
+
+  // One row per chosen file: its name, size and type, its own progress bar, and its result
+  // (the key once stored, or why it was refused), announced on its own.
+  function makeEntry(file) {
+    const id = "file-" + nextId++;
     const problem = problemWith(file);
+    const row = el("li", "file");
+    row.dataset.testid = "file-row";
+    row.dataset.name = file.name;
+
+    const head = el("div", "file-head");
+    const name = el("span", "file-name", file.name);
+    const meta = el("span", "file-meta", formatBytes(file.size) + " · " + typeLabel(fileType(file)));
+    head.append(name, meta);
+
+    const bar = el("div", "file-progress");
+    bar.hidden = true;
+    const progress = document.createElement("progress");
+    progress.max = 100;
+    progress.value = 0;
+    progress.dataset.testid = "file-progress";
+    progress.setAttribute("aria-label", "Upload of " + file.name);
+    const percent = el("span", "progress-label", "");
+    percent.dataset.testid = "file-percent";
+    percent.setAttribute("aria-hidden", "true");
+    bar.append(progress, percent);
+
+    const result = el("p", "file-result");
+    result.dataset.testid = "file-result";
+    result.setAttribute("aria-live", "polite");
+    result.id = id + "-result";
+    row.setAttribute("aria-describedby", result.id);
+
+    row.append(head, bar, result);
+    const entry = { id, file, problem, state: "", row, bar, progress, percent, result };
     if (problem) {
-      els.upload.disabled = true;
-      setStatus(problem, "error");
-      return;
+      setState(entry, "refused");
+      result.textContent = problem;
+    } else {
+      setState(entry, "ready");
     }
-    selected = file;
-    els.upload.disabled = false;
-    setStatus("Ready to upload " + file.name + ".", "info");
+    return entry;
+  }
+
+  function setState(entry, state) {
+    entry.state = state;
+    entry.row.dataset.state = state;
+  }
+
+  // The bar and its label always show the same number. 100 is kept for the moment storage has
+  // accepted the file: until then an upload whose bytes have all been sent shows 99.
+  function showProgress(entry, pct) {
+    entry.bar.hidden = false;
+    entry.progress.value = pct;
+    entry.percent.textContent = pct + "%";
+  }
+
+  function count(state) {
+    return queue.filter((e) => e.state === state).length;
+  }
+
+  function refreshButton() {
+    const ready = count("ready");
+    els.upload.disabled = busy || ready === 0;
+    els.upload.textContent = ready > 1 ? "Upload " + ready + " files" : "Upload";
+  }
+
+  function choose(fileList) {
+    if (busy || !config) return;
+    const files = Array.from(fileList || []);
+    queue = files.map(makeEntry);
+    els.queue.replaceChildren(...queue.map((e) => e.row));
+    els.queue.hidden = queue.length === 0;
+    els.queue.dataset.state = queue.length === 0 ? "empty" : "chosen";
+    refreshButton();
+    const ready = count("ready");
+    const refused = count("refused");
+    if (queue.length === 0) {
+      setStatus("Choose files to upload.", "info");
+    } else if (ready === 0 && refused === 1) {
+      setStatus(queue[0].problem, "error");
+    } else if (ready === 0) {
+      setStatus("None of these " + refused + " files can be uploaded: their rows say why.", "error");
+    } else {
+      let message =
+        ready === 1 && refused === 0
+          ? "Ready to upload " + queue[0].file.name + "."
+          : "Ready to upload " + plural(ready, "file", "files") + ".";
+      if (refused > 0) {
+        message +=
+          refused === 1
+            ? " 1 cannot be uploaded: its row says why."
+            : " " + refused + " cannot be uploaded: their rows say why.";
+      }
+      setStatus(message, "info");
+    }
   }
 
   // ---------- uploading ----------
 
-  function resetProgress() {
-    els.progress.hidden = true;
-    els.progress.value = 0;
-    els.progressLabel.textContent = "";
-  }
-
-  // The bar and its label always show the same number.
-  function showProgress(pct) {
-    els.progress.hidden = false;
-    els.progress.value = pct;
-    els.progressLabel.textContent = pct + "%";
-  }
-
   function setBusy(on) {
     busy = on;
-    els.upload.disabled = on || !selected;
     els.file.disabled = on;
     els.drop.dataset.state = on ? "disabled" : "idle";
+    refreshButton();
+  }
+
+  // Plain words for the presigner's refusals (SPEC.md section 3).
+  const PRESIGNER_STATUS = {
+    400: "not a valid request",
+    403: "not allowed",
+    404: "not offered",
+    413: "too large",
+    415: "content type not allowed",
+    503: "unavailable for now",
+  };
+
+  function sentence(text) {
+    const t = String(text).trim();
+    return /[.!?]$/.test(t) ? t : t + ".";
   }
 
   async function requestUploadUrl(file) {
@@ -276,7 +363,11 @@
     const body = await readJson(response);
     if (!response.ok) {
       const reason = body && typeof body.error === "string" ? body.error : "no details given";
-      throw new Error("The presigner refused the upload (" + response.status + "): " + reason + ".");
+      const words = PRESIGNER_STATUS[response.status];
+      throw new Error(
+        "The presigner refused it (" + response.status + (words ? " " + words : "") + "): " +
+          sentence(reason),
+      );
     }
     if (!body || typeof body.url !== "string" || typeof body.key !== "string") {
       throw new Error("The presigner answered with something that is not an upload URL.");
@@ -299,6 +390,9 @@
     if (code === "SignatureDoesNotMatch") {
       return "Storage refused the upload: it does not match what was signed (" + xhr.status + " " + code + ").";
     }
+    if (code === "EntityTooLarge") {
+      return "Storage refused the upload: the file is too large (" + xhr.status + " " + code + ").";
+    }
     const detail = [code, message].filter(Boolean).join(": ");
     return "Storage refused the upload (" + xhr.status + (detail ? " " + detail : "") + ").";
   }
@@ -306,7 +400,9 @@
   // Browsers refuse to let scripts set these; they send the right values themselves.
   const FORBIDDEN_HEADERS = new Set(["content-length", "host", "connection", "expect"]);
 
-  function putFile(plan, file) {
+  // PUTs `file` as `plan` says; `onProgress(pct)` gets 0..99 while bytes are sent (the last
+  // bytes leaving the browser is not the upload being done: storage has yet to accept them).
+  function putFile(plan, file, onProgress) {
     return new Promise((resolve, reject) => {
       const headers = plan.headers || {};
       const signedLength = headers["content-length"];
@@ -319,11 +415,9 @@
       for (const [name, value] of Object.entries(headers)) {
         if (!FORBIDDEN_HEADERS.has(name.toLowerCase())) xhr.setRequestHeader(name, value);
       }
-      // 100 is kept for the moment storage has accepted the file: the last bytes leaving the
-      // browser is not the upload being done, so until then the bar stops at 99.
       xhr.upload.onprogress = (e) => {
         if (!e.lengthComputable || e.total <= 0) return;
-        showProgress(Math.min(99, Math.floor((e.loaded / e.total) * 100)));
+        onProgress(Math.min(99, Math.floor((e.loaded / e.total) * 100)));
       };
       xhr.onload = () => {
         if (xhr.status >= 200 && xhr.status < 300) resolve();
@@ -342,31 +436,83 @@
     });
   }
 
-  async function upload() {
-    const file = selected;
-    if (!file || busy) return;
-    setBusy(true);
-    els.result.hidden = true;
-    resetProgress();
+  // Uploads one file; never throws: the outcome is in the entry's row.
+  async function uploadOne(entry) {
+    const file = entry.file;
     try {
-      setStatus("Asking for an upload link…", "info");
+      setState(entry, "asking");
+      showProgress(entry, 0);
       const plan = await requestUploadUrl(file);
-      showProgress(0);
-      setStatus("Uploading " + file.name + "…", "info");
-      await putFile(plan, file);
-      showProgress(100);
-      els.key.textContent = plan.key;
-      els.result.hidden = false;
-      setStatus("Uploaded " + file.name + " (" + formatBytes(file.size) + ").", "success");
+      setState(entry, "uploading");
+      showProgress(entry, 0);
+      await putFile(plan, file, (pct) => showProgress(entry, pct));
+      showProgress(entry, 100);
+      setState(entry, "done");
+      const key = el("code", "", plan.key);
+      key.dataset.testid = "file-key";
+      entry.result.replaceChildren("Stored as ", key);
+      entry.key = plan.key;
       remember({ key: plan.key, name: file.name, size: file.size, at: new Date().toISOString() });
-      selected = null;
-      els.file.value = "";
-      els.selection.hidden = true;
     } catch (e) {
-      setStatus(e.message, "error");
-      resetProgress();
-    } finally {
-      setBusy(false);
+      entry.bar.hidden = true;
+      setState(entry, "failed");
+      entry.result.textContent = e.message;
+    }
+  }
+
+  async function uploadAll() {
+    const todo = queue.filter((e) => e.state === "ready");
+    if (busy || todo.length === 0) return;
+    setBusy(true);
+    els.queue.dataset.state = "uploading";
+    for (const entry of todo) {
+      setState(entry, "waiting");
+      showProgress(entry, 0);
+      entry.percent.textContent = "";
+    }
+    setStatus(
+      todo.length === 1
+        ? "Uploading " + todo[0].file.name + "…"
+        : "Uploading " + todo.length + " files, up to " + PARALLEL_UPLOADS + " at a time…",
+      "info",
+    );
+    let next = 0;
+    const worker = async () => {
+      while (next < todo.length) {
+        const entry = todo[next];
+        next += 1;
+        await uploadOne(entry);
+      }
+    };
+    const workers = [];
+    for (let i = 0; i < Math.min(PARALLEL_UPLOADS, todo.length); i += 1) workers.push(worker());
+    await Promise.all(workers);
+    els.file.value = "";
+    setBusy(false);
+    els.queue.dataset.state = "finished";
+    summarize();
+  }
+
+  function summarize() {
+    const done = queue.filter((e) => e.state === "done");
+    const notDone = queue.filter((e) => e.state === "failed" || e.state === "refused");
+    if (notDone.length === 0 && done.length === 1) {
+      const f = done[0].file;
+      setStatus("Uploaded " + f.name + " (" + formatBytes(f.size) + ").", "success");
+    } else if (notDone.length === 0) {
+      setStatus("Uploaded " + plural(done.length, "file", "files") + ".", "success");
+    } else if (done.length === 0 && notDone.length === 1) {
+      setStatus(notDone[0].result.textContent, "error");
+    } else if (done.length === 0) {
+      setStatus("None of the " + notDone.length + " files was uploaded: their rows say why.", "error");
+    } else {
+      setStatus(
+        "Uploaded " + done.length + " of " + queue.length + " files; " +
+          (notDone.length === 1
+            ? "1 was not uploaded: its row says why."
+            : notDone.length + " were not uploaded: their rows say why."),
+        "partial",
+      );
     }
   }
 
@@ -456,8 +602,8 @@
   // ---------- wiring ----------
 
   function wire() {
-    els.file.addEventListener("change", () => select(els.file.files[0] || null));
-    els.upload.addEventListener("click", upload);
+    els.file.addEventListener("change", () => choose(els.file.files));
+    els.upload.addEventListener("click", uploadAll);
 
     // Dropping a file anywhere must not navigate away from the page.
     for (const type of ["dragover", "drop"]) {
@@ -480,11 +626,7 @@
       els.drop.dataset.state = "idle";
       const files = e.dataTransfer ? e.dataTransfer.files : null;
       if (!files || files.length === 0) return;
-      if (files.length > 1) {
-        setStatus("Drop one file at a time.", "error");
-        return;
-      }
-      select(files[0]);
+      choose(files);
     });
   }
 
@@ -507,7 +649,7 @@
     els.drop.dataset.state = "idle";
     els.downloadsNote.hidden = config.allowDownloads;
     renderUploads(loadUploads());
-    setStatus("Choose a file to upload.", "info");
+    setStatus("Choose files to upload.", "info");
     document.body.dataset.ready = "true";
   }
 

@@ -1,7 +1,9 @@
-//! The demo page (`frontend/`) in headless Chromium against `presign-stack dev`: upload,
-//! download, and refusals, through the real page (tests/browser/upload.spec.mjs), in both
-//! layouts: the presigner on its own origin (s3-website) and on the page's origin under
-//! `api_path` (cloudfront).
+//! The demo page (`frontend/`) in headless Chromium against `presign-stack dev`, through the
+//! real page (tests/browser/upload.spec.mjs), in both layouts: the presigner on its own origin
+//! (s3-website) and on the page's origin under `api_path` (cloudfront). Several files chosen or
+//! dropped at once, each in its own row with its own bar and result; the exact bytes in dev's
+//! store and through the download button; the page's, the presigner's and storage's refusals
+//! shown per file; three uploads at a time at most.
 //!
 //! Needs node, Chromium and playwright-core, which `scripts/bootstrap.sh` installs; without
 //! them this test fails and says so, rather than passing without having run.
@@ -91,6 +93,7 @@ fn run_page(spec: &Path, data_dir: &Path, screenshot: &str) -> String {
         .arg(&dev.url)
         .arg(&screenshot)
         .env("PRESIGN_STACK_CHROMIUM", chromium())
+        .env("PRESIGN_STACK_DEV_DATA", &dev.data_dir)
         .output()
         .expect("running node");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -114,6 +117,21 @@ fn the_page_uploads_downloads_and_refuses_in_a_real_browser() {
     let spec = write_spec(dir.path(), "");
     let log = run_page(&spec, &dir.path().join("data"), "upload.png");
     assert!(log.contains("presigner POST /uploads 200"), "{log}");
+    assert_refusals_and_stores(&log);
+}
+
+/// What dev saw of the page's uploads: the presigner's 413 and 415, storage's 403 for the
+/// tampered signature, and the seven files that were stored (two chosen with a refused one,
+/// three of six, two dropped).
+fn assert_refusals_and_stores(log: &str) {
+    for refusal in ["/uploads 413 ", "/uploads 415 ", " 403 "] {
+        assert!(log.contains(refusal), "no{refusal} in dev's log:\n{log}");
+    }
+    let stored = log
+        .lines()
+        .filter(|l| l.contains("stored uploads/"))
+        .count();
+    assert_eq!(stored, 7, "files stored, by dev's log:\n{log}");
 }
 
 /// The secure layout: the page and the presigner on one origin, the presigner under
@@ -129,5 +147,12 @@ fn the_page_works_behind_cloudfront_on_one_origin_in_a_real_browser() {
     let log = run_page(&spec, &dir.path().join("data"), "upload-cloudfront.png");
     assert!(log.contains("presigner POST /api/uploads 200"), "{log}");
     assert!(log.contains("presigner GET /api/downloads 200"), "{log}");
-    assert!(!log.contains(" 403 "), "nothing refused: {log}");
+    assert_refusals_and_stores(&log);
+    // The one 403 is storage's, for the tampered signature: the presigner took every call,
+    // so each carried the right x-amz-content-sha256.
+    assert!(
+        !log.lines()
+            .any(|l| l.contains("presigner") && l.contains(" 403 ")),
+        "the presigner refused a call: {log}"
+    );
 }
