@@ -176,12 +176,37 @@ fn short(v: &Value) -> String {
     }
 }
 
+/// A field of a resource to create, as Terraform shows it: `+ name = value`, a scalar on
+/// its line, an object or list pretty-printed and indented under it.
+fn write_created(f: &mut fmt::Formatter<'_>, field: &str, value: &Value) -> fmt::Result {
+    match value {
+        Value::Null => Ok(()),
+        Value::Object(m) if m.is_empty() => Ok(()),
+        Value::Array(a) if a.is_empty() => Ok(()),
+        Value::Object(_) | Value::Array(_) => {
+            let pretty = serde_json::to_string_pretty(value).unwrap_or_default();
+            let mut lines = pretty.lines();
+            writeln!(f, "      + {field} = {}", lines.next().unwrap_or_default())?;
+            for line in lines {
+                writeln!(f, "          {line}")?;
+            }
+            Ok(())
+        }
+        other => writeln!(f, "      + {field} = {other}"),
+    }
+}
+
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for r in &self.resources {
             match r.action {
                 Action::NoOp => {}
-                Action::Create => writeln!(f, "  + {} {}", r.kind, r.name)?,
+                Action::Create => {
+                    writeln!(f, "  + {} {}", r.kind, r.name)?;
+                    for c in &r.changes {
+                        write_created(f, c.field, &c.new)?;
+                    }
+                }
                 Action::Delete if r.kind == Kind::Distribution => writeln!(
                     f,
                     "  - {} {} (the site is served by the S3 website endpoint now; `up` \

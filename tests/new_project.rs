@@ -94,6 +94,37 @@ fn a_new_project_from_an_empty_folder() {
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
     assert!(archive.by_name("bootstrap").is_ok());
 
+    // The plan of a new stack shows what it creates, field by field, as Terraform does.
+    let plan = run(in_project(&moto, &dir, &["plan"])).ok();
+    for line in [
+        "  + function acme-files-dev-presigner",
+        "      + memory_mb = 128",
+        "      + auth_type = \"AWS_IAM\"",
+        "      + policy = {",
+        "      + price_class = \"PriceClass_100\"",
+    ] {
+        assert!(plan.stdout.contains(line), "{line}\n{}", plan.stdout);
+    }
+    let plan = run(in_project(&moto, &dir, &["--output", "json", "plan"])).ok();
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let function = plan["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "function")
+        .unwrap();
+    assert_eq!(function["action"], "create");
+    let memory = function["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["field"] == "memory_mb")
+        .unwrap();
+    assert_eq!(
+        (&memory["old"], &memory["new"]),
+        (&serde_json::Value::Null, &serde_json::json!(128))
+    );
+
     let up = run(in_project(&moto, &dir, &["up"])).ok();
     assert!(up.stderr.contains("Apply complete"), "{}", up.stderr);
     let outputs = run(in_project(&moto, &dir, &["--output", "json", "outputs"])).ok();
