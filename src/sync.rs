@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+use aws_sdk_s3::types::ObjectIdentifier;
 use futures::StreamExt;
 use futures::TryStreamExt;
 use md5::{Digest, Md5};
@@ -496,20 +496,31 @@ pub async fn read_metadata(
     objects: &mut BTreeMap<String, Remote>,
     local: &[Object],
 ) -> Result<()> {
-    let s3 = &ctx.aws.s3;
-    let bucket = &ctx.spec.website.bucket;
     let keys: Vec<String> = local
         .iter()
         .filter(|o| objects.contains_key(&o.key))
         .map(|o| o.key.clone())
         .collect();
+    head_objects(ctx, objects, keys, "headers").await
+}
+
+/// HEAD `keys`, [`PARALLEL_UPLOADS`] at a time, into their `meta`; an object deleted since the
+/// listing is dropped from `objects` (and so uploaded as new).
+async fn head_objects(
+    ctx: &Ctx,
+    objects: &mut BTreeMap<String, Remote>,
+    keys: Vec<String>,
+    what: &str,
+) -> Result<()> {
+    let s3 = &ctx.aws.s3;
+    let bucket = &ctx.spec.website.bucket;
     let reads: Vec<(String, Option<Meta>)> = futures::stream::iter(keys)
         .map(|key| async move {
             match s3.head_object().bucket(bucket).key(&key).send().await {
                 Ok(out) => Ok((key, Some(meta_of(&out)))),
                 Err(e) if code_in(&e, &["NotFound", "NoSuchKey"]) => Ok((key, None)),
                 Err(e) => Err(aws_err(
-                    format!("reading the headers of {key} in website bucket {bucket}"),
+                    format!("reading the {what} of {key} in website bucket {bucket}"),
                     e,
                 )),
             }
@@ -550,8 +561,6 @@ pub async fn read_multipart_md5(
     objects: &mut BTreeMap<String, Remote>,
     local: &[Object],
 ) -> Result<()> {
-    let s3 = &ctx.aws.s3;
-    let bucket = &ctx.spec.website.bucket;
     let keys: Vec<String> = local
         .iter()
         .filter(|o| {
@@ -561,33 +570,7 @@ pub async fn read_multipart_md5(
         })
         .map(|o| o.key.clone())
         .collect();
-    let reads: Vec<(String, Option<Meta>)> = futures::stream::iter(keys)
-        .map(|key| async move {
-            match s3.head_object().bucket(bucket).key(&key).send().await {
-                Ok(out) => Ok((key, Some(meta_of(&out)))),
-                Err(e) if code_in(&e, &["NotFound", "NoSuchKey"]) => Ok((key, None)),
-                Err(e) => Err(aws_err(
-                    format!("reading the metadata of {key} in website bucket {bucket}"),
-                    e,
-                )),
-            }
-        })
-        .buffer_unordered(PARALLEL_UPLOADS)
-        .try_collect()
-        .await?;
-    for (key, meta) in reads {
-        match meta {
-            Some(meta) => {
-                if let Some(r) = objects.get_mut(&key) {
-                    r.meta = Some(meta);
-                }
-            }
-            None => {
-                objects.remove(&key);
-            }
-        }
-    }
-    Ok(())
+    head_objects(ctx, objects, keys, "metadata").await
 }
 
 /// The headers of `obj` that differ from what `meta` read live.
@@ -857,7 +840,6 @@ async fn upload_parts(
 
 /// Delete `keys` (DeleteObjects of up to 1,000), [`PARALLEL_DELETES`] batches at a time.
 async fn delete_keys(ctx: &Ctx, keys: &[String]) -> Result<()> {
-    let s3 = &ctx.aws.s3;
     let bucket = &ctx.spec.website.bucket;
     futures::stream::iter(keys.chunks(1000).map(Ok))
         .try_for_each_concurrent(PARALLEL_DELETES, |chunk| async move {
@@ -866,32 +848,13 @@ async fn delete_keys(ctx: &Ctx, keys: &[String]) -> Result<()> {
                 .iter()
                 .map(|k| ObjectIdentifier::builder().key(k).build())
                 .collect::<Result<Vec<_>, _>>()?;
-            let out = s3
-                .delete_objects()
-                .bucket(bucket)
-                .delete(
-                    Delete::builder()
-                        .set_objects(Some(ids))
-                        .quiet(true)
-                        .build()?,
-                )
-                .send()
-                .await
-                .map_err(|e| {
-                    aws_err(
-                        format!("deleting stale objects from website bucket {bucket}"),
-                        e,
-                    )
-                })?;
-            if let Some(err) = out.errors().first() {
-                anyhow::bail!(
-                    "deleting stale objects from website bucket {bucket}: {} failed, e.g. {} ({})",
-                    out.errors().len(),
-                    err.key().unwrap_or("?"),
-                    err.message().unwrap_or("no message")
-                );
-            }
-            anyhow::Ok(())
+            crate::resources::bucket::delete_batch(
+                ctx,
+                bucket,
+                ids,
+                &format!("deleting stale objects from website bucket {bucket}"),
+            )
+            .await
         })
         .await
 }

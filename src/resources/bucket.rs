@@ -1093,6 +1093,40 @@ const EMPTY_ROUNDS: usize = 5;
 /// DeleteObjects requests in flight while emptying a bucket.
 const PARALLEL_DELETES: usize = 16;
 
+/// One DeleteObjects (up to 1,000 keys or versions, quiet); any object it could not delete
+/// fails it, naming one. `what` says what the deleting is for.
+pub async fn delete_batch(
+    ctx: &Ctx,
+    bucket: &str,
+    ids: Vec<ObjectIdentifier>,
+    what: &str,
+) -> Result<()> {
+    let out = ctx
+        .aws
+        .s3
+        .delete_objects()
+        .bucket(bucket)
+        .delete(
+            Delete::builder()
+                .set_objects(Some(ids))
+                .quiet(true)
+                .build()?,
+        )
+        .send()
+        .await
+        .map_err(|e| aws_err(what, e))?;
+    if let Some(err) = out.errors().first() {
+        anyhow::bail!(
+            "{what}: {} objects could not be deleted, e.g. {} ({}: {})",
+            out.errors().len(),
+            err.key().unwrap_or("?"),
+            err.code().unwrap_or("?"),
+            err.message().unwrap_or("")
+        );
+    }
+    Ok(())
+}
+
 /// One pass over the bucket's versions: each page of the listing is deleted (one
 /// DeleteObjects of up to 1,000), up to [`PARALLEL_DELETES`] at a time. A page is deleted only
 /// once the next page has been listed: the next listing starts from the markers of its last
@@ -1107,27 +1141,7 @@ async fn empty_once(
     let s3 = &ctx.aws.s3;
     let delete = |ids: Vec<ObjectIdentifier>| async move {
         let n = ids.len();
-        let out = s3
-            .delete_objects()
-            .bucket(bucket)
-            .delete(
-                Delete::builder()
-                    .set_objects(Some(ids))
-                    .quiet(true)
-                    .build()?,
-            )
-            .send()
-            .await
-            .map_err(|e| aws_err(format!("deleting objects of {label}"), e))?;
-        if let Some(err) = out.errors().first() {
-            anyhow::bail!(
-                "deleting objects of {label}: {} objects could not be deleted, e.g. {} ({}: {})",
-                out.errors().len(),
-                err.key().unwrap_or("?"),
-                err.code().unwrap_or("?"),
-                err.message().unwrap_or("")
-            );
-        }
+        delete_batch(ctx, bucket, ids, &format!("deleting objects of {label}")).await?;
         progress.add(n as u64, 0);
         anyhow::Ok(n)
     };
