@@ -148,9 +148,11 @@ impl ProgressInner {
                 )
             }
             None => format!(
-                "{}: {objects} done, {:.0}/s",
+                "{}: {objects} done ({:.1} MB), {:.0}/s, {:.1} MB/s",
                 self.what,
-                objects as f64 / secs
+                mb(bytes),
+                objects as f64 / secs,
+                mb(bytes) / secs
             ),
         }
     }

@@ -227,6 +227,8 @@ async fn a_bucket_of_ten_thousand_versions_is_emptied() {
     let down = run(p.cmd(&moto, REGION, &["--output", "json", "down", "--yes"])).ok();
     // Not asserted (machines are noisy): shown with --nocapture.
     eprintln!("seeded in {seeded:.1?}, down in {:.1?}", started.elapsed());
+    // Progress is for people: none with --output json, however long it takes.
+    assert!(!down.stderr.contains("Emptying"), "{}", down.stderr);
     let result: serde_json::Value = serde_json::from_str(&down.stdout).unwrap();
     assert!(
         result["objects_deleted"].as_u64().unwrap() >= 10_000,

@@ -1139,15 +1139,16 @@ async fn empty_once(
 ) -> Result<Option<usize>> {
     use futures::stream::{FuturesUnordered, StreamExt};
     let s3 = &ctx.aws.s3;
-    let delete = |ids: Vec<ObjectIdentifier>| async move {
+    let delete = |ids: Vec<ObjectIdentifier>, bytes: u64| async move {
         let n = ids.len();
         delete_batch(ctx, bucket, ids, &format!("deleting objects of {label}")).await?;
-        progress.add(n as u64, 0);
+        progress.add(n as u64, bytes);
         anyhow::Ok(n)
     };
     let mut inflight = FuturesUnordered::new();
     let mut deleted = 0;
-    let mut pending: Vec<ObjectIdentifier> = Vec::new();
+    // The listed page not yet deleted, and the bytes its versions hold.
+    let mut pending: (Vec<ObjectIdentifier>, u64) = (Vec::new(), 0);
     let mut key_marker: Option<String> = None;
     let mut version_marker: Option<String> = None;
     loop {
@@ -1170,15 +1171,18 @@ async fn empty_once(
             Err(e) => return Err(aws_err(format!("listing objects of {label}"), e)),
         };
         let mut ids = Vec::new();
+        let mut bytes = 0;
         for v in page.versions() {
             ids.push(ident(v.key(), v.version_id())?);
+            bytes += v.size().unwrap_or(0).max(0) as u64;
         }
         for m in page.delete_markers() {
             ids.push(ident(m.key(), m.version_id())?);
         }
         // The page before this one can go now that this one is listed.
-        for chunk in std::mem::replace(&mut pending, ids).chunks(1000) {
-            inflight.push(delete(chunk.to_vec()));
+        let (ready, ready_bytes) = std::mem::replace(&mut pending, (ids, bytes));
+        for (i, chunk) in ready.chunks(1000).enumerate() {
+            inflight.push(delete(chunk.to_vec(), if i == 0 { ready_bytes } else { 0 }));
             while inflight.len() >= PARALLEL_DELETES {
                 if let Some(r) = inflight.next().await {
                     deleted += r?;
@@ -1192,8 +1196,8 @@ async fn empty_once(
             break;
         }
     }
-    for chunk in pending.chunks(1000) {
-        inflight.push(delete(chunk.to_vec()));
+    for (i, chunk) in pending.0.chunks(1000).enumerate() {
+        inflight.push(delete(chunk.to_vec(), if i == 0 { pending.1 } else { 0 }));
     }
     while let Some(r) = inflight.next().await {
         deleted += r?;
