@@ -76,15 +76,18 @@ mod embedded {
 const EMBEDDED_RECIPE: &str = "presign-stack embedded presigner 1: cargo lambda build \
                                --release, workspace lock pruned, paths remapped, zip_bootstrap";
 
+/// Add a labelled item to a digest: lengths first, so no two sequences of items hash alike.
+fn labelled(h: &mut Sha256, label: &str, bytes: &[u8]) {
+    h.update((label.len() as u64).to_le_bytes());
+    h.update(label.as_bytes());
+    h.update((bytes.len() as u64).to_le_bytes());
+    h.update(bytes);
+}
+
 /// The embedded presigner's code identity: its files, the recipe and the target.
 pub fn embedded_digest(arch: Architecture) -> String {
     let mut h = Sha256::new();
-    let mut add = |label: &str, bytes: &[u8]| {
-        h.update((label.len() as u64).to_le_bytes());
-        h.update(label.as_bytes());
-        h.update((bytes.len() as u64).to_le_bytes());
-        h.update(bytes);
-    };
+    let mut add = |label: &str, bytes: &[u8]| labelled(&mut h, label, bytes);
     add("recipe", EMBEDDED_RECIPE.as_bytes());
     add("target", arch.as_aws().as_bytes());
     for (name, bytes) in embedded::FILES {
@@ -181,12 +184,7 @@ pub fn identify(spec: &Spec) -> Result<Code> {
 /// relative, so two clones of one commit in different folders have one digest.
 pub fn source_digest(dir: &Path, arch: Architecture) -> Result<String> {
     let mut h = Sha256::new();
-    let mut add = |label: &str, bytes: &[u8]| {
-        h.update((label.len() as u64).to_le_bytes());
-        h.update(label.as_bytes());
-        h.update((bytes.len() as u64).to_le_bytes());
-        h.update(bytes);
-    };
+    let mut add = |label: &str, bytes: &[u8]| labelled(&mut h, label, bytes);
     add("recipe", RECIPE.as_bytes());
     add("target", arch.as_aws().as_bytes());
     let mut files = Vec::new();
