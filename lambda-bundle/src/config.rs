@@ -16,6 +16,10 @@ pub const ENV_S3_ENDPOINT: &str = "PRESIGNER_S3_ENDPOINT";
 /// Optional: the path the presigner answers under (`/api`), when a CloudFront distribution
 /// forwards `<base>/*` to the Function URL with the full path.
 pub const ENV_BASE_PATH: &str = "PRESIGNER_BASE_PATH";
+/// Optional: uploads larger than this go in parts (default [`DEFAULT_MULTIPART_THRESHOLD_BYTES`]).
+pub const ENV_MULTIPART_THRESHOLD_BYTES: &str = "PRESIGNER_MULTIPART_THRESHOLD_BYTES";
+/// Optional: the size of every part but the last (default [`DEFAULT_PART_SIZE_BYTES`]).
+pub const ENV_PART_SIZE_BYTES: &str = "PRESIGNER_PART_SIZE_BYTES";
 pub const ENV_REGION: &str = "AWS_REGION";
 pub const ENV_ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
 pub const ENV_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
@@ -25,6 +29,16 @@ pub const ENV_SESSION_TOKEN: &str = "AWS_SESSION_TOKEN";
 pub const MAX_URL_EXPIRY_SECONDS: u64 = 3600;
 /// S3's limit for a single PUT: 5 GiB.
 pub const MAX_SINGLE_PUT_BYTES: u64 = 5 * 1024 * 1024 * 1024;
+/// S3's limit for one object, uploaded in parts: 5 TiB.
+pub const MAX_OBJECT_BYTES: u64 = 5 * 1024 * 1024 * 1024 * 1024;
+/// S3's smallest part (all but the last): 5 MiB.
+pub const MIN_PART_BYTES: u64 = 5 * 1024 * 1024;
+/// S3's largest part: 5 GiB.
+pub const MAX_PART_BYTES: u64 = MAX_SINGLE_PUT_BYTES;
+/// S3's part numbers are 1..=10,000.
+pub const MAX_PARTS: u64 = 10_000;
+pub const DEFAULT_MULTIPART_THRESHOLD_BYTES: u64 = 64 * 1024 * 1024;
+pub const DEFAULT_PART_SIZE_BYTES: u64 = 16 * 1024 * 1024;
 /// Longest accepted uploads prefix, leaving room for the date, uuid and filename in a
 /// 1024-byte S3 key.
 pub const MAX_PREFIX_BYTES: usize = 512;
@@ -42,8 +56,12 @@ pub struct Config {
     pub uploads_prefix: String,
     /// Lifetime of each presigned URL, 1..=3600 seconds.
     pub url_expiry_seconds: u64,
-    /// Largest upload a client may ask for, 1..=5 GiB.
+    /// Largest upload a client may ask for, 1..=5 TiB, in at most [`MAX_PARTS`] parts.
     pub max_upload_bytes: u64,
+    /// Uploads of at most this many bytes are one PUT; larger ones go in parts. 1..=5 GiB.
+    pub multipart_threshold_bytes: u64,
+    /// Every part but the last has exactly this size. 5 MiB..=5 GiB.
+    pub part_size_bytes: u64,
     /// Lower-case media types (`image/png`), `type/*`, or `*/*` for anything.
     pub allowed_content_types: Vec<String>,
     /// Whether `GET /downloads` is offered.
@@ -156,21 +174,64 @@ impl Config {
         let max = required(
             &lookup,
             ENV_MAX_UPLOAD_BYTES,
-            "an integer from 1 to 5368709120 (5 GiB)",
+            "an integer from 1 to 5497558138880 (5 TiB)",
         )?;
         let max_upload_bytes = match max.parse::<u64>() {
-            Ok(n) if (1..=MAX_SINGLE_PUT_BYTES).contains(&n) => n,
+            Ok(n) if (1..=MAX_OBJECT_BYTES).contains(&n) => n,
             _ => {
                 return Err(err(
                     ENV_MAX_UPLOAD_BYTES,
                     format!(
-                        "{} is not allowed; expected an integer from 1 to {MAX_SINGLE_PUT_BYTES} \
-                         (5 GiB, S3's limit for a single PUT)",
+                        "{} is not allowed; expected an integer from 1 to {MAX_OBJECT_BYTES} \
+                         (5 TiB, S3's limit for one object)",
                         shown(&max)
                     ),
                 ))
             }
         };
+        let bytes =
+            |name: &'static str, default: u64, min: u64, max: u64, what: &str| match optional(
+                &lookup, name,
+            ) {
+                None => Ok(default),
+                Some(v) => match v.parse::<u64>() {
+                    Ok(n) if (min..=max).contains(&n) => Ok(n),
+                    _ => Err(err(
+                        name,
+                        format!(
+                            "{} is not allowed; expected an integer from {min} to {max} ({what})",
+                            shown(&v)
+                        ),
+                    )),
+                },
+            };
+        let multipart_threshold_bytes = bytes(
+            ENV_MULTIPART_THRESHOLD_BYTES,
+            DEFAULT_MULTIPART_THRESHOLD_BYTES,
+            1,
+            MAX_SINGLE_PUT_BYTES,
+            "at most 5 GiB, S3's limit for a single PUT",
+        )?;
+        let part_size_bytes = bytes(
+            ENV_PART_SIZE_BYTES,
+            DEFAULT_PART_SIZE_BYTES,
+            MIN_PART_BYTES,
+            MAX_PART_BYTES,
+            "S3's part sizes: 5 MiB to 5 GiB",
+        )?;
+        if max_upload_bytes > multipart_threshold_bytes
+            && max_upload_bytes.div_ceil(part_size_bytes) > MAX_PARTS
+        {
+            return Err(err(
+                ENV_PART_SIZE_BYTES,
+                format!(
+                    "{part_size_bytes} bytes per part cannot carry {max_upload_bytes} bytes \
+                     ({ENV_MAX_UPLOAD_BYTES}) in S3's {MAX_PARTS} parts; use at least {} \
+                     bytes per part",
+                    min_part_size(max_upload_bytes)
+                ),
+            ));
+        }
 
         let types = required(
             &lookup,
@@ -211,11 +272,28 @@ impl Config {
             uploads_prefix,
             url_expiry_seconds,
             max_upload_bytes,
+            multipart_threshold_bytes,
+            part_size_bytes,
             allowed_content_types,
             allow_downloads,
             s3_endpoint,
             base_path,
         })
+    }
+
+    /// How many parts an upload of `size` bytes takes.
+    pub fn part_count(&self, size: u64) -> u64 {
+        size.div_ceil(self.part_size_bytes).max(1)
+    }
+
+    /// The length of part `n` (1-based) of an upload of `size` bytes: the part size, the rest
+    /// for the last part. `None` outside 1..=part_count.
+    pub fn part_length(&self, size: u64, n: u64) -> Option<u64> {
+        if n == 0 || n > self.part_count(size) {
+            return None;
+        }
+        let start = (n - 1) * self.part_size_bytes;
+        Some((size - start).min(self.part_size_bytes))
     }
 
     /// Whether `content_type` (already trimmed and lower-cased, without parameters) may be
@@ -232,6 +310,13 @@ impl Config {
                     .is_some_and(|allowed_ty| allowed_ty == ty)
         })
     }
+}
+
+/// The smallest part size, rounded up to a whole MiB and never under S3's 5 MiB, that carries
+/// `max` bytes in [`MAX_PARTS`] parts.
+pub fn min_part_size(max: u64) -> u64 {
+    const MIB: u64 = 1024 * 1024;
+    max.div_ceil(MAX_PARTS).div_ceil(MIB).max(5) * MIB
 }
 
 fn validate_bucket(b: &str) -> Result<(), String> {

@@ -3,6 +3,7 @@
 
 use crate::clock::{truncate_to_second, unix_seconds, UtcDateTime};
 use crate::config::{is_token_char, Config, Credentials};
+use crate::multipart;
 use crate::sanitize::sanitize_filename;
 use crate::sign::{attachment_disposition, object_url, presign};
 use serde_json::{json, Map, Value};
@@ -50,7 +51,7 @@ impl Response {
 /// What to log about one request. Never holds a URL, a signature or a credential.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogRecord {
-    /// `uploads`, `downloads` or `unknown`.
+    /// `uploads`, `parts`, `complete`, `abort`, `downloads` or `unknown`.
     pub route: &'static str,
     /// The request method (bounded to 16 characters).
     pub method: String,
@@ -88,24 +89,27 @@ impl LogRecord {
     }
 }
 
-struct ApiError {
-    status: u16,
-    message: String,
+pub(crate) struct ApiError {
+    pub(crate) status: u16,
+    pub(crate) message: String,
 }
 
-fn fail(status: u16, message: impl Into<String>) -> ApiError {
+/// One POST route: the answer's body and the key it concerns.
+type Route = fn(&Config, &Credentials, SystemTime, &Request) -> Result<(Value, String), ApiError>;
+
+pub(crate) fn fail(status: u16, message: impl Into<String>) -> ApiError {
     ApiError {
         status,
         message: message.into(),
     }
 }
 
-fn bad_request(message: impl Into<String>) -> ApiError {
+pub(crate) fn bad_request(message: impl Into<String>) -> ApiError {
     fail(400, message)
 }
 
 /// Shows a client-supplied value in an error message, bounded and quoted.
-fn shown(v: &str) -> String {
+pub(crate) fn shown(v: &str) -> String {
     let mut s: String = v.chars().take(64).collect();
     if s.len() < v.len() {
         s.push('…');
@@ -142,15 +146,21 @@ pub fn handle_with_log(
     req: &Request,
 ) -> (Response, LogRecord) {
     let method = req.method.to_ascii_uppercase();
-    let (route, result) = match route_path(config, &req.path) {
-        Some("/uploads") => (
-            "uploads",
+    let post = |route: &'static str, f: Route| {
+        (
+            route,
             if method == "POST" {
-                uploads(config, creds, now, req)
+                f(config, creds, now, req)
             } else {
                 Err(method_not_allowed("POST"))
             },
-        ),
+        )
+    };
+    let (route, result) = match route_path(config, &req.path) {
+        Some("/uploads") => post("uploads", uploads),
+        Some("/uploads/parts") => post("parts", multipart::parts),
+        Some("/uploads/complete") => post("complete", multipart::complete),
+        Some("/uploads/abort") => post("abort", multipart::abort),
         Some("/downloads") => (
             "downloads",
             if !config.allow_downloads {
@@ -168,8 +178,9 @@ pub fn handle_with_log(
                 Err(fail(
                     404,
                     format!(
-                        "not found: the presigner serves POST {base}/uploads and GET \
-                         {base}/downloads?key=..."
+                        "not found: the presigner serves POST {base}/uploads, POST \
+                         {base}/uploads/parts, POST {base}/uploads/complete, POST \
+                         {base}/uploads/abort and GET {base}/downloads?key=..."
                     ),
                 )),
             )
@@ -190,7 +201,7 @@ pub fn handle_with_log(
         Err(e) => {
             let mut r = json_response(e.status, json!({ "error": e.message }));
             if e.status == 405 {
-                let allow = if route == "uploads" { "POST" } else { "GET" };
+                let allow = if route == "downloads" { "GET" } else { "POST" };
                 r.headers.push(("allow".into(), allow.into()));
             }
             log.error = Some(e.message);
@@ -227,7 +238,7 @@ fn method_not_allowed(allowed: &str) -> ApiError {
 /// The signing time (whole seconds), the URL lifetime and the instant it ends. Never past the
 /// credentials' expiry; 503 when they have already expired (the function's own failure,
 /// temporary: Lambda hands out fresh credentials).
-fn lifetime(
+pub(crate) fn lifetime(
     config: &Config,
     creds: &Credentials,
     now: SystemTime,
@@ -248,11 +259,11 @@ fn lifetime(
     Ok((t, d, t + d))
 }
 
-fn rfc3339(t: SystemTime) -> String {
+pub(crate) fn rfc3339(t: SystemTime) -> String {
     UtcDateTime::from_system_time(t).rfc3339()
 }
 
-fn internal(e: impl std::fmt::Display) -> ApiError {
+pub(crate) fn internal(e: impl std::fmt::Display) -> ApiError {
     fail(500, format!("internal error: could not sign the URL ({e})"))
 }
 
@@ -262,41 +273,20 @@ fn uploads(
     now: SystemTime,
     req: &Request,
 ) -> Result<(Value, String), ApiError> {
-    if req.body.len() > MAX_REQUEST_BODY_BYTES {
-        return Err(bad_request(format!(
-            "request body is larger than {MAX_REQUEST_BODY_BYTES} bytes"
-        )));
-    }
-    let body: Value = serde_json::from_slice(&req.body).map_err(|_| {
-        bad_request(
-            "request body is not valid JSON; expected {\"filename\": string, \
-             \"contentType\": string, \"size\": integer}",
-        )
-    })?;
-    let Value::Object(fields) = body else {
-        return Err(bad_request("request body must be a JSON object"));
-    };
-    let string_field = |name: &str| -> Result<&str, ApiError> {
-        match fields.get(name) {
-            None | Some(Value::Null) => Err(bad_request(format!("{name} is required"))),
-            Some(Value::String(s)) => Ok(s.as_str()),
-            Some(_) => Err(bad_request(format!("{name} must be a string"))),
-        }
-    };
-    let filename = string_field("filename")?;
-    let content_type = string_field("contentType")?.trim().to_ascii_lowercase();
+    let fields = json_object(
+        req,
+        MAX_REQUEST_BODY_BYTES,
+        "{\"filename\": string, \"contentType\": string, \"size\": integer, \"sha256\"?: base64}",
+    )?;
+    let filename = string_field(&fields, "filename")?;
+    let content_type = string_field(&fields, "contentType")?
+        .trim()
+        .to_ascii_lowercase();
     if content_type.is_empty() {
         return Err(bad_request("contentType must not be empty"));
     }
-    let size = match fields.get("size") {
-        None | Some(Value::Null) => return Err(bad_request("size is required")),
-        Some(Value::Number(n)) => match n.as_u64() {
-            Some(0) => return Err(bad_request("size must be at least 1 byte")),
-            Some(n) => n,
-            None => return Err(bad_request("size must be a positive whole number of bytes")),
-        },
-        Some(_) => return Err(bad_request("size must be a number (bytes)")),
-    };
+    let size = size_field(&fields)?;
+    let sha256 = sha256_field(&fields, "sha256")?;
 
     check_content_type(config, &content_type)?;
     if size > config.max_upload_bytes {
@@ -317,15 +307,26 @@ fn uploads(
         uuid::Uuid::new_v4().as_hyphenated(),
         sanitize_filename(filename)
     );
+    if size > config.multipart_threshold_bytes {
+        let body = multipart::create(config, creds, &key, &content_type, size, t, expires_in)?;
+        return Ok((body, key));
+    }
+
     let length = size.to_string();
+    let mut headers = vec![
+        ("content-length", length.as_str()),
+        ("content-type", content_type.as_str()),
+        // The URL creates the object once: S3 answers 412 to a second PUT.
+        ("if-none-match", "*"),
+    ];
+    if let Some(sha) = sha256 {
+        headers.push(("x-amz-checksum-sha256", sha));
+    }
     let url = presign(
         "PUT",
         &object_url(config, &key),
         &[],
-        &[
-            ("content-length", length.as_str()),
-            ("content-type", content_type.as_str()),
-        ],
+        &headers,
         creds,
         &config.region,
         t,
@@ -337,10 +338,94 @@ fn uploads(
         "key": key,
         "method": "PUT",
         "url": url,
-        "headers": {"content-type": content_type, "content-length": length},
+        "headers": headers_json(&headers),
         "expiresAt": rfc3339(expires_at),
     });
     Ok((body, key))
+}
+
+/// Signed headers as the JSON object the client sends back.
+pub(crate) fn headers_json(headers: &[(&str, &str)]) -> Value {
+    Value::Object(
+        headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+            .collect(),
+    )
+}
+
+/// The request body as a JSON object, at most `limit` bytes. `shape` describes it for the
+/// error message.
+pub(crate) fn json_object(
+    req: &Request,
+    limit: usize,
+    shape: &str,
+) -> Result<Map<String, Value>, ApiError> {
+    if req.body.len() > limit {
+        return Err(bad_request(format!(
+            "request body is larger than {limit} bytes"
+        )));
+    }
+    let body: Value = serde_json::from_slice(&req.body)
+        .map_err(|_| bad_request(format!("request body is not valid JSON; expected {shape}")))?;
+    match body {
+        Value::Object(fields) => Ok(fields),
+        _ => Err(bad_request(format!(
+            "request body must be a JSON object: {shape}"
+        ))),
+    }
+}
+
+pub(crate) fn string_field<'a>(
+    fields: &'a Map<String, Value>,
+    name: &str,
+) -> Result<&'a str, ApiError> {
+    match fields.get(name) {
+        None | Some(Value::Null) => Err(bad_request(format!("{name} is required"))),
+        Some(Value::String(s)) => Ok(s.as_str()),
+        Some(_) => Err(bad_request(format!("{name} must be a string"))),
+    }
+}
+
+/// `size`: a whole number of bytes, at least 1.
+pub(crate) fn size_field(fields: &Map<String, Value>) -> Result<u64, ApiError> {
+    match fields.get("size") {
+        None | Some(Value::Null) => Err(bad_request("size is required")),
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(0) => Err(bad_request("size must be at least 1 byte")),
+            Some(n) => Ok(n),
+            None => Err(bad_request("size must be a positive whole number of bytes")),
+        },
+        Some(_) => Err(bad_request("size must be a number (bytes)")),
+    }
+}
+
+/// An optional SHA-256 in base64 (44 characters, as S3's `x-amz-checksum-sha256`).
+pub(crate) fn sha256_field<'a>(
+    fields: &'a Map<String, Value>,
+    name: &str,
+) -> Result<Option<&'a str>, ApiError> {
+    match fields.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if is_sha256_base64(s) => Ok(Some(s.as_str())),
+        Some(_) => Err(bad_request(format!(
+            "{name} must be the base64 of a SHA-256 digest (44 characters ending in '=')"
+        ))),
+    }
+}
+
+/// 32 bytes in standard base64: 43 characters of the alphabet, the last of them one whose low
+/// two bits are zero, then `=`.
+pub fn is_sha256_base64(s: &str) -> bool {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let b = s.as_bytes();
+    b.len() == 44
+        && b[43] == b'='
+        && b[..43].iter().all(|c| ALPHABET.contains(c))
+        && ALPHABET
+            .iter()
+            .position(|c| *c == b[42])
+            .is_some_and(|v| v & 0b11 == 0)
 }
 
 /// Media types are compared lower-cased. Parameters (`text/plain; charset=utf-8`) are refused:

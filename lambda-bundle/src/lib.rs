@@ -25,6 +25,13 @@
 //!   may hold `type/*` and `*/*`.
 //! - Order of checks for `POST /uploads`: body size and JSON shape (400), content type (415),
 //!   size (413), then credentials (503).
+//! - A single PUT is signed with `if-none-match: *` (the URL creates the object once) and,
+//!   when the client sent `sha256`, with `x-amz-checksum-sha256` (S3 refuses other bytes).
+//! - Above `multipart_threshold_bytes` the answer is `"method": "MULTIPART"` with a presigned
+//!   create request (`create`), and `/uploads/parts`, `/uploads/complete` and
+//!   `/uploads/abort` hand out presigned requests too: the presigner never calls S3 (see
+//!   `multipart`). Every part must carry its SHA-256: the upload is created with
+//!   `x-amz-checksum-algorithm: SHA256`, and completing lists each part's checksum.
 //! - A URL's lifetime is `url_expiry_seconds`, shortened to the credentials' remaining
 //!   lifetime when that is known; if the credentials have already expired the answer is
 //!   503 `{"error": ...}` (a temporary failure of the function itself, as SPEC.md allows).
@@ -39,23 +46,29 @@
 mod clock;
 mod config;
 mod handler;
+mod multipart;
 mod sanitize;
 mod sign;
 pub mod verify;
 
 pub use clock::UtcDateTime;
 pub use config::{
-    validate_base_path, validate_uploads_prefix, MAX_BASE_PATH_BYTES, MAX_PREFIX_BYTES,
+    min_part_size, Config, ConfigError, Credentials, DEFAULT_MULTIPART_THRESHOLD_BYTES,
+    DEFAULT_PART_SIZE_BYTES, ENV_ACCESS_KEY_ID, ENV_ALLOWED_CONTENT_TYPES, ENV_ALLOW_DOWNLOADS,
+    ENV_BASE_PATH, ENV_BUCKET, ENV_MAX_UPLOAD_BYTES, ENV_MULTIPART_THRESHOLD_BYTES,
+    ENV_PART_SIZE_BYTES, ENV_REGION, ENV_S3_ENDPOINT, ENV_SECRET_ACCESS_KEY, ENV_SESSION_TOKEN,
+    ENV_UPLOADS_PREFIX, ENV_URL_EXPIRY_SECONDS, MAX_OBJECT_BYTES, MAX_PARTS, MAX_PART_BYTES,
+    MAX_SINGLE_PUT_BYTES, MIN_PART_BYTES,
 };
 pub use config::{
-    Config, ConfigError, Credentials, ENV_ACCESS_KEY_ID, ENV_ALLOWED_CONTENT_TYPES,
-    ENV_ALLOW_DOWNLOADS, ENV_BASE_PATH, ENV_BUCKET, ENV_MAX_UPLOAD_BYTES, ENV_REGION,
-    ENV_S3_ENDPOINT, ENV_SECRET_ACCESS_KEY, ENV_SESSION_TOKEN, ENV_UPLOADS_PREFIX,
-    ENV_URL_EXPIRY_SECONDS, MAX_SINGLE_PUT_BYTES,
+    validate_base_path, validate_uploads_prefix, MAX_BASE_PATH_BYTES, MAX_PREFIX_BYTES,
 };
 pub use handler::{
-    handle, handle_with_log, validate_download_key, LogRecord, Request, Response, MAX_KEY_BYTES,
-    MAX_REQUEST_BODY_BYTES,
+    handle, handle_with_log, is_sha256_base64, validate_download_key, LogRecord, Request, Response,
+    MAX_KEY_BYTES, MAX_REQUEST_BODY_BYTES,
+};
+pub use multipart::{
+    MAX_COMPLETE_BODY_BYTES, MAX_PARTS_BODY_BYTES, MAX_PARTS_PER_REQUEST, MAX_UPLOAD_ID_BYTES,
 };
 pub use sanitize::{sanitize_filename, MAX_FILENAME_BYTES};
 pub use sign::{encode_key_path, object_url, uri_encode};

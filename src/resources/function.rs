@@ -40,6 +40,14 @@ pub fn environment(spec: &Spec) -> BTreeMap<String, String> {
             p.max_upload_bytes.to_string(),
         ),
         (
+            presigner::ENV_MULTIPART_THRESHOLD_BYTES,
+            p.multipart_threshold_bytes.to_string(),
+        ),
+        (
+            presigner::ENV_PART_SIZE_BYTES,
+            p.part_size_bytes.to_string(),
+        ),
+        (
             presigner::ENV_ALLOWED_CONTENT_TYPES,
             p.allowed_content_types.join(","),
         ),

@@ -41,10 +41,18 @@ pub fn inline_policy(ctx: &Ctx) -> Value {
         "arn:aws:s3:::{}/{}*",
         spec.documents.bucket, spec.documents.uploads_prefix
     );
+    // s3:PutObject also covers creating, uploading parts of and completing a multipart
+    // upload; aborting one (`/uploads/abort`) is its own action, granted only when uploads can
+    // go in parts at all.
+    let multipart = spec.presigner.max_upload_bytes > spec.presigner.multipart_threshold_bytes;
     let mut statements = vec![json!({
         "Sid": "PresignUploads",
         "Effect": "Allow",
-        "Action": "s3:PutObject",
+        "Action": if multipart {
+            json!(["s3:PutObject", "s3:AbortMultipartUpload"])
+        } else {
+            json!("s3:PutObject")
+        },
         "Resource": objects,
     })];
     if spec.presigner.allow_downloads {
@@ -56,9 +64,10 @@ pub fn inline_policy(ctx: &Ctx) -> Value {
         }));
     }
     if let Encryption::SseKms { key_arn } = &spec.documents.encryption {
-        // Objects written under SSE-KMS need a data key; reading them needs Decrypt.
+        // Objects written under SSE-KMS need a data key; reading them, and completing an
+        // upload in parts, needs Decrypt.
         let mut actions = vec!["kms:GenerateDataKey"];
-        if spec.presigner.allow_downloads {
+        if spec.presigner.allow_downloads || multipart {
             actions.push("kms:Decrypt");
         }
         statements.push(json!({

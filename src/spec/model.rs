@@ -114,6 +114,10 @@ pub struct Presigner {
     pub reserved_concurrency: Option<u32>,
     pub url_expiry_seconds: u32,
     pub max_upload_bytes: u64,
+    /// Uploads larger than this go in parts.
+    pub multipart_threshold_bytes: u64,
+    /// The size of every part but the last.
+    pub part_size_bytes: u64,
     /// Lower-case `type/subtype`, or `*/*`.
     pub allowed_content_types: Vec<String>,
     pub allow_downloads: bool,

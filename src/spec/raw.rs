@@ -59,6 +59,8 @@ pub(super) struct RawPresigner {
     pub reserved_concurrency: Option<i128>,
     pub url_expiry_seconds: Option<i128>,
     pub max_upload_bytes: Option<i128>,
+    pub multipart_threshold_bytes: Option<i128>,
+    pub part_size_bytes: Option<i128>,
     pub allowed_content_types: Option<Vec<String>>,
     pub allow_downloads: Option<bool>,
     pub log_retention_days: Option<i128>,

@@ -27,8 +27,8 @@ pub(super) struct Context<'a> {
 const DEFAULT_CONTENT_TYPES: [&str; 3] = ["image/png", "image/jpeg", "application/pdf"];
 const MAX_TAGS: usize = 40;
 const MAX_URL_ORIGINS: usize = 100;
-/// The largest object a single PUT may upload.
-const MAX_UPLOAD_BYTES: i128 = presigner::MAX_SINGLE_PUT_BYTES as i128;
+/// The largest object S3 holds (uploaded in parts).
+const MAX_UPLOAD_BYTES: i128 = presigner::MAX_OBJECT_BYTES as i128;
 
 pub(super) fn validate(raw: RawSpec, index: &Index, cx: &Context) -> Result<Spec, Vec<Problem>> {
     let mut c = Checker {
@@ -401,14 +401,19 @@ impl Checker<'_> {
             allowed_methods: self.list(
                 "documents.cors.allowed_methods",
                 raw.allowed_methods,
-                &["PUT", "GET"],
+                &["PUT", "POST", "DELETE", "GET"],
                 "method",
                 rules::method,
             ),
             allowed_headers: self.list(
                 "documents.cors.allowed_headers",
                 raw.allowed_headers,
-                &["content-type"],
+                &[
+                    "content-type",
+                    "if-none-match",
+                    "x-amz-checksum-sha256",
+                    "x-amz-checksum-algorithm",
+                ],
                 "header",
                 rules::header,
             ),
@@ -433,6 +438,8 @@ impl Checker<'_> {
     fn presigner(&mut self, raw: RawPresigner, defaults: &Defaults) -> Presigner {
         // The default name fits both rules whenever the stack name is valid.
         let default_name = format!("{}-presigner", defaults.prefix);
+        let (max_upload_bytes, multipart_threshold_bytes, part_size_bytes) =
+            self.upload_sizes(&raw);
         if let Some(name) = &raw.function_name {
             self.check("presigner.function_name", rules::function_name(name));
         }
@@ -528,14 +535,9 @@ impl Checker<'_> {
                     " seconds",
                 )
                 .unwrap_or(300),
-            max_upload_bytes: self
-                .number(
-                    "presigner.max_upload_bytes",
-                    raw.max_upload_bytes,
-                    (1, MAX_UPLOAD_BYTES),
-                    " bytes (5 GiB, the most a single PUT can upload)",
-                )
-                .unwrap_or(10_485_760),
+            max_upload_bytes,
+            multipart_threshold_bytes,
+            part_size_bytes,
             allowed_content_types: self.list(
                 "presigner.allowed_content_types",
                 raw.allowed_content_types,
@@ -548,6 +550,55 @@ impl Checker<'_> {
             url_auth,
             url_cors_origins,
         }
+    }
+
+    /// `max_upload_bytes`, `multipart_threshold_bytes` and `part_size_bytes`, checked against
+    /// S3's limits and each other: an upload above the threshold must fit in 10,000 parts.
+    fn upload_sizes(&mut self, raw: &RawPresigner) -> (u64, u64, u64) {
+        let max = self
+            .number(
+                "presigner.max_upload_bytes",
+                raw.max_upload_bytes,
+                (1, MAX_UPLOAD_BYTES),
+                " bytes (5 TiB, the most S3 holds in one object)",
+            )
+            .unwrap_or(10_485_760);
+        let threshold = self
+            .number(
+                "presigner.multipart_threshold_bytes",
+                raw.multipart_threshold_bytes,
+                (1, presigner::MAX_SINGLE_PUT_BYTES as i128),
+                " bytes (5 GiB, the most a single PUT can upload)",
+            )
+            .unwrap_or(presigner::DEFAULT_MULTIPART_THRESHOLD_BYTES);
+        let part = self
+            .number(
+                "presigner.part_size_bytes",
+                raw.part_size_bytes,
+                (
+                    presigner::MIN_PART_BYTES as i128,
+                    presigner::MAX_PART_BYTES as i128,
+                ),
+                " bytes (S3's part sizes: 5 MiB to 5 GiB)",
+            )
+            .unwrap_or(presigner::DEFAULT_PART_SIZE_BYTES);
+        if max > threshold && max.div_ceil(part) > presigner::MAX_PARTS {
+            let path = if raw.part_size_bytes.is_some() {
+                "presigner.part_size_bytes"
+            } else {
+                "presigner.max_upload_bytes"
+            };
+            self.value(
+                path,
+                format!(
+                    "{max} bytes (max_upload_bytes) do not fit in S3's {} parts of {part} bytes \
+                     (part_size_bytes); set part_size_bytes to at least {}",
+                    presigner::MAX_PARTS,
+                    presigner::min_part_size(max)
+                ),
+            );
+        }
+        (max, threshold, part)
     }
 
     fn code(&mut self, source: Option<&str>, zip: Option<&str>) -> CodeSource {
