@@ -671,9 +671,14 @@ mod tests {
             (ENV_URL_EXPIRY_SECONDS, "0", "1 to 3600"),
             (ENV_URL_EXPIRY_SECONDS, "3601", "1 to 3600"),
             (ENV_URL_EXPIRY_SECONDS, "5m", "1 to 3600"),
-            (ENV_MAX_UPLOAD_BYTES, "0", "5 GiB"),
-            (ENV_MAX_UPLOAD_BYTES, "5368709121", "5 GiB"),
-            (ENV_MAX_UPLOAD_BYTES, "-1", "5 GiB"),
+            (ENV_MAX_UPLOAD_BYTES, "0", "5 TiB"),
+            (ENV_MAX_UPLOAD_BYTES, "5497558138881", "5 TiB"),
+            (ENV_MAX_UPLOAD_BYTES, "-1", "5 TiB"),
+            (ENV_MULTIPART_THRESHOLD_BYTES, "0", "single PUT"),
+            (ENV_MULTIPART_THRESHOLD_BYTES, "5368709121", "single PUT"),
+            (ENV_PART_SIZE_BYTES, "5242879", "5 MiB to 5 GiB"),
+            (ENV_PART_SIZE_BYTES, "5368709121", "5 MiB to 5 GiB"),
+            (ENV_PART_SIZE_BYTES, "16M", "5 MiB to 5 GiB"),
             (ENV_ALLOWED_CONTENT_TYPES, "png", "not a media type"),
             (
                 ENV_ALLOWED_CONTENT_TYPES,
@@ -694,6 +699,47 @@ mod tests {
             assert_eq!(&e.variable, k, "{v}");
             assert!(e.to_string().contains(needle), "{k}={v}: {e}");
         }
+    }
+
+    #[test]
+    fn multipart_sizes_default_and_must_fit_in_ten_thousand_parts() {
+        let c = load(&base()).unwrap();
+        assert_eq!(c.multipart_threshold_bytes, 64 * 1024 * 1024);
+        assert_eq!(c.part_size_bytes, 16 * 1024 * 1024);
+        // 5 TiB needs parts of at least 525 MiB (rounded up to a whole MiB).
+        let mut env = base();
+        env.insert(ENV_MAX_UPLOAD_BYTES, MAX_OBJECT_BYTES.to_string());
+        let e = load(&env).unwrap_err();
+        assert_eq!(e.variable, ENV_PART_SIZE_BYTES);
+        assert!(e.to_string().contains("at least 550502400 bytes"), "{e}");
+        env.insert(ENV_PART_SIZE_BYTES, "550502400".into());
+        let c = load(&env).unwrap();
+        assert_eq!(c.part_count(MAX_OBJECT_BYTES), 9987);
+        // A maximum no upload goes in parts for needs no part count at all.
+        let mut env = base();
+        env.insert(ENV_MAX_UPLOAD_BYTES, MAX_SINGLE_PUT_BYTES.to_string());
+        env.insert(
+            ENV_MULTIPART_THRESHOLD_BYTES,
+            MAX_SINGLE_PUT_BYTES.to_string(),
+        );
+        env.insert(ENV_PART_SIZE_BYTES, MIN_PART_BYTES.to_string());
+        assert!(load(&env).is_ok());
+    }
+
+    #[test]
+    fn parts_cover_the_upload_exactly() {
+        let c = load(&base()).unwrap();
+        let p = c.part_size_bytes;
+        for size in [1, p - 1, p, p + 1, 3 * p, 3 * p + 7] {
+            let n = c.part_count(size);
+            let total: u64 = (1..=n).map(|i| c.part_length(size, i).unwrap()).sum();
+            assert_eq!(total, size, "size {size}");
+            assert_eq!(c.part_length(size, 0), None);
+            assert_eq!(c.part_length(size, n + 1), None);
+            assert!((1..n).all(|i| c.part_length(size, i) == Some(p)));
+        }
+        assert_eq!(c.part_count(3 * p + 7), 4);
+        assert_eq!(c.part_length(3 * p + 7, 4), Some(7));
     }
 
     #[test]

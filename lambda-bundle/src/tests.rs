@@ -164,17 +164,20 @@ fn upload_happy_path() {
     assert_eq!(v["method"], "PUT");
     assert_eq!(
         v["headers"],
-        serde_json::json!({"content-type": "application/pdf", "content-length": "48213"})
+        serde_json::json!({"content-type": "application/pdf", "content-length": "48213",
+                           "if-none-match": "*"})
     );
     assert_eq!(v["expiresAt"], "2026-11-28T16:05:00Z");
 
     let url = v["url"].as_str().unwrap();
     let prefix = format!("https://acme-docs-files.s3.eu-central-1.amazonaws.com/{key}?");
     assert!(url.starts_with(&prefix), "{url}");
-    assert!(url.contains("X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost"));
+    assert!(
+        url.contains("X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost%3Bif-none-match")
+    );
     assert_eq!(
         query_param(url, "X-Amz-SignedHeaders").as_deref(),
-        Some("content-length;content-type;host")
+        Some("content-length;content-type;host;if-none-match")
     );
     assert_eq!(query_param(url, "X-Amz-Expires").as_deref(), Some("300"));
     assert_eq!(
@@ -198,11 +201,12 @@ fn upload_happy_path() {
     let good = [
         ("content-type", "application/pdf"),
         ("content-length", "48213"),
+        ("if-none-match", "*"),
     ];
     let ok = verify("PUT", url, &good, now() + Duration::from_secs(10)).unwrap();
     assert_eq!(
         ok.signed_headers,
-        ["content-length", "content-type", "host"]
+        ["content-length", "content-type", "host", "if-none-match"]
     );
     assert_eq!(ok.expires_at, UNIX_EPOCH + Duration::from_secs(T0 + 300));
 
@@ -211,8 +215,18 @@ fn upload_happy_path() {
         [
             ("content-type", "application/pdf"),
             ("content-length", "48214"),
+            ("if-none-match", "*"),
         ],
-        [("content-type", "text/html"), ("content-length", "48213")],
+        [
+            ("content-type", "text/html"),
+            ("content-length", "48213"),
+            ("if-none-match", "*"),
+        ],
+        [
+            ("content-type", "application/pdf"),
+            ("content-length", "48213"),
+            ("if-none-match", "\"abc\""),
+        ],
     ] {
         assert_eq!(
             verify("PUT", url, &headers, now()),
@@ -222,6 +236,11 @@ fn upload_happy_path() {
     assert_eq!(
         verify("PUT", url, &[("content-length", "48213")], now()),
         Err(VerifyError::MissingSignedHeader("content-type".into()))
+    );
+    // Without if-none-match the URL could overwrite: it is refused.
+    assert_eq!(
+        verify("PUT", url, &good[..2], now()),
+        Err(VerifyError::MissingSignedHeader("if-none-match".into()))
     );
     assert_eq!(
         verify("GET", url, &good, now()),
@@ -294,6 +313,7 @@ fn unicode_and_hostile_filenames_give_valid_signed_keys() {
             &[
                 ("content-type", "application/pdf"),
                 ("content-length", "10"),
+                ("if-none-match", "*"),
             ],
             now(),
         )
@@ -539,7 +559,7 @@ fn base_path_serves_under_it_and_nothing_else() {
         "/",
     ] {
         let r = with_path(upload(), path);
-        assert_error(&r, 404, "POST /api/uploads and GET /api/downloads");
+        assert_error(&r, 404, "POST /api/uploads, POST /api/uploads/parts");
         let r = with_path(get_download(&format!("key={key}")), path);
         assert_eq!(r.status, 404, "{path}");
     }
@@ -562,7 +582,8 @@ fn without_a_base_path_the_routes_are_at_the_root() {
     assert_error(
         &handle(&c, &creds(), now(), &r),
         404,
-        "POST /uploads and GET /downloads",
+        "POST /uploads, POST /uploads/parts, POST /uploads/complete, POST /uploads/abort \
+         and GET /downloads",
     );
 }
 
@@ -734,7 +755,11 @@ fn custom_endpoint_is_path_style() {
     verify(
         "PUT",
         url,
-        &[("content-type", "image/png"), ("content-length", "3")],
+        &[
+            ("content-type", "image/png"),
+            ("content-length", "3"),
+            ("if-none-match", "*"),
+        ],
         now(),
     )
     .unwrap();
@@ -808,4 +833,507 @@ fn log_records_never_hold_secrets_or_urls() {
     let (_, log) = handle_with_log(&c, &creds(), now(), &get_download("key=uploads/a.pdf"));
     assert_eq!(log.route, "downloads");
     assert_eq!(log.key.as_deref(), Some("uploads/a.pdf"));
+}
+
+// ---- Single-use, checksummed PUTs and uploads in parts -------------------------------------
+
+const SHA_ABC: &str = "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=";
+const SHA_EMPTY: &str = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+const MIB: u64 = 1024 * 1024;
+
+/// Threshold 8 MiB, parts of 5 MiB, at most 100 MiB.
+fn multipart_config() -> Config {
+    env(&[
+        ("PRESIGNER_MAX_UPLOAD_BYTES", "104857600"),
+        ("PRESIGNER_MULTIPART_THRESHOLD_BYTES", "8388608"),
+        ("PRESIGNER_PART_SIZE_BYTES", "5242880"),
+    ])
+}
+
+fn post_to(path: &str, body: Value) -> Request {
+    Request {
+        method: "POST".into(),
+        path: path.into(),
+        body: body.to_string().into_bytes(),
+        ..Default::default()
+    }
+}
+
+const KEY: &str = "uploads/2026/11/28/0b4f2a9e-0a41-4f5e-9d55-3c1e7e9b2f10/big.pdf";
+const UPLOAD_ID: &str = "VXBsb2FkIElEIGZvciA2aWWpbmcncyBteS1tb3ZpZS5tMnRzIHVwbG9hZA--";
+
+fn ask_parts(c: &Config, size: u64, numbers: &[u64]) -> Response {
+    let parts: Vec<Value> = numbers
+        .iter()
+        .map(|n| serde_json::json!({"partNumber": n, "sha256": SHA_ABC}))
+        .collect();
+    handle(
+        c,
+        &creds(),
+        now(),
+        &post_to(
+            "/uploads/parts",
+            serde_json::json!({"key": KEY, "uploadId": UPLOAD_ID, "size": size, "parts": parts}),
+        ),
+    )
+}
+
+#[test]
+fn a_single_put_creates_once_and_carries_the_sha256_it_was_asked_with() {
+    let body = serde_json::json!({"filename": "a.pdf", "contentType": "application/pdf",
+                                  "size": 3, "sha256": SHA_ABC});
+    let r = handle(&config(), &creds(), now(), &post_to("/uploads", body));
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = json(&r);
+    assert_eq!(
+        v["headers"],
+        serde_json::json!({"content-type": "application/pdf", "content-length": "3",
+                           "if-none-match": "*", "x-amz-checksum-sha256": SHA_ABC})
+    );
+    let url = v["url"].as_str().unwrap();
+    let good = [
+        ("content-type", "application/pdf"),
+        ("content-length", "3"),
+        ("if-none-match", "*"),
+        ("x-amz-checksum-sha256", SHA_ABC),
+    ];
+    let ok = verify("PUT", url, &good, now()).unwrap();
+    assert_eq!(
+        ok.signed_headers,
+        [
+            "content-length",
+            "content-type",
+            "host",
+            "if-none-match",
+            "x-amz-checksum-sha256"
+        ]
+    );
+    // Another checksum (so other bytes) with the same URL is refused.
+    let mut other = good;
+    other[3].1 = SHA_EMPTY;
+    assert_eq!(
+        verify("PUT", url, &other, now()),
+        Err(VerifyError::SignatureDoesNotMatch)
+    );
+    // Not a SHA-256 in base64: 400, naming the field.
+    for bad in [
+        "abc",
+        "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0",
+        "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa1=",
+        "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0=",
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+    ] {
+        let body = serde_json::json!({"filename": "a.pdf", "contentType": "application/pdf",
+                                      "size": 3, "sha256": bad});
+        let r = handle(&config(), &creds(), now(), &post_to("/uploads", body));
+        assert_error(&r, 400, "sha256 must be the base64 of a SHA-256");
+    }
+    let body = serde_json::json!({"filename": "a.pdf", "contentType": "application/pdf",
+                                  "size": 3, "sha256": 7});
+    assert_error(
+        &handle(&config(), &creds(), now(), &post_to("/uploads", body)),
+        400,
+        "sha256",
+    );
+}
+
+#[test]
+fn above_the_threshold_the_answer_is_a_part_plan_and_a_presigned_create() {
+    let c = multipart_config();
+    // At the threshold: still one PUT.
+    let at = handle(
+        &c,
+        &creds(),
+        now(),
+        &post(&upload_body("a.pdf", "application/pdf", 8 * MIB)),
+    );
+    assert_eq!(json(&at)["method"], "PUT");
+    let size = 8 * MIB + 1;
+    let r = handle(
+        &c,
+        &creds(),
+        now(),
+        &post(&upload_body("big.pdf", "application/pdf", size)),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = json(&r);
+    assert_eq!(v["method"], "MULTIPART");
+    assert_eq!(v["partSize"], 5 * MIB);
+    assert_eq!(v["partCount"], 2);
+    assert_eq!(v["expiresAt"], "2026-11-28T16:05:00Z");
+    assert!(v.get("url").is_none() && v.get("uploadId").is_none());
+    let key = v["key"].as_str().unwrap();
+    assert!(key.starts_with("uploads/2026/11/28/") && key.ends_with("/big.pdf"));
+    let create = &v["create"];
+    assert_eq!(create["method"], "POST");
+    assert_eq!(
+        create["headers"],
+        serde_json::json!({"content-type": "application/pdf",
+                           "x-amz-checksum-algorithm": "SHA256"})
+    );
+    let url = create["url"].as_str().unwrap();
+    let (_, path, query) = split_url(url);
+    assert_eq!(path, format!("/{}", encode_key_path(key)));
+    assert!(query.starts_with("uploads=&X-Amz-Algorithm="), "{query}");
+    let headers = [
+        ("content-type", "application/pdf"),
+        ("x-amz-checksum-algorithm", "SHA256"),
+    ];
+    let ok = verify("POST", url, &headers, now()).unwrap();
+    assert_eq!(
+        ok.signed_headers,
+        ["content-type", "host", "x-amz-checksum-algorithm"]
+    );
+    // The create URL cannot become a PUT or name another key, type or checksum.
+    assert_eq!(
+        verify("PUT", url, &headers, now()),
+        Err(VerifyError::SignatureDoesNotMatch)
+    );
+    assert_eq!(
+        verify(
+            "POST",
+            &url.replace("big.pdf", "other.pdf"),
+            &headers,
+            now()
+        ),
+        Err(VerifyError::SignatureDoesNotMatch)
+    );
+    assert_eq!(
+        verify(
+            "POST",
+            url,
+            &[
+                ("content-type", "text/html"),
+                ("x-amz-checksum-algorithm", "SHA256")
+            ],
+            now()
+        ),
+        Err(VerifyError::SignatureDoesNotMatch)
+    );
+    // The size bound still applies: 413 above max_upload_bytes.
+    let r = handle(
+        &c,
+        &creds(),
+        now(),
+        &post(&upload_body("huge.pdf", "application/pdf", 100 * MIB + 1)),
+    );
+    assert_error(&r, 413, "too large");
+}
+
+#[test]
+fn part_urls_sign_each_parts_exact_length_and_sha256() {
+    let c = multipart_config();
+    let size = 12 * MIB + 3; // parts of 5, 5 and 2 MiB + 3 bytes
+    let r = ask_parts(&c, size, &[3, 1]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = json(&r);
+    assert_eq!(v["expiresAt"], "2026-11-28T16:05:00Z");
+    let parts = v["parts"].as_array().unwrap();
+    assert_eq!(parts.len(), 2);
+    for (part, (n, len)) in parts.iter().zip([(3, 2 * MIB + 3), (1, 5 * MIB)]) {
+        assert_eq!(part["partNumber"], n);
+        assert_eq!(part["method"], "PUT");
+        let length = len.to_string();
+        assert_eq!(
+            part["headers"],
+            serde_json::json!({"content-length": length, "x-amz-checksum-sha256": SHA_ABC})
+        );
+        let url = part["url"].as_str().unwrap();
+        let (_, path, query) = split_url(url);
+        assert_eq!(path, format!("/{}", encode_key_path(KEY)));
+        assert!(
+            query.starts_with(&format!(
+                "partNumber={n}&uploadId={}&X-Amz-",
+                uri_encode(UPLOAD_ID)
+            )),
+            "{query}"
+        );
+        let good = [
+            ("content-length", length.as_str()),
+            ("x-amz-checksum-sha256", SHA_ABC),
+        ];
+        verify("PUT", url, &good, now()).unwrap();
+        // One byte more, other bytes, another part number or another upload: refused.
+        let longer = (len + 1).to_string();
+        for headers in [
+            [
+                ("content-length", longer.as_str()),
+                ("x-amz-checksum-sha256", SHA_ABC),
+            ],
+            [
+                ("content-length", length.as_str()),
+                ("x-amz-checksum-sha256", SHA_EMPTY),
+            ],
+        ] {
+            assert_eq!(
+                verify("PUT", url, &headers, now()),
+                Err(VerifyError::SignatureDoesNotMatch)
+            );
+        }
+        for edited in [
+            url.replacen(&format!("partNumber={n}"), "partNumber=4", 1),
+            url.replacen("uploadId=VXBs", "uploadId=WXBs", 1),
+        ] {
+            assert_ne!(&edited, url);
+            assert_eq!(
+                verify("PUT", &edited, &good, now()),
+                Err(VerifyError::SignatureDoesNotMatch)
+            );
+        }
+    }
+}
+
+#[test]
+fn part_requests_outside_the_plan_are_refused() {
+    let c = multipart_config();
+    let size = 12 * MIB; // 3 parts
+    for (numbers, needle) in [
+        (&[4][..], "partNumber 4 is outside 1..3"),
+        (&[0][..], "partNumber 0 is outside 1..3"),
+        (&[1, 1][..], "partNumber 1 is asked for twice"),
+    ] {
+        assert_error(&ask_parts(&c, size, numbers), 400, needle);
+    }
+    assert_error(
+        &ask_parts(&c, 100 * MIB + 1, &[1]),
+        400,
+        "over the 104857600",
+    );
+    let all: Vec<u64> = (1..=1001).collect();
+    let big = env(&[
+        ("PRESIGNER_MAX_UPLOAD_BYTES", "10737418240"),
+        ("PRESIGNER_PART_SIZE_BYTES", "5242880"),
+    ]);
+    assert_error(
+        &ask_parts(&big, 10 * 1024 * MIB, &all),
+        400,
+        "asks for 1001 parts; ask for at most 1000 at a time",
+    );
+
+    let ask = |body: Value| handle(&c, &creds(), now(), &post_to("/uploads/parts", body));
+    let part = serde_json::json!([{"partNumber": 1, "sha256": SHA_ABC}]);
+    for (body, needle) in [
+        (
+            serde_json::json!({"key": "other/x.pdf", "uploadId": UPLOAD_ID, "size": size, "parts": part}),
+            "key must name an object under uploads/",
+        ),
+        (
+            serde_json::json!({"key": "uploads/../x.pdf", "uploadId": UPLOAD_ID, "size": size, "parts": part}),
+            "'..'",
+        ),
+        (
+            serde_json::json!({"key": KEY, "uploadId": "a b", "size": size, "parts": part}),
+            "uploadId must be",
+        ),
+        (
+            serde_json::json!({"key": KEY, "uploadId": "", "size": size, "parts": part}),
+            "uploadId must be",
+        ),
+        (
+            serde_json::json!({"key": KEY, "size": size, "parts": part}),
+            "uploadId is required",
+        ),
+        (
+            serde_json::json!({"key": KEY, "uploadId": UPLOAD_ID, "parts": part}),
+            "size is required",
+        ),
+        (
+            serde_json::json!({"key": KEY, "uploadId": UPLOAD_ID, "size": size, "parts": []}),
+            "parts must not be empty",
+        ),
+        (
+            serde_json::json!({"key": KEY, "uploadId": UPLOAD_ID, "size": size, "parts": [1]}),
+            "parts[0] must be an object",
+        ),
+        (
+            serde_json::json!({"key": KEY, "uploadId": UPLOAD_ID, "size": size,
+                               "parts": [{"partNumber": 1}]}),
+            "parts[0].sha256 is required",
+        ),
+        (
+            serde_json::json!({"key": KEY, "uploadId": UPLOAD_ID, "size": size,
+                               "parts": [{"partNumber": 1.5, "sha256": SHA_ABC}]}),
+            "parts[0].partNumber must be a whole number",
+        ),
+        (
+            serde_json::json!({"key": KEY, "uploadId": UPLOAD_ID, "size": size,
+                               "parts": [{"partNumber": 1, "sha256": "abc"}]}),
+            "parts[0].sha256 must be the base64",
+        ),
+    ] {
+        assert_error(&ask(body), 400, needle);
+    }
+    // Other methods are 405 with Allow: POST.
+    let mut get = post_to("/uploads/parts", Value::Null);
+    get.method = "GET".into();
+    let r = handle(&c, &creds(), now(), &get);
+    assert_error(&r, 405, "accepts POST");
+    assert_eq!(r.header("allow"), Some("POST"));
+}
+
+/// However a client lies about the size from one request to the next, the longest part it
+/// can get signed for each part number adds up to less than `max_upload_bytes` plus one part
+/// (S3 keeps one body per part number).
+#[test]
+fn no_sequence_of_part_requests_can_store_more_than_the_bound() {
+    let c = multipart_config();
+    let max = c.max_upload_bytes;
+    let p = c.part_size_bytes;
+    let mut longest: HashMap<u64, u64> = HashMap::new();
+    let mut sizes = vec![1, p - 1, p, p + 1, max - 1, max, max + 1, u64::MAX];
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for _ in 0..200 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        sizes.push(1 + x % (max + p));
+    }
+    for size in sizes {
+        let numbers: Vec<u64> = (1..=c.part_count(max) + 2).collect();
+        for chunk in numbers.chunks(1) {
+            let r = ask_parts(&c, size, chunk);
+            if r.status != 200 {
+                continue;
+            }
+            for part in json(&r)["parts"].as_array().unwrap() {
+                let n = part["partNumber"].as_u64().unwrap();
+                let len: u64 = part["headers"]["content-length"]
+                    .as_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                let e = longest.entry(n).or_default();
+                *e = (*e).max(len);
+            }
+        }
+    }
+    let stored: u64 = longest.values().sum();
+    assert!(longest.keys().all(|n| (1..=c.part_count(max)).contains(n)));
+    assert!(stored < max + p, "{stored} bytes could be stored");
+    assert_eq!(stored, c.part_count(max) * p);
+}
+
+#[test]
+fn completing_lists_every_part_and_cannot_replace_an_object() {
+    let c = multipart_config();
+    let size = 12 * MIB;
+    let part = |n: u64| serde_json::json!({"partNumber": n, "etag": format!("\"{:032x}\"", n), "sha256": SHA_ABC});
+    let complete = |parts: Vec<Value>| {
+        handle(
+            &c,
+            &creds(),
+            now(),
+            &post_to(
+                "/uploads/complete",
+                serde_json::json!({"key": KEY, "uploadId": UPLOAD_ID, "size": size, "parts": parts}),
+            ),
+        )
+    };
+    let r = complete(vec![part(1), part(2), part(3)]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = json(&r);
+    assert_eq!(v["key"], KEY);
+    assert_eq!(v["size"], size);
+    assert_eq!(v["method"], "POST");
+    assert_eq!(v["headers"], serde_json::json!({"if-none-match": "*"}));
+    let body = v["body"].as_str().unwrap();
+    assert!(body.starts_with(
+        "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Part>\
+         <ChecksumSHA256>ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=</ChecksumSHA256>\
+         <ETag>&quot;00000000000000000000000000000001&quot;</ETag><PartNumber>1</PartNumber>\
+         </Part>"
+    ));
+    assert_eq!(body.matches("<Part>").count(), 3);
+    assert!(body.ends_with("<PartNumber>3</PartNumber></Part></CompleteMultipartUpload>"));
+    let url = v["url"].as_str().unwrap();
+    let (_, _, query) = split_url(url);
+    assert!(
+        query.starts_with(&format!("uploadId={}&X-Amz-", uri_encode(UPLOAD_ID))),
+        "{query}"
+    );
+    let ok = verify("POST", url, &[("if-none-match", "*")], now()).unwrap();
+    assert_eq!(ok.signed_headers, ["host", "if-none-match"]);
+    assert_eq!(
+        verify("POST", url, &[], now()),
+        Err(VerifyError::MissingSignedHeader("if-none-match".into()))
+    );
+    // An unquoted ETag is quoted.
+    let mut unquoted = part(1);
+    unquoted["etag"] = "00000000000000000000000000000001".into();
+    assert_eq!(
+        json(&complete(vec![unquoted, part(2), part(3)]))["body"],
+        v["body"]
+    );
+
+    for (parts, needle) in [
+        (
+            vec![part(1), part(2)],
+            "lists 2 parts; an upload of 12582912 bytes has 3",
+        ),
+        (
+            vec![part(1), part(3), part(2)],
+            "parts[1] is part 3, expected 2",
+        ),
+        (vec![part(1), part(2), part(3), part(4)], "outside 1..3"),
+        (
+            vec![part(2), part(1), part(3)],
+            "parts[0] is part 2, expected 1",
+        ),
+    ] {
+        assert_error(&complete(parts), 400, needle);
+    }
+    let mut bad_tag = part(2);
+    bad_tag["etag"] = "\"</ETag><PartNumber>9\"".into();
+    assert_error(
+        &complete(vec![part(1), bad_tag, part(3)]),
+        400,
+        "parts[1].etag",
+    );
+    let mut no_sha = part(3);
+    no_sha.as_object_mut().unwrap().remove("sha256");
+    assert_error(
+        &complete(vec![part(1), part(2), no_sha]),
+        400,
+        "parts[2].sha256 is required",
+    );
+}
+
+#[test]
+fn abort_is_a_presigned_delete_of_that_upload_only() {
+    let c = multipart_config();
+    let r = handle(
+        &c,
+        &creds(),
+        now(),
+        &post_to(
+            "/uploads/abort",
+            serde_json::json!({"key": KEY, "uploadId": UPLOAD_ID}),
+        ),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = json(&r);
+    assert_eq!(v["method"], "DELETE");
+    assert_eq!(v["headers"], serde_json::json!({}));
+    let url = v["url"].as_str().unwrap();
+    verify("DELETE", url, &[], now()).unwrap();
+    // Not the object itself, not another upload.
+    assert_eq!(
+        verify(
+            "DELETE",
+            &url.replacen("uploadId=VXBs", "uploadId=WXBs", 1),
+            &[],
+            now()
+        ),
+        Err(VerifyError::SignatureDoesNotMatch)
+    );
+    let r = handle(
+        &c,
+        &creds(),
+        now(),
+        &post_to(
+            "/uploads/abort",
+            serde_json::json!({"key": "elsewhere/x", "uploadId": UPLOAD_ID}),
+        ),
+    );
+    assert_error(&r, 400, "under uploads/");
 }
