@@ -102,8 +102,10 @@ documents:                   # the private bucket browsers upload to
 
 presigner:                   # the Lambda that hands out presigned URLs; without `source` or
                              # `zip`, the presigner that comes with presign-stack is deployed
-  max_upload_bytes: 10485760
-  allowed_content_types: [image/png, image/jpeg, application/pdf, text/plain]
+  max_upload_bytes: 2147483648        # 2 GiB; up to 5 TiB
+  multipart_threshold_bytes: 67108864 # larger files go in parts of part_size_bytes,
+  part_size_bytes: 16777216           # each checked by S3 and resumable after a reload
+  allowed_content_types: [image/png, image/jpeg, application/pdf, text/plain, video/mp4, application/zip]
   url_expiry_seconds: 300
   allow_downloads: true
 

@@ -124,6 +124,32 @@ fn a_new_project_from_an_empty_folder() {
         (&memory["old"], &memory["new"]),
         (&serde_json::Value::Null, &serde_json::json!(128))
     );
+    // Uploads above 64 MiB go in parts: the presigner is told the sizes, and its role may
+    // abort an upload (and only when uploads can go in parts at all).
+    let environment = function["changes"].to_string();
+    for (var, value) in [
+        ("PRESIGNER_MULTIPART_THRESHOLD_BYTES", "67108864"),
+        ("PRESIGNER_PART_SIZE_BYTES", "16777216"),
+        ("PRESIGNER_MAX_UPLOAD_BYTES", "2147483648"),
+    ] {
+        assert!(
+            environment.contains(var) && environment.contains(value),
+            "{var}={value}: {environment}"
+        );
+    }
+    let role = plan["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "role")
+        .unwrap();
+    assert!(
+        role["changes"]
+            .to_string()
+            .contains("s3:AbortMultipartUpload"),
+        "{}",
+        role["changes"]
+    );
 
     let up = run(in_project(&moto, &dir, &["up"])).ok();
     assert!(up.stderr.contains("Apply complete"), "{}", up.stderr);

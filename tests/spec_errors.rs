@@ -74,6 +74,8 @@ presigner:
   reserved_concurrency: 5
   url_expiry_seconds: 600
   max_upload_bytes: 5368709120
+  multipart_threshold_bytes: 33554432
+  part_size_bytes: 8388608
   allowed_content_types: [Image/PNG, "*/*"]
   allow_downloads: false
   function_url:
@@ -143,6 +145,8 @@ fn full_spec_sets_every_field() {
             reserved_concurrency: Some(5),
             url_expiry_seconds: 600,
             max_upload_bytes: 5_368_709_120,
+            multipart_threshold_bytes: 33_554_432,
+            part_size_bytes: 8_388_608,
             allowed_content_types: strings(&["image/png", "*/*"]),
             allow_downloads: false,
             log_retention_days: 30,
@@ -190,8 +194,13 @@ fn minimal(dir: &Path) -> Spec {
             abort_incomplete_uploads_after_days: 1,
             cors: Cors {
                 allowed_origins: vec![Origin::Website],
-                allowed_methods: strings(&["PUT", "GET"]),
-                allowed_headers: strings(&["content-type"]),
+                allowed_methods: strings(&["PUT", "POST", "DELETE", "GET"]),
+                allowed_headers: strings(&[
+                    "content-type",
+                    "if-none-match",
+                    "x-amz-checksum-sha256",
+                    "x-amz-checksum-algorithm",
+                ]),
                 expose_headers: strings(&["etag"]),
                 max_age_seconds: 3000,
             },
@@ -206,6 +215,8 @@ fn minimal(dir: &Path) -> Spec {
             reserved_concurrency: None,
             url_expiry_seconds: 300,
             max_upload_bytes: 10_485_760,
+            multipart_threshold_bytes: 67_108_864,
+            part_size_bytes: 16_777_216,
             allowed_content_types: strings(&["image/png", "image/jpeg", "application/pdf"]),
             allow_downloads: true,
             log_retention_days: 30,
@@ -597,12 +608,44 @@ const BAD: &[Bad] = &[
         "must be 1 to 3600 seconds; got 7200",
     ),
     bad(
-        concat!(base!(), "presigner:\n  max_upload_bytes: 5368709121\n"),
+        concat!(base!(), "presigner:\n  max_upload_bytes: 5497558138881\n"),
         4,
         21,
         "presigner.max_upload_bytes",
-        "must be 1 to 5368709120 bytes (5 GiB, the most a single PUT can upload); \
-         got 5368709121",
+        "must be 1 to 5497558138880 bytes (5 TiB, the most S3 holds in one object); \
+         got 5497558138881",
+    ),
+    bad(
+        concat!(base!(), "presigner:\n  max_upload_bytes: 1099511627776\n"),
+        4,
+        21,
+        "presigner.max_upload_bytes",
+        "1099511627776 bytes (max_upload_bytes) do not fit in S3's 10000 parts of 16777216 \
+         bytes (part_size_bytes); set part_size_bytes to at least 110100480",
+    ),
+    bad(
+        concat!(
+            base!(),
+            "presigner:\n  max_upload_bytes: 1099511627776\n  part_size_bytes: 104857600\n"
+        ),
+        5,
+        20,
+        "presigner.part_size_bytes",
+        "set part_size_bytes to at least 110100480",
+    ),
+    bad(
+        concat!(base!(), "presigner:\n  part_size_bytes: 1048576\n"),
+        4,
+        20,
+        "presigner.part_size_bytes",
+        "must be 5242880 to 5368709120 bytes (S3's part sizes: 5 MiB to 5 GiB); got 1048576",
+    ),
+    bad(
+        concat!(base!(), "presigner:\n  multipart_threshold_bytes: 0\n"),
+        4,
+        30,
+        "presigner.multipart_threshold_bytes",
+        "must be 1 to 5368709120 bytes (5 GiB, the most a single PUT can upload); got 0",
     ),
     bad(
         concat!(base!(), "presigner:\n  reserved_concurrency: 0\n"),
