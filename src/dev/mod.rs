@@ -13,6 +13,7 @@
 mod cors;
 mod function_url;
 mod http;
+mod multipart;
 mod page;
 mod site;
 mod store;

@@ -1,14 +1,17 @@
 //! A local stand-in for the private documents bucket: path-style `<store>/<bucket>/<key>`,
-//! presigned PUT, GET and HEAD only, each checked with `presigner::verify` as S3 checks it.
-//! GET answers a single byte range (206, or 416 InvalidRange) and ignores others, as S3 does.
-//! Refusals carry S3's status codes and XML error bodies, so the page shows the same messages
-//! it would show against AWS.
+//! presigned requests only, each checked with `presigner::verify` as S3 checks it: PUT (with
+//! `If-None-Match: *` and `x-amz-checksum-sha256` as S3 answers them), GET and HEAD, and the
+//! multipart upload requests (see [`super::multipart`]). GET answers a single byte range (206,
+//! or 416 InvalidRange) and ignores others, as S3 does. Refusals carry S3's status codes and
+//! XML error bodies, so the page shows the same messages it would show against AWS.
 //!
 //! Objects live under `<data dir>/s3/<bucket>/`, named by the SHA-256 of their key: any key
 //! (`../x`, `a//b`, 1024 bytes of UTF-8) maps to one flat, fixed-length file name inside the
-//! data dir. The key itself is kept in a JSON sidecar with the content type and ETag.
+//! data dir. The key itself is kept in a JSON sidecar with the content type, ETag and SHA-256.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use anyhow::{Context, Result};
@@ -23,10 +26,22 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
+use super::multipart::Upload;
+
 use super::cors::{Refusal, Rule};
 use super::http::{empty, file_body, full, header, header_pairs, note, set, Body, Service};
 
 use presigner::{MAX_KEY_BYTES, MAX_SINGLE_PUT_BYTES as MAX_OBJECT_BYTES};
+
+/// S3's namespace for the XML documents it answers.
+pub(super) const S3_XMLNS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
+/// Checksum headers S3 takes that the dev store does not check: refused, never ignored.
+const UNCHECKED_CHECKSUMS: &[&str] = &[
+    "x-amz-checksum-crc32",
+    "x-amz-checksum-crc32c",
+    "x-amz-checksum-crc64nvme",
+    "x-amz-checksum-sha1",
+];
 /// The `response-*` query parameters S3 turns into headers on a signed GET.
 const RESPONSE_OVERRIDES: &[(&str, &str)] = &[
     ("response-content-type", "content-type"),
@@ -38,29 +53,37 @@ const RESPONSE_OVERRIDES: &[(&str, &str)] = &[
 ];
 
 pub struct Store {
-    bucket: String,
+    pub(super) bucket: String,
     region: String,
     credentials: presigner::Credentials,
     cors: Rule,
     objects: PathBuf,
-    tmp: PathBuf,
+    pub(super) tmp: PathBuf,
+    /// `<data dir>/s3-uploads/<bucket>/`: one folder per multipart upload.
+    pub(super) uploads: PathBuf,
     /// Held while an object's data and sidecar are renamed into place, and while a reader
     /// pairs them, so that no one sees one upload's data with another's ETag.
-    commit: tokio::sync::Mutex<()>,
+    pub(super) commit: tokio::sync::Mutex<()>,
+    /// One lock per multipart upload folder, held while its parts change or are read together.
+    pub(super) upload_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// An object's sidecar.
 #[derive(Debug, Serialize, Deserialize)]
-struct Meta {
-    key: String,
-    content_type: String,
-    /// Hex MD5 of the body, without quotes.
-    etag: String,
-    size: u64,
+pub(super) struct Meta {
+    pub(super) key: String,
+    pub(super) content_type: String,
+    /// Hex MD5 of the body, or `<hex>-<parts>` for an upload in parts; without quotes.
+    pub(super) etag: String,
+    pub(super) size: u64,
+    /// Base64 SHA-256 the object was uploaded with (`<base64>-<parts>` for one in parts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) checksum_sha256: Option<String>,
 }
 
 /// An S3-style refusal.
-struct S3Error {
+#[derive(Debug)]
+pub(super) struct S3Error {
     status: StatusCode,
     code: &'static str,
     message: String,
@@ -68,7 +91,11 @@ struct S3Error {
     content_range: Option<String>,
 }
 
-fn s3_err(status: StatusCode, code: &'static str, message: impl Into<String>) -> S3Error {
+pub(super) fn s3_err(
+    status: StatusCode,
+    code: &'static str,
+    message: impl Into<String>,
+) -> S3Error {
     S3Error {
         status,
         code,
@@ -125,7 +152,7 @@ fn range_ask(header: Option<&str>, size: u64) -> RangeAsk {
     }
 }
 
-fn internal(what: &str, e: impl std::fmt::Display) -> S3Error {
+pub(super) fn internal(what: &str, e: impl std::fmt::Display) -> S3Error {
     s3_err(
         StatusCode::INTERNAL_SERVER_ERROR,
         "InternalError",
@@ -133,7 +160,7 @@ fn internal(what: &str, e: impl std::fmt::Display) -> S3Error {
     )
 }
 
-fn xml_escape(s: &str) -> String {
+pub(super) fn xml_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -150,6 +177,11 @@ fn xml_escape(s: &str) -> String {
 }
 
 impl S3Error {
+    #[cfg(test)]
+    pub(super) fn code(&self) -> &'static str {
+        self.code
+    }
+
     fn response(&self, resource: &str, request_id: &str) -> Response<Body> {
         let body = format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code>\
@@ -202,7 +234,28 @@ impl From<VerifyError> for S3Error {
 }
 
 /// Removes a temporary upload unless it was moved into place.
-struct TempFile(Option<PathBuf>);
+pub(super) struct TempFile(pub(super) Option<PathBuf>);
+
+impl TempFile {
+    /// A new, unique name in `tmp` of the form [`clear_partial_uploads`] clears
+    /// (`suffix` "" or ".json").
+    pub(super) fn new(tmp: &Path, suffix: &str) -> TempFile {
+        TempFile(Some(
+            tmp.join(format!("{}{suffix}", uuid::Uuid::new_v4().simple())),
+        ))
+    }
+
+    pub(super) fn path(&self) -> &Path {
+        self.0.as_deref().expect("a temporary file not yet moved")
+    }
+
+    /// Moves the file to `to`; from then on it is not removed.
+    pub(super) async fn rename(&mut self, to: &Path) -> std::io::Result<()> {
+        tokio::fs::rename(self.path(), to).await?;
+        self.0 = None;
+        Ok(())
+    }
+}
 
 impl Drop for TempFile {
     fn drop(&mut self) {
@@ -247,9 +300,201 @@ fn clear_partial_uploads(tmp: &Path) -> Result<()> {
     Ok(())
 }
 
+/// What a request asks of the store, from its method and query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Operation {
+    GetObject,
+    PutObject,
+    CreateMultipartUpload,
+    UploadPart,
+    CompleteMultipartUpload,
+    AbortMultipartUpload,
+    ListParts,
+}
+
+impl Operation {
+    /// Whether `param` (not an `X-Amz-*` one) belongs to this operation.
+    fn takes(self, param: &str) -> bool {
+        match self {
+            Operation::GetObject => RESPONSE_OVERRIDES.iter().any(|(p, _)| *p == param),
+            Operation::PutObject => false,
+            Operation::CreateMultipartUpload => param == "uploads",
+            Operation::UploadPart => param == "partNumber" || param == "uploadId",
+            Operation::CompleteMultipartUpload | Operation::AbortMultipartUpload => {
+                param == "uploadId"
+            }
+            Operation::ListParts => {
+                ["uploadId", "max-parts", "part-number-marker"].contains(&param)
+            }
+        }
+    }
+}
+
+/// The operation a method and query name. A method the store does not take on an object is
+/// refused here, before the signature is looked at, as before multipart existed.
+fn operation(method: &Method, params: &[(String, String)]) -> Result<Operation, S3Error> {
+    let has = |name: &str| params.iter().any(|(k, _)| k == name);
+    let op = if method == Method::GET || method == Method::HEAD {
+        if has("uploadId") && method == Method::GET {
+            Some(Operation::ListParts)
+        } else {
+            Some(Operation::GetObject)
+        }
+    } else if method == Method::PUT {
+        if has("partNumber") || has("uploadId") {
+            Some(Operation::UploadPart)
+        } else {
+            Some(Operation::PutObject)
+        }
+    } else if method == Method::POST {
+        if has("uploads") {
+            Some(Operation::CreateMultipartUpload)
+        } else if has("uploadId") {
+            Some(Operation::CompleteMultipartUpload)
+        } else {
+            None
+        }
+    } else if method == Method::DELETE && has("uploadId") {
+        Some(Operation::AbortMultipartUpload)
+    } else {
+        None
+    };
+    op.ok_or_else(|| {
+        s3_err(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "The specified method is not allowed against this resource; the dev store takes \
+             presigned PUT, GET and HEAD of objects, and POST ?uploads, PUT ?partNumber&uploadId, \
+             GET, POST and DELETE ?uploadId for uploads in parts.",
+        )
+    })
+}
+
+/// The request's `Content-Length`, at most `max` bytes (S3 refuses more as EntityTooLarge).
+pub(super) fn content_length(
+    req: &Request<Incoming>,
+    max: u64,
+    what: &str,
+) -> Result<u64, S3Error> {
+    let length: u64 = match header(req, "content-length").map(str::parse) {
+        Some(Ok(n)) => n,
+        Some(Err(_)) => {
+            return Err(s3_err(
+                StatusCode::BAD_REQUEST,
+                "InvalidArgument",
+                "Content-Length is not a number.",
+            ))
+        }
+        None => {
+            return Err(s3_err(
+                StatusCode::LENGTH_REQUIRED,
+                "MissingContentLength",
+                "You must provide the Content-Length HTTP header.",
+            ))
+        }
+    };
+    if length > max {
+        return Err(s3_err(
+            StatusCode::BAD_REQUEST,
+            "EntityTooLarge",
+            format!("Your proposed upload exceeds the maximum allowed {what} size (5 GiB)."),
+        ));
+    }
+    Ok(length)
+}
+
+/// `x-amz-checksum-sha256`, decoded: 32 bytes, or 400 InvalidRequest as S3 answers a value
+/// that is not one. A checksum of another algorithm is refused rather than left unchecked.
+pub(super) fn checksum_sha256(req: &Request<Incoming>) -> Result<Option<[u8; 32]>, S3Error> {
+    if let Some(name) = UNCHECKED_CHECKSUMS
+        .iter()
+        .find(|h| req.headers().contains_key(**h))
+    {
+        return Err(s3_err(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequest",
+            format!("The dev store checks x-amz-checksum-sha256 only; {name} is not supported."),
+        ));
+    }
+    let Some(value) = req.headers().get("x-amz-checksum-sha256") else {
+        return Ok(None);
+    };
+    let invalid = || {
+        s3_err(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequest",
+            "Value for x-amz-checksum-sha256 header is invalid.",
+        )
+    };
+    let text = value.to_str().map_err(|_| invalid())?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .map_err(|_| invalid())?;
+    bytes.try_into().map(Some).map_err(|_| invalid())
+}
+
+/// The body's SHA-256 against the one the request carried: 400 BadDigest when they differ.
+pub(super) fn check_sha256(
+    expected: Option<[u8; 32]>,
+    got: Option<[u8; 32]>,
+) -> Result<Option<String>, S3Error> {
+    match (expected, got) {
+        (Some(e), Some(g)) if e == g => Ok(Some(b64(&e))),
+        (Some(_), _) => Err(s3_err(
+            StatusCode::BAD_REQUEST,
+            "BadDigest",
+            "The SHA256 you specified did not match the calculated checksum.",
+        )),
+        (None, _) => Ok(None),
+    }
+}
+
+pub(super) fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// `If-None-Match` on a write: `*` (create only) or absent; S3 implements no other value.
+pub(super) fn if_none_match(req: &Request<Incoming>) -> Result<bool, S3Error> {
+    match req.headers().get("if-none-match") {
+        None => Ok(false),
+        Some(v) if v.as_bytes().trim_ascii() == b"*" => Ok(true),
+        Some(_) => Err(s3_err(
+            StatusCode::NOT_IMPLEMENTED,
+            "NotImplemented",
+            "A header you provided implies functionality that is not implemented: \
+             If-None-Match takes only * on a write.",
+        )),
+    }
+}
+
+pub(super) fn precondition_failed() -> S3Error {
+    s3_err(
+        StatusCode::PRECONDITION_FAILED,
+        "PreconditionFailed",
+        "At least one of the pre-conditions you specified did not hold (If-None-Match: * and \
+         the object exists).",
+    )
+}
+
+/// A request body written to a temporary file, with its digests.
+pub(super) struct Received {
+    pub(super) file: TempFile,
+    pub(super) size: u64,
+    pub(super) md5: [u8; 16],
+    pub(super) sha256: Option<[u8; 32]>,
+}
+
+/// Reads and discards a body, so that a refusal reaches a client still sending (a browser
+/// that is cut off mid-upload reports a network error, not the refusal). Bounded by the
+/// Content-Length the caller checked.
+pub(super) async fn drain(body: Incoming) {
+    let mut body = body;
+    while let Some(Ok(_)) = body.frame().await {}
+}
+
 impl Store {
     /// Opens (creating) the store for `bucket` under `data_dir`. Partial uploads left by a
-    /// killed process are removed.
+    /// killed process are removed; multipart uploads in progress are kept, as S3 keeps them.
     pub fn open(
         data_dir: &Path,
         bucket: &str,
@@ -258,12 +503,14 @@ impl Store {
         cors: Rule,
     ) -> Result<Store> {
         let objects = data_dir.join("s3").join(bucket);
+        let uploads = data_dir.join("s3-uploads").join(bucket);
         let tmp = data_dir.join("tmp");
         clear_partial_uploads(&tmp)?;
-        for dir in [&objects, &tmp] {
+        for dir in [&objects, &uploads, &tmp] {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("creating the dev store's folder {}", dir.display()))?;
         }
+        super::multipart::clear_unfinished_creates(&uploads)?;
         Ok(Store {
             bucket: bucket.to_string(),
             region: region.to_string(),
@@ -271,11 +518,13 @@ impl Store {
             cors,
             objects,
             tmp,
+            uploads,
             commit: tokio::sync::Mutex::new(()),
+            upload_locks: Mutex::new(HashMap::new()),
         })
     }
 
-    fn paths(&self, key: &str) -> (PathBuf, PathBuf) {
+    pub(super) fn paths(&self, key: &str) -> (PathBuf, PathBuf) {
         let name = hex::encode(Sha256::digest(key.as_bytes()));
         (
             self.objects.join(&name),
@@ -317,19 +566,47 @@ impl Store {
                 "Your key is too long.",
             ));
         }
-        if ![Method::GET, Method::HEAD, Method::PUT].contains(req.method()) {
+        let params = parse_query(req.uri().query().unwrap_or(""))?;
+        let op = operation(req.method(), &params)?;
+        self.authorize(&req, &raw_path)?;
+        if let Some((name, _)) = params
+            .iter()
+            .find(|(k, _)| !k.starts_with("X-Amz-") && k != "x-id" && !op.takes(k))
+        {
             return Err(s3_err(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "MethodNotAllowed",
-                "The specified method is not allowed against this resource; the dev store \
-                 takes presigned PUT, GET and HEAD.",
+                StatusCode::NOT_IMPLEMENTED,
+                "NotImplemented",
+                format!(
+                    "A parameter you provided implies functionality that is not implemented: \
+                     the dev store does not implement ?{}.",
+                    name.chars().take(64).collect::<String>()
+                ),
             ));
         }
-        let params = self.authorize(&req, &raw_path)?;
-        if req.method() == Method::PUT {
-            self.put(req, key).await
-        } else {
-            self.get(&req, &key, &params).await
+        let param = |name: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let upload = || Upload {
+            key: &key,
+            id: param("uploadId").unwrap_or(""),
+        };
+        match op {
+            Operation::GetObject => self.get(&req, &key, &params).await,
+            Operation::PutObject => self.put(req, key.clone()).await,
+            Operation::CreateMultipartUpload => self.create_upload(req, &key).await,
+            Operation::UploadPart => {
+                let number = param("partNumber").unwrap_or("");
+                self.upload_part(req, &upload(), number).await
+            }
+            Operation::CompleteMultipartUpload => self.complete_upload(req, &upload()).await,
+            Operation::AbortMultipartUpload => self.abort_upload(req, &upload()).await,
+            Operation::ListParts => {
+                self.list_parts(&upload(), param("max-parts"), param("part-number-marker"))
+                    .await
+            }
         }
     }
 
@@ -356,12 +633,8 @@ impl Store {
         }
     }
 
-    /// Checks the presigned signature; returns the decoded query parameters.
-    fn authorize(
-        &self,
-        req: &Request<Incoming>,
-        raw_path: &str,
-    ) -> Result<Vec<(String, String)>, S3Error> {
+    /// Checks the presigned signature.
+    fn authorize(&self, req: &Request<Incoming>, raw_path: &str) -> Result<(), S3Error> {
         let raw_query = req.uri().query().unwrap_or("");
         let params = parse_query(raw_query)?;
         if !params.iter().any(|(k, _)| k.starts_with("X-Amz-")) {
@@ -407,81 +680,115 @@ impl Store {
                 ),
             ));
         }
-        Ok(params)
+        Ok(())
+    }
+
+    /// Streams a request body of `length` bytes into a temporary file, hashing it as it
+    /// comes (MD5 always, SHA-256 when `sha256`). A body of another length is IncompleteBody.
+    pub(super) async fn receive(
+        &self,
+        body: Incoming,
+        length: u64,
+        sha256: bool,
+    ) -> Result<Received, S3Error> {
+        let tmp = TempFile::new(&self.tmp, "");
+        let file = tokio::fs::File::create(tmp.path())
+            .await
+            .map_err(|e| internal("creating a temporary file", e))?;
+        let mut file = tokio::io::BufWriter::with_capacity(1 << 20, file);
+        let mut md5 = Md5::new();
+        let mut sha = sha256.then(Sha256::new);
+        let mut written: u64 = 0;
+        let mut body = body;
+        let incomplete = |detail: String| {
+            s3_err(
+                StatusCode::BAD_REQUEST,
+                "IncompleteBody",
+                format!(
+                    "You did not provide the number of bytes specified by the Content-Length \
+                     HTTP header{detail}."
+                ),
+            )
+        };
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| incomplete(format!(" ({e})")))?;
+            if let Ok(data) = frame.into_data() {
+                md5.update(&data);
+                if let Some(sha) = &mut sha {
+                    sha.update(&data);
+                }
+                written += data.len() as u64;
+                file.write_all(&data)
+                    .await
+                    .map_err(|e| internal("writing the upload", e))?;
+            }
+        }
+        file.flush()
+            .await
+            .map_err(|e| internal("writing the upload", e))?;
+        drop(file);
+        if written != length {
+            return Err(incomplete(String::new()));
+        }
+        Ok(Received {
+            file: tmp,
+            size: written,
+            md5: md5.finalize().into(),
+            sha256: sha.map(|s| s.finalize().into()),
+        })
+    }
+
+    /// Moves an object's data and its sidecar into place together. With `create_only`
+    /// (`If-None-Match: *`) an existing object is kept and the answer is 412, decided under
+    /// the same lock as the move, so of two racing creates exactly one wins.
+    pub(super) async fn commit_object(
+        &self,
+        data: &mut TempFile,
+        meta: &Meta,
+        create_only: bool,
+    ) -> Result<(), S3Error> {
+        let (data_path, meta_path) = self.paths(&meta.key);
+        let mut meta_tmp = TempFile::new(&self.tmp, ".json");
+        let meta_json =
+            serde_json::to_vec(meta).map_err(|e| internal("recording the object", e))?;
+        tokio::fs::write(meta_tmp.path(), meta_json)
+            .await
+            .map_err(|e| internal("recording the object", e))?;
+        let _commit = self.commit.lock().await;
+        if create_only && self.exists(&meta.key).await? {
+            return Err(precondition_failed());
+        }
+        data.rename(&data_path)
+            .await
+            .map_err(|e| internal("storing the object", e))?;
+        meta_tmp
+            .rename(&meta_path)
+            .await
+            .map_err(|e| internal("recording the object", e))?;
+        Ok(())
+    }
+
+    /// Whether an object is stored under `key` (its sidecar is the last thing moved in).
+    pub(super) async fn exists(&self, key: &str) -> Result<bool, S3Error> {
+        tokio::fs::try_exists(self.paths(key).1)
+            .await
+            .map_err(|e| internal("looking for the object", e))
     }
 
     async fn put(&self, req: Request<Incoming>, key: String) -> Result<Response<Body>, S3Error> {
-        let length: u64 = match header(&req, "content-length").map(str::parse) {
-            Some(Ok(n)) => n,
-            Some(Err(_)) => {
-                return Err(s3_err(
-                    StatusCode::BAD_REQUEST,
-                    "InvalidArgument",
-                    "Content-Length is not a number.",
-                ))
-            }
-            None => {
-                return Err(s3_err(
-                    StatusCode::LENGTH_REQUIRED,
-                    "MissingContentLength",
-                    "You must provide the Content-Length HTTP header.",
-                ))
-            }
-        };
-        if length > MAX_OBJECT_BYTES {
-            return Err(s3_err(
-                StatusCode::BAD_REQUEST,
-                "EntityTooLarge",
-                "Your proposed upload exceeds the maximum allowed object size (5 GiB).",
-            ));
-        }
+        let length = content_length(&req, MAX_OBJECT_BYTES, "object")?;
+        let create_only = if_none_match(&req)?;
+        let expected_sha = checksum_sha256(&req)?;
         let content_type = header(&req, "content-type")
             .unwrap_or("binary/octet-stream")
             .to_string();
         let content_md5 = header(&req, "content-md5").map(str::to_string);
 
-        let tmp_path = self.tmp.join(uuid::Uuid::new_v4().simple().to_string());
-        let mut tmp = TempFile(Some(tmp_path.clone()));
-        let mut file = tokio::fs::File::create(&tmp_path)
-            .await
-            .map_err(|e| internal("creating a temporary file", e))?;
-        let mut md5 = Md5::new();
-        let mut written: u64 = 0;
-        let mut body = req.into_body();
-        while let Some(frame) = body.frame().await {
-            let frame = frame.map_err(|e| {
-                s3_err(
-                    StatusCode::BAD_REQUEST,
-                    "IncompleteBody",
-                    format!(
-                        "You did not provide the number of bytes specified by the \
-                         Content-Length HTTP header ({e})."
-                    ),
-                )
-            })?;
-            if let Ok(data) = frame.into_data() {
-                md5.update(&data);
-                written += data.len() as u64;
-                file.write_all(&data)
-                    .await
-                    .map_err(|e| internal("writing the object", e))?;
-            }
-        }
-        file.flush()
-            .await
-            .map_err(|e| internal("writing the object", e))?;
-        drop(file);
-        if written != length {
-            return Err(s3_err(
-                StatusCode::BAD_REQUEST,
-                "IncompleteBody",
-                "You did not provide the number of bytes specified by the Content-Length \
-                 HTTP header.",
-            ));
-        }
-        let digest = md5.finalize();
+        let mut got = self
+            .receive(req.into_body(), length, expected_sha.is_some())
+            .await?;
         if let Some(expected) = content_md5 {
-            if expected.trim() != base64::engine::general_purpose::STANDARD.encode(digest) {
+            if expected.trim() != b64(&got.md5) {
                 return Err(s3_err(
                     StatusCode::BAD_REQUEST,
                     "BadDigest",
@@ -489,35 +796,22 @@ impl Store {
                 ));
             }
         }
+        let checksum = check_sha256(expected_sha, got.sha256)?;
         let meta = Meta {
-            etag: hex::encode(digest),
+            etag: hex::encode(got.md5),
             key,
             content_type,
-            size: written,
+            size: got.size,
+            checksum_sha256: checksum,
         };
-        let (data_path, meta_path) = self.paths(&meta.key);
-        let meta_tmp = self
-            .tmp
-            .join(format!("{}.json", uuid::Uuid::new_v4().simple()));
-        let meta_json =
-            serde_json::to_vec(&meta).map_err(|e| internal("recording the object", e))?;
-        tokio::fs::write(&meta_tmp, meta_json)
-            .await
-            .map_err(|e| internal("recording the object", e))?;
-        let mut meta_tmp_guard = TempFile(Some(meta_tmp.clone()));
-        {
-            let _commit = self.commit.lock().await;
-            tokio::fs::rename(&tmp_path, &data_path)
-                .await
-                .map_err(|e| internal("storing the object", e))?;
-            tmp.0 = None;
-            tokio::fs::rename(&meta_tmp, &meta_path)
-                .await
-                .map_err(|e| internal("recording the object", e))?;
-            meta_tmp_guard.0 = None;
-        }
+        self.commit_object(&mut got.file, &meta, create_only)
+            .await?;
         let mut r = empty(StatusCode::OK);
         set(&mut r, "etag", &format!("\"{}\"", meta.etag));
+        if let Some(sha) = &meta.checksum_sha256 {
+            set(&mut r, "x-amz-checksum-sha256", sha);
+            set(&mut r, "x-amz-checksum-type", "FULL_OBJECT");
+        }
         note(&mut r, format!("stored {} ({} bytes)", meta.key, meta.size));
         Ok(r)
     }
@@ -593,6 +887,21 @@ impl Store {
         set(&mut r, "content-type", &meta.content_type);
         set(&mut r, "content-length", &len.to_string());
         set(&mut r, "etag", &format!("\"{}\"", meta.etag));
+        // S3 sends the checksum for the whole object only, and only when asked.
+        let mode = header(req, "x-amz-checksum-mode").unwrap_or("");
+        if let (true, StatusCode::OK, Some(sha)) = (
+            mode.eq_ignore_ascii_case("ENABLED"),
+            status,
+            &meta.checksum_sha256,
+        ) {
+            set(&mut r, "x-amz-checksum-sha256", sha);
+            let kind = if sha.contains('-') {
+                "COMPOSITE"
+            } else {
+                "FULL_OBJECT"
+            };
+            set(&mut r, "x-amz-checksum-type", kind);
+        }
         set(
             &mut r,
             "last-modified",
