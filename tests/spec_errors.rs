@@ -61,7 +61,7 @@ documents:
   cors:
     allowed_origins: [website, "https://App.Example.com", "http://localhost:5173"]
     allowed_methods: [put, GET, head]
-    allowed_headers: [Content-Type, x-amz-meta-*]
+    allowed_headers: [Content-Type, x-amz-meta-*, x-amz-checksum-*]
     expose_headers: [ETag]
     max_age_seconds: 600
 presigner:
@@ -129,8 +129,15 @@ fn full_spec_sets_every_field() {
                     Origin::Url("https://app.example.com".into()),
                     Origin::Url("http://localhost:5173".into()),
                 ],
-                allowed_methods: strings(&["PUT", "GET", "HEAD"]),
-                allowed_headers: strings(&["content-type", "x-amz-meta-*"]),
+                // The user's lists, then what the presigner's requests need (uploads go in
+                // parts above 32 MiB here); `x-amz-checksum-*` covers both checksum headers.
+                allowed_methods: strings(&["PUT", "GET", "HEAD", "POST", "DELETE"]),
+                allowed_headers: strings(&[
+                    "content-type",
+                    "x-amz-meta-*",
+                    "x-amz-checksum-*",
+                    "if-none-match",
+                ]),
                 expose_headers: strings(&["etag"]),
                 max_age_seconds: 600,
             },
@@ -194,12 +201,13 @@ fn minimal(dir: &Path) -> Spec {
             abort_incomplete_uploads_after_days: 1,
             cors: Cors {
                 allowed_origins: vec![Origin::Website],
-                allowed_methods: strings(&["PUT", "POST", "DELETE", "GET"]),
+                // The spec's defaults, then what single-use, checksummed PUTs need (10 MiB
+                // never goes in parts).
+                allowed_methods: strings(&["PUT", "GET"]),
                 allowed_headers: strings(&[
                     "content-type",
                     "if-none-match",
                     "x-amz-checksum-sha256",
-                    "x-amz-checksum-algorithm",
                 ]),
                 expose_headers: strings(&["etag"]),
                 max_age_seconds: 3000,
@@ -360,7 +368,8 @@ fn environment_overlay_deep_merges_over_the_base() {
     assert!(prod.documents.versioning);
     // Maps merge key by key; lists and scalars replace.
     assert_eq!(prod.documents.cors.max_age_seconds, 120);
-    assert_eq!(prod.documents.cors.allowed_methods, ["GET"]);
+    // (PUT is added: every upload is one; see full_spec_sets_every_field.)
+    assert_eq!(prod.documents.cors.allowed_methods, ["GET", "PUT"]);
     assert_eq!(prod.presigner.allowed_content_types, ["application/pdf"]);
     assert_eq!(prod.website.config_file, None);
     assert_eq!(prod.documents.bucket, "acme-docs-prod-documents-{account}");

@@ -91,6 +91,8 @@ pub(super) fn validate(raw: RawSpec, index: &Index, cx: &Context) -> Result<Spec
         presigner.url_auth = UrlAuth::AwsIam;
     }
     c.private_paths_outside_the_site(&presigner.code, &website.source);
+    let mut documents = documents;
+    c.cors_lets_the_page_upload(&mut documents.cors, &presigner);
     if documents.bucket == website.bucket {
         c.value(
             "website.bucket",
@@ -114,6 +116,17 @@ pub(super) fn validate(raw: RawSpec, index: &Index, cx: &Context) -> Result<Spec
         presigner,
         website,
     })
+}
+
+/// An S3 CORS AllowedHeader entry (one `*` wildcard at most) against a header name.
+fn header_pattern_matches(pattern: &str, header: &str) -> bool {
+    let (p, h) = (pattern.to_ascii_lowercase(), header.to_ascii_lowercase());
+    match p.split_once('*') {
+        None => p == h,
+        Some((pre, post)) => {
+            h.len() >= pre.len() + post.len() && h.starts_with(pre) && h.ends_with(post)
+        }
+    }
 }
 
 /// What default resource names are made of.
@@ -401,19 +414,14 @@ impl Checker<'_> {
             allowed_methods: self.list(
                 "documents.cors.allowed_methods",
                 raw.allowed_methods,
-                &["PUT", "POST", "DELETE", "GET"],
+                &["PUT", "GET"],
                 "method",
                 rules::method,
             ),
             allowed_headers: self.list(
                 "documents.cors.allowed_headers",
                 raw.allowed_headers,
-                &[
-                    "content-type",
-                    "if-none-match",
-                    "x-amz-checksum-sha256",
-                    "x-amz-checksum-algorithm",
-                ],
+                &["content-type"],
                 "header",
                 rules::header,
             ),
@@ -549,6 +557,51 @@ impl Checker<'_> {
             log_retention_days: self.log_retention(raw.log_retention_days),
             url_auth,
             url_cors_origins,
+        }
+    }
+
+    /// The documents bucket's CORS rule always allows what the presigner's own requests need,
+    /// whatever `documents.cors` lists (its lists add to these): every upload is a PUT that
+    /// signs `content-type` and `if-none-match`, and the page sends each file's SHA-256
+    /// (`x-amz-checksum-sha256`); uploads in parts also POST (create, complete) and DELETE
+    /// (abort), send `x-amz-checksum-algorithm` and read each part's `ETag`. Without them the
+    /// page would fail in the browser, so they are added here, where `plan` shows them.
+    fn cors_lets_the_page_upload(&mut self, cors: &mut Cors, presigner: &Presigner) {
+        let multipart = presigner.max_upload_bytes > presigner.multipart_threshold_bytes;
+        let mut methods = vec!["PUT"];
+        let mut headers = vec!["content-type", "if-none-match", "x-amz-checksum-sha256"];
+        let mut expose = vec![];
+        if multipart {
+            methods.extend(["POST", "DELETE"]);
+            headers.push("x-amz-checksum-algorithm");
+            expose.push("etag");
+        }
+        for m in methods {
+            if !cors
+                .allowed_methods
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(m))
+            {
+                cors.allowed_methods.push(m.to_string());
+            }
+        }
+        for h in headers {
+            if !cors
+                .allowed_headers
+                .iter()
+                .any(|a| header_pattern_matches(a, h))
+            {
+                cors.allowed_headers.push(h.to_string());
+            }
+        }
+        for h in expose {
+            if !cors
+                .expose_headers
+                .iter()
+                .any(|a| a.eq_ignore_ascii_case(h))
+            {
+                cors.expose_headers.push(h.to_string());
+            }
         }
     }
 
