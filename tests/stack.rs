@@ -210,7 +210,11 @@ async fn a_full_spec_creates_every_resource_as_specified() {
             .collect::<BTreeSet<_>>(),
         set(&["GET", "PUT"])
     );
-    assert_eq!(cr.allowed_headers(), ["content-type"]);
+    // The spec's default header, then what single-use, checksummed PUTs need.
+    assert_eq!(
+        cr.allowed_headers(),
+        ["content-type", "if-none-match", "x-amz-checksum-sha256"]
+    );
     assert_eq!(cr.expose_headers(), ["etag"]);
     assert_eq!(cr.max_age_seconds(), Some(3000));
     let tags: BTreeMap<_, _> = s3
@@ -331,6 +335,8 @@ async fn a_full_spec_creates_every_resource_as_specified() {
         ("PRESIGNER_UPLOADS_PREFIX", "incoming/"),
         ("PRESIGNER_URL_EXPIRY_SECONDS", "120"),
         ("PRESIGNER_MAX_UPLOAD_BYTES", "1048576"),
+        ("PRESIGNER_MULTIPART_THRESHOLD_BYTES", "67108864"),
+        ("PRESIGNER_PART_SIZE_BYTES", "16777216"),
         (
             "PRESIGNER_ALLOWED_CONTENT_TYPES",
             "image/png,application/pdf",
