@@ -454,14 +454,13 @@ impl Store {
         let chosen = check_parts(&asked, &stored, upload.checksum_sha256)?;
 
         // Join the parts in the kernel (copy_file_range), off the async threads.
-        let data = TempFile::new(&self.tmp, "");
+        let mut data = TempFile::new(&self.tmp, "");
         let (out, from) = (data.path().to_path_buf(), dir.clone());
         let sources: Vec<(u32, u64)> = chosen.iter().map(|p| (p.0, p.1.size)).collect();
         let joined = tokio::task::spawn_blocking(move || join_parts(&out, &from, &sources))
             .await
             .map_err(|e| internal("joining the parts", e))?
             .map_err(|e| internal("joining the parts", e))?;
-        let mut data = data;
 
         let count = chosen.len();
         let mut md5s = Md5::new();
