@@ -287,26 +287,8 @@ fn raw_path(url: &str) -> String {
     target.split('?').next().unwrap().to_string()
 }
 
-fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut k = [0u8; 64];
-    if key.len() > 64 {
-        k[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        k[..key.len()].copy_from_slice(key);
-    }
-    let inner = Sha256::new()
-        .chain_update(k.map(|b| b ^ 0x36))
-        .chain_update(data)
-        .finalize();
-    Sha256::new()
-        .chain_update(k.map(|b| b ^ 0x5c))
-        .chain_update(inner)
-        .finalize()
-        .to_vec()
-}
-
-/// A presigned URL for the documents store, made here with dev's local keys (SigV4, query
-/// parameters, unsigned payload), signing `headers` besides host.
+/// A presigned URL for the documents store, made here with dev's local keys and the
+/// presigner's own signer, signing `headers` besides host.
 fn sign(
     dev: &Dev,
     method: &str,
@@ -317,63 +299,24 @@ fn sign(
     let keys: Value =
         serde_json::from_slice(&std::fs::read(dev.data_dir.join("credentials.json")).unwrap())
             .unwrap();
-    let (access, secret) = (
-        keys["access_key_id"].as_str().unwrap(),
-        keys["secret_access_key"].as_str().unwrap(),
-    );
+    let creds = presigner::Credentials {
+        access_key_id: keys["access_key_id"].as_str().unwrap().into(),
+        secret_access_key: keys["secret_access_key"].as_str().unwrap().into(),
+        session_token: None,
+        expires_at: None,
+    };
     let (host, _) = split_url(&dev.documents_url);
-    let amz_date =
-        presigner::UtcDateTime::from_system_time(std::time::SystemTime::now()).amz_date();
-    let date = &amz_date[..8];
-    let scope = format!("{date}/eu-central-1/s3/aws4_request");
-    let mut signed: Vec<(String, String)> = vec![("host".into(), host.clone())];
-    signed.extend(
-        headers
-            .iter()
-            .map(|(k, v)| (k.to_ascii_lowercase(), v.trim().to_string())),
-    );
-    signed.sort();
-    let signed_names = signed
-        .iter()
-        .map(|(k, _)| k.as_str())
-        .collect::<Vec<_>>()
-        .join(";");
-    let credential = format!("{access}/{scope}");
-    let mut params: Vec<(String, String)> = query
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    params.extend([
-        ("X-Amz-Algorithm".into(), "AWS4-HMAC-SHA256".into()),
-        ("X-Amz-Credential".into(), credential),
-        ("X-Amz-Date".into(), amz_date.clone()),
-        ("X-Amz-Expires".into(), "300".into()),
-        ("X-Amz-SignedHeaders".into(), signed_names.clone()),
-    ]);
-    let mut encoded: Vec<(String, String)> = params
-        .iter()
-        .map(|(k, v)| (presigner::uri_encode(k), presigner::uri_encode(v)))
-        .collect();
-    encoded.sort();
-    let query_string = encoded
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&");
-    let canonical_headers: String = signed.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
-    let canonical = format!(
-        "{method}\n{path}\n{query_string}\n{canonical_headers}\n{signed_names}\nUNSIGNED-PAYLOAD"
-    );
-    let to_sign = format!(
-        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
-        hex::encode(Sha256::digest(canonical.as_bytes()))
-    );
-    let mut key = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
-    for part in ["eu-central-1", "s3", "aws4_request"] {
-        key = hmac(&key, part.as_bytes());
-    }
-    let signature = hex::encode(hmac(&key, to_sign.as_bytes()));
-    format!("http://{host}{path}?{query_string}&X-Amz-Signature={signature}")
+    presigner::presign(
+        method,
+        &format!("http://{host}{path}"),
+        query,
+        headers,
+        &creds,
+        "eu-central-1",
+        std::time::SystemTime::now(),
+        std::time::Duration::from_secs(300),
+    )
+    .unwrap()
 }
 
 fn download_url(dev: &Dev, key: &str) -> String {

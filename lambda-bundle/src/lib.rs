@@ -71,7 +71,7 @@ pub use multipart::{
     MAX_COMPLETE_BODY_BYTES, MAX_PARTS_BODY_BYTES, MAX_PARTS_PER_REQUEST, MAX_UPLOAD_ID_BYTES,
 };
 pub use sanitize::{sanitize_filename, MAX_FILENAME_BYTES};
-pub use sign::{encode_key_path, object_url, uri_encode};
+pub use sign::{encode_key_path, object_url, presign, uri_encode, SignError};
 
 #[cfg(test)]
 mod tests;
