@@ -11,6 +11,7 @@ use serde::Serialize;
 const PAGE: &[(&str, &str)] = &[
     ("index.html", include_str!("../frontend/index.html")),
     ("app.js", include_str!("../frontend/app.js")),
+    ("sha256.js", include_str!("../frontend/sha256.js")),
     ("style.css", include_str!("../frontend/style.css")),
     ("favicon.svg", include_str!("../frontend/favicon.svg")),
 ];

@@ -422,6 +422,8 @@ pub fn config_object(spec: &Spec, region: &str, presigner_url: &str) -> Option<O
         presigner_url: &'a str,
         region: &'a str,
         max_upload_bytes: u64,
+        /// Files above it go in parts: the page hashes a file whole only when it will not.
+        multipart_threshold_bytes: u64,
         allowed_content_types: &'a [String],
         allow_downloads: bool,
     }
@@ -429,6 +431,7 @@ pub fn config_object(spec: &Spec, region: &str, presigner_url: &str) -> Option<O
         presigner_url,
         region,
         max_upload_bytes: p.max_upload_bytes,
+        multipart_threshold_bytes: p.multipart_threshold_bytes,
         allowed_content_types: &p.allowed_content_types,
         allow_downloads: p.allow_downloads,
     })

@@ -102,6 +102,7 @@ fn page_config_upload_and_download_round_trip() {
     assert_eq!(c["presignerUrl"], dev.presigner_url.as_str());
     assert_eq!(c["region"], "eu-central-1");
     assert_eq!(c["maxUploadBytes"], 1048576);
+    assert_eq!(c["multipartThresholdBytes"], 67108864);
     assert_eq!(
         c["allowedContentTypes"],
         serde_json::json!(["text/plain", "image/png"])

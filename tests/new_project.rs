@@ -45,6 +45,7 @@ fn a_new_project_from_an_empty_folder() {
         "presign-stack.yaml",
         "web/index.html",
         "web/app.js",
+        "web/sha256.js",
         "web/style.css",
         ".gitignore",
     ] {

@@ -503,6 +503,7 @@ async fn a_full_spec_creates_every_resource_as_specified() {
     assert_eq!(
         config,
         json!({"presignerUrl": url.function_url(), "region": REGION, "maxUploadBytes": 1048576,
+               "multipartThresholdBytes": 67108864,
                "allowedContentTypes": ["image/png", "application/pdf"], "allowDownloads": true})
     );
 }
