@@ -46,16 +46,26 @@ else
   fi
   # One upload through dev as the page makes it: ask the presigner (on the page's origin
   # under /api, as CloudFront serves it, with the body's SHA-256 as Origin Access Control
-  # needs), then PUT with the headers it signed.
+  # needs) with the file's SHA-256, then PUT with every header it signed (content type,
+  # if-none-match, the checksum). The same URL used again must get 412: it is single-use.
   curl -sf "$url" >/dev/null
   presigner=$(curl -sf "${url}config.json" | python3 -c 'import json,sys,urllib.parse; print(urllib.parse.urljoin(sys.argv[1], json.load(sys.stdin)["presignerUrl"]))' "$url")
-  body='{"filename":"hello.txt","contentType":"text/plain","size":6}'
+  file_sha=$(printf 'hello\n' | python3 -c 'import base64,hashlib,sys; print(base64.b64encode(hashlib.sha256(sys.stdin.buffer.read()).digest()).decode())')
+  body="{\"filename\":\"hello.txt\",\"contentType\":\"text/plain\",\"size\":6,\"sha256\":\"$file_sha\"}"
   sha=$(printf '%s' "$body" | sha256sum | cut -d' ' -f1)
-  put=$(curl -sf -X POST "${presigner}uploads" -H 'content-type: application/json' \
-    -H "x-amz-content-sha256: $sha" -d "$body" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])')
-  printf 'hello\n' | curl -sf -X PUT "$put" -H 'content-type: text/plain' --data-binary @- >/dev/null
+  answer=$(curl -sf -X POST "${presigner}uploads" -H 'content-type: application/json' \
+    -H "x-amz-content-sha256: $sha" -d "$body")
+  put=$(printf '%s' "$answer" | python3 -c 'import json,sys; print(json.load(sys.stdin)["url"])')
+  headers=()
+  while IFS= read -r h; do headers+=(-H "$h"); done < <(printf '%s' "$answer" |
+    python3 -c 'import json,sys; [print(f"{k}: {v}") for k, v in json.load(sys.stdin)["headers"].items() if k != "content-length"]')
+  printf 'hello\n' | curl -sf -X PUT "$put" "${headers[@]}" --data-binary @- >/dev/null
+  again=$(printf 'hello\n' | curl -s -o /dev/null -w '%{http_code}' -X PUT "$put" "${headers[@]}" --data-binary @-)
+  if [ "$again" != 412 ]; then
+    echo "error: a second PUT with the same upload URL got $again, not 412" >&2
+    exit 1
+  fi
   kill -TERM "$DEV_PID"
   wait "$DEV_PID"
-  echo "presign-stack dev served the page at $url and took an upload; stopped (not interactive)."
+  echo "presign-stack dev served the page at $url and took an upload (checked by its SHA-256; the URL refused a second PUT with 412); stopped (not interactive)."
 fi
