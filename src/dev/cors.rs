@@ -7,7 +7,7 @@ use hyper::body::Incoming;
 use hyper::Request;
 
 use super::http::header;
-use crate::spec::Origin;
+use crate::spec::{wildcard_match, Origin};
 
 /// One CORS rule. Origins and headers may hold one `*` wildcard, as S3 allows.
 #[derive(Debug, Clone)]
@@ -46,17 +46,6 @@ pub fn origins(spec_origins: &[Origin], page_origins: &[String]) -> Vec<String> 
         }
     }
     out
-}
-
-/// `*` matches any run of characters (S3 allows one per entry); comparison ignores case.
-fn wildcard_match(pattern: &str, value: &str) -> bool {
-    let (p, v) = (pattern.to_ascii_lowercase(), value.to_ascii_lowercase());
-    match p.split_once('*') {
-        None => p == v,
-        Some((prefix, suffix)) => {
-            v.len() >= prefix.len() + suffix.len() && v.starts_with(prefix) && v.ends_with(suffix)
-        }
-    }
 }
 
 impl Rule {

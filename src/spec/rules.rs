@@ -3,6 +3,19 @@
 
 use super::model::Origin;
 
+/// An S3 CORS entry (an origin or a header name, with at most one `*`, which matches any run
+/// of characters) against a value; comparison ignores case. Used to complete the spec's CORS
+/// rule and by dev, which evaluates that rule as S3 does.
+pub fn wildcard_match(pattern: &str, value: &str) -> bool {
+    let (p, v) = (pattern.to_ascii_lowercase(), value.to_ascii_lowercase());
+    match p.split_once('*') {
+        None => p == v,
+        Some((prefix, suffix)) => {
+            v.len() >= prefix.len() + suffix.len() && v.starts_with(prefix) && v.ends_with(suffix)
+        }
+    }
+}
+
 /// A character as it should appear in a message: invisible ones spelled out.
 fn show(c: char) -> String {
     if c.is_whitespace() || c.is_control() {

@@ -118,17 +118,6 @@ pub(super) fn validate(raw: RawSpec, index: &Index, cx: &Context) -> Result<Spec
     })
 }
 
-/// An S3 CORS AllowedHeader entry (one `*` wildcard at most) against a header name.
-fn header_pattern_matches(pattern: &str, header: &str) -> bool {
-    let (p, h) = (pattern.to_ascii_lowercase(), header.to_ascii_lowercase());
-    match p.split_once('*') {
-        None => p == h,
-        Some((pre, post)) => {
-            h.len() >= pre.len() + post.len() && h.starts_with(pre) && h.ends_with(post)
-        }
-    }
-}
-
 /// What default resource names are made of.
 struct Defaults {
     /// `<name>-<env>`
@@ -589,7 +578,7 @@ impl Checker<'_> {
             if !cors
                 .allowed_headers
                 .iter()
-                .any(|a| header_pattern_matches(a, h))
+                .any(|a| rules::wildcard_match(a, h))
             {
                 cors.allowed_headers.push(h.to_string());
             }
