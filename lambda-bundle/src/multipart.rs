@@ -16,8 +16,8 @@
 
 use crate::config::{Config, Credentials};
 use crate::handler::{
-    bad_request, headers_json, internal, is_sha256_base64, json_object, lifetime, rfc3339,
-    sha256_field, size_field, string_field, validate_download_key, ApiError, Request,
+    bad_request, headers_json, internal, json_object, lifetime, rfc3339, sha256_field, size_field,
+    string_field, validate_download_key, ApiError, Request,
 };
 use crate::sign::{object_url, presign};
 use serde_json::{json, Map, Value};
@@ -205,14 +205,7 @@ pub(crate) fn parts(
                 "parts[{i}].partNumber {n} is asked for twice"
             )));
         }
-        let sha = sha256_field(p, "sha256")
-            .map_err(|e| bad_request(format!("parts[{i}].{}", e.message)))?
-            .ok_or_else(|| {
-                bad_request(format!(
-                    "parts[{i}].sha256 is required: S3 checks every part against its SHA-256 \
-                     (base64)"
-                ))
-            })?;
+        let sha = part_sha256(p, i, "S3 checks every part against its SHA-256 (base64)")?;
         let length = config
             .part_length(size, n)
             .expect("n is within 1..=part_count")
@@ -233,6 +226,17 @@ pub(crate) fn parts(
         json!({"parts": out, "expiresAt": rfc3339(expires_at)}),
         up.key.to_string(),
     ))
+}
+
+/// `parts[index].sha256`, required: `why` says what it is for when it is missing.
+fn part_sha256<'a>(
+    p: &'a Map<String, Value>,
+    index: usize,
+    why: &str,
+) -> Result<&'a str, ApiError> {
+    sha256_field(p, "sha256")
+        .map_err(|e| bad_request(format!("parts[{index}].{}", e.message)))?
+        .ok_or_else(|| bad_request(format!("parts[{index}].sha256 is required: {why}")))
 }
 
 /// An ETag as S3 returned it for a part, quoted or not: hex digits and `-`. Answered quoted.
@@ -285,14 +289,7 @@ pub(crate) fn complete(
             )));
         }
         let tag = etag(p, i)?;
-        let sha = match p.get("sha256").and_then(Value::as_str) {
-            Some(s) if is_sha256_base64(s) => s,
-            _ => {
-                return Err(bad_request(format!(
-                    "parts[{i}].sha256 is required: the base64 SHA-256 the part was uploaded with"
-                )))
-            }
-        };
+        let sha = part_sha256(p, i, "the base64 SHA-256 the part was uploaded with")?;
         let _ = write!(
             xml,
             "<Part><ChecksumSHA256>{sha}</ChecksumSHA256><ETag>{}</ETag>\
