@@ -49,26 +49,6 @@ fn ask_upload(dev: &Dev, filename: &str, content_type: &str, size: usize) -> Upl
     }
 }
 
-fn download_url(dev: &Dev, key: &str) -> String {
-    let r = get(&format!(
-        "{}downloads?key={}",
-        dev.presigner_url,
-        percent_encoding::utf8_percent_encode(key, percent_encoding::NON_ALPHANUMERIC)
-    ));
-    assert_eq!(r.status, 200, "{}", r.text());
-    r.json()["url"].as_str().unwrap().to_string()
-}
-
-/// The S3 error code in an XML error body.
-fn s3_code(r: &Reply) -> String {
-    let text = r.text();
-    text.split("<Code>")
-        .nth(1)
-        .and_then(|s| s.split("</Code>").next())
-        .unwrap_or_else(|| panic!("no S3 error code in {text:?}"))
-        .to_string()
-}
-
 fn upload(dev: &Dev) -> Upload {
     let up = ask_upload(dev, "notes.txt", "text/plain", BODY.len());
     let r = http("PUT", &up.url, &up.headers(), BODY);

@@ -83,14 +83,6 @@ fn part_range(size: u64, n: u64) -> (u64, u64) {
     (start, (size - start).min(PART))
 }
 
-/// The S3 error code of an XML error body.
-fn s3_code(r: &Reply) -> String {
-    xml_tags(&r.text(), "Code")
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| panic!("no S3 error code in {} {:?}", r.status, r.text()))
-}
-
 /// The text of every `<tag>` element, in order (entities for quotes decoded).
 fn xml_tags(xml: &str, tag: &str) -> Vec<String> {
     let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
@@ -317,16 +309,6 @@ fn sign(
         std::time::Duration::from_secs(300),
     )
     .unwrap()
-}
-
-fn download_url(dev: &Dev, key: &str) -> String {
-    let r = get(&format!(
-        "{}downloads?key={}",
-        dev.presigner_url,
-        percent_encoding::utf8_percent_encode(key, percent_encoding::NON_ALPHANUMERIC)
-    ));
-    assert_eq!(r.status, 200, "{}", r.text());
-    r.json()["url"].as_str().unwrap().to_string()
 }
 
 /// What a streamed download held.

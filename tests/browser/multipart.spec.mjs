@@ -33,27 +33,11 @@
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
-import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { startScript } from "./harness.mjs";
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const [url, screenshot = path.join(repo, "target/screenshots/multipart.png")] =
-  process.argv.slice(2);
-if (!url) {
-  console.error("usage: node tests/browser/multipart.spec.mjs <page url> [screenshot.png]");
-  process.exit(2);
-}
-const devData = process.env.PRESIGN_STACK_DEV_DATA || "";
-
-let chromium;
-try {
-  ({ chromium } = createRequire(path.join(repo, ".tools", "package.json"))("playwright-core"));
-} catch (e) {
-  console.error(`playwright-core is not installed in .tools/: run scripts/bootstrap.sh --browser (${e.message})`);
-  process.exit(3);
-}
+const { url, screenshot, devData, chromium } = startScript("multipart.spec.mjs", "multipart.png");
 
 // A hung browser must fail the test, not stall the suite.
 setTimeout(() => {

@@ -166,6 +166,27 @@ impl Reply {
 }
 
 /// Splits `http://host:port/path?query` into the authority and the request target.
+/// The presigned GET URL the presigner hands out for `key` (`GET /downloads`).
+pub fn download_url(dev: &Dev, key: &str) -> String {
+    let r = get(&format!(
+        "{}downloads?key={}",
+        dev.presigner_url,
+        percent_encoding::utf8_percent_encode(key, percent_encoding::NON_ALPHANUMERIC)
+    ));
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()["url"].as_str().unwrap().to_string()
+}
+
+/// The S3 error code in an XML error body.
+pub fn s3_code(r: &Reply) -> String {
+    let text = r.text();
+    text.split("<Code>")
+        .nth(1)
+        .and_then(|s| s.split("</Code>").next())
+        .unwrap_or_else(|| panic!("no S3 error code in {} {text:?}", r.status))
+        .to_string()
+}
+
 pub fn split_url(url: &str) -> (String, String) {
     let rest = url.strip_prefix("http://").expect("an http:// URL");
     let at = rest.find('/').unwrap_or(rest.len());
