@@ -7,7 +7,7 @@
 //! ```
 //!
 //! `sync` runs `sync::sync_website` (walk the folder, list the bucket, upload what differs,
-//! delete what is gone; no runtime config); `empty` runs `bucket::empty_and_delete` on the
+//! delete what is gone; no runtime config); `empty` runs `emptying::empty_and_delete` on the
 //! bucket as a documents bucket (a policy stopping uploads, every version and delete marker
 //! deleted, then the bucket). Credentials and region come from the environment as for the
 //! real binary (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`). Prints one line
@@ -20,9 +20,9 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use presign_stack::aws::{Aws, Connect};
-use presign_stack::report::{Reporter, Verbosity};
-use presign_stack::resources::bucket::{self, Which};
-use presign_stack::resources::Ctx;
+use presign_stack::context::Ctx;
+use presign_stack::report::Report;
+use presign_stack::resources::bucket::Which;
 use presign_stack::retry::Timing;
 use serde_json::json;
 
@@ -107,14 +107,15 @@ async fn ctx(
     let spec = load_spec(dir, bucket, source)?.resolve(&account, &region);
     Ok(Ctx {
         aws,
-        spec,
+        spec: std::sync::Arc::new(spec),
         account,
         region,
         timing: Timing::default(),
-        report: Reporter {
-            verbosity: Verbosity::Quiet,
-        },
-        cdn: None,
+        report: Report::silent(),
+        cancel: Default::default(),
+        discovery: Default::default(),
+        known: Default::default(),
+        code: None,
     })
 }
 
@@ -150,7 +151,7 @@ async fn main() -> Result<()> {
             std::fs::create_dir(&site)?;
             let ctx = ctx(&endpoint_url, "bench-unused-website", &site, dir.path()).await?;
             let start = Instant::now();
-            let deleted = bucket::empty_and_delete(&ctx, Which::Documents, &bucket).await?;
+            let deleted = presign_stack::emptying::empty_and_delete(&ctx, Which::Documents, &bucket).await?;
             let seconds = start.elapsed().as_secs_f64();
             json!({
                 "op": "empty",

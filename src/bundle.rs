@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use crate::report::{Reporter, Verbosity};
+use crate::report::Report;
 use crate::spec::{Architecture, CodeSource, Spec};
 
 /// Lambda's limit for a zip sent directly with CreateFunction / UpdateFunctionCode.
@@ -114,7 +114,7 @@ pub fn cache_dir() -> Result<PathBuf> {
 
 /// The embedded presigner's bundle: from the cache when this digest was built before,
 /// otherwise built now (its crate written out under the cache) and kept there.
-async fn embedded_bundle(arch: Architecture, report: Reporter) -> Result<Bundle> {
+async fn embedded_bundle(arch: Architecture, report: &Report) -> Result<Bundle> {
     let digest = embedded_digest(arch);
     let dir = cache_dir()?.join("presigner").join(&digest[..32]);
     let cached = dir.join("bootstrap.zip");
@@ -241,7 +241,7 @@ pub fn source_digest(dir: &Path, arch: Architecture) -> Result<String> {
 }
 
 /// Build or read the bundle the spec names.
-pub async fn prepare(spec: &Spec, report: Reporter) -> Result<Bundle> {
+pub async fn prepare(spec: &Spec, report: &Report) -> Result<Bundle> {
     match &spec.presigner.code {
         CodeSource::Embedded => embedded_bundle(spec.presigner.architecture, report).await,
         CodeSource::Zip(path) => read_zip(path),
@@ -304,7 +304,7 @@ pub fn zip_bootstrap(binary: &[u8]) -> Result<Vec<u8>> {
 
 /// Run `cargo lambda build --release` in `dir` (`--locked` when `locked`); returns the built
 /// `bootstrap` binary's path.
-async fn build(dir: &Path, arch: Architecture, report: Reporter, locked: bool) -> Result<PathBuf> {
+async fn build(dir: &Path, arch: Architecture, report: &Report, locked: bool) -> Result<PathBuf> {
     let out_dir = cargo_target_dir(dir)
         .await
         .unwrap_or_else(|| dir.join("target"))
@@ -347,10 +347,10 @@ async fn build(dir: &Path, arch: Architecture, report: Reporter, locked: bool) -
         })
         .stdin(Stdio::null())
         .kill_on_drop(true);
-    let verbose = report.verbosity == Verbosity::Verbose;
+    let verbose = report.verbose();
     if verbose {
         // stdout stays for results (`--output json`): cargo's output goes to stderr.
-        cmd.stdout(std::io::stderr()).stderr(Stdio::inherit());
+        cmd.stdout(report.child_output()).stderr(report.child_output());
     } else {
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     }

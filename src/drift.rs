@@ -7,8 +7,9 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::plan::{join_path, Action, Plan};
+use crate::plan::{join_path, removed_by_up, Action, Plan};
 use crate::state::{leaf_diff, Kind};
+use crate::sync;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
@@ -69,8 +70,9 @@ impl Drift {
                     field: None,
                     expected: json!("absent (no longer in the spec)"),
                     found: json!("exists"),
-                    fix: if r.kind == Kind::Distribution {
-                        "`up` deletes it (the spec's hosting is s3-website)".to_string()
+                    fix: if removed_by_up(r.kind) {
+                        "`up` deletes it (the spec's website hosting no longer uses it)"
+                            .to_string()
                     } else {
                         "delete it with `up --prune`".to_string()
                     },
@@ -88,7 +90,7 @@ impl Drift {
         for o in &plan.website_content {
             if !o.changes.is_empty() {
                 findings.extend(o.changes.iter().map(|c| Finding {
-                    kind: Kind::WebsiteContent,
+                    kind: sync::KIND,
                     name: o.key.clone(),
                     field: Some(c.field.to_string()),
                     expected: c.new.clone(),
@@ -118,7 +120,7 @@ impl Drift {
                 Action::NoOp | Action::Replace => continue,
             };
             findings.push(Finding {
-                kind: Kind::WebsiteContent,
+                kind: sync::KIND,
                 name: o.key.clone(),
                 field: None,
                 expected: json!(expected),

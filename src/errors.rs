@@ -173,3 +173,15 @@ pub fn has_code(err: &anyhow::Error, code: &str) -> bool {
         .filter_map(|e| e.downcast_ref::<AwsError>())
         .any(|e| e.code.as_deref() == Some(code))
 }
+
+/// Every result `Ok`, or one error naming each failure (a line each).
+pub fn all(results: Vec<anyhow::Result<()>>) -> anyhow::Result<()> {
+    let failures: Vec<String> = results
+        .into_iter()
+        .filter_map(|r| r.err().map(|e| format!("{e:#}")))
+        .collect();
+    match failures.len() {
+        0 => Ok(()),
+        _ => anyhow::bail!("{}", failures.join("\n  - ")),
+    }
+}

@@ -7,13 +7,13 @@
 //! terminal. Objects the website sync wrote itself are replaced and removed without asking.
 
 use std::fmt;
-use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::Result;
 use serde::Serialize;
 
+use crate::context::Ctx;
 use crate::errors::{aws_err, code_in};
-use crate::resources::Ctx;
+use crate::report::Confirmation;
 
 /// Listing stops after this many versions; the count then says "at least".
 const MAX_COUNTED_VERSIONS: u64 = 100_000;
@@ -160,7 +160,7 @@ pub fn human_bytes(n: u64) -> String {
     format!("{v:.1} {}", UNITS[unit])
 }
 
-/// Ask before `what` is done: `yes` given, or `yes` typed on a terminal. Otherwise an error
+/// Ask before `what` is done: `yes` given, or `yes` typed at the terminal. Otherwise an error
 /// that says how to go on, before anything was written.
 pub fn consent(ctx: &Ctx, what: &str, items: &[String], yes: bool, how: &str) -> Result<()> {
     if yes {
@@ -171,29 +171,12 @@ pub fn consent(ctx: &Ctx, what: &str, items: &[String], yes: bool, how: &str) ->
         .map(|i| format!("  - {i}"))
         .collect::<Vec<_>>()
         .join("\n");
-    let stdin = std::io::stdin();
-    if !stdin.is_terminal() {
-        anyhow::bail!(
-            "{what}, in {} (account {}):\n{list}\nNothing was changed. {how}",
-            ctx.region,
-            ctx.account
-        );
+    let at = format!("{what}, in {} (account {}):\n{list}", ctx.region, ctx.account);
+    match ctx.report.confirm(&format!("{at}\nThere is no undo.")) {
+        Confirmation::Yes => Ok(()),
+        Confirmation::No => anyhow::bail!("cancelled; nothing was changed"),
+        Confirmation::NoOneToAsk => anyhow::bail!("{at}\nNothing was changed. {how}"),
     }
-    let mut err = std::io::stderr().lock();
-    writeln!(
-        err,
-        "{what}, in {} (account {}):\n{list}\nThere is no undo.",
-        ctx.region, ctx.account
-    )?;
-    write!(err, "Only 'yes' will be accepted to confirm: ")?;
-    err.flush()?;
-    drop(err);
-    let mut line = String::new();
-    stdin.lock().read_line(&mut line)?;
-    if line.trim() != "yes" {
-        anyhow::bail!("cancelled; nothing was changed");
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::loss::Loss;
 use crate::orphans::Orphan;
+use crate::resources::resource;
 use crate::state::{leaf_diff, Change, Kind};
 use crate::sync::{SyncPlan, Why};
 
@@ -109,12 +110,12 @@ impl Plan {
         self.resources.iter().all(|r| r.action == Action::NoOp) && self.website_content.is_empty()
     }
 
-    /// The resources this plan deletes: orphans and the old halves of replacements.
-    /// (Not a distribution the hosting no longer uses: `up` deletes that itself.)
+    /// The resources this plan deletes with `--prune`: orphans and the old halves of
+    /// replacements. (Not what the spec's layout no longer uses: `up` deletes that itself.)
     pub fn orphans(&self) -> Vec<Orphan> {
         self.resources
             .iter()
-            .filter(|r| r.kind != Kind::Distribution)
+            .filter(|r| !removed_by_up(r.kind))
             .filter_map(|r| match (r.action, &r.previous_name) {
                 (Action::Delete, _) => Some(Orphan {
                     kind: r.kind,
@@ -154,6 +155,11 @@ impl Plan {
     }
 }
 
+/// Whether `up` deletes a resource of `kind` that the spec no longer wants, without `--prune`.
+pub fn removed_by_up(kind: Kind) -> bool {
+    kind != crate::sync::KIND && resource(kind).removed_by_up()
+}
+
 /// A sub-path as it follows a field name: `.a.b`, `[0].a`, or nothing.
 pub fn join_path(sub: &str) -> String {
     if sub.is_empty() || sub.starts_with('[') {
@@ -163,7 +169,8 @@ pub fn join_path(sub: &str) -> String {
     }
 }
 
-fn short(v: &Value) -> String {
+/// A value as plans show it: `(none)` for nothing, cut at 200 characters.
+pub fn shown(v: &Value) -> String {
     let s = match v {
         Value::Null => "(none)".to_string(),
         other => other.to_string(),
@@ -207,10 +214,9 @@ impl fmt::Display for Plan {
                         write_created(f, c.field, &c.new)?;
                     }
                 }
-                Action::Delete if r.kind == Kind::Distribution => writeln!(
+                Action::Delete if removed_by_up(r.kind) => writeln!(
                     f,
-                    "  - {} {} (the site is served by the S3 website endpoint now; `up` \
-                     disables and deletes it)",
+                    "  - {} {} (the spec's website hosting no longer uses it; `up` deletes it)",
                     r.kind, r.name
                 )?,
                 Action::Delete => writeln!(
@@ -234,8 +240,8 @@ impl fmt::Display for Plan {
                                 "      {}{}: {} -> {}",
                                 c.field,
                                 join_path(&sub),
-                                short(&old),
-                                short(&new)
+                                shown(&old),
+                                shown(&new)
                             )?;
                         }
                     }
@@ -255,8 +261,8 @@ impl fmt::Display for Plan {
                     f,
                     "      {}: {} -> {}",
                     c.field,
-                    short(&c.old),
-                    short(&c.new)
+                    shown(&c.old),
+                    shown(&c.new)
                 )?;
             }
         }

@@ -1,172 +1,142 @@
-//! Progress and status lines on stderr, cargo-style (right-aligned verb), silenced by `-q`.
-//! stdout is kept for results (outputs, JSON).
+//! How the library says what it is doing, shows progress and asks before a loss: the
+//! [`Reporter`] trait, which the command line implements for a terminal (`cli::terminal`).
+//! No library module writes to a terminal or reads from one; they all go through a [`Report`].
 
-use std::io::Write;
+use std::fmt::Display;
+use std::process::Stdio;
+use std::sync::Arc;
 
+/// One line the library reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verbosity {
-    Quiet,
-    Normal,
-    Verbose,
+pub enum Line<'a> {
+    /// A step starts or ends: a verb (`Creating`) and what it acts on.
+    Status { verb: &'a str, what: &'a str },
+    /// Detail wanted only when verbose.
+    Detail(&'a str),
+    /// Something the user should know although the command goes on.
+    Warning(&'a str),
+    /// A block of text shown as it is (a plan).
+    Block(&'a str),
 }
 
-#[derive(Debug, Clone, Copy)]
-pub struct Reporter {
-    pub verbosity: Verbosity,
+/// The answer to a question that needs a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirmation {
+    /// They typed `yes`.
+    Yes,
+    /// They answered anything else.
+    No,
+    /// There is no one to ask (not on a terminal).
+    NoOneToAsk,
 }
 
-impl Reporter {
-    pub fn status(&self, verb: &str, what: impl std::fmt::Display) {
-        if self.verbosity != Verbosity::Quiet {
-            let mut err = std::io::stderr().lock();
-            let _ = writeln!(err, "{verb:>12} {what}");
-        }
-    }
-
-    pub fn detail(&self, what: impl std::fmt::Display) {
-        if self.verbosity == Verbosity::Verbose {
-            let mut err = std::io::stderr().lock();
-            let _ = writeln!(err, "{:>12} {what}", "");
-        }
-    }
-
-    /// A block of text as it is (a plan), unless quiet.
-    pub fn block(&self, text: impl std::fmt::Display) {
-        if self.verbosity != Verbosity::Quiet {
-            let mut err = std::io::stderr().lock();
-            let _ = writeln!(err, "{text}");
-        }
-    }
-
-    pub fn warn(&self, what: impl std::fmt::Display) {
-        let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "{:>12} {what}", "warning:");
-    }
+/// What the command line implements.
+pub trait Reporter: Send + Sync {
+    fn line(&self, line: Line<'_>);
+    /// Whether [`Line::Detail`] is shown (so callers can skip building it).
+    fn verbose(&self) -> bool;
+    /// Progress of long work (a sync, emptying a bucket), counted through the handle.
+    fn progress(&self, verb: &str, what: &str, total: Option<(u64, u64)>) -> Box<dyn Progress>;
+    /// Ask `question` (what is at stake is already in it); only `yes` confirms.
+    fn confirm(&self, question: &str) -> Confirmation;
+    /// Where the output of a child process goes (`website.build`, the presigner's build);
+    /// stdout is kept for results.
+    fn child_output(&self) -> Stdio;
 }
 
-static PROGRESS_ALLOWED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Whether long work may show progress: text output, not `-q` (set once by the CLI).
-pub fn allow_progress(on: bool) {
-    PROGRESS_ALLOWED.store(on, std::sync::atomic::Ordering::Relaxed);
+/// Counts long work as it is done.
+pub trait Progress: Send + Sync {
+    /// `objects` and `bytes` more are done.
+    fn add(&self, objects: u64, bytes: u64);
+    /// The work is over.
+    fn finish(&self);
 }
 
-/// Progress of long work (a sync, emptying a bucket) on stderr: on a terminal one line
-/// rewritten at most ten times a second; otherwise a plain line every ten seconds. Nothing
-/// with `-q` or `--output json`.
-pub struct Progress {
-    inner: Option<std::sync::Arc<ProgressInner>>,
-}
+/// The reporter a run uses, with convenience methods that take anything printable.
+#[derive(Clone)]
+pub struct Report(Arc<dyn Reporter>);
 
-struct ProgressInner {
-    verb: String,
-    what: String,
-    /// Objects and bytes in all, when known.
-    total: Option<(u64, u64)>,
-    objects: std::sync::atomic::AtomicU64,
-    bytes: std::sync::atomic::AtomicU64,
-    start: std::time::Instant,
-    last: std::sync::Mutex<Option<std::time::Instant>>,
-    tty: bool,
-}
-
-impl Progress {
-    pub fn start(report: Reporter, verb: &str, what: String, total: Option<(u64, u64)>) -> Self {
-        use std::io::IsTerminal;
-        let on = report.verbosity != Verbosity::Quiet
-            && PROGRESS_ALLOWED.load(std::sync::atomic::Ordering::Relaxed);
-        Progress {
-            inner: on.then(|| {
-                std::sync::Arc::new(ProgressInner {
-                    verb: verb.to_string(),
-                    what,
-                    total,
-                    objects: Default::default(),
-                    bytes: Default::default(),
-                    start: std::time::Instant::now(),
-                    last: std::sync::Mutex::new(None),
-                    tty: std::io::stderr().is_terminal(),
-                })
-            }),
-        }
-    }
-
-    /// Count `objects` and `bytes` more as done.
-    pub fn add(&self, objects: u64, bytes: u64) {
-        use std::sync::atomic::Ordering::Relaxed;
-        let Some(p) = &self.inner else { return };
-        p.objects.fetch_add(objects, Relaxed);
-        p.bytes.fetch_add(bytes, Relaxed);
-        let every = if p.tty {
-            std::time::Duration::from_millis(100)
-        } else {
-            std::time::Duration::from_secs(10)
-        };
-        let mut last = p.last.lock().unwrap_or_else(|e| e.into_inner());
-        let due = match *last {
-            None => p.start.elapsed() >= every,
-            Some(t) => t.elapsed() >= every,
-        };
-        if due {
-            *last = Some(std::time::Instant::now());
-            p.print(false);
-        }
-    }
-
-    /// The last line (on a terminal, the line is then ended).
-    pub fn finish(&self) {
-        let Some(p) = &self.inner else { return };
-        let shown = p.last.lock().map(|l| l.is_some()).unwrap_or(true);
-        if shown {
-            p.print(true);
-        }
+impl std::fmt::Debug for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Report")
     }
 }
 
-impl ProgressInner {
-    fn line(&self) -> String {
-        use std::sync::atomic::Ordering::Relaxed;
-        let objects = self.objects.load(Relaxed);
-        let bytes = self.bytes.load(Relaxed);
-        let secs = self.start.elapsed().as_secs_f64().max(0.001);
-        let mb = |b: u64| b as f64 / 1e6;
-        match self.total {
-            Some((total_objects, total_bytes)) => {
-                let rate = bytes as f64 / secs;
-                let left = total_bytes.saturating_sub(bytes) as f64;
-                let eta = if rate > 0.0 && bytes > 0 {
-                    format!(", ETA {:.0}s", left / rate)
-                } else {
-                    String::new()
-                };
-                format!(
-                    "{}: {objects}/{total_objects} objects, {:.1}/{:.1} MB, {:.1} MB/s{eta}",
-                    self.what,
-                    mb(bytes),
-                    mb(total_bytes),
-                    mb(bytes) / secs
-                )
-            }
-            None => format!(
-                "{}: {objects} done ({:.1} MB), {:.0}/s, {:.1} MB/s",
-                self.what,
-                mb(bytes),
-                objects as f64 / secs,
-                mb(bytes) / secs
-            ),
+impl Report {
+    pub fn new(reporter: Arc<dyn Reporter>) -> Report {
+        Report(reporter)
+    }
+
+    /// A reporter that shows nothing and can ask no one (tests, benchmarks).
+    pub fn silent() -> Report {
+        Report(Arc::new(Silent))
+    }
+
+    pub fn status(&self, verb: &str, what: impl Display) {
+        self.0.line(Line::Status {
+            verb,
+            what: &what.to_string(),
+        });
+    }
+
+    pub fn detail(&self, what: impl Display) {
+        if self.0.verbose() {
+            self.0.line(Line::Detail(&what.to_string()));
         }
     }
 
-    fn print(&self, last: bool) {
-        let mut err = std::io::stderr().lock();
-        let line = format!("{:>12} {}", self.verb, self.line());
-        if self.tty {
-            let _ = write!(err, "\r\x1b[2K{line}");
-            if last {
-                let _ = writeln!(err);
-            }
-        } else {
-            let _ = writeln!(err, "{line}");
-        }
+    pub fn warn(&self, what: impl Display) {
+        self.0.line(Line::Warning(&what.to_string()));
     }
+
+    pub fn block(&self, text: impl Display) {
+        self.0.line(Line::Block(&text.to_string()));
+    }
+
+    pub fn verbose(&self) -> bool {
+        self.0.verbose()
+    }
+
+    pub fn progress(&self, verb: &str, what: &str, total: Option<(u64, u64)>) -> Box<dyn Progress> {
+        self.0.progress(verb, what, total)
+    }
+
+    pub fn confirm(&self, question: &str) -> Confirmation {
+        self.0.confirm(question)
+    }
+
+    pub fn child_output(&self) -> Stdio {
+        self.0.child_output()
+    }
+}
+
+struct Silent;
+
+impl Reporter for Silent {
+    fn line(&self, _: Line<'_>) {}
+
+    fn verbose(&self) -> bool {
+        false
+    }
+
+    fn progress(&self, _: &str, _: &str, _: Option<(u64, u64)>) -> Box<dyn Progress> {
+        Box::new(NoProgress)
+    }
+
+    fn confirm(&self, _: &str) -> Confirmation {
+        Confirmation::NoOneToAsk
+    }
+
+    fn child_output(&self) -> Stdio {
+        Stdio::null()
+    }
+}
+
+/// Progress that shows nothing.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn add(&self, _: u64, _: u64) {}
+
+    fn finish(&self) {}
 }

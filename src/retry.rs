@@ -1,12 +1,12 @@
-//! One retry loop for AWS's eventual consistency, used with a named predicate and an explicit
-//! deadline (IAM propagation before CreateFunction, NoSuchBucket just after CreateBucket, a
-//! function that is still updating), instead of sleeps scattered through the code.
+//! Waiting for AWS's eventual consistency, in three helpers used with a named predicate and a
+//! budget from [`Timing`], instead of loops and sleeps scattered through the code:
+//! [`retry`] sends a request again while its error says "not yet", [`poll`] reads a state until
+//! it is the one wanted, and [`if_match`] writes under CloudFront's ETag locking.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use crate::cancel::Cancel;
 
 /// How long to keep trying, and how fast.
 #[derive(Debug, Clone, Copy)]
@@ -16,7 +16,7 @@ pub struct Backoff {
     pub deadline: Duration,
 }
 
-/// The waits used for each kind of eventual consistency.
+/// The budgets of every wait.
 #[derive(Debug, Clone, Copy)]
 pub struct Timing {
     /// A new IAM role becoming assumable by Lambda (Terraform allows minutes).
@@ -30,8 +30,13 @@ pub struct Timing {
     /// relaxed (the block takes seconds to propagate).
     pub public_access: Backoff,
     /// Polling a disabled CloudFront distribution until it is deployed, so that it can be
-    /// deleted (minutes on AWS); `PRESIGN_STACK_CLOUDFRONT_WAIT_SECONDS` sets the deadline.
+    /// deleted (minutes on AWS).
     pub cdn_deployed: Backoff,
+    /// Reading a resource back after writing it, while what was read still differs (a read
+    /// that lags a write on an eventually consistent service).
+    pub read_back: Backoff,
+    /// Writes under an ETag (If-Match) sent again after the ETag went stale.
+    pub if_match_attempts: usize,
 }
 
 impl Default for Timing {
@@ -60,13 +65,14 @@ impl Default for Timing {
             cdn_deployed: Backoff {
                 first: Duration::from_secs(1),
                 max: Duration::from_secs(15),
-                deadline: Duration::from_secs(
-                    std::env::var("PRESIGN_STACK_CLOUDFRONT_WAIT_SECONDS")
-                        .ok()
-                        .and_then(|s| s.parse().ok())
-                        .unwrap_or(1800),
-                ),
+                deadline: Duration::from_secs(1800),
             },
+            read_back: Backoff {
+                first: Duration::from_millis(500),
+                max: Duration::from_secs(2),
+                deadline: Duration::from_secs(10),
+            },
+            if_match_attempts: 4,
         }
     }
 }
@@ -85,6 +91,8 @@ impl Timing {
             function_ready: b,
             public_access: b,
             cdn_deployed: b,
+            read_back: b,
+            if_match_attempts: 4,
         }
     }
 }
@@ -114,13 +122,131 @@ where
     }
 }
 
-/// Predicate: the error code is `code` and its message contains `needle`.
-pub fn when_code_and_message<E: ProvideErrorMetadata, R>(
-    code: &'static str,
-    needle: &'static str,
-) -> impl Fn(&SdkError<E, R>) -> bool {
-    move |e| {
-        crate::errors::code(e) == Some(code)
-            && crate::errors::message(e).is_some_and(|m| m.contains(needle))
+/// What one look at a state found.
+pub enum Poll<T> {
+    /// The state wanted, with what the caller needs of it.
+    Ready(T),
+    /// Not yet; the state as it should be shown.
+    Waiting(String),
+}
+
+/// Look at a state with `probe` until it is ready, waiting as `backoff` says in between.
+/// `waiting` is told the state and the time waited before each wait (to show progress); a
+/// cancelled run stops before the next wait; past the deadline the error is `too_long`'s,
+/// given the last state and the time waited.
+pub async fn poll<T, F, Fut>(
+    backoff: Backoff,
+    cancel: &Cancel,
+    what: &str,
+    mut probe: F,
+    mut waiting: impl FnMut(&str, Duration),
+    too_long: impl FnOnce(&str, Duration) -> anyhow::Error,
+) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<Poll<T>>>,
+{
+    let start = Instant::now();
+    let mut delay = backoff.first;
+    loop {
+        let state = match probe().await? {
+            Poll::Ready(v) => return Ok(v),
+            Poll::Waiting(state) => state,
+        };
+        let waited = start.elapsed();
+        if waited + delay > backoff.deadline {
+            return Err(too_long(&state, waited));
+        }
+        cancel.check(&format!("waiting for {what}"))?;
+        waiting(&state, waited);
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(backoff.max);
+    }
+}
+
+/// What [`if_match`]'s read found.
+pub enum Current<S> {
+    /// The resource is gone.
+    Gone,
+    /// It already is as the write would make it (a write whose answer was lost, sent again).
+    AsWanted,
+    /// What the write needs, its ETag included.
+    Write(S),
+}
+
+/// How an [`if_match`] write ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    Done,
+    AlreadyAsWanted,
+    Gone,
+}
+
+/// CloudFront's optimistic locking: read the current ETag (and what else the write needs),
+/// write with `If-Match`, and when the ETag went stale meanwhile (another run, or this very
+/// write whose answer was lost) read and write again, `attempts` times in all.
+pub async fn if_match<S, R, RF, W, WF>(
+    attempts: usize,
+    what: &str,
+    mut read: RF,
+    mut write: W,
+) -> anyhow::Result<Written>
+where
+    RF: FnMut() -> R,
+    R: Future<Output = anyhow::Result<Current<S>>>,
+    W: FnMut(S) -> WF,
+    WF: Future<Output = anyhow::Result<()>>,
+{
+    for _ in 0..attempts {
+        let state = match read().await? {
+            Current::Gone => return Ok(Written::Gone),
+            Current::AsWanted => return Ok(Written::AlreadyAsWanted),
+            Current::Write(s) => s,
+        };
+        match write(state).await {
+            Ok(()) => return Ok(Written::Done),
+            Err(e) if when::stale_etag(&e) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    anyhow::bail!("{what}: it kept changing while it was written ({attempts} attempts); run the command again")
+}
+
+/// The named predicates of the waits: what "not yet" looks like for each.
+pub mod when {
+    use aws_smithy_runtime_api::client::result::SdkError;
+    use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+    use crate::errors::{code, code_in, has_code, message};
+
+    /// A role created moments ago that Lambda cannot assume yet.
+    pub fn role_not_assumable_yet<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+        code(e) == Some("InvalidParameterValueException")
+            && message(e).is_some_and(|m| m.contains("cannot be assumed"))
+    }
+
+    /// A function update refused because another one is still in progress (409).
+    pub fn update_in_progress<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+        code_in(e, &["ResourceConflictException"])
+    }
+
+    /// Either of the two above.
+    pub fn function_settling<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+        role_not_assumable_yet(e) || update_in_progress(e)
+    }
+
+    /// A bucket created moments ago whose sub-resources do not see it yet.
+    pub fn new_bucket_not_visible(e: &anyhow::Error) -> bool {
+        has_code(e, "NoSuchBucket")
+    }
+
+    /// A public bucket policy refused while the bucket's relaxed block propagates.
+    pub fn public_policy_refused<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+        code_in(e, &["AccessDenied"])
+    }
+
+    /// A CloudFront write whose ETag is no longer the current one.
+    pub fn stale_etag(e: &anyhow::Error) -> bool {
+        has_code(e, "PreconditionFailed")
     }
 }

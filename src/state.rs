@@ -12,25 +12,86 @@ use serde_json::{json, Map, Value};
 
 pub type Fields = BTreeMap<&'static str, Value>;
 
-/// One field that differs: what is there (`old`, `null` when absent) and what the spec wants.
+/// How a value that is not known yet (it needs a resource this run creates) is shown.
+pub const SHOWN_UNKNOWN: &str = "(known after apply)";
+
+/// A value AWS chooses when it creates a resource, which others need: until then, a value
+/// that contains it is unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Output {
+    /// The Function URL.
+    FunctionUrl,
+    /// The distribution's ARN and domain.
+    Distribution,
+}
+
+/// A resource's wanted fields. A value that needs an [`Output`] of a resource that does not
+/// exist yet (the distribution's ARN in a bucket policy) is unknown until that resource is
+/// applied: `after` says which, and the value in `fields` only shows the unknown part as
+/// [`SHOWN_UNKNOWN`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Desired {
+    pub fields: Fields,
+    pub after: BTreeMap<&'static str, Output>,
+}
+
+impl Desired {
+    pub fn set(&mut self, field: &'static str, value: Value) {
+        self.fields.insert(field, value);
+    }
+
+    /// `field` is known only once `after` is; `shown` is how a plan shows it.
+    pub fn unknown(&mut self, field: &'static str, after: Output, shown: Value) {
+        self.fields.insert(field, shown);
+        self.after.insert(field, after);
+    }
+
+    pub fn get(&self, field: &str) -> Option<&Value> {
+        self.fields.get(field)
+    }
+}
+
+/// One field that differs: what is there (`old`, `null` when absent) and what the spec wants;
+/// `after` names the output that makes `new` known, when it is not yet.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Change {
     pub field: &'static str,
     pub old: Value,
     pub new: Value,
+    #[serde(rename = "known_after", skip_serializing_if = "Option::is_none")]
+    pub after: Option<Output>,
 }
 
-/// Fields of `desired` whose live value differs, in field order.
-pub fn diff(desired: &Fields, live: &Fields) -> Vec<Change> {
+/// Fields of `desired` whose live value differs, in field order. An unknown value always
+/// differs.
+pub fn diff(desired: &Desired, live: &Fields) -> Vec<Change> {
     desired
+        .fields
         .iter()
         .filter_map(|(field, want)| {
             let have = live.get(field).cloned().unwrap_or(Value::Null);
-            (&have != want).then(|| Change {
+            let after = desired.after.get(field).copied();
+            (after.is_some() || &have != want).then(|| Change {
                 field,
                 old: have,
                 new: want.clone(),
+                after,
             })
+        })
+        .collect()
+}
+
+/// Every field of `desired`, as the changes that create the resource.
+pub fn creation(desired: &Desired) -> Vec<Change> {
+    desired
+        .fields
+        .iter()
+        .map(|(field, new)| Change {
+            field,
+            old: Value::Null,
+            new: new.clone(),
+            after: desired.after.get(field).copied(),
         })
         .collect()
 }
@@ -75,68 +136,95 @@ fn walk(path: &str, old: &Value, new: &Value, out: &mut Vec<(String, Value, Valu
     }
 }
 
-/// The kinds of resource a stack is made of, in dependency order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    DocumentsBucket,
-    WebsiteBucket,
-    Role,
-    LogGroup,
-    Function,
-    FunctionUrl,
-    Distribution,
-    WebsiteContent,
+/// A kind of resource: its id (in JSON, `snake_case`) and how people read it. Each resource
+/// module declares its own; `resources::REGISTRY` lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Kind {
+    id: &'static str,
+    label: &'static str,
 }
 
 impl Kind {
-    /// The value of the `presign-stack:resource` tag.
-    pub fn tag_value(self) -> &'static str {
-        match self {
-            Kind::DocumentsBucket => "documents-bucket",
-            Kind::WebsiteBucket => "website-bucket",
-            Kind::Role => "role",
-            Kind::LogGroup => "log-group",
-            Kind::Function => "function",
-            Kind::FunctionUrl => "function-url",
-            Kind::Distribution => "distribution",
-            Kind::WebsiteContent => "website-content",
-        }
+    pub const fn new(id: &'static str, label: &'static str) -> Kind {
+        Kind { id, label }
     }
 
-    pub fn from_tag_value(v: &str) -> Option<Kind> {
-        [
-            Kind::DocumentsBucket,
-            Kind::WebsiteBucket,
-            Kind::Role,
-            Kind::LogGroup,
-            Kind::Function,
-        ]
-        .into_iter()
-        .find(|k| k.tag_value() == v)
+    pub fn id(self) -> &'static str {
+        self.id
+    }
+
+    /// The value of the `presign-stack:resource` tag.
+    pub fn tag_value(self) -> String {
+        self.id.replace('_', "-")
+    }
+}
+
+impl Serialize for Kind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.id)
     }
 }
 
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Kind::DocumentsBucket => "documents bucket",
-            Kind::WebsiteBucket => "website bucket",
-            Kind::Role => "role",
-            Kind::LogGroup => "log group",
-            Kind::Function => "function",
-            Kind::FunctionUrl => "function URL",
-            Kind::Distribution => "distribution",
-            Kind::WebsiteContent => "website content",
-        })
+        f.write_str(self.label)
     }
 }
 
 /// What AWS reports for one resource that exists.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Live {
     pub tags: BTreeMap<String, String>,
     pub fields: Fields,
+    /// What other resources need of it (its ARN, URL, id).
+    pub known: Known,
+}
+
+/// The stack's CloudFront distribution, as far as other resources need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cdn {
+    pub id: String,
+    pub arn: String,
+    /// `dxxxx.cloudfront.net`
+    pub domain: String,
+}
+
+/// Values that resources need of each other and that AWS chooses: known from what is live,
+/// or once the resource that has them is created. Each resource fills in its own.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Known {
+    pub role_arn: Option<String>,
+    pub function_url: Option<String>,
+    pub cdn: Option<Cdn>,
+    /// Origin access controls by name -> id.
+    pub oac_ids: BTreeMap<String, String>,
+    pub headers_policy_id: Option<String>,
+}
+
+impl Known {
+    /// Add what `other` knows (it wins where both know).
+    pub fn merge(&mut self, other: Known) {
+        let Known {
+            role_arn,
+            function_url,
+            cdn,
+            oac_ids,
+            headers_policy_id,
+        } = other;
+        if role_arn.is_some() {
+            self.role_arn = role_arn;
+        }
+        if function_url.is_some() {
+            self.function_url = function_url;
+        }
+        if cdn.is_some() {
+            self.cdn = cdn;
+        }
+        self.oac_ids.extend(oac_ids);
+        if headers_policy_id.is_some() {
+            self.headers_policy_id = headers_policy_id;
+        }
+    }
 }
 
 /// A JSON value for a tag map.
@@ -409,9 +497,9 @@ mod tests {
 
     #[test]
     fn diff_reports_only_changed_fields_with_old_and_new() {
-        let mut d = Fields::new();
-        d.insert("memory_mb", json!(256));
-        d.insert("timeout_seconds", json!(5));
+        let mut d = Desired::default();
+        d.set("memory_mb", json!(256));
+        d.set("timeout_seconds", json!(5));
         let mut l = Fields::new();
         l.insert("memory_mb", json!(128));
         l.insert("timeout_seconds", json!(5));
@@ -421,8 +509,12 @@ mod tests {
             vec![Change {
                 field: "memory_mb",
                 old: json!(128),
-                new: json!(256)
+                new: json!(256),
+                after: None,
             }]
         );
+        // An unknown value differs, whatever is there.
+        d.unknown("timeout_seconds", Output::Distribution, json!(5));
+        assert_eq!(diff(&d, &l)[1].after, Some(Output::Distribution));
     }
 }

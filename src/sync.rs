@@ -30,8 +30,9 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 
 use crate::errors::{aws_err, code_in};
-use crate::report::Reporter;
-use crate::resources::Ctx;
+use crate::context::Ctx;
+use crate::report::{Progress, Report};
+use crate::state::Kind;
 use crate::spec::{CacheRule, Spec};
 use crate::state::Change;
 
@@ -50,6 +51,9 @@ const PART_SIZE: u64 = 16 * 1024 * 1024;
 pub const META_MD5: &str = "presign-stack-md5";
 /// Files are hashed this many bytes at a time.
 const HASH_BUFFER: usize = 256 * 1024;
+
+/// The website's objects, as a plan and drift name them.
+pub const KIND: Kind = Kind::new("website_content", "website content");
 
 /// The website bucket's tag recording which content rules its objects were written with.
 pub const TAG_CONTENT_RULES: &str = "presign-stack:content-rules";
@@ -149,9 +153,10 @@ impl SyncPlan {
 /// Paths with a component starting with `.` (like `.git` or `.env`) are never published,
 /// except `.well-known`. Links are followed only where they stay inside the folder and reach
 /// no hidden path: any other link is refused, naming it, before anything is written.
-pub async fn local_objects(spec: &Spec, report: Reporter) -> Result<Vec<Object>> {
+pub async fn local_objects(spec: &Spec, report: &Report) -> Result<Vec<Object>> {
     let spec = spec.clone();
-    let mut out = tokio::task::spawn_blocking(move || walk(&spec, report))
+    let report = report.clone();
+    let mut out = tokio::task::spawn_blocking(move || walk(&spec, &report))
         .await
         .context("walking website.source")??;
     // Hashed on blocking threads, as many at once as there are cores.
@@ -198,7 +203,7 @@ fn file_md5(path: &Path) -> Result<String> {
 }
 
 /// The walk: every file to publish, with its size and headers (its MD5 still to compute).
-fn walk(spec: &Spec, report: Reporter) -> Result<Vec<Object>> {
+fn walk(spec: &Spec, report: &Report) -> Result<Vec<Object>> {
     let root = &spec.website.source;
     let real_root = root
         .canonicalize()
@@ -381,7 +386,7 @@ impl CacheRules {
 
 /// Run `website.build`, if any, in the spec's directory, its output on stderr (stdout is kept
 /// for results). A failure stops the command before it changes anything.
-pub async fn run_build(spec: &Spec, report: Reporter) -> Result<()> {
+pub async fn run_build(spec: &Spec, report: &Report) -> Result<()> {
     let Some(cmd) = &spec.website.build else {
         return Ok(());
     };
@@ -391,7 +396,7 @@ pub async fn run_build(spec: &Spec, report: Reporter) -> Result<()> {
         .arg(cmd)
         .current_dir(&spec.dir)
         .stdin(std::process::Stdio::null())
-        .stdout(std::io::stderr())
+        .stdout(report.child_output())
         .status()
         .await
         .with_context(|| format!("running website.build `{cmd}`"))?;
@@ -585,6 +590,7 @@ fn metadata_changes(obj: &Object, meta: &Meta) -> Vec<Change> {
             field: "content_type",
             old: opt(&meta.content_type),
             new: json!(obj.content_type),
+            after: None,
         });
     }
     if meta.cache_control != obj.cache_control {
@@ -592,6 +598,7 @@ fn metadata_changes(obj: &Object, meta: &Meta) -> Vec<Change> {
             field: "cache_control",
             old: opt(&meta.cache_control),
             new: opt(&obj.cache_control),
+            after: None,
         });
     }
     out
@@ -632,7 +639,7 @@ pub fn plan(local: Vec<Object>, remote: &BTreeMap<String, Remote>) -> SyncPlan {
 /// list the bucket, upload what differs and delete what is gone. The runtime config is not
 /// part of it. Used by `up` through its parts, and on its own by the sync benchmark.
 pub async fn sync_website(ctx: &Ctx) -> Result<SyncPlan> {
-    let local = local_objects(&ctx.spec, ctx.report).await?;
+    let local = local_objects(&ctx.spec, &ctx.report).await?;
     let mut remote = remote_objects(ctx).await?.with_context(|| {
         format!(
             "website bucket {} does not exist; `up` creates it",
@@ -655,25 +662,29 @@ fn written_last(ctx: &Ctx, key: &str) -> bool {
 
 /// Upload and delete as planned: assets, then pages and the runtime config, then deletes.
 pub async fn execute(ctx: &Ctx, plan: &SyncPlan) -> Result<()> {
-    let total_bytes = plan.upload.iter().map(|(o, _)| o.size).sum();
-    let progress = crate::report::Progress::start(
-        ctx.report,
-        "Uploading",
-        "website".to_string(),
-        Some((plan.upload.len() as u64, total_bytes)),
-    );
+    upload_all(ctx, &plan.upload.iter().map(|(o, _)| o).collect::<Vec<_>>()).await?;
+    delete_keys(ctx, &plan.delete).await
+}
+
+/// Upload `objects`, every asset before the first page or runtime config, so that a visitor
+/// never gets a page whose assets are not there yet, and a failed asset leaves the old page.
+pub async fn upload_all(ctx: &Ctx, objects: &[&Object]) -> Result<()> {
+    if objects.is_empty() {
+        return Ok(());
+    }
+    let total_bytes = objects.iter().map(|o| o.size).sum();
+    let progress = ctx
+        .report
+        .progress("Uploading", "website", Some((objects.len() as u64, total_bytes)));
     let slots = tokio::sync::Semaphore::new(PARALLEL_UPLOADS);
-    type Batch<'a> = Vec<&'a (Object, Why)>;
-    let (last, first): (Batch, Batch) = plan
-        .upload
-        .iter()
-        .partition(|(o, _)| written_last(ctx, &o.key));
+    let (last, first): (Vec<&Object>, Vec<&Object>) =
+        objects.iter().partition(|o| written_last(ctx, &o.key));
     for batch in [first, last] {
         futures::stream::iter(batch.into_iter().map(Ok))
-            .try_for_each_concurrent(PARALLEL_UPLOADS, |(obj, _)| {
-                let (slots, progress) = (&slots, &progress);
+            .try_for_each_concurrent(PARALLEL_UPLOADS, |obj| {
+                let (slots, progress) = (&slots, progress.as_ref());
                 async move {
-                    crate::interrupt::check(&format!("uploading {}", obj.key))?;
+                    ctx.cancel.check(&format!("uploading {}", obj.key))?;
                     upload(ctx, obj, slots, progress).await?;
                     progress.add(1, 0);
                     ctx.report.detail(format!("uploaded {}", obj.key));
@@ -683,7 +694,7 @@ pub async fn execute(ctx: &Ctx, plan: &SyncPlan) -> Result<()> {
             .await?;
     }
     progress.finish();
-    delete_keys(ctx, &plan.delete).await
+    Ok(())
 }
 
 /// One object: a single PUT streamed from disk, or a multipart upload for a large file.
@@ -691,7 +702,7 @@ async fn upload(
     ctx: &Ctx,
     obj: &Object,
     slots: &tokio::sync::Semaphore,
-    progress: &crate::report::Progress,
+    progress: &dyn Progress,
 ) -> Result<()> {
     let s3 = &ctx.aws.s3;
     let bucket = &ctx.spec.website.bucket;
@@ -745,7 +756,7 @@ async fn upload_parts(
     obj: &Object,
     path: &Path,
     slots: &tokio::sync::Semaphore,
-    progress: &crate::report::Progress,
+    progress: &dyn Progress,
 ) -> Result<()> {
     use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
     let s3 = &ctx.aws.s3;
@@ -772,7 +783,7 @@ async fn upload_parts(
         .map(|i| {
             let upload_id = &upload_id;
             async move {
-                crate::interrupt::check(&format!("uploading {key}"))?;
+                ctx.cancel.check(&format!("uploading {key}"))?;
                 let offset = i * size;
                 let length = size.min(obj.size - offset);
                 let body = ByteStream::read_from()
@@ -841,25 +852,54 @@ async fn upload_parts(
     completed
 }
 
-/// Delete `keys` (DeleteObjects of up to 1,000), [`PARALLEL_DELETES`] batches at a time.
-async fn delete_keys(ctx: &Ctx, keys: &[String]) -> Result<()> {
+/// Delete `keys` (DeleteObjects of up to 1,000), [`PARALLEL_DELETES`] batches at a time,
+/// saying which.
+pub async fn delete_keys(ctx: &Ctx, keys: &[String]) -> Result<()> {
+    if keys.is_empty() {
+        return Ok(());
+    }
     let bucket = &ctx.spec.website.bucket;
+    ctx.report.status(
+        "Deleting",
+        format!(
+            "{} from website bucket {bucket} (no longer in website.source)",
+            named_objects(keys)
+        ),
+    );
     futures::stream::iter(keys.chunks(1000).map(Ok))
         .try_for_each_concurrent(PARALLEL_DELETES, |chunk| async move {
-            crate::interrupt::check("deleting stale website objects")?;
+            ctx.cancel.check("deleting stale website objects")?;
             let ids = chunk
                 .iter()
                 .map(|k| ObjectIdentifier::builder().key(k).build())
                 .collect::<Result<Vec<_>, _>>()?;
-            crate::resources::bucket::delete_batch(
+            crate::objects::delete_batch(
                 ctx,
                 bucket,
                 ids,
                 &format!("deleting stale objects from website bucket {bucket}"),
             )
-            .await
+            .await?;
+            for key in chunk {
+                ctx.report.detail(format!("deleted {key}"));
+            }
+            anyhow::Ok(())
         })
         .await
+}
+
+/// "2 objects: a.txt, b/c.txt", at most five named.
+fn named_objects(keys: &[String]) -> String {
+    const NAMED: usize = 5;
+    let mut names = keys.iter().take(NAMED).cloned().collect::<Vec<_>>().join(", ");
+    if keys.len() > NAMED {
+        names.push_str(&format!(" and {} more", keys.len() - NAMED));
+    }
+    format!(
+        "{} object{}: {names}",
+        keys.len(),
+        if keys.len() == 1 { "" } else { "s" }
+    )
 }
 
 #[cfg(test)]
@@ -990,6 +1030,7 @@ mod tests {
                         field: "cache_control",
                         old: json!("no-cache"),
                         new: json!("max-age=60"),
+                        after: None,
                     }])
                 ),
                 ("b.js", &Why::Changed),
@@ -999,6 +1040,7 @@ mod tests {
                         field: "content_type",
                         old: json!("application/octet-stream"),
                         new: json!("image/png"),
+                        after: None,
                     }])
                 ),
                 ("new.html", &Why::New),

@@ -9,13 +9,17 @@ use aws_sdk_lambda::operation::update_function_configuration::UpdateFunctionConf
 use aws_sdk_lambda::types::{LastUpdateStatus, State};
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use aws_smithy_types::error::ErrorMetadata;
+use std::sync::Arc;
+
 use presign_stack::aws::{Aws, RequestLog};
 use presign_stack::bundle::{zip_bootstrap, Bundle, Code};
-use presign_stack::report::{Reporter, Verbosity};
+use presign_stack::cancel::Cancel;
+use presign_stack::context::Ctx;
+use presign_stack::report::Report;
 use presign_stack::resources::bucket::{self, Which};
-use presign_stack::resources::{function, Ctx};
+use presign_stack::resources::{function::Function, Resource};
 use presign_stack::retry::Timing;
-use presign_stack::state::Change;
+use presign_stack::state::{Change, Known, Live};
 use serde_json::json;
 
 const ROLE_NOT_ASSUMABLE: &str = "The role defined for the function cannot be assumed by Lambda.";
@@ -38,7 +42,7 @@ fn ctx(s3: &[&Rule], iam: &[&Rule], lambda: &[&Rule]) -> (Ctx, tempfile::TempDir
         .unwrap()
         .resolve("123456789012", "eu-west-1");
     let aws = Aws {
-        s3: mock_client!(aws_sdk_s3, RuleMode::Sequential, s3),
+        s3: mock_client!(aws_sdk_s3, RuleMode::MatchAny, s3),
         iam: mock_client!(aws_sdk_iam, RuleMode::Sequential, iam),
         lambda: mock_client!(aws_sdk_lambda, RuleMode::Sequential, lambda),
         sts: aws_sdk_sts::Client::from_conf(
@@ -85,14 +89,18 @@ fn ctx(s3: &[&Rule], iam: &[&Rule], lambda: &[&Rule]) -> (Ctx, tempfile::TempDir
     };
     let ctx = Ctx {
         aws,
-        spec,
+        spec: Arc::new(spec),
         account: "123456789012".into(),
         region: "eu-west-1".into(),
         timing: Timing::fast(),
-        cdn: None,
-        report: Reporter {
-            verbosity: Verbosity::Quiet,
+        report: Report::silent(),
+        cancel: Cancel::default(),
+        discovery: Arc::default(),
+        known: Known {
+            role_arn: Some(ROLE_ARN.to_string()),
+            ..Known::default()
         },
+        code: Some(Arc::new(bundle())),
     };
     (ctx, dir)
 }
@@ -138,7 +146,7 @@ async fn mocked_iam_propagation_create_function_retries_until_the_role_is_assuma
         .output(|| config(State::Active, LastUpdateStatus::Successful))
         .build();
     let (ctx, _dir) = ctx(&[], &[], &[&create, &wait]);
-    function::apply(&ctx, true, &[], ROLE_ARN, &bundle())
+    Function.apply(&ctx, None, &[])
         .await
         .expect("created once the role propagated");
     assert_eq!(create.num_calls(), 3, "two refusals, then the create");
@@ -156,7 +164,7 @@ async fn mocked_iam_propagation_other_errors_are_not_retried() {
         )
     });
     let (ctx, _dir) = ctx(&[], &[], &[&create]);
-    let err = function::apply(&ctx, true, &[], ROLE_ARN, &bundle())
+    let err = Function.apply(&ctx, None, &[])
         .await
         .unwrap_err();
     assert_eq!(create.num_calls(), 1);
@@ -183,7 +191,7 @@ async fn mocked_iam_propagation_gives_up_at_the_deadline_with_aws_message() {
         .repeatedly()
         .build();
     let (ctx, _dir) = ctx(&[], &[], &[&create]);
-    let err = function::apply(&ctx, true, &[], ROLE_ARN, &bundle())
+    let err = Function.apply(&ctx, None, &[])
         .await
         .unwrap_err();
     assert!(create.num_calls() > 2, "retried: {}", create.num_calls());
@@ -204,7 +212,7 @@ async fn mocked_lambda_state_failed_stops_with_the_reason() {
             .build()
     });
     let (ctx, _dir) = ctx(&[], &[], &[&create, &wait]);
-    let err = function::apply(&ctx, true, &[], ROLE_ARN, &bundle())
+    let err = Function.apply(&ctx, None, &[])
         .await
         .unwrap_err();
     let msg = format!("{err:#}");
@@ -249,14 +257,16 @@ async fn mocked_lambda_update_waits_for_successful_before_the_code_update() {
             field: "memory_mb",
             old: json!(128),
             new: json!(256),
+            after: None,
         },
         Change {
             field: "code_sha256",
             old: json!("a"),
             new: json!("b"),
+            after: None,
         },
     ];
-    function::apply(&ctx, false, &changes, ROLE_ARN, &bundle())
+    Function.apply(&ctx, Some(&Live::default()), &changes)
         .await
         .unwrap();
     assert_eq!(update_config.num_calls(), 1);
@@ -284,8 +294,9 @@ async fn mocked_lambda_update_failure_reports_the_last_update_reason() {
         field: "timeout_seconds",
         old: json!(5),
         new: json!(9),
+        after: None,
     }];
-    let err = function::apply(&ctx, false, &changes, ROLE_ARN, &bundle())
+    let err = Function.apply(&ctx, Some(&Live::default()), &changes)
         .await
         .unwrap_err();
     assert!(format!("{err:#}").contains("EniLimitExceeded"), "{err:#}");
@@ -311,9 +322,11 @@ async fn mocked_account_level_block_public_access_is_explained() {
     let changes = [Change {
         field: "policy",
         old: json!(null),
-        new: want["policy"].clone(),
+        new: want.fields["policy"].clone(),
+        after: None,
     }];
-    let err = bucket::apply(&ctx, Which::Website, false, &changes)
+    let err = bucket::WEBSITE
+        .apply(&ctx, Some(&Live::default()), &changes)
         .await
         .unwrap_err();
     let msg = format!("{err:#}");
@@ -353,9 +366,11 @@ async fn mocked_new_bucket_no_such_bucket_is_retried_after_create() {
     let changes = [Change {
         field: "tags",
         old: json!(null),
-        new: want["tags"].clone(),
+        new: want.fields["tags"].clone(),
+        after: None,
     }];
-    bucket::apply(&ctx, Which::Documents, true, &changes)
+    bucket::DOCUMENTS
+        .apply(&ctx, None, &changes)
         .await
         .unwrap();
     assert_eq!(tagging.num_calls(), 3);
@@ -406,7 +421,7 @@ async fn mocked_delete_objects_failure_mid_empty_leaves_the_tls_only_statement()
     });
     let (ctx, _dir) = ctx(&[&put_policy, &list, &delete], &[], &[]);
     let bucket = ctx.spec.documents.bucket.clone();
-    let err = bucket::empty_and_delete(&ctx, Which::Documents, &bucket)
+    let err = presign_stack::emptying::empty_and_delete(&ctx, Which::Documents, &bucket)
         .await
         .unwrap_err();
     assert!(format!("{err:#}").contains("InternalError"), "{err:#}");

@@ -17,7 +17,7 @@ use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::report::Reporter;
+use crate::report::Report;
 
 pub type Body = BoxBody<Bytes, std::io::Error>;
 
@@ -118,7 +118,7 @@ pub async fn serve<S: Service>(
     listener: TcpListener,
     name: &'static str,
     service: Arc<S>,
-    report: Reporter,
+    report: Report,
     mut stop: watch::Receiver<bool>,
 ) {
     let graceful = GracefulShutdown::new();
@@ -135,9 +135,10 @@ pub async fn serve<S: Service>(
                     }
                 };
                 let service = service.clone();
+                let report = report.clone();
                 let handler = hyper::service::service_fn(move |req| {
-                    let service = service.clone();
-                    async move { Ok::<_, Infallible>(logged(name, &*service, req, report).await) }
+                    let (service, report) = (service.clone(), report.clone());
+                    async move { Ok::<_, Infallible>(logged(name, &*service, req, &report).await) }
                 });
                 let conn = hyper::server::conn::http1::Builder::new()
                     .timer(TokioTimer::new())
@@ -161,7 +162,7 @@ async fn logged<S: Service>(
     name: &str,
     service: &S,
     req: Request<Incoming>,
-    report: Reporter,
+    report: &Report,
 ) -> Response<Body> {
     let started = Instant::now();
     let method = req.method().clone();

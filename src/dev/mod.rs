@@ -27,7 +27,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::report::Reporter;
+use crate::report::Report;
 use crate::spec::{Spec, UrlAuth};
 use crate::sync;
 
@@ -70,19 +70,19 @@ pub struct Running {
     stop: watch::Sender<bool>,
     servers: Vec<JoinHandle<()>>,
     signals: Signals,
-    report: Reporter,
+    report: Report,
 }
 
 /// Binds everything and starts serving. Nothing is printed on stdout; status lines go to
 /// stderr through `report`.
-pub async fn start(spec: Spec, options: &Options, report: Reporter) -> Result<Running> {
+pub async fn start(spec: Spec, options: &Options, report: Report) -> Result<Running> {
     let region = options
         .region
         .clone()
         .or_else(|| spec.region.clone())
         .unwrap_or_else(|| DEFAULT_REGION.to_string());
     let spec = spec.resolve(LOCAL_ACCOUNT, &region);
-    crate::sync::run_build(&spec, report).await?;
+    crate::sync::run_build(&spec, &report).await?;
     let data_dir = shown(&data_dir(&spec, options)?);
     let credentials = local_credentials(&data_dir)?;
     // Installed before anything is printed, so a stop asked for right after the URL appears
@@ -229,14 +229,14 @@ pub async fn start(spec: Spec, options: &Options, report: Reporter) -> Result<Ru
             site_listener,
             "website",
             Arc::new(page),
-            report,
+            report.clone(),
             stopped.clone(),
         )),
         tokio::spawn(http::serve(
             store_listener,
             "documents",
             Arc::new(store),
-            report,
+            report.clone(),
             stopped.clone(),
         )),
     ];
@@ -245,7 +245,7 @@ pub async fn start(spec: Spec, options: &Options, report: Reporter) -> Result<Ru
             listener,
             "presigner",
             Arc::new(function_url),
-            report,
+            report.clone(),
             stopped,
         )));
     }

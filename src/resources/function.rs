@@ -4,22 +4,123 @@
 //! the function is Active and its last update Successful before the next one.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::Instant;
 
 use anyhow::{Context, Result};
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{
     Architecture, Environment, FunctionCode, LastUpdateStatus, Runtime, State,
 };
-use serde_json::json;
+use futures::FutureExt;
+use serde_json::{json, Value};
 
-use super::Ctx;
+use super::{log_group, role, Actions, Need, Orphans, Resource, Step};
 use crate::bundle::{parse_tag, Code, TAG_CODE};
+use crate::context::Ctx;
 use crate::errors::{aws_err, code_in, status_is};
-use crate::retry::{retry, when_code_and_message};
+use crate::retry::{poll, retry, when, Poll};
 use crate::spec::Spec;
-use crate::state::Kind;
-use crate::state::{extra_tag_keys, tags_value, Change, Fields, Live};
+use crate::state::{extra_tag_keys, tags_value, Change, Desired, Fields, Kind, Known, Live};
+
+pub const KIND: Kind = Kind::new("function", "function");
+
+pub struct Function;
+
+/// The `state` field of a function that works (Active, Inactive or still updating).
+const READY: &str = "ready";
+
+impl Resource for Function {
+    fn kind(&self) -> Kind {
+        KIND
+    }
+
+    fn name(&self, spec: &Spec) -> String {
+        spec.presigner.function_name.clone()
+    }
+
+    fn needs(&self, _spec: &Spec) -> Vec<Need> {
+        // The log group first, so that Lambda never makes it without a retention.
+        vec![Need::Uses(role::KIND), Need::Uses(log_group::KIND)]
+    }
+
+    fn actions(&self) -> Actions {
+        Actions {
+            read: &["lambda:GetFunction", "lambda:ListTags"],
+            create: &[
+                "lambda:CreateFunction",
+                "lambda:TagResource",
+                "lambda:GetFunctionConfiguration",
+                "lambda:PutFunctionConcurrency",
+                "iam:PassRole",
+            ],
+            update: &[
+                "lambda:UpdateFunctionConfiguration",
+                "lambda:UpdateFunctionCode",
+                "lambda:GetFunctionConfiguration",
+                "lambda:TagResource",
+                "lambda:UntagResource",
+                "lambda:PutFunctionConcurrency",
+                "lambda:DeleteFunctionConcurrency",
+                "iam:PassRole",
+            ],
+            delete: &["lambda:DeleteFunction"],
+        }
+    }
+
+    fn desired(&self, ctx: &Ctx, live: Option<&Live>) -> Desired {
+        desired(ctx, live)
+    }
+
+    fn read<'a>(&'a self, ctx: &'a Ctx, name: &'a str) -> Step<'a, Option<Live>> {
+        read(ctx, name).boxed()
+    }
+
+    fn apply<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        live: Option<&'a Live>,
+        changes: &'a [Change],
+    ) -> Step<'a, Known> {
+        async move {
+            apply(ctx, live.is_none(), changes).await?;
+            Ok(Known::default())
+        }
+        .boxed()
+    }
+
+    fn delete<'a>(&'a self, ctx: &'a Ctx, name: &'a str, _: &'a Live) -> Step<'a, usize> {
+        async move {
+            match ctx.aws.lambda.delete_function().function_name(name).send().await {
+                Ok(_) => Ok(0),
+                Err(e) if code_in(&e, &["ResourceNotFoundException"]) => Ok(0),
+                Err(e) => Err(aws_err(format!("deleting function {name}"), e)),
+            }
+        }
+        .boxed()
+    }
+
+    fn holds(&self, ctx: &Ctx, live: &Live) -> Vec<(Kind, String)> {
+        let ours = ctx.known.role_arn.clone().unwrap_or_else(|| ctx.role_arn());
+        if live.fields.get("role").and_then(Value::as_str) == Some(ours.as_str()) {
+            vec![(
+                role::KIND,
+                format!(
+                    "role {} is the role of function {}, which is left in place",
+                    ctx.spec.presigner.role_name, ctx.spec.presigner.function_name
+                ),
+            )]
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn orphans(&self) -> Orphans {
+        Orphans::Tagged("lambda:function")
+    }
+
+    fn down_label(&self, name: &str) -> String {
+        format!("function {name} with its URL and permissions")
+    }
+}
 
 /// The environment variables the presigner reads, named by the presigner crate itself. The
 /// deployed function gets these; `dev` adds its region and local store endpoint to them.
@@ -79,6 +180,9 @@ pub fn needs_build(live: Option<&Live>, code: &Code) -> bool {
     if code.bundle.is_some() {
         return false;
     }
+    if live.is_some_and(|l| l.fields.get("state").is_some_and(|s| s != READY)) {
+        return true;
+    }
     let live_sha = live
         .and_then(|l| l.fields.get("code_sha256"))
         .and_then(|v| v.as_str());
@@ -88,10 +192,13 @@ pub fn needs_build(live: Option<&Live>, code: &Code) -> bool {
 /// The wanted fields. `code_digest` names what the code is made from; `code_sha256` is the
 /// bundle's when it was built or read, else the one recorded with a matching digest, else
 /// left out (known only after a build, which `plan` and `drift` never make).
-pub fn desired(ctx: &Ctx, role_arn: &str, code: &Code, live: Option<&Live>) -> Fields {
+fn desired(ctx: &Ctx, live: Option<&Live>) -> Desired {
     let p = &ctx.spec.presigner;
+    let role_arn = ctx.known.role_arn.clone().unwrap_or_else(|| ctx.role_arn());
+    let code = ctx.code.as_deref();
     let mut f = Fields::new();
-    f.insert("tags", tags_value(&ctx.tags(Kind::Function)));
+    f.insert("tags", tags_value(&ctx.tags(KIND)));
+    f.insert("state", json!(READY));
     f.insert("runtime", json!("provided.al2023"));
     f.insert("handler", json!("bootstrap"));
     f.insert("architecture", json!(p.architecture.as_aws()));
@@ -100,21 +207,25 @@ pub fn desired(ctx: &Ctx, role_arn: &str, code: &Code, live: Option<&Live>) -> F
     f.insert("reserved_concurrency", json!(p.reserved_concurrency));
     f.insert("environment", json!(environment(&ctx.spec)));
     f.insert("role", json!(role_arn));
-    f.insert("code_digest", json!(code.digest));
-    let sha = match (&code.bundle, recorded(live)) {
-        (Some(b), _) => Some(b.sha256_base64.as_str()),
-        (None, Some((digest, sha))) if digest == code.digest => Some(sha),
-        _ => None,
-    };
-    if let Some(sha) = sha {
-        f.insert("code_sha256", json!(sha));
+    if let Some(code) = code {
+        f.insert("code_digest", json!(code.digest));
+        let sha = match (&code.bundle, recorded(live)) {
+            (Some(b), _) => Some(b.sha256_base64.as_str()),
+            (None, Some((digest, sha))) if digest == code.digest => Some(sha),
+            _ => None,
+        };
+        if let Some(sha) = sha {
+            f.insert("code_sha256", json!(sha));
+        }
     }
-    f
+    Desired {
+        fields: f,
+        after: BTreeMap::new(),
+    }
 }
 
 /// The live function; `None` when it does not exist.
-pub async fn read(ctx: &Ctx) -> Result<Option<Live>> {
-    let name = &ctx.spec.presigner.function_name;
+async fn read(ctx: &Ctx, name: &str) -> Result<Option<Live>> {
     let out = match ctx
         .aws
         .lambda
@@ -162,6 +273,15 @@ pub async fn read(ctx: &Ctx) -> Result<Option<Live>> {
         f.insert("environment", json!(env));
         f.insert("role", json!(c.role()));
         f.insert("code_sha256", json!(c.code_sha256()));
+        f.insert(
+            "state",
+            json!(state_of(
+                c.state(),
+                c.state_reason(),
+                c.last_update_status(),
+                c.last_update_status_reason()
+            )),
+        );
     }
     f.insert(
         "reserved_concurrency",
@@ -169,7 +289,34 @@ pub async fn read(ctx: &Ctx) -> Result<Option<Live>> {
             .concurrency()
             .and_then(|c| c.reserved_concurrent_executions())),
     );
-    Ok(Some(Live { tags, fields: f }))
+    Ok(Some(Live {
+        tags,
+        fields: f,
+        known: Known::default(),
+    }))
+}
+
+/// A function that works is [`READY`]: Active, Inactive (idle for a while; the next call
+/// wakes it) or still updating. Otherwise what failed, with AWS's reason.
+fn state_of(
+    state: Option<&State>,
+    reason: Option<&str>,
+    update: Option<&LastUpdateStatus>,
+    update_reason: Option<&str>,
+) -> String {
+    if state == Some(&State::Failed) {
+        format!(
+            "failed to become active: {}",
+            reason.unwrap_or("no reason given")
+        )
+    } else if update == Some(&LastUpdateStatus::Failed) {
+        format!(
+            "failed its last update: {}",
+            update_reason.unwrap_or("no reason given")
+        )
+    } else {
+        READY.to_string()
+    }
 }
 
 /// The function's tags from ListTags; refused, an error naming the permission to add (never
@@ -200,14 +347,6 @@ async fn list_tags(ctx: &Ctx, name: &str) -> Result<BTreeMap<String, String>> {
     }
 }
 
-/// An update refused because another is still in progress (409), or a role that Lambda cannot
-/// assume yet: both pass with time.
-fn in_progress<E: aws_smithy_types::error::metadata::ProvideErrorMetadata, R>(
-    e: &aws_smithy_runtime_api::client::result::SdkError<E, R>,
-) -> bool {
-    code_in(e, &["ResourceConflictException"])
-}
-
 const CONFIG_FIELDS: &[&str] = &[
     "runtime",
     "handler",
@@ -217,183 +356,233 @@ const CONFIG_FIELDS: &[&str] = &[
     "role",
 ];
 
+/// The environment variables as Lambda takes them.
+fn lambda_environment(spec: &Spec) -> Environment {
+    Environment::builder()
+        .set_variables(Some(environment(spec).into_iter().collect()))
+        .build()
+}
+
 /// Create the function or apply the changed fields, waiting for it to settle after each step.
-pub async fn apply(
-    ctx: &Ctx,
-    created: bool,
-    changes: &[Change],
-    role_arn: &str,
-    code: &Code,
-) -> Result<()> {
-    let lambda = &ctx.aws.lambda;
-    let p = &ctx.spec.presigner;
-    let name = &p.function_name;
-    let label = format!("function {name}");
-    let env = Environment::builder()
-        .set_variables(Some(
-            environment(&ctx.spec)
-                .into_iter()
-                .collect::<HashMap<_, _>>(),
-        ))
-        .build();
+async fn apply(ctx: &Ctx, created: bool, changes: &[Change]) -> Result<()> {
+    let code = ctx
+        .code
+        .as_deref()
+        .context("internal: the presigner's code was not identified")?;
     let changed = |field: &str| changes.iter().any(|c| c.field == field);
-    let upload = created || changed("code_sha256") || changed("architecture");
+    // A function that failed gets its code again: AWS then tries anew, and says why if not.
+    let upload =
+        created || changed("code_sha256") || changed("architecture") || changed("state");
     let bundle = match (&code.bundle, upload) {
         (Some(b), _) => Some(b),
         (None, false) => None,
         (None, true) => anyhow::bail!("internal: the presigner's code was not built"),
     };
-    if created {
-        let mut tags: HashMap<String, String> = ctx.tags(Kind::Function).into_iter().collect();
-        if let Some(tag) = code.tag() {
-            tags.insert(TAG_CODE.to_string(), tag);
+    let concurrency = changed("reserved_concurrency");
+    match (created, bundle) {
+        (true, Some(bundle)) => {
+            // Reserving concurrency needs no settled function: it goes beside the wait.
+            let (made, reserved) = tokio::join!(create(ctx, code, bundle), async {
+                match concurrency {
+                    true => set_concurrency(ctx, true).await,
+                    false => Ok(()),
+                }
+            });
+            made.and(reserved)
         }
-        let bundle = bundle.context("internal: no bundle to create the function with")?;
-        // A role created moments ago is not yet assumable by Lambda: retry on exactly that.
-        let created_now = retry(
-            ctx.timing.iam_propagation,
-            when_code_and_message("InvalidParameterValueException", "cannot be assumed"),
-            || {
-                lambda
-                    .create_function()
-                    .function_name(name)
-                    .description(format!(
-                        "presign-stack {} ({}): issues presigned S3 URLs",
-                        ctx.spec.name, ctx.spec.env
-                    ))
-                    .runtime(Runtime::Providedal2023)
-                    .handler("bootstrap")
-                    .role(role_arn)
-                    .architectures(architecture(ctx))
-                    .memory_size(p.memory_mb as i32)
-                    .timeout(p.timeout_seconds as i32)
-                    .environment(env.clone())
-                    .set_tags(Some(tags.clone()))
-                    .code(
-                        FunctionCode::builder()
-                            .zip_file(Blob::new(bundle.zip.clone()))
-                            .build(),
-                    )
-                    .send()
-            },
-        )
-        .await;
-        match created_now {
-            Ok(_) => {}
-            // Sent again after a lost answer: the function is there, ours by the tags it was
-            // created with, with this very code and configuration.
-            Err(e) if code_in(&e, &["ResourceConflictException"]) => match read(ctx).await? {
-                Some(live) if super::owner(&ctx.spec, &live.tags) == super::Owner::ThisStack => {}
-                _ => return Err(aws_err(format!("creating {label}"), e)),
-            },
-            Err(e) => return Err(aws_err(format!("creating {label}"), e)),
+        (true, None) => anyhow::bail!("internal: no bundle to create the function with"),
+        (false, bundle) => {
+            update(ctx, code, bundle, changes).await?;
+            if concurrency {
+                set_concurrency(ctx, false).await?;
+            }
+            Ok(())
         }
-        wait_ready(ctx).await?;
-    } else {
-        // Another update may still be running (an interrupted run, a console edit, another
-        // `up`): wait for it before the first change, and retry a 409 until the deadline.
-        if !changes.is_empty() {
-            wait_ready(ctx).await?;
-        }
-        if CONFIG_FIELDS.iter().any(|f| changed(f)) {
-            let not_assumable =
-                when_code_and_message("InvalidParameterValueException", "cannot be assumed");
-            retry(
-                ctx.timing.iam_propagation,
-                |e| not_assumable(e) || in_progress(e),
-                || {
-                    lambda
-                        .update_function_configuration()
-                        .function_name(name)
-                        .runtime(Runtime::Providedal2023)
-                        .handler("bootstrap")
-                        .role(role_arn)
-                        .memory_size(p.memory_mb as i32)
-                        .timeout(p.timeout_seconds as i32)
-                        .environment(env.clone())
-                        .send()
-                },
-            )
-            .await
-            .map_err(|e| aws_err(format!("updating the configuration of {label}"), e))?;
-            wait_ready(ctx).await?;
-        }
-        if let (true, Some(bundle)) = (upload, bundle) {
-            retry(ctx.timing.function_ready, in_progress, || {
-                lambda
-                    .update_function_code()
-                    .function_name(name)
+    }
+}
+
+/// CreateFunction, retried while a role created moments ago is not assumable yet; then the
+/// wait until it is active, unless the answer says it is already.
+async fn create(ctx: &Ctx, code: &Code, bundle: &crate::bundle::Bundle) -> Result<()> {
+    let lambda = &ctx.aws.lambda;
+    let p = &ctx.spec.presigner;
+    let name = &p.function_name;
+    let role_arn = ctx.known.role_arn.clone().unwrap_or_else(|| ctx.role_arn());
+    let mut tags: HashMap<String, String> = ctx.tags(KIND).into_iter().collect();
+    if let Some(tag) = code.tag() {
+        tags.insert(TAG_CODE.to_string(), tag);
+    }
+    let env = lambda_environment(&ctx.spec);
+    let created = retry(ctx.timing.iam_propagation, when::role_not_assumable_yet, || {
+        lambda
+            .create_function()
+            .function_name(name)
+            .description(format!(
+                "presign-stack {} ({}): issues presigned S3 URLs",
+                ctx.spec.name, ctx.spec.env
+            ))
+            .runtime(Runtime::Providedal2023)
+            .handler("bootstrap")
+            .role(&role_arn)
+            .architectures(architecture(ctx))
+            .memory_size(p.memory_mb as i32)
+            .timeout(p.timeout_seconds as i32)
+            .environment(env.clone())
+            .set_tags(Some(tags.clone()))
+            .code(
+                FunctionCode::builder()
                     .zip_file(Blob::new(bundle.zip.clone()))
-                    .architectures(architecture(ctx))
-                    .send()
-            })
-            .await
-            .map_err(|e| aws_err(format!("updating the code of {label}"), e))?;
-            wait_ready(ctx).await?;
+                    .build(),
+            )
+            .send()
+    })
+    .await;
+    match created {
+        Ok(out) => {
+            let ready = matches!(out.state(), Some(State::Active))
+                && matches!(
+                    out.last_update_status(),
+                    None | Some(LastUpdateStatus::Successful)
+                );
+            if ready {
+                return Ok(());
+            }
         }
-        // The code tag follows the code: after an upload, or to record the digest of code
-        // that was already deployed (a function made before the tag existed).
-        if let (true, Some(tag)) = (upload || changed("code_digest"), code.tag()) {
-            let arn = ctx.function_arn();
-            retry(ctx.timing.function_ready, in_progress, || {
-                lambda
-                    .tag_resource()
-                    .resource(&arn)
-                    .tags(TAG_CODE, &tag)
-                    .send()
-            })
-            .await
-            .map_err(|e| aws_err(format!("recording the code digest of {label}"), e))?;
-        }
-        if let Some(change) = changes.iter().find(|c| c.field == "tags") {
-            let arn = ctx.function_arn();
-            let want = ctx.tags(Kind::Function);
+        // Sent again after a lost answer, or made by another run at once: the function is
+        // there, ours by the tags it was created with.
+        Err(e) if code_in(&e, &["ResourceConflictException"]) => match read(ctx, name).await? {
+            Some(live) if super::owner(&ctx.spec, &live.tags) == super::Owner::ThisStack => {}
+            _ => return Err(aws_err(format!("creating function {name}"), e)),
+        },
+        Err(e) => return Err(aws_err(format!("creating function {name}"), e)),
+    }
+    wait_ready(ctx).await
+}
+
+/// The changed configuration, code and tags of an existing function, each step after the
+/// function has settled from the one before.
+async fn update(
+    ctx: &Ctx,
+    code: &Code,
+    bundle: Option<&crate::bundle::Bundle>,
+    changes: &[Change],
+) -> Result<()> {
+    let lambda = &ctx.aws.lambda;
+    let p = &ctx.spec.presigner;
+    let name = &p.function_name;
+    let label = format!("function {name}");
+    let changed = |field: &str| changes.iter().any(|c| c.field == field);
+    // Another update may still be running (an interrupted run, a console edit, another
+    // `up`): wait for it before the first change, and retry a 409 until the deadline.
+    if changes.is_empty() {
+        return Ok(());
+    }
+    wait_ready(ctx).await?;
+    if CONFIG_FIELDS.iter().any(|f| changed(f)) {
+        let role_arn = ctx.known.role_arn.clone().unwrap_or_else(|| ctx.role_arn());
+        let env = lambda_environment(&ctx.spec);
+        retry(ctx.timing.iam_propagation, when::function_settling, || {
+            lambda
+                .update_function_configuration()
+                .function_name(name)
+                .runtime(Runtime::Providedal2023)
+                .handler("bootstrap")
+                .role(&role_arn)
+                .memory_size(p.memory_mb as i32)
+                .timeout(p.timeout_seconds as i32)
+                .environment(env.clone())
+                .send()
+        })
+        .await
+        .map_err(|e| aws_err(format!("updating the configuration of {label}"), e))?;
+        wait_ready(ctx).await?;
+    }
+    if let Some(bundle) = bundle {
+        retry(ctx.timing.function_ready, when::update_in_progress, || {
+            lambda
+                .update_function_code()
+                .function_name(name)
+                .zip_file(Blob::new(bundle.zip.clone()))
+                .architectures(architecture(ctx))
+                .send()
+        })
+        .await
+        .map_err(|e| aws_err(format!("updating the code of {label}"), e))?;
+        wait_ready(ctx).await?;
+    }
+    // The code tag follows the code: after an upload, or to record the digest of code that
+    // was already deployed (a function made before the tag existed).
+    if let (true, Some(tag)) = (bundle.is_some() || changed("code_digest"), code.tag()) {
+        let arn = ctx.function_arn();
+        retry(ctx.timing.function_ready, when::update_in_progress, || {
             lambda
                 .tag_resource()
                 .resource(&arn)
-                .set_tags(Some(want.clone().into_iter().collect()))
+                .tags(TAG_CODE, &tag)
                 .send()
-                .await
-                .map_err(|e| aws_err(format!("tagging {label}"), e))?;
-            let extra = extra_tag_keys(&change.old, &want);
-            if !extra.is_empty() {
-                lambda
-                    .untag_resource()
-                    .resource(&arn)
-                    .set_tag_keys(Some(extra))
-                    .send()
-                    .await
-                    .map_err(|e| aws_err(format!("untagging {label}"), e))?;
-            }
-        }
+        })
+        .await
+        .map_err(|e| aws_err(format!("recording the code digest of {label}"), e))?;
     }
-    if changed("reserved_concurrency") {
-        match p.reserved_concurrency {
-            Some(n) => {
-                retry(ctx.timing.function_ready, in_progress, || {
-                    lambda
-                        .put_function_concurrency()
-                        .function_name(name)
-                        .reserved_concurrent_executions(n as i32)
-                        .send()
-                })
-                .await
-                .map_err(|e| aws_err(format!("setting reserved concurrency of {label}"), e))?;
-            }
-            None if !created => {
-                retry(ctx.timing.function_ready, in_progress, || {
-                    lambda
-                        .delete_function_concurrency()
-                        .function_name(name)
-                        .send()
-                })
-                .await
-                .map_err(|e| aws_err(format!("removing reserved concurrency of {label}"), e))?;
-            }
-            None => {}
-        }
+    if let Some(change) = changes.iter().find(|c| c.field == "tags") {
+        retag(ctx, change).await?;
     }
     Ok(())
+}
+
+/// The ownership tags as the spec wants them, and no other but the code's.
+async fn retag(ctx: &Ctx, change: &Change) -> Result<()> {
+    let lambda = &ctx.aws.lambda;
+    let arn = ctx.function_arn();
+    let label = format!("function {}", ctx.spec.presigner.function_name);
+    let want = ctx.tags(KIND);
+    lambda
+        .tag_resource()
+        .resource(&arn)
+        .set_tags(Some(want.clone().into_iter().collect()))
+        .send()
+        .await
+        .map_err(|e| aws_err(format!("tagging {label}"), e))?;
+    let extra = extra_tag_keys(&change.old, &want);
+    if !extra.is_empty() {
+        lambda
+            .untag_resource()
+            .resource(&arn)
+            .set_tag_keys(Some(extra))
+            .send()
+            .await
+            .map_err(|e| aws_err(format!("untagging {label}"), e))?;
+    }
+    Ok(())
+}
+
+/// Reserve the spec's concurrency, or remove a reservation it no longer names (a new function
+/// has none to remove).
+async fn set_concurrency(ctx: &Ctx, created: bool) -> Result<()> {
+    let lambda = &ctx.aws.lambda;
+    let name = &ctx.spec.presigner.function_name;
+    match ctx.spec.presigner.reserved_concurrency {
+        Some(n) => retry(ctx.timing.function_ready, when::update_in_progress, || {
+            lambda
+                .put_function_concurrency()
+                .function_name(name)
+                .reserved_concurrent_executions(n as i32)
+                .send()
+        })
+        .await
+        .map(drop)
+        .map_err(|e| aws_err(format!("setting reserved concurrency of function {name}"), e)),
+        None if !created => retry(ctx.timing.function_ready, when::update_in_progress, || {
+            lambda
+                .delete_function_concurrency()
+                .function_name(name)
+                .send()
+        })
+        .await
+        .map(drop)
+        .map_err(|e| aws_err(format!("removing reserved concurrency of function {name}"), e)),
+        None => Ok(()),
+    }
 }
 
 fn architecture(ctx: &Ctx) -> Architecture {
@@ -404,62 +593,52 @@ fn architecture(ctx: &Ctx) -> Architecture {
 /// when it reports Failed, or when the deadline passes.
 pub async fn wait_ready(ctx: &Ctx) -> Result<()> {
     let name = &ctx.spec.presigner.function_name;
-    let backoff = ctx.timing.function_ready;
-    let start = Instant::now();
-    let mut delay = backoff.first;
-    loop {
-        let c = ctx
-            .aws
-            .lambda
-            .get_function_configuration()
-            .function_name(name)
-            .send()
-            .await
-            .map_err(|e| aws_err(format!("waiting for function {name}"), e))?;
-        let state = c.state().cloned();
-        let update = c.last_update_status().cloned();
-        if state == Some(State::Failed) {
-            anyhow::bail!(
-                "function {name} failed to become active: {}",
-                c.state_reason().unwrap_or("no reason given")
+    poll(
+        ctx.timing.function_ready,
+        &ctx.cancel,
+        &format!("function {name}"),
+        || async {
+            let c = ctx
+                .aws
+                .lambda
+                .get_function_configuration()
+                .function_name(name)
+                .send()
+                .await
+                .map_err(|e| aws_err(format!("waiting for function {name}"), e))?;
+            let state = state_of(
+                c.state(),
+                c.state_reason(),
+                c.last_update_status(),
+                c.last_update_status_reason(),
             );
-        }
-        if update == Some(LastUpdateStatus::Failed) {
-            anyhow::bail!(
-                "the last update of function {name} failed: {}",
-                c.last_update_status_reason().unwrap_or("no reason given")
+            if state != READY {
+                anyhow::bail!("function {name} {state}");
+            }
+            let active = matches!(c.state(), None | Some(State::Active));
+            let settled = matches!(
+                c.last_update_status(),
+                None | Some(LastUpdateStatus::Successful)
             );
-        }
-        let active = matches!(state, None | Some(State::Active));
-        let settled = matches!(update, None | Some(LastUpdateStatus::Successful));
-        if active && settled {
-            return Ok(());
-        }
-        if start.elapsed() + delay > backoff.deadline {
-            anyhow::bail!(
-                "function {name} still not ready after {}s (state {}, last update {})",
-                backoff.deadline.as_secs(),
-                state.as_ref().map(|s| s.as_str()).unwrap_or("unknown"),
-                update.as_ref().map(|s| s.as_str()).unwrap_or("unknown")
-            );
-        }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(backoff.max);
-    }
-}
-
-/// Delete the function (its URL and permissions go with it). Tolerates one already gone.
-pub async fn delete(ctx: &Ctx, name: &str) -> Result<()> {
-    match ctx
-        .aws
-        .lambda
-        .delete_function()
-        .function_name(name)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if code_in(&e, &["ResourceNotFoundException"]) => Ok(()),
-        Err(e) => Err(aws_err(format!("deleting function {name}"), e)),
-    }
+            Ok(if active && settled {
+                Poll::Ready(())
+            } else {
+                Poll::Waiting(format!(
+                    "state {}, last update {}",
+                    c.state().map(|s| s.as_str()).unwrap_or("unknown"),
+                    c.last_update_status()
+                        .map(|s| s.as_str())
+                        .unwrap_or("unknown")
+                ))
+            })
+        },
+        |_, _| {},
+        |state, waited| {
+            anyhow::anyhow!(
+                "function {name} still not ready after {}s ({state})",
+                waited.as_secs()
+            )
+        },
+    )
+    .await
 }

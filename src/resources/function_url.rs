@@ -8,12 +8,106 @@ use std::collections::BTreeMap;
 
 use anyhow::Result;
 use aws_sdk_lambda::types::{Cors, FunctionUrlAuthType};
+use futures::FutureExt;
 use serde_json::{json, Map, Value};
 
-use super::Ctx;
+use super::{function, Actions, Need, Resource, Step};
+use crate::context::Ctx;
 use crate::errors::{aws_err, code_in};
-use crate::spec::UrlAuth;
-use crate::state::{normalize_statement, set_value, Change, Fields};
+use crate::spec::{Spec, UrlAuth};
+use crate::state::{
+    normalize_statement, set_value, Change, Desired, Fields, Kind, Known, Live, Output,
+    SHOWN_UNKNOWN,
+};
+
+pub const KIND: Kind = Kind::new("function_url", "function URL");
+
+pub struct FunctionUrl;
+
+impl Resource for FunctionUrl {
+    fn kind(&self) -> Kind {
+        KIND
+    }
+
+    fn name(&self, spec: &Spec) -> String {
+        spec.presigner.function_name.clone()
+    }
+
+    fn needs(&self, _spec: &Spec) -> Vec<Need> {
+        // Made after the function; deleted with it, in any order.
+        vec![Need::Reads(function::KIND)]
+    }
+
+    fn comes_with(&self) -> Option<Kind> {
+        Some(function::KIND)
+    }
+
+    fn provides(&self) -> Option<Output> {
+        Some(Output::FunctionUrl)
+    }
+
+    fn actions(&self) -> Actions {
+        Actions {
+            read: &["lambda:GetFunctionUrlConfig", "lambda:GetPolicy"],
+            create: &[
+                "lambda:CreateFunctionUrlConfig",
+                "lambda:UpdateFunctionUrlConfig",
+                "lambda:AddPermission",
+                "lambda:GetFunctionUrlConfig",
+                "lambda:GetPolicy",
+            ],
+            update: &[
+                "lambda:UpdateFunctionUrlConfig",
+                "lambda:AddPermission",
+                "lambda:RemovePermission",
+                "lambda:GetPolicy",
+            ],
+            delete: &["lambda:DeleteFunctionUrlConfig"],
+        }
+    }
+
+    fn desired(&self, ctx: &Ctx, _live: Option<&Live>) -> Desired {
+        desired(ctx)
+    }
+
+    fn read<'a>(&'a self, ctx: &'a Ctx, name: &'a str) -> Step<'a, Option<Live>> {
+        read(ctx, name).boxed()
+    }
+
+    fn apply<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        live: Option<&'a Live>,
+        changes: &'a [Change],
+    ) -> Step<'a, Known> {
+        async move {
+            let url = apply(ctx, live, changes).await?;
+            Ok(Known {
+                function_url: Some(url),
+                ..Known::default()
+            })
+        }
+        .boxed()
+    }
+
+    fn delete<'a>(&'a self, ctx: &'a Ctx, name: &'a str, _: &'a Live) -> Step<'a, usize> {
+        async move {
+            match ctx
+                .aws
+                .lambda
+                .delete_function_url_config()
+                .function_name(name)
+                .send()
+                .await
+            {
+                Ok(_) => Ok(0),
+                Err(e) if code_in(&e, &["ResourceNotFoundException"]) => Ok(0),
+                Err(e) => Err(aws_err(format!("deleting the URL of function {name}"), e)),
+            }
+        }
+        .boxed()
+    }
+}
 
 pub const SID_URL: &str = "FunctionURLAllowPublicAccess";
 pub const SID_INVOKE: &str = "FunctionURLInvokeAllowPublicAccess";
@@ -21,13 +115,6 @@ pub const SID_INVOKE: &str = "FunctionURLInvokeAllowPublicAccess";
 pub const SID_CDN_URL: &str = "AllowCloudFrontServicePrincipal";
 pub const SID_CDN_INVOKE: &str = "AllowCloudFrontServicePrincipalInvoke";
 const CLOUDFRONT: &str = "cloudfront.amazonaws.com";
-
-/// The live URL configuration and resource policy; the URL itself when it exists.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LiveUrl {
-    pub url: Option<String>,
-    pub fields: Fields,
-}
 
 /// The Function URL's CORS rule apart from its origins (which `up` resolves to the deployed
 /// website and `dev` to its local page): what the provisioner configures and `dev` applies.
@@ -63,14 +150,14 @@ fn cors_value(
     })
 }
 
-pub fn desired_statements(ctx: &Ctx) -> Value {
+/// The statements the function's resource policy must hold, and whether they wait for the
+/// distribution's ARN (`None` in place of it until it exists).
+fn desired_statements(ctx: &Ctx) -> (Value, bool) {
     let behind_cdn = ctx.spec.website.api_path().is_some();
+    let source = ctx.known.cdn.as_ref().map(|c| c.arn.as_str());
     let statements = match ctx.spec.presigner.url_auth {
         UrlAuth::AwsIam if behind_cdn => {
-            let source = ctx
-                .cdn
-                .as_ref()
-                .map_or(super::distribution::KNOWN_AFTER, |c| c.arn.as_str());
+            let source = source.unwrap_or(SHOWN_UNKNOWN);
             vec![
                 json!({"Sid": SID_CDN_URL, "Effect": "Allow",
                        "Principal": {"Service": CLOUDFRONT},
@@ -94,7 +181,11 @@ pub fn desired_statements(ctx: &Ctx) -> Value {
                    "Condition": {"Bool": {"lambda:InvokedViaFunctionUrl": "true"}}}),
         ],
     };
-    sorted_statements(statements.iter().map(normalize_statement).collect())
+    let waits = behind_cdn && ctx.spec.presigner.url_auth == UrlAuth::AwsIam && source.is_none();
+    (
+        sorted_statements(statements.iter().map(normalize_statement).collect()),
+        waits,
+    )
 }
 
 fn sorted_statements(mut v: Vec<Value>) -> Value {
@@ -102,25 +193,33 @@ fn sorted_statements(mut v: Vec<Value>) -> Value {
     Value::Array(v)
 }
 
-pub fn desired(ctx: &Ctx) -> Fields {
-    let mut f = Fields::new();
-    f.insert("auth_type", json!(ctx.spec.presigner.url_auth.as_aws()));
+fn desired(ctx: &Ctx) -> Desired {
+    let mut d = Desired::default();
+    d.set("auth_type", json!(ctx.spec.presigner.url_auth.as_aws()));
     let c = url_cors(&ctx.spec);
     // Behind the distribution the page calls its own origin: no CORS on the URL.
-    f.insert(
-        "cors",
-        match ctx.spec.website.api_path() {
-            Some(_) => Value::Null,
-            None => cors_value(
-                ctx.origins(&ctx.spec.presigner.url_cors_origins),
+    match ctx.spec.website.api_path() {
+        Some(_) => d.set("cors", Value::Null),
+        None => {
+            let origins = ctx.origins(&ctx.spec.presigner.url_cors_origins);
+            let value = cors_value(
+                origins.shown(),
                 c.methods,
                 c.headers,
                 Some(c.max_age_seconds as i32),
-            ),
-        },
-    );
-    f.insert("permissions", desired_statements(ctx));
-    f
+            );
+            if origins.pending {
+                d.unknown("cors", Output::Distribution, value);
+            } else {
+                d.set("cors", value);
+            }
+        }
+    }
+    match desired_statements(ctx) {
+        (statements, true) => d.unknown("permissions", Output::Distribution, statements),
+        (statements, false) => d.set("permissions", statements),
+    }
+    d
 }
 
 /// A resource-policy statement in the canonical form compared against the desired one. The
@@ -162,9 +261,8 @@ pub fn canonical_statement(stmt: &Value) -> Value {
     normalize_statement(&Value::Object(out))
 }
 
-pub async fn read(ctx: &Ctx) -> Result<Option<LiveUrl>> {
+async fn read(ctx: &Ctx, name: &str) -> Result<Option<Live>> {
     let lambda = &ctx.aws.lambda;
-    let name = &ctx.spec.presigner.function_name;
     let (url, policy) = tokio::join!(
         lambda.get_function_url_config().function_name(name).send(),
         lambda.get_policy().function_name(name).send(),
@@ -216,21 +314,37 @@ pub async fn read(ctx: &Ctx) -> Result<Option<LiveUrl>> {
         return Ok(None);
     }
     f.insert("permissions", sorted_statements(statements));
-    Ok(Some(LiveUrl { url, fields: f }))
+    Ok(Some(Live {
+        tags: BTreeMap::new(),
+        fields: f,
+        known: Known {
+            function_url: url,
+            ..Known::default()
+        },
+    }))
 }
 
-/// Create or update the URL configuration and make the resource policy exactly the desired
-/// statements. Returns the function URL.
-pub async fn apply(ctx: &Ctx, live: Option<&LiveUrl>, changes: &[Change]) -> Result<String> {
+/// Create or update the URL configuration and, at the same time (it needs only the
+/// function), make the resource policy exactly the desired statements. Returns the URL.
+async fn apply(ctx: &Ctx, live: Option<&Live>, changes: &[Change]) -> Result<String> {
+    let changed = |field: &str| changes.iter().any(|c| c.field == field);
+    let (url, permissions) = tokio::join!(configure(ctx, live, changes), async {
+        match changed("permissions") {
+            true => sync_permissions(ctx, live).await,
+            false => Ok(()),
+        }
+    });
+    permissions?;
+    url
+}
+
+/// Create or update the URL configuration as `changes` say; the URL.
+async fn configure(ctx: &Ctx, live: Option<&Live>, changes: &[Change]) -> Result<String> {
     let lambda = &ctx.aws.lambda;
     let name = &ctx.spec.presigner.function_name;
     let c = url_cors(&ctx.spec);
     // An origin not known yet (the distribution's) is added once it is.
-    let origins: Vec<String> = ctx
-        .origins(&ctx.spec.presigner.url_cors_origins)
-        .into_iter()
-        .filter(|o| o != super::distribution::KNOWN_AFTER)
-        .collect();
+    let origins = ctx.origins(&ctx.spec.presigner.url_cors_origins).known;
     let cors = match ctx.spec.website.api_path() {
         Some(_) => Cors::builder().build(),
         None => Cors::builder()
@@ -242,7 +356,7 @@ pub async fn apply(ctx: &Ctx, live: Option<&LiveUrl>, changes: &[Change]) -> Res
     };
     let auth = FunctionUrlAuthType::from(ctx.spec.presigner.url_auth.as_aws());
     let changed = |field: &str| changes.iter().any(|c| c.field == field);
-    let mut url = live.and_then(|l| l.url.clone());
+    let mut url = live.and_then(|l| l.known.function_url.clone());
     let mut update = url.is_some() && (changed("auth_type") || changed("cors"));
     if url.is_none() {
         match lambda
@@ -270,19 +384,20 @@ pub async fn apply(ctx: &Ctx, live: Option<&LiveUrl>, changes: &[Change]) -> Res
             .map_err(|e| aws_err(format!("updating the URL of function {name}"), e))?;
         url = Some(out.function_url().to_string());
     }
-    if changed("permissions") {
-        sync_permissions(ctx, live).await?;
-    }
     url.ok_or_else(|| anyhow::anyhow!("function {name} has no URL after creating it"))
 }
 
-async fn sync_permissions(ctx: &Ctx, live: Option<&LiveUrl>) -> Result<()> {
+async fn sync_permissions(ctx: &Ctx, live: Option<&Live>) -> Result<()> {
     let lambda = &ctx.aws.lambda;
     let name = &ctx.spec.presigner.function_name;
-    let want: Vec<Value> = desired_statements(ctx)
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
+    let (want, waits) = desired_statements(ctx);
+    if waits {
+        anyhow::bail!(
+            "internal: the permissions of function {name} name the distribution, which does \
+             not exist yet; nothing was granted"
+        );
+    }
+    let want: Vec<Value> = want.as_array().cloned().unwrap_or_default();
     let have: Vec<Value> = live
         .and_then(|l| l.fields.get("permissions"))
         .and_then(Value::as_array)
@@ -328,7 +443,7 @@ async fn sync_permissions(ctx: &Ctx, live: Option<&LiveUrl>) -> Result<()> {
             .add_permission()
             .function_name(name)
             .statement_id(sid);
-        let source = ctx.cdn.as_ref().map(|c| c.arn.clone());
+        let source = ctx.known.cdn.as_ref().map(|c| c.arn.clone());
         let req = match sid {
             SID_URL => req
                 .principal("*")
@@ -354,7 +469,7 @@ async fn sync_permissions(ctx: &Ctx, live: Option<&LiveUrl>) -> Result<()> {
             // AWS refuses a Sid it already has (a retry after a lost answer): done when the
             // statement there is exactly the one wanted.
             Err(e) if code_in(&e, &["ResourceConflictException"]) => {
-                let there = read(ctx)
+                let there = read(ctx, name)
                     .await?
                     .and_then(|l| l.fields.get("permissions").cloned())
                     .and_then(|p| p.as_array().cloned())
@@ -375,22 +490,6 @@ async fn sync_permissions(ctx: &Ctx, live: Option<&LiveUrl>) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Delete the URL configuration. Tolerates one already gone.
-pub async fn delete(ctx: &Ctx, name: &str) -> Result<()> {
-    match ctx
-        .aws
-        .lambda
-        .delete_function_url_config()
-        .function_name(name)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if code_in(&e, &["ResourceNotFoundException"]) => Ok(()),
-        Err(e) => Err(aws_err(format!("deleting the URL of function {name}"), e)),
-    }
 }
 
 #[cfg(test)]

@@ -1,9 +1,14 @@
-//! The resources of a stack. Each module owns one kind: its desired [`Fields`] from the spec,
-//! reading its live [`Live`] state, and applying [`Change`]s (create, per-field update, delete).
-//! Finders turn "not found" into `None`; deleters tolerate "already gone".
+//! The resources of a stack: one module per kind of AWS resource, each implementing
+//! [`Resource`], and [`REGISTRY`], the one list of them that `plan`, `drift`, `up`, `down` and
+//! orphan detection all go through.
+//!
+//! A kind says what the spec wants of it ([`Resource::desired`]), reads what is live
+//! (not found is `None`), creates or updates it from a plan's changes, deletes it (already
+//! gone is success), what it needs first, how its leftovers are found, and the IAM actions of
+//! each of those steps.
 
 pub mod bucket;
-pub mod distribution;
+pub mod cloudfront;
 pub mod function;
 pub mod function_url;
 pub mod log_group;
@@ -11,132 +16,174 @@ pub mod role;
 
 use std::collections::BTreeMap;
 
-use crate::aws::Aws;
-use crate::report::Reporter;
-use crate::retry::Timing;
-use crate::spec::{Origin, Spec, TAG_ENV, TAG_STACK};
-use crate::state::{Kind, Live};
+use futures::future::BoxFuture;
 
-/// Names which part of the stack a resource is, so an orphan (a resource the spec no longer
-/// names, e.g. after a rename) can be recognised and shown for what it is.
-pub const TAG_RESOURCE: &str = "presign-stack:resource";
+use crate::context::Ctx;
+use crate::spec::{Spec, TAG_ENV, TAG_STACK};
+use crate::state::{Change, Desired, Kind, Known, Live, Output};
 
-/// Every role the tool creates lives under this IAM path, so a stack's roles can be listed in
-/// one call (ListRoles has no tag filter).
-pub const ROLE_PATH: &str = "/presign-stack/";
+/// An asynchronous step of a resource.
+pub type Step<'a, T> = BoxFuture<'a, anyhow::Result<T>>;
 
-/// Everything a resource operation needs: clients, the resolved spec, where it runs.
-#[derive(Clone)]
-pub struct Ctx {
-    pub aws: Aws,
-    /// Resolved: account id and region filled in.
-    pub spec: Spec,
-    pub account: String,
-    pub region: String,
-    pub timing: Timing,
-    pub report: Reporter,
-    /// The stack's CloudFront distribution, once it exists (`hosting: cloudfront`).
-    pub cdn: Option<distribution::Cdn>,
-}
-
-impl Ctx {
-    /// The tags a resource of `kind` carries: the spec's, the ownership pair, and its kind;
-    /// the website bucket also the fingerprint of its content rules.
-    pub fn tags(&self, kind: Kind) -> BTreeMap<String, String> {
-        let mut tags = self.spec.tags();
-        tags.insert(TAG_RESOURCE.to_string(), kind.tag_value().to_string());
-        tags
-    }
-
-    /// The role's ARN when it is created by this tool (under [`ROLE_PATH`]).
-    pub fn role_arn(&self) -> String {
-        format!(
-            "arn:aws:iam::{}:role{ROLE_PATH}{}",
-            self.account, self.spec.presigner.role_name
-        )
-    }
-
-    pub fn function_arn(&self) -> String {
-        self.function_arn_of(&self.spec.presigner.function_name)
-    }
-
-    /// The ARN of a function of this account and region (an orphan's, too).
-    pub fn function_arn_of(&self, name: &str) -> String {
-        format!(
-            "arn:aws:lambda:{}:{}:function:{name}",
-            self.region, self.account
-        )
-    }
-
-    /// The same context, knowing the distribution.
-    pub fn with_cdn(&self, cdn: Option<distribution::Cdn>) -> Ctx {
-        Ctx {
-            cdn,
-            ..self.clone()
-        }
-    }
-
-    /// The origins the site is served from: the S3 website endpoint, or the distribution's
-    /// own domain and each alias ([`distribution::KNOWN_AFTER`] until it exists).
-    pub fn website_origins(&self) -> Vec<String> {
-        match self.spec.website.cloudfront() {
-            None => vec![website_origin(&self.spec.website.bucket, &self.region)],
-            Some(cf) => {
-                let mut out = vec![match &self.cdn {
-                    Some(c) => format!("https://{}", c.domain),
-                    None => distribution::KNOWN_AFTER.to_string(),
-                }];
-                out.extend(cf.aliases.iter().map(|a| format!("https://{a}")));
-                out
-            }
-        }
-    }
-
-    /// Where visitors open the site: the first alias, else the distribution's domain, else
-    /// the S3 website endpoint.
-    pub fn website_url(&self) -> String {
-        match self.spec.website.cloudfront() {
-            Some(cf) if !cf.aliases.is_empty() => format!("https://{}/", cf.aliases[0]),
-            _ => format!("{}/", self.website_origins()[0]),
-        }
-    }
-
-    /// Origins with `website` replaced by the website's origins; sorted, unique.
-    pub fn origins(&self, origins: &[Origin]) -> Vec<String> {
-        let mut out: Vec<String> = origins
-            .iter()
-            .flat_map(|o| match o {
-                Origin::Website => self.website_origins(),
-                Origin::Url(u) => vec![u.clone()],
-            })
-            .collect();
-        out.sort();
-        out.dedup();
-        out
-    }
-}
-
-/// Regions whose website endpoint uses the older dash form (`s3-website-<region>`).
-const DASH_WEBSITE_REGIONS: &[&str] = &[
-    "us-east-1",
-    "us-west-1",
-    "us-west-2",
-    "eu-west-1",
-    "ap-southeast-1",
-    "ap-southeast-2",
-    "ap-northeast-1",
-    "sa-east-1",
-    "us-gov-west-1",
+/// Every kind, in the order plans show them.
+pub static REGISTRY: &[&dyn Resource] = &[
+    &bucket::DOCUMENTS,
+    &bucket::WEBSITE,
+    &role::Role,
+    &log_group::LogGroup,
+    &function::Function,
+    &function_url::FunctionUrl,
+    &cloudfront::origin_access_control::SITE,
+    &cloudfront::origin_access_control::API,
+    &cloudfront::headers_policy::HeadersPolicy,
+    &cloudfront::distribution::Distribution,
 ];
 
-/// The S3 website endpoint origin of `bucket` (HTTP only: S3 website endpoints have no TLS).
-pub fn website_origin(bucket: &str, region: &str) -> String {
-    let sep = if DASH_WEBSITE_REGIONS.contains(&region) {
-        '-'
-    } else {
-        '.'
-    };
-    format!("http://{bucket}.s3-website{sep}{region}.amazonaws.com")
+/// The registered kind `kind`.
+pub fn resource(kind: Kind) -> &'static dyn Resource {
+    *REGISTRY
+        .iter()
+        .find(|r| r.kind() == kind)
+        .expect("every kind is registered")
+}
+
+/// The kind that makes `output` known.
+pub fn provider(output: Output) -> Kind {
+    REGISTRY
+        .iter()
+        .find(|r| r.provides() == Some(output))
+        .map(|r| r.kind())
+        .expect("every output has a provider")
+}
+
+/// What a resource needs before it can be made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// It uses the other resource: made after it, deleted before it.
+    Uses(Kind),
+    /// It needs a value of the other's (a URL, an id): made after it, deleted in any order.
+    Reads(Kind),
+}
+
+impl Need {
+    pub fn kind(self) -> Kind {
+        match self {
+            Need::Uses(k) | Need::Reads(k) => k,
+        }
+    }
+}
+
+/// The IAM actions each step of a kind sends (the deploy and read-only policies are made of
+/// them).
+#[derive(Debug, Clone, Copy)]
+pub struct Actions {
+    pub read: &'static [&'static str],
+    pub create: &'static [&'static str],
+    pub update: &'static [&'static str],
+    pub delete: &'static [&'static str],
+}
+
+/// How resources of a kind that the spec no longer names (after a rename) are found.
+#[derive(Debug, Clone, Copy)]
+pub enum Orphans {
+    /// They are not: the kind's names follow the stack's.
+    NotSought,
+    /// By the stack's tags, with this Resource Groups Tagging API type (`s3:bucket`).
+    Tagged(&'static str),
+    /// Among the roles under the tool's IAM path.
+    RolePath,
+    /// One for each orphan of another kind, named after it (a function's log group).
+    Follow { kind: Kind, name: fn(&str) -> String },
+}
+
+/// One kind of resource of the stack.
+pub trait Resource: Send + Sync {
+    fn kind(&self) -> Kind;
+
+    /// Its name for this spec.
+    fn name(&self, spec: &Spec) -> String;
+
+    /// Whether the spec has it (a distribution only with `hosting: cloudfront`).
+    fn wanted(&self, _spec: &Spec) -> bool {
+        true
+    }
+
+    /// What must be there before it.
+    fn needs(&self, _spec: &Spec) -> Vec<Need> {
+        Vec::new()
+    }
+
+    /// The value others wait for that it makes known, if any.
+    fn provides(&self) -> Option<Output> {
+        None
+    }
+
+    fn actions(&self) -> Actions;
+
+    /// The fields the spec wants; `live` is what is there now (some kinds keep a live value,
+    /// such as the code a digest was recorded with).
+    fn desired(&self, ctx: &Ctx, live: Option<&Live>) -> Desired;
+
+    /// What is live under `name` (the spec's, or an orphan's); `None` when it does not exist.
+    fn read<'a>(&'a self, ctx: &'a Ctx, name: &'a str) -> Step<'a, Option<Live>>;
+
+    /// Create it (`live` is `None`) or apply `changes`; returns what it now knows of itself.
+    fn apply<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        live: Option<&'a Live>,
+        changes: &'a [Change],
+    ) -> Step<'a, Known>;
+
+    /// Delete the resource of this kind named `name` (the spec's, or an orphan's), as `live`
+    /// was read; one already gone is success. Returns the objects deleted with it.
+    fn delete<'a>(&'a self, ctx: &'a Ctx, name: &'a str, live: &'a Live) -> Step<'a, usize>;
+
+    /// Who a live resource belongs to: by its tags, unless the kind takes none.
+    fn owner(&self, spec: &Spec, live: &Live) -> Owner {
+        owner(spec, &live.tags)
+    }
+
+    /// Why a live resource without the stack's mark is not the stack's, as a refusal says it.
+    fn unmarked(&self, spec: &Spec) -> String {
+        format!(
+            "it lacks the tags {TAG_STACK}={} and {TAG_ENV}={}",
+            spec.name, spec.env
+        )
+    }
+
+    /// An unmarked one is the stack's all the same when the stack owns this other kind's
+    /// resource (Lambda makes a function's log group, untagged, on its first run).
+    fn comes_with(&self) -> Option<Kind> {
+        None
+    }
+
+    /// Resources of other kinds that must stay while this one is left in place (the role a
+    /// function not ours still runs as), each with the reason.
+    fn holds(&self, _ctx: &Ctx, _live: &Live) -> Vec<(Kind, String)> {
+        Vec::new()
+    }
+
+    fn orphans(&self) -> Orphans {
+        Orphans::NotSought
+    }
+
+    /// Whether `up` deletes it once the spec no longer wants it (it holds no data), rather
+    /// than leaving it to `up --prune`.
+    fn removed_by_up(&self) -> bool {
+        false
+    }
+
+    /// Whether what the service kept of `field` is what was written (read back after a
+    /// write). Equal, unless a kind writes a part of a field later on purpose.
+    fn settled(&self, _field: &str, wrote: &serde_json::Value, kept: &serde_json::Value) -> bool {
+        wrote == kept
+    }
+
+    /// How `down` names what it deletes.
+    fn down_label(&self, name: &str) -> String {
+        format!("{} {name}", self.kind())
+    }
 }
 
 /// Who a live resource belongs to, from its tags.
@@ -144,10 +191,7 @@ pub fn website_origin(bucket: &str, region: &str) -> String {
 pub enum Owner {
     ThisStack,
     /// Tagged by presign-stack for another stack or environment.
-    Other {
-        stack: String,
-        env: String,
-    },
+    Other { stack: String, env: String },
     /// Not created by presign-stack.
     Unmanaged,
 }
@@ -163,47 +207,30 @@ pub fn owner(spec: &Spec, tags: &BTreeMap<String, String>) -> Owner {
     }
 }
 
-/// Refuse to touch `live` unless this stack owns it (or `adopt` says to take it over).
-pub fn check_owned(
-    spec: &Spec,
-    what: &str,
-    live: Option<&Live>,
-    adopt: bool,
-) -> anyhow::Result<()> {
-    let Some(live) = live else { return Ok(()) };
-    match owner(spec, &live.tags) {
-        Owner::ThisStack => Ok(()),
-        _ if adopt => Ok(()),
-        Owner::Other { stack, env } => anyhow::bail!(
+/// The refusal to touch `live` (of kind `r`, named `name`) unless this stack owns it.
+pub fn not_ours(r: &dyn Resource, spec: &Spec, name: &str, live: &Live) -> Option<String> {
+    let what = format!("{} {name}", r.kind());
+    match r.owner(spec, live) {
+        Owner::ThisStack => None,
+        Owner::Other { stack, env } => Some(format!(
             "{what} already exists and belongs to presign-stack stack `{stack}` (env `{env}`), \
              not `{}` (env `{}`); choose another name in the spec, or run `up --adopt` to take it \
              over",
-            spec.name,
-            spec.env
-        ),
-        Owner::Unmanaged => anyhow::bail!(
-            "{what} already exists but was not created by this stack (it lacks the tags \
-             {TAG_STACK}={} and {TAG_ENV}={}); presign-stack never modifies or deletes what it \
-             does not own: choose another name in the spec, or run `up --adopt` to take it over",
-            spec.name,
-            spec.env
-        ),
+            spec.name, spec.env
+        )),
+        Owner::Unmanaged => Some(format!(
+            "{what} already exists but was not created by this stack ({}); presign-stack never \
+             modifies or deletes what it does not own: choose another name in the spec, or run \
+             `up --adopt` to take it over",
+            r.unmarked(spec)
+        )),
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn website_origins_follow_the_regions_endpoint_form() {
-        assert_eq!(
-            website_origin("site", "us-east-1"),
-            "http://site.s3-website-us-east-1.amazonaws.com"
-        );
-        assert_eq!(
-            website_origin("site", "eu-central-1"),
-            "http://site.s3-website.eu-central-1.amazonaws.com"
-        );
-    }
+/// A set of tags as the `Tag` values of an SDK (`Tag::builder().key(k).value(v).build()`).
+pub fn sdk_tags<T, E>(
+    tags: &BTreeMap<String, String>,
+    make: impl Fn(&str, &str) -> Result<T, E>,
+) -> Result<Vec<T>, E> {
+    tags.iter().map(|(k, v)| make(k, v)).collect()
 }

@@ -7,15 +7,87 @@ use std::collections::BTreeMap;
 
 use anyhow::Result;
 use aws_sdk_iam::types::Tag;
+use futures::FutureExt;
 use serde_json::{json, Map, Value};
 
-use super::{Ctx, Owner, ROLE_PATH};
+use super::{sdk_tags, Actions, Orphans, Owner, Resource, Step};
+use crate::context::{Ctx, ROLE_PATH};
 use crate::errors::{aws_err, code_in, failed_with};
-use crate::spec::Encryption;
-use crate::state::Kind;
+use crate::spec::{Encryption, Spec};
 use crate::state::{
-    extra_tag_keys, normalize_policy, parse_policy, policy_text, tags_value, Change, Fields, Live,
+    extra_tag_keys, normalize_policy, parse_policy, policy_text, tags_value, Change, Desired,
+    Fields, Kind, Known, Live,
 };
+
+pub const KIND: Kind = Kind::new("role", "role");
+
+pub struct Role;
+
+impl Resource for Role {
+    fn kind(&self) -> Kind {
+        KIND
+    }
+
+    fn name(&self, spec: &Spec) -> String {
+        spec.presigner.role_name.clone()
+    }
+
+    fn actions(&self) -> Actions {
+        Actions {
+            read: &[
+                "iam:GetRole",
+                "iam:ListRolePolicies",
+                "iam:ListAttachedRolePolicies",
+                "iam:GetRolePolicy",
+            ],
+            create: &["iam:CreateRole", "iam:TagRole", "iam:PutRolePolicy"],
+            update: &[
+                "iam:TagRole",
+                "iam:UntagRole",
+                "iam:UpdateAssumeRolePolicy",
+                "iam:PutRolePolicy",
+                "iam:DeleteRolePolicy",
+                "iam:DetachRolePolicy",
+            ],
+            delete: &[
+                "iam:ListRolePolicies",
+                "iam:ListAttachedRolePolicies",
+                "iam:DeleteRolePolicy",
+                "iam:DetachRolePolicy",
+                "iam:DeleteRole",
+            ],
+        }
+    }
+
+    fn desired(&self, ctx: &Ctx, _live: Option<&Live>) -> Desired {
+        desired(ctx)
+    }
+
+    fn read<'a>(&'a self, ctx: &'a Ctx, name: &'a str) -> Step<'a, Option<Live>> {
+        read(ctx, name).boxed()
+    }
+
+    fn apply<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        live: Option<&'a Live>,
+        changes: &'a [Change],
+    ) -> Step<'a, Known> {
+        apply(ctx, live, changes).boxed()
+    }
+
+    fn delete<'a>(&'a self, ctx: &'a Ctx, name: &'a str, live: &'a Live) -> Step<'a, usize> {
+        async move {
+            delete(ctx, name, live).await?;
+            Ok(0)
+        }
+        .boxed()
+    }
+
+    fn orphans(&self) -> Orphans {
+        Orphans::RolePath
+    }
+}
 
 pub const INLINE_POLICY_NAME: &str = "presign-stack-presigner";
 
@@ -91,21 +163,20 @@ pub fn inline_policy(ctx: &Ctx) -> Value {
     normalize_policy(&json!({"Version": "2012-10-17", "Statement": statements}))
 }
 
-pub fn desired(ctx: &Ctx) -> Fields {
-    let mut f = Fields::new();
-    f.insert("tags", tags_value(&ctx.tags(Kind::Role)));
-    f.insert("trust_policy", trust_policy(ctx));
+fn desired(ctx: &Ctx) -> Desired {
+    let mut d = Desired::default();
+    d.set("tags", tags_value(&ctx.tags(KIND)));
+    d.set("trust_policy", trust_policy(ctx));
     let mut inline = Map::new();
     inline.insert(INLINE_POLICY_NAME.into(), inline_policy(ctx));
-    f.insert("inline_policies", Value::Object(inline));
-    f.insert("managed_policies", json!([]));
-    f
+    d.set("inline_policies", Value::Object(inline));
+    d.set("managed_policies", json!([]));
+    d
 }
 
-/// The live role and its ARN; `None` when it does not exist.
-pub async fn read(ctx: &Ctx) -> Result<Option<(Live, String)>> {
+/// The live role, its ARN known; `None` when it does not exist.
+async fn read(ctx: &Ctx, name: &str) -> Result<Option<Live>> {
     let iam = &ctx.aws.iam;
-    let name = &ctx.spec.presigner.role_name;
     let label = format!("role {name}");
     // One round trip in the usual case: the role, both policy lists and our own inline policy
     // are read at once; only unexpected extra inline policies take a second round.
@@ -146,12 +217,21 @@ pub async fn read(ctx: &Ctx) -> Result<Option<(Live, String)>> {
         attached.map_err(|e| aws_err(format!("listing attached policies of {label}"), e))?;
     let mut inline = Map::new();
     let names = inline_names.policy_names();
-    if names.iter().any(|n| n == INLINE_POLICY_NAME) {
-        let doc =
-            own.map_err(|e| aws_err(format!("reading policy {INLINE_POLICY_NAME} of {label}"), e))?;
-        let value = parse_policy(doc.policy_document())
-            .map_err(|e| anyhow::anyhow!("{label} policy {INLINE_POLICY_NAME}: {e}"))?;
-        inline.insert(INLINE_POLICY_NAME.to_string(), value);
+    // Read at once with the list: the policy itself is what counts. Listed but not found, it
+    // was being written or removed by another run meanwhile: absent, so `up` writes it.
+    match own {
+        Ok(doc) => {
+            let value = parse_policy(doc.policy_document())
+                .map_err(|e| anyhow::anyhow!("{label} policy {INLINE_POLICY_NAME}: {e}"))?;
+            inline.insert(INLINE_POLICY_NAME.to_string(), value);
+        }
+        Err(e) if code_in(&e, &["NoSuchEntity"]) => {}
+        Err(e) => {
+            return Err(aws_err(
+                format!("reading policy {INLINE_POLICY_NAME} of {label}"),
+                e,
+            ))
+        }
     }
     let others: Vec<&String> = names.iter().filter(|n| *n != INLINE_POLICY_NAME).collect();
     let docs = futures::future::join_all(
@@ -161,8 +241,11 @@ pub async fn read(ctx: &Ctx) -> Result<Option<(Live, String)>> {
     )
     .await;
     for (policy_name, doc) in others.into_iter().zip(docs) {
-        let doc =
-            doc.map_err(|e| aws_err(format!("reading policy {policy_name} of {label}"), e))?;
+        let doc = match doc {
+            Ok(d) => d,
+            Err(e) if code_in(&e, &["NoSuchEntity"]) => continue,
+            Err(e) => return Err(aws_err(format!("reading policy {policy_name} of {label}"), e)),
+        };
         let value = parse_policy(doc.policy_document())
             .map_err(|e| anyhow::anyhow!("{label} policy {policy_name}: {e}"))?;
         inline.insert(policy_name.clone(), value);
@@ -178,22 +261,25 @@ pub async fn read(ctx: &Ctx) -> Result<Option<(Live, String)>> {
     f.insert("trust_policy", trust);
     f.insert("inline_policies", Value::Object(inline));
     f.insert("managed_policies", json!(managed));
-    Ok(Some((Live { tags, fields: f }, role.arn().to_string())))
+    Ok(Some(Live {
+        tags,
+        fields: f,
+        known: Known {
+            role_arn: Some(role.arn().to_string()),
+            ..Known::default()
+        },
+    }))
 }
 
-/// Create the role (`live` is `None`) or update the changed fields. Returns the role's ARN.
-pub async fn apply(ctx: &Ctx, live: Option<&(Live, String)>, changes: &[Change]) -> Result<String> {
+/// Create the role (`live` is `None`) or update the changed fields; its ARN is then known.
+async fn apply(ctx: &Ctx, live: Option<&Live>, changes: &[Change]) -> Result<Known> {
     let iam = &ctx.aws.iam;
     let name = &ctx.spec.presigner.role_name;
     let label = format!("role {name}");
-    let arn = match live {
-        Some((_, arn)) => arn.clone(),
+    let arn = match live.and_then(|l| l.known.role_arn.clone()) {
+        Some(arn) => arn,
         None => {
-            let tags = ctx
-                .tags(Kind::Role)
-                .into_iter()
-                .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                .collect::<Result<Vec<_>, _>>()?;
+            let tags = sdk_tags(&ctx.tags(KIND), |k, v| Tag::builder().key(k).value(v).build())?;
             let created = iam
                 .create_role()
                 .role_name(name)
@@ -213,11 +299,9 @@ pub async fn apply(ctx: &Ctx, live: Option<&(Live, String)>, changes: &[Change])
                     .unwrap_or_else(|| ctx.role_arn()),
                 // A create whose answer was lost and that was sent again: the role is there,
                 // and it is ours when it carries our tags (they came with the create).
-                Err(e) if code_in(&e, &["EntityAlreadyExists"]) => match read(ctx).await? {
-                    Some((live, arn))
-                        if super::owner(&ctx.spec, &live.tags) == Owner::ThisStack =>
-                    {
-                        arn
+                Err(e) if code_in(&e, &["EntityAlreadyExists"]) => match read(ctx, name).await? {
+                    Some(live) if super::owner(&ctx.spec, &live.tags) == Owner::ThisStack => {
+                        live.known.role_arn.unwrap_or_else(|| ctx.role_arn())
                     }
                     _ => return Err(aws_err(format!("creating {label}"), e)),
                 },
@@ -225,15 +309,12 @@ pub async fn apply(ctx: &Ctx, live: Option<&(Live, String)>, changes: &[Change])
             }
         }
     };
-    let live_fields = live.map(|(l, _)| &l.fields);
+    let live_fields = live.map(|l| &l.fields);
     for change in changes {
         match change.field {
             "tags" if live.is_some() => {
-                let want = ctx.tags(Kind::Role);
-                let tags = want
-                    .iter()
-                    .map(|(k, v)| Tag::builder().key(k).value(v).build())
-                    .collect::<Result<Vec<_>, _>>()?;
+                let want = ctx.tags(KIND);
+                let tags = sdk_tags(&want, |k, v| Tag::builder().key(k).value(v).build())?;
                 iam.tag_role()
                     .role_name(name)
                     .set_tags(Some(tags))
@@ -304,11 +385,41 @@ pub async fn apply(ctx: &Ctx, live: Option<&(Live, String)>, changes: &[Change])
             _ => {}
         }
     }
-    Ok(arn)
+    Ok(Known {
+        role_arn: Some(arn),
+        ..Known::default()
+    })
 }
 
-/// Remove the role's policies, then the role. Tolerates a role already gone.
-pub async fn delete(ctx: &Ctx, name: &str) -> Result<()> {
+/// Remove the role's policies (those read with it), then the role; if policies were added
+/// since, list them, remove them and delete again. Tolerates a role already gone.
+async fn delete(ctx: &Ctx, name: &str, live: &Live) -> Result<()> {
+    let names = |field: &str| -> Vec<String> {
+        match live.fields.get(field) {
+            Some(Value::Object(m)) => m.keys().cloned().collect(),
+            Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+            _ => Vec::new(),
+        }
+    };
+    remove_policies(ctx, name, names("inline_policies"), names("managed_policies")).await?;
+    match ctx.aws.iam.delete_role().role_name(name).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if code_in(&e, &["NoSuchEntity"]) => Ok(()),
+        Err(e) if code_in(&e, &["DeleteConflict"]) => {
+            let (inline, attached) = list_policies(ctx, name).await?;
+            remove_policies(ctx, name, inline, attached).await?;
+            match ctx.aws.iam.delete_role().role_name(name).send().await {
+                Ok(_) => Ok(()),
+                Err(e) if code_in(&e, &["NoSuchEntity"]) => Ok(()),
+                Err(e) => Err(aws_err(format!("deleting role {name}"), e)),
+            }
+        }
+        Err(e) => Err(aws_err(format!("deleting role {name}"), e)),
+    }
+}
+
+/// The role's inline policy names and attached policy ARNs.
+async fn list_policies(ctx: &Ctx, name: &str) -> Result<(Vec<String>, Vec<String>)> {
     let iam = &ctx.aws.iam;
     let label = format!("role {name}");
     let (inline, attached) = tokio::join!(
@@ -317,47 +428,47 @@ pub async fn delete(ctx: &Ctx, name: &str) -> Result<()> {
     );
     let inline = match inline {
         Ok(o) => o.policy_names().to_vec(),
-        Err(e) if code_in(&e, &["NoSuchEntity"]) => return Ok(()),
+        Err(e) if code_in(&e, &["NoSuchEntity"]) => Vec::new(),
         Err(e) => return Err(aws_err(format!("listing inline policies of {label}"), e)),
     };
-    let attached: Vec<String> = match attached {
+    let attached = match attached {
         Ok(o) => o
             .attached_policies()
             .iter()
             .filter_map(|p| p.policy_arn().map(str::to_string))
             .collect(),
-        Err(e) if code_in(&e, &["NoSuchEntity"]) => return Ok(()),
+        Err(e) if code_in(&e, &["NoSuchEntity"]) => Vec::new(),
         Err(e) => return Err(aws_err(format!("listing attached policies of {label}"), e)),
     };
-    for p in &inline {
-        match iam
-            .delete_role_policy()
-            .role_name(name)
-            .policy_name(p)
-            .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(e) if code_in(&e, &["NoSuchEntity"]) => {}
-            Err(e) => return Err(aws_err(format!("removing policy {p} from {label}"), e)),
+    Ok((inline, attached))
+}
+
+/// Delete inline policies and detach managed ones, all at once; gone already is done.
+async fn remove_policies(
+    ctx: &Ctx,
+    name: &str,
+    inline: Vec<String>,
+    attached: Vec<String>,
+) -> Result<()> {
+    let iam = &ctx.aws.iam;
+    let label = &format!("role {name}");
+    let deletes = inline.iter().map(|p| async move {
+        match iam.delete_role_policy().role_name(name).policy_name(p).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if code_in(&e, &["NoSuchEntity"]) => Ok(()),
+            Err(e) => Err(aws_err(format!("removing policy {p} from {label}"), e)),
         }
-    }
-    for arn in &attached {
-        match iam
-            .detach_role_policy()
-            .role_name(name)
-            .policy_arn(arn)
-            .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(e) if code_in(&e, &["NoSuchEntity"]) => {}
-            Err(e) => return Err(aws_err(format!("detaching {arn} from {label}"), e)),
+    });
+    let detaches = attached.iter().map(|arn| async move {
+        match iam.detach_role_policy().role_name(name).policy_arn(arn).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if code_in(&e, &["NoSuchEntity"]) => Ok(()),
+            Err(e) => Err(aws_err(format!("detaching {arn} from {label}"), e)),
         }
-    }
-    match iam.delete_role().role_name(name).send().await {
-        Ok(_) => Ok(()),
-        Err(e) if code_in(&e, &["NoSuchEntity"]) => Ok(()),
-        Err(e) => Err(aws_err(format!("deleting {label}"), e)),
-    }
+    });
+    let (deleted, detached) = tokio::join!(
+        futures::future::join_all(deletes),
+        futures::future::join_all(detaches)
+    );
+    deleted.into_iter().chain(detached).collect()
 }

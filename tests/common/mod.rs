@@ -219,7 +219,7 @@ impl Project {
 
 /// The website endpoint origin the stack should use.
 pub fn website_origin(bucket: &str, region: &str) -> String {
-    presign_stack::resources::website_origin(bucket, region)
+    presign_stack::context::website_origin(bucket, region)
 }
 
 /// Create a bucket as someone else would, outside presign-stack (no tags), in `region`.
