@@ -126,16 +126,21 @@
   const WHOLE_DIGEST_MAX = 256 * 1024 * 1024;
   const HASH_SLICE = 8 * 1024 * 1024;
 
+  // sha256.js, fetched the first time the page needs it: where WebCrypto is there, files up to
+  // WHOLE_DIGEST_MAX never need it.
+  let jsSha256Loaded = null;
   function jsSha256() {
-    if (!window.presignSha256) {
-      throw new Error("This page could not load sha256.js, which it needs to check files here. Reload the page.");
+    if (!jsSha256Loaded) {
+      jsSha256Loaded = import("./sha256.js").catch(() => {
+        throw new Error("This page could not load sha256.js, which it needs to check files here. Reload the page.");
+      });
     }
-    return window.presignSha256;
+    return jsSha256Loaded;
   }
 
   async function sha256Bytes(bytes) {
     if (subtle) return new Uint8Array(await subtle.digest("SHA-256", bytes));
-    return jsSha256().digest(bytes);
+    return (await jsSha256()).digest(bytes);
   }
 
   function hex(bytes) {
@@ -164,7 +169,7 @@
     if (subtle && blob.size <= WHOLE_DIGEST_MAX) {
       return base64(new Uint8Array(await subtle.digest("SHA-256", await readBlob(blob, name))));
     }
-    const h = jsSha256().create();
+    const h = (await jsSha256()).create();
     for (let at = 0; at < blob.size; at += HASH_SLICE) {
       stillWanted();
       h.update(new Uint8Array(await readBlob(blob.slice(at, at + HASH_SLICE), name)));
@@ -838,7 +843,7 @@
   // WebCrypto and no sha256.js): the PUT then goes unchecked, as it did before checksums.
   async function hashFile(entry) {
     const file = entry.file;
-    if (!subtle && !window.presignSha256) return null;
+    if (!subtle && !(await jsSha256().then(() => true, () => false))) return null;
     if (file.size > HASH_SLICE) entry.stats.hidden = false;
     entry.stats.textContent = file.size > HASH_SLICE ? "Computing the file's checksum…" : "";
     const sha = await sha256Blob(file, file.name, () => checkCancelled(entry));

@@ -312,6 +312,7 @@ try {
   begin("sha256.js gives WebCrypto's digests");
   {
     const results = await page.evaluate(async () => {
+      const sha256js = await import(new URL("sha256.js", location.href).href);
       const random = (n) => {
         const b = new Uint8Array(n);
         for (let i = 0; i < n; i += 65536) crypto.getRandomValues(b.subarray(i, Math.min(n, i + 65536)));
@@ -326,8 +327,8 @@ try {
       const hex = (b) => Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, "0")).join("");
       const out = [];
       for (const [name, bytes] of inputs) {
-        const js = hex(window.presignSha256.digest(bytes));
-        const h = window.presignSha256.create();
+        const js = hex(sha256js.digest(bytes));
+        const h = sha256js.create();
         for (let at = 0, step = 1; at < bytes.length; at += step, step = (step * 7 + 3) % 200 + 1) {
           h.update(bytes.subarray(at, at + step));
         }
