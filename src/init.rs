@@ -7,11 +7,25 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-/// The demo page, as the starter page.
+/// The demo page, as the starter page: every file of `frontend/` (its modules import one
+/// another by name).
 const PAGE: &[(&str, &str)] = &[
     ("index.html", include_str!("../frontend/index.html")),
     ("app.js", include_str!("../frontend/app.js")),
+    ("checksum.js", include_str!("../frontend/checksum.js")),
+    ("failures.js", include_str!("../frontend/failures.js")),
+    ("format.js", include_str!("../frontend/format.js")),
+    ("history.js", include_str!("../frontend/history.js")),
+    ("limits.js", include_str!("../frontend/limits.js")),
+    ("multipart.js", include_str!("../frontend/multipart.js")),
+    ("page.js", include_str!("../frontend/page.js")),
+    ("presigner.js", include_str!("../frontend/presigner.js")),
+    ("progress.js", include_str!("../frontend/progress.js")),
+    ("resume.js", include_str!("../frontend/resume.js")),
+    ("rows.js", include_str!("../frontend/rows.js")),
     ("sha256.js", include_str!("../frontend/sha256.js")),
+    ("storage.js", include_str!("../frontend/storage.js")),
+    ("upload.js", include_str!("../frontend/upload.js")),
     ("style.css", include_str!("../frontend/style.css")),
     ("favicon.svg", include_str!("../frontend/favicon.svg")),
 ];

@@ -1,9 +1,10 @@
 //! The demo page (`frontend/`) in headless Chromium against `presign-stack dev`, through the
 //! real page (tests/browser/upload.spec.mjs), in both layouts: the presigner on its own origin
-//! (s3-website) and on the page's origin under `api_path` (cloudfront). Several files chosen or
-//! dropped at once, each in its own row with its own bar and result; the exact bytes in dev's
-//! store and through the download button; the page's, the presigner's and storage's refusals
-//! shown per file; three uploads at a time at most. Big files in parts (tests/browser/
+//! (s3-website) and on the page's origin under `api_path` (cloudfront), the page served under
+//! the Content-Security-Policy CloudFront gives it (its modules from its own origin, nothing
+//! inline). Several files chosen or dropped at once, each in its own row with its own bar and
+//! result; the exact bytes in dev's store and through the download button; the page's, the
+//! presigner's and storage's refusals shown per file; three uploads at a time at most. Big files in parts (tests/browser/
 //! multipart.spec.mjs): exact bytes, resumed after a reload with only the missing parts sent,
 //! cancelled and aborted, started over when storage no longer has the upload, failed parts
 //! retried, checksums from WebCrypto or, without it, from the page's sha256.js; the large

@@ -28,14 +28,15 @@
 //    four times, then the file fails saying how many parts are stored, and choosing it again
 //    sends only that part.
 // 8. Without WebCrypto (as over plain http), a small file and a file in parts still upload,
-//    hashed by sha256.js and checked by storage.
+//    hashed by sha256.js (imported by the page then) and checked by storage.
+// The page is served under the Content-Security-Policy CloudFront gives it (harness.mjs).
 // Exit 0 when all of that holds; 1 with the reason otherwise; 3 when playwright-core is missing.
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { startScript } from "./harness.mjs";
+import { launchBrowser, startScript, underCsp } from "./harness.mjs";
 
 const { url, screenshot, devData, chromium } = startScript("multipart.spec.mjs", "multipart.png");
 
@@ -264,18 +265,7 @@ async function uploadAndSettle(page) {
   return settledStatus(page);
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.PRESIGN_STACK_CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-  ],
-});
+const browser = await launchBrowser(chromium);
 const tmp = await mkdtemp(path.join(os.tmpdir(), "presign-stack-multipart-"));
 let failed = false;
 try {
@@ -284,6 +274,7 @@ try {
     viewport: { width: 960, height: 900 },
     colorScheme: "light",
   });
+  await underCsp(context, url);
   const page = await context.newPage();
   const problems = [];
   // Storage's 404 for a part of an aborted upload is expected where the test provokes it.
@@ -312,6 +303,7 @@ try {
   begin("sha256.js gives WebCrypto's digests");
   {
     const results = await page.evaluate(async () => {
+      const sha256js = await import(new URL("sha256.js", location.href).href);
       const random = (n) => {
         const b = new Uint8Array(n);
         for (let i = 0; i < n; i += 65536) crypto.getRandomValues(b.subarray(i, Math.min(n, i + 65536)));
@@ -326,8 +318,8 @@ try {
       const hex = (b) => Array.from(new Uint8Array(b), (x) => x.toString(16).padStart(2, "0")).join("");
       const out = [];
       for (const [name, bytes] of inputs) {
-        const js = hex(window.presignSha256.digest(bytes));
-        const h = window.presignSha256.create();
+        const js = hex(sha256js.digest(bytes));
+        const h = sha256js.create();
         for (let at = 0, step = 1; at < bytes.length; at += step, step = (step * 7 + 3) % 200 + 1) {
           h.update(bytes.subarray(at, at + step));
         }

@@ -21,13 +21,15 @@
 //
 // Either layout: the presigner on its own origin (s3-website, the Function URL), or on the
 // page's origin under api_path (cloudfront), where the page must send x-amz-content-sha256, the
-// SHA-256 of each call's body, on every call, and is checked to have sent the right one.
+// SHA-256 of each call's body, on every call, and is checked to have sent the right one. Both
+// serve the page under the Content-Security-Policy CloudFront gives it (harness.mjs): its
+// modules load from its own origin, and nothing inline runs.
 // Exit 0 when all of that holds; 1 with the reason otherwise; 3 when playwright-core is missing.
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { mkdir, readFile, readdir } from "node:fs/promises";
 import path from "node:path";
-import { startScript } from "./harness.mjs";
+import { launchBrowser, PAGE_CSP, startScript, underCsp } from "./harness.mjs";
 
 const { url, screenshot, devData, chromium } = startScript("upload.spec.mjs", "upload.png");
 
@@ -214,18 +216,7 @@ const uploadsAsked = (calls) =>
     .map((c) => JSON.parse(c.body.toString("utf8")).filename)
     .sort();
 
-const browser = await chromium.launch({
-  executablePath: process.env.PRESIGN_STACK_CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-  ],
-});
+const browser = await launchBrowser(chromium);
 let failed = false;
 try {
   const context = await browser.newContext({
@@ -233,6 +224,7 @@ try {
     viewport: { width: 960, height: 900 },
     colorScheme: "light",
   });
+  await underCsp(context, url);
   const decoder = await context.newPage();
   const page = await context.newPage();
   const problems = [];
@@ -241,8 +233,9 @@ try {
     if (m.type() === "error") problems.push(`console error: ${m.text()}`);
   });
 
-  begin("the page loads its config");
-  await page.goto(url);
+  begin("the page loads its config, under CloudFront's Content-Security-Policy");
+  const served = await page.goto(url);
+  assert.equal((await served.allHeaders())["content-security-policy"], PAGE_CSP);
   await page.waitForSelector("body[data-ready='true']", WAIT);
   const config = await page.evaluate(async () => (await fetch("config.json")).json());
   assert.ok(config.maxUploadBytes > 0, "config.json has maxUploadBytes");
