@@ -126,8 +126,9 @@ presigner:                   # the Lambda that hands out presigned URLs; without
 
 website:
   source: {SITE}                # {site_note}
-  hosting: cloudfront        # a private bucket behind CloudFront, HTTPS; or s3-website
-  cloudfront:
+  hosting: cloudfront        # a private bucket behind CloudFront, HTTPS; or s3-website (a
+                             # public bucket, HTTP only): then delete the `cloudfront:` block
+  cloudfront:                # only with hosting: cloudfront
     api_path: /api           # the presigner on the same origin, callable only through it
     # aliases: [files.example.com]
     # certificate_arn: arn:aws:acm:us-east-1:111122223333:certificate/...

@@ -189,3 +189,67 @@ fn a_new_project_from_an_empty_folder() {
         "the digest `up` records"
     );
 }
+
+/// The spec `init` writes says how to switch to the other layout, and a spec edited as it says
+/// is valid; changing the hosting line alone is refused, naming the block to remove.
+#[test]
+fn the_started_spec_switches_to_s3_website_as_its_comments_say() {
+    let outside = tempfile::tempdir().unwrap();
+    let dir = outside.path();
+    let presign_stack = |args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_presign-stack"));
+        c.current_dir(dir)
+            .env("AWS_REGION", REGION)
+            .env("AWS_CONFIG_FILE", "/nonexistent")
+            .args(args);
+        run(c)
+    };
+    presign_stack(&["init", "--no-page"]).ok();
+    let spec = dir.join("presign-stack.yaml");
+    let text = std::fs::read_to_string(&spec).unwrap();
+
+    let lines: Vec<&str> = text.lines().collect();
+    let hosting = lines
+        .iter()
+        .position(|l| l.starts_with("  hosting: cloudfront"))
+        .expect("a hosting line");
+    // Its comment: on the line, and on the comment-only lines that continue it.
+    let continued = lines[hosting + 1..]
+        .iter()
+        .take_while(|l| l.trim_start().starts_with('#'));
+    let comment: String = std::iter::once(&lines[hosting])
+        .chain(continued)
+        .filter_map(|l| l.split_once('#').map(|(_, c)| c.trim()))
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        comment.contains("s3-website") && comment.contains("delete the `cloudfront:` block"),
+        "the comment on `hosting` says what else the other layout needs: {comment}"
+    );
+
+    let hosting_only = text.replacen("hosting: cloudfront", "hosting: s3-website", 1);
+    std::fs::write(&spec, &hosting_only).unwrap();
+    let refused = presign_stack(&["validate"]);
+    assert_eq!(refused.code, 1, "{}{}", refused.stdout, refused.stderr);
+    assert!(
+        refused.stderr.contains("website.cloudfront") && refused.stderr.contains("remove"),
+        "{}",
+        refused.stderr
+    );
+
+    // As the comment says: the `cloudfront:` line and everything indented under it, comments
+    // included, deleted.
+    let mut in_block = false;
+    let edited: Vec<&str> = hosting_only
+        .lines()
+        .filter(|line| {
+            in_block = line.starts_with("  cloudfront:") || (in_block && line.starts_with("    "));
+            !in_block
+        })
+        .collect();
+    let edited = edited.join("\n") + "\n";
+    assert!(!edited.contains("api_path") && edited.contains("hosting: s3-website"));
+    std::fs::write(&spec, &edited).unwrap();
+    let valid = presign_stack(&["validate"]).ok();
+    assert!(valid.stdout.contains("is valid"), "{}", valid.stdout);
+}

@@ -803,6 +803,22 @@ const BAD: &[Bad] = &[
         "documents.uploads_prefix",
         "`incoming` must end with `/`, e.g. `incoming/`",
     ),
+    // The prefix goes into the role's policy, where IAM reads `*` and `?` as wildcards.
+    bad(
+        concat!(base!(), "documents:\n  uploads_prefix: u*/\n"),
+        4,
+        19,
+        "documents.uploads_prefix",
+        "`u*/` contains `*`, which IAM reads in the role's policy as a wildcard, so the role \
+         could write beyond the prefix; use a prefix such as `uploads/`",
+    ),
+    bad(
+        concat!(base!(), "documents:\n  uploads_prefix: 'in/?/'\n"),
+        4,
+        19,
+        "documents.uploads_prefix",
+        "`in/?/` contains `?`, which IAM reads in the role's policy as a wildcard",
+    ),
     bad(
         concat!(base!(), "documents:\n  expire_uploads_after_days: 0\n"),
         4,

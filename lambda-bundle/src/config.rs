@@ -355,11 +355,13 @@ fn validate_region(r: &str) -> Result<(), String> {
 }
 
 /// The one rule for an uploads prefix, used by the spec's validation and by the presigner's
-/// init: S3's "safe characters" (letters, digits, `!-_.*'()`) in segments separated by `/`,
-/// ending with `/`, no empty, `.` or `..` segment, at most [`MAX_PREFIX_BYTES`] bytes.
+/// init: S3's "safe characters" but `*` (letters, digits, `!-_.'()`) in segments separated by
+/// `/`, ending with `/`, no empty, `.` or `..` segment, at most [`MAX_PREFIX_BYTES`] bytes.
+/// The prefix goes into the role's policy as `arn:aws:s3:::<bucket>/<prefix>*`, where IAM
+/// reads `*` and `?` as wildcards and `${` as a policy variable: `u*/` would grant every
+/// prefix starting with `u`. So those are refused by name.
 pub fn validate_uploads_prefix(p: &str) -> Result<(), String> {
-    const RULE: &str =
-        "a prefix such as `uploads/`: segments of A-Z a-z 0-9 and `! - _ . * ' ( )` \
+    const RULE: &str = "a prefix such as `uploads/`: segments of A-Z a-z 0-9 and `! - _ . ' ( )` \
                         separated by `/`, ending with `/`";
     let q = |p: &str| {
         let cut: String = p.chars().take(64).collect();
@@ -381,7 +383,18 @@ pub fn validate_uploads_prefix(p: &str) -> Result<(), String> {
             q(p)
         ));
     }
-    let safe = |c: char| c.is_ascii_alphanumeric() || "!-_.*'()/".contains(c);
+    if let Some(c) = p.chars().find(|c| "*?$".contains(*c)) {
+        let meaning = if c == '$' {
+            "the start of a policy variable (`${...}`)"
+        } else {
+            "a wildcard, so the role could write beyond the prefix"
+        };
+        return Err(format!(
+            "{} contains `{c}`, which IAM reads in the role's policy as {meaning}; use {RULE}",
+            q(p)
+        ));
+    }
+    let safe = |c: char| c.is_ascii_alphanumeric() || "!-_.'()/".contains(c);
     if let Some(c) = p.chars().find(|c| !safe(*c)) {
         let c = if c.is_control() || c.is_whitespace() {
             format!("{c:?}")
@@ -668,6 +681,13 @@ mod tests {
             (ENV_UPLOADS_PREFIX, "../x/", "`..` segment"),
             (ENV_UPLOADS_PREFIX, "a/./", "`.` segment"),
             (ENV_UPLOADS_PREFIX, "up loads/", "contains ' '"),
+            (ENV_UPLOADS_PREFIX, "u*/", "contains `*`, which IAM reads"),
+            (
+                ENV_UPLOADS_PREFIX,
+                "uploads/a?/",
+                "contains `?`, which IAM reads",
+            ),
+            (ENV_UPLOADS_PREFIX, "${aws:userid}/", "policy variable"),
             (ENV_URL_EXPIRY_SECONDS, "0", "1 to 3600"),
             (ENV_URL_EXPIRY_SECONDS, "3601", "1 to 3600"),
             (ENV_URL_EXPIRY_SECONDS, "5m", "1 to 3600"),

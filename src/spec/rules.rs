@@ -610,7 +610,10 @@ mod tests {
         assert!(reason("up#/").contains("contains `#`"));
         assert!(reason("a/./").contains("`.` segment"));
         assert!(reason(&"a/".repeat(300)).contains("at most 512"));
-        assert!(uploads_prefix("it's(1)*!/").is_ok(), "S3's safe characters");
+        assert!(uploads_prefix("it's(1)!/").is_ok(), "S3's safe characters");
+        // `*` is safe for S3 but a wildcard in the role's policy, as is `?`.
+        assert!(reason("u*/").contains("contains `*`, which IAM reads"));
+        assert!(reason("u?/").contains("contains `?`, which IAM reads"));
         assert!(reason("up loads/").contains("contains ' '"));
     }
 

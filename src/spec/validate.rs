@@ -84,7 +84,10 @@ pub(super) fn validate(raw: RawSpec, index: &Index, cx: &Context) -> Result<Spec
             c.value(
                 "presigner.function_url.auth",
                 format!(
-                    "`none` would make the Function URL public, but with                      `website.cloudfront.api_path: {api_path}` the presigner is served through                      the distribution, whose calls are signed: its URL is `aws_iam`. Remove                      `auth`, or remove `api_path` to call the URL directly"
+                    "`none` would make the Function URL public, but with \
+                     `website.cloudfront.api_path: {api_path}` the presigner is served through \
+                     the distribution, whose calls are signed: its URL is `aws_iam`. Remove \
+                     `auth`, or remove `api_path` to call the URL directly"
                 ),
             );
         }
@@ -776,7 +779,8 @@ impl Checker<'_> {
                 if raw.is_some() {
                     self.key(
                         "website.cloudfront",
-                        "only applies with `hosting: cloudfront`; add that, or remove                          `cloudfront`",
+                        "only applies with `hosting: cloudfront`; add that, or remove \
+                         `cloudfront`",
                     );
                 }
                 Hosting::S3Website
@@ -786,7 +790,9 @@ impl Checker<'_> {
                 self.value(
                     "website.hosting",
                     format!(
-                        "`{other}` is not a hosting mode; use `cloudfront` (a private bucket                          behind CloudFront, HTTPS) or `s3-website` (the default: a public                          bucket behind the S3 website endpoint, HTTP only)"
+                        "`{other}` is not a hosting mode; use `cloudfront` (a private bucket \
+                         behind CloudFront, HTTPS) or `s3-website` (the default: a public \
+                         bucket behind the S3 website endpoint, HTTP only)"
                     ),
                 );
                 Hosting::S3Website
@@ -821,13 +827,15 @@ impl Checker<'_> {
         if !aliases.is_empty() && !certificate_given {
             self.value(
                 "website.cloudfront.aliases",
-                "custom domains need a certificate that covers them: add                  `certificate_arn` (an ACM certificate in us-east-1)",
+                "custom domains need a certificate that covers them: add \
+                 `certificate_arn` (an ACM certificate in us-east-1)",
             );
         }
         if aliases.is_empty() && certificate_arn.is_some() {
             self.value(
                 "website.cloudfront.certificate_arn",
-                "a certificate is only used for custom domains: add `aliases`, or remove                  `certificate_arn`",
+                "a certificate is only used for custom domains: add `aliases`, or remove \
+                 `certificate_arn`",
             );
         }
         let price_class = match raw.price_class.as_deref() {
@@ -837,7 +845,8 @@ impl Checker<'_> {
                 self.value(
                     "website.cloudfront.price_class",
                     format!(
-                        "`{other}` is not a price class; use `PriceClass_100` (the default:                          North America and Europe), `PriceClass_200` or `PriceClass_All`"
+                        "`{other}` is not a price class; use `PriceClass_100` (the default: \
+                         North America and Europe), `PriceClass_200` or `PriceClass_All`"
                     ),
                 );
                 "PriceClass_100".to_string()
