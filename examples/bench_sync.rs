@@ -151,7 +151,8 @@ async fn main() -> Result<()> {
             std::fs::create_dir(&site)?;
             let ctx = ctx(&endpoint_url, "bench-unused-website", &site, dir.path()).await?;
             let start = Instant::now();
-            let deleted = presign_stack::emptying::empty_and_delete(&ctx, Which::Documents, &bucket).await?;
+            let deleted =
+                presign_stack::emptying::empty_and_delete(&ctx, Which::Documents, &bucket).await?;
             let seconds = start.elapsed().as_secs_f64();
             json!({
                 "op": "empty",

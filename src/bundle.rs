@@ -350,7 +350,8 @@ async fn build(dir: &Path, arch: Architecture, report: &Report, locked: bool) ->
     let verbose = report.verbose();
     if verbose {
         // stdout stays for results (`--output json`): cargo's output goes to stderr.
-        cmd.stdout(report.child_output()).stderr(report.child_output());
+        cmd.stdout(report.child_output())
+            .stderr(report.child_output());
     } else {
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     }

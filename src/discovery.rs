@@ -18,6 +18,17 @@ use crate::aws::Aws;
 use crate::errors::{aws_err, code_in};
 use crate::spec::{TAG_ENV, TAG_STACK};
 
+/// The IAM actions of the first call and the listings sent with it.
+pub const ACTIONS: &[&str] = &[
+    "sts:GetCallerIdentity",
+    "tag:GetResources",
+    "iam:ListRoles",
+    "iam:ListRoleTags",
+    "cloudfront:ListDistributions",
+    "cloudfront:ListOriginAccessControls",
+    "cloudfront:ListResponseHeadersPolicies",
+];
+
 /// What the listings found.
 #[derive(Debug, Default)]
 pub struct Discovery {
@@ -112,8 +123,11 @@ pub struct Ask<'a> {
 impl Discovery {
     /// Every listing, at once.
     pub async fn list(aws: &Aws, ask: &Ask<'_>) -> Discovery {
-        let (cloudfront, tagged, roles) =
-            tokio::join!(cloudfront(aws, ask.uses_cloudfront), tagged(aws, ask), roles(aws, ask));
+        let (cloudfront, tagged, roles) = tokio::join!(
+            cloudfront(aws, ask.uses_cloudfront),
+            tagged(aws, ask),
+            roles(aws, ask)
+        );
         Discovery {
             cloudfront: Listing::from(cloudfront),
             tagged: Listing::from(tagged),
@@ -152,7 +166,10 @@ fn next_marker(truncated: bool, marker: Option<&str>) -> Option<String> {
         .map(str::to_string)
 }
 
-async fn distributions(aws: &Aws, attempts: Option<u32>) -> anyhow::Result<Vec<DistributionSummary>> {
+async fn distributions(
+    aws: &Aws,
+    attempts: Option<u32>,
+) -> anyhow::Result<Vec<DistributionSummary>> {
     let mut out = Vec::new();
     let mut marker: Option<String> = None;
     loop {
@@ -283,7 +300,10 @@ async fn tagged(aws: &Aws, ask: &Ask<'_>) -> anyhow::Result<Vec<Tagged>> {
 
 /// The roles under the tool's path but the spec's own, each with its tags (ListRoles leaves
 /// them out).
-async fn roles(aws: &Aws, ask: &Ask<'_>) -> anyhow::Result<Vec<(String, BTreeMap<String, String>)>> {
+async fn roles(
+    aws: &Aws,
+    ask: &Ask<'_>,
+) -> anyhow::Result<Vec<(String, BTreeMap<String, String>)>> {
     let iam = &aws.iam;
     let path = ask.role_path;
     let mut pages = iam.list_roles().path_prefix(path).into_paginator().send();

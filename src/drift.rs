@@ -7,7 +7,7 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::plan::{join_path, removed_by_up, Action, Plan};
+use crate::plan::{excerpts, join_path, removed_by_up, Action, Plan};
 use crate::state::{leaf_diff, Kind};
 use crate::sync;
 
@@ -71,8 +71,7 @@ impl Drift {
                     expected: json!("absent (no longer in the spec)"),
                     found: json!("exists"),
                     fix: if removed_by_up(r.kind) {
-                        "`up` deletes it (the spec's website hosting no longer uses it)"
-                            .to_string()
+                        "`up` deletes it (the spec's website hosting no longer uses it)".to_string()
                     } else {
                         "delete it with `up --prune`".to_string()
                     },
@@ -203,8 +202,9 @@ impl fmt::Display for Drift {
                         if !sub.is_empty() {
                             writeln!(f, "      at {field}{}:", join_path(&sub))?;
                         }
-                        writeln!(f, "      expected: {}", short(&expected))?;
-                        writeln!(f, "      found:    {}", short(&found))?;
+                        let (found, expected) = excerpts(&found, &expected, 160);
+                        writeln!(f, "      expected: {expected}")?;
+                        writeln!(f, "      found:    {found}")?;
                     }
                 }
                 None => {

@@ -198,4 +198,3 @@ async fn empty_once(
     }
     Ok(Some(deleted))
 }
-

@@ -143,6 +143,8 @@ where
 pub struct AwsError {
     line: String,
     code: Option<String>,
+    /// The HTTP status of the service's answer, when there was one.
+    status: Option<u16>,
 }
 
 impl std::fmt::Display for AwsError {
@@ -161,10 +163,22 @@ pub fn aws_err<E>(
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
+    let status = match &err {
+        SdkError::ServiceError(service) => Some(service.raw().status().as_u16()),
+        _ => None,
+    };
     anyhow::Error::new(AwsError {
         line: format!("{what}: {}", describe(&err)),
         code: code(&err).map(str::to_string),
+        status,
     })
+}
+
+/// True when `err` (or what it wraps) is an AWS error the service answered with `status`.
+pub fn has_status(err: &anyhow::Error, status: u16) -> bool {
+    err.chain()
+        .filter_map(|e| e.downcast_ref::<AwsError>())
+        .any(|e| e.status == Some(status))
 }
 
 /// True when `err` (or what it wraps) is an AWS error with service code `code`.

@@ -3,17 +3,17 @@
 
 pub mod aws;
 pub mod bundle;
+pub mod cancel;
 pub mod cli;
+pub mod context;
 pub mod dev;
+pub mod discovery;
 pub mod drift;
+pub mod emptying;
 pub mod errors;
 pub mod init;
-pub mod cancel;
-pub mod context;
-pub mod discovery;
-pub mod emptying;
-pub mod objects;
 pub mod loss;
+pub mod objects;
 pub mod orphans;
 pub mod plan;
 pub mod report;

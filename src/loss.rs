@@ -171,7 +171,10 @@ pub fn consent(ctx: &Ctx, what: &str, items: &[String], yes: bool, how: &str) ->
         .map(|i| format!("  - {i}"))
         .collect::<Vec<_>>()
         .join("\n");
-    let at = format!("{what}, in {} (account {}):\n{list}", ctx.region, ctx.account);
+    let at = format!(
+        "{what}, in {} (account {}):\n{list}",
+        ctx.region, ctx.account
+    );
     match ctx.report.confirm(&format!("{at}\nThere is no undo.")) {
         Confirmation::Yes => Ok(()),
         Confirmation::No => anyhow::bail!("cancelled; nothing was changed"),

@@ -47,4 +47,3 @@ pub fn ident(key: Option<&str>, version: Option<&str>) -> Result<ObjectIdentifie
         .set_version_id(version.map(str::to_string))
         .build()?)
 }
-

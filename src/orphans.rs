@@ -126,9 +126,11 @@ fn roles(ctx: &Ctx) -> Result<Vec<(Kind, String)>> {
 
 /// Read each candidate; those gone are left out.
 async fn read_all(ctx: &Ctx, candidates: Vec<(Kind, String)>) -> Result<Vec<Found>> {
-    let reads = futures::future::join_all(candidates.iter().map(|(kind, name)| {
-        crate::resources::resource(*kind).read(ctx, name)
-    }))
+    let reads = futures::future::join_all(
+        candidates
+            .iter()
+            .map(|(kind, name)| crate::resources::resource(*kind).read(ctx, name)),
+    )
     .await;
     let mut out = Vec::new();
     for ((kind, name), live) in candidates.into_iter().zip(reads) {

@@ -169,6 +169,35 @@ pub fn join_path(sub: &str) -> String {
     }
 }
 
+/// Two values that differ, as people compare them: whole when short, else each cut to the
+/// same window around where they start to differ (`...` marks a cut).
+pub fn excerpts(old: &Value, new: &Value, width: usize) -> (String, String) {
+    let text = |v: &Value| match v {
+        Value::Null => "(none)".to_string(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let (a, b) = (text(old), text(new));
+    let (ca, cb): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    if ca.len() <= width && cb.len() <= width {
+        return (a, b);
+    }
+    let first = ca.iter().zip(&cb).take_while(|(x, y)| x == y).count();
+    let start = first.saturating_sub(width / 4);
+    let cut = |c: &[char]| {
+        let end = (start + width).min(c.len());
+        let mut s: String = c[start.min(end)..end].iter().collect();
+        if start > 0 {
+            s.insert_str(0, "...");
+        }
+        if end < c.len() {
+            s.push_str("...");
+        }
+        s
+    };
+    (cut(&ca), cut(&cb))
+}
+
 /// A value as plans show it: `(none)` for nothing, cut at 200 characters.
 pub fn shown(v: &Value) -> String {
     let s = match v {
@@ -235,13 +264,12 @@ impl fmt::Display for Plan {
                     writeln!(f, "  ~ {} {}", r.kind, r.name)?;
                     for c in &r.changes {
                         for (sub, old, new) in leaf_diff(&c.old, &c.new) {
+                            let (old, new) = excerpts(&old, &new, 200);
                             writeln!(
                                 f,
-                                "      {}{}: {} -> {}",
+                                "      {}{}: {old} -> {new}",
                                 c.field,
                                 join_path(&sub),
-                                shown(&old),
-                                shown(&new)
                             )?;
                         }
                     }
@@ -284,5 +312,26 @@ impl fmt::Display for Plan {
                 "Plan: {add} to add, {change} to change, {destroy} to destroy."
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn long_values_are_cut_around_where_they_differ() {
+        let a = json!(format!("{}X{}", "a".repeat(300), "b".repeat(300)));
+        let b = json!(format!("{}Y{}", "a".repeat(300), "b".repeat(300)));
+        let (x, y) = excerpts(&a, &b, 100);
+        assert!(x.starts_with("...") && x.ends_with("..."), "{x}");
+        assert!(x.contains("aX") && y.contains("aY"), "{x} / {y}");
+        assert_eq!(x.chars().count(), 106);
+        // Short values stay whole; nothing shows as (none).
+        assert_eq!(
+            excerpts(&json!("ab"), &Value::Null, 100),
+            ("ab".to_string(), "(none)".to_string())
+        );
     }
 }

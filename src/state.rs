@@ -125,15 +125,47 @@ fn walk(path: &str, old: &Value, new: &Value, out: &mut Vec<(String, Value, Valu
                 walk(&sub, x, y, out);
             }
         }
-        (Value::Array(a), Value::Array(b))
-            if a.len() == b.len() && a.iter().chain(b).all(Value::is_object) =>
-        {
-            for (i, (x, y)) in a.iter().zip(b).enumerate() {
-                walk(&format!("{path}[{i}]"), x, y, out);
+        (Value::Array(a), Value::Array(b)) if a.iter().chain(b).all(Value::is_object) => {
+            match (by_sid(a), by_sid(b)) {
+                // Policy statements: matched by their Sid, whatever their order or number.
+                (Some(a), Some(b)) => {
+                    let sids: std::collections::BTreeSet<&str> =
+                        a.keys().chain(b.keys()).copied().collect();
+                    for sid in sids {
+                        let (x, y) = (
+                            a.get(sid).copied().unwrap_or(&Value::Null),
+                            b.get(sid).copied().unwrap_or(&Value::Null),
+                        );
+                        walk(&format!("{path}[Sid={sid}]"), x, y, out);
+                    }
+                }
+                _ if a.len() == b.len() => {
+                    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                        walk(&format!("{path}[{i}]"), x, y, out);
+                    }
+                }
+                // Sets of another size: each element only one side has.
+                _ => {
+                    for x in a.iter().filter(|x| !b.contains(x)) {
+                        out.push((path.to_string(), x.clone(), Value::Null));
+                    }
+                    for y in b.iter().filter(|y| !a.contains(y)) {
+                        out.push((path.to_string(), Value::Null, y.clone()));
+                    }
+                }
             }
         }
         _ => out.push((path.to_string(), old.clone(), new.clone())),
     }
+}
+
+/// Objects by their `Sid`, when every one has a distinct one.
+fn by_sid(items: &[Value]) -> Option<BTreeMap<&str, &Value>> {
+    let map: BTreeMap<&str, &Value> = items
+        .iter()
+        .map(|i| Some((i.get("Sid")?.as_str()?, i)))
+        .collect::<Option<_>>()?;
+    (map.len() == items.len() && !map.is_empty()).then_some(map)
 }
 
 /// A kind of resource: its id (in JSON, `snake_case`) and how people read it. Each resource
@@ -493,6 +525,33 @@ mod tests {
             vec![(String::new(), json!(128), json!(256))]
         );
         assert!(leaf_diff(&json!({"a": 1}), &json!({"a": 1})).is_empty());
+    }
+
+    #[test]
+    fn leaf_diff_matches_policy_statements_by_sid() {
+        let log = json!({"Sid": "OwnLogGroup", "Action": ["logs:PutLogEvents"],
+                         "Resource": ["arn:aws:logs:eu-central-1:1:log-group:/aws/lambda/f"]});
+        let uploads = json!({"Sid": "PresignUploads", "Action": ["s3:PutObject"]});
+        let widened = json!({"Sid": "OwnLogGroup", "Action": ["logs:PutLogEvents"],
+                             "Resource": ["*"]});
+        let extra = json!({"Sid": "Extra", "Action": ["s3:*"]});
+        let found = json!({"Statement": [extra.clone(), widened, uploads.clone()]});
+        let expected = json!({"Statement": [log, uploads]});
+        let d = leaf_diff(&found, &expected);
+        assert_eq!(
+            d,
+            vec![
+                ("Statement[Sid=Extra]".to_string(), extra, Value::Null),
+                (
+                    "Statement[Sid=OwnLogGroup].Resource".to_string(),
+                    json!(["*"]),
+                    json!(["arn:aws:logs:eu-central-1:1:log-group:/aws/lambda/f"])
+                ),
+            ]
+        );
+        // Without Sids, lists of another length give each element one side lacks.
+        let d = leaf_diff(&json!([{"a": 1}, {"b": 2}]), &json!([{"a": 1}]));
+        assert_eq!(d, vec![(String::new(), json!({"b": 2}), Value::Null)]);
     }
 
     #[test]

@@ -29,12 +29,12 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::Sha256;
 
-use crate::errors::{aws_err, code_in};
 use crate::context::Ctx;
+use crate::errors::{aws_err, code_in};
 use crate::report::{Progress, Report};
-use crate::state::Kind;
 use crate::spec::{CacheRule, Spec};
 use crate::state::Change;
+use crate::state::Kind;
 
 /// How many requests (uploads, parts, metadata reads) run at once: small objects are bound by
 /// round trips, not bandwidth.
@@ -54,6 +54,14 @@ const HASH_BUFFER: usize = 256 * 1024;
 
 /// The website's objects, as a plan and drift name them.
 pub const KIND: Kind = Kind::new("website_content", "website content");
+
+/// The IAM actions of the sync: listing, reading headers, uploading, deleting.
+pub const ACTIONS: &[&str] = &[
+    "s3:ListBucket",
+    "s3:GetObject",
+    "s3:PutObject",
+    "s3:DeleteObject",
+];
 
 /// The website bucket's tag recording which content rules its objects were written with.
 pub const TAG_CONTENT_RULES: &str = "presign-stack:content-rules";
@@ -673,9 +681,11 @@ pub async fn upload_all(ctx: &Ctx, objects: &[&Object]) -> Result<()> {
         return Ok(());
     }
     let total_bytes = objects.iter().map(|o| o.size).sum();
-    let progress = ctx
-        .report
-        .progress("Uploading", "website", Some((objects.len() as u64, total_bytes)));
+    let progress = ctx.report.progress(
+        "Uploading",
+        "website",
+        Some((objects.len() as u64, total_bytes)),
+    );
     let slots = tokio::sync::Semaphore::new(PARALLEL_UPLOADS);
     let (last, first): (Vec<&Object>, Vec<&Object>) =
         objects.iter().partition(|o| written_last(ctx, &o.key));
@@ -891,7 +901,12 @@ pub async fn delete_keys(ctx: &Ctx, keys: &[String]) -> Result<()> {
 /// "2 objects: a.txt, b/c.txt", at most five named.
 fn named_objects(keys: &[String]) -> String {
     const NAMED: usize = 5;
-    let mut names = keys.iter().take(NAMED).cloned().collect::<Vec<_>>().join(", ");
+    let mut names = keys
+        .iter()
+        .take(NAMED)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
     if keys.len() > NAMED {
         names.push_str(&format!(" and {} more", keys.len() - NAMED));
     }

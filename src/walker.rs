@@ -270,8 +270,12 @@ mod tests {
         walk.add("after that", vec![after], |_| {
             async { Ok(Known::default()) }.boxed()
         });
-        walk.add("independent", vec![], |_| async { Ok(Known::default()) }.boxed());
-        walk.always("cleanup", vec![bad], |_| async { Ok(Known::default()) }.boxed());
+        walk.add("independent", vec![], |_| {
+            async { Ok(Known::default()) }.boxed()
+        });
+        walk.always("cleanup", vec![bad], |_| {
+            async { Ok(Known::default()) }.boxed()
+        });
         let walked = walk.run(Known::default(), &Cancel::default()).await;
         let got: Vec<(String, String)> = walked
             .outcomes

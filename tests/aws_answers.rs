@@ -379,3 +379,51 @@ fn an_account_level_block_is_named_by_plan_and_up_before_any_write() {
         proxy.count(|m, t| m == "GET" && t == "/v20180820/configuration/publicAccessBlock") >= 2
     );
 }
+
+#[test]
+fn a_function_that_failed_is_drift_and_up_deploys_its_code_again() {
+    let moto = Moto::start();
+    let p = project("failed-docs");
+    run(p.cmd(&moto, REGION, &["up"])).ok();
+    // As AWS reports a function whose update failed, for the next two reads (drift's, up's).
+    let left = Arc::new(Mutex::new(2));
+    let l = left.clone();
+    let proxy = Proxy::start(
+        &moto.url,
+        hook(move |req, answer| {
+            let answer = answer?;
+            let get_function = req.method == "GET"
+                && req.path() == "/2015-03-31/functions/failed-docs-dev-presigner";
+            let mut left = l.lock().unwrap();
+            if !get_function || *left == 0 {
+                return None;
+            }
+            *left -= 1;
+            let mut v: Value = serde_json::from_slice(&answer.body).ok()?;
+            v["Configuration"]["LastUpdateStatus"] = "Failed".into();
+            v["Configuration"]["LastUpdateStatusReason"] =
+                "The function could not be updated: EniLimitExceeded".into();
+            let mut r = answer.clone();
+            r.body = v.to_string().into_bytes();
+            Some(r)
+        }),
+    );
+    let drift = via(&proxy, &moto, &p, &["drift"]);
+    assert_eq!(drift.code, 2, "{}{}", drift.stdout, drift.stderr);
+    assert!(
+        drift
+            .stdout
+            .contains("found:    failed its last update: The function could not be updated"),
+        "{}",
+        drift.stdout
+    );
+    via(&proxy, &moto, &p, &["up"]).ok();
+    assert_eq!(
+        proxy.count(|m, t| m == "PUT" && t.ends_with("/failed-docs-dev-presigner/code")),
+        1,
+        "the code was sent again"
+    );
+    assert_eq!(*left.lock().unwrap(), 0);
+    let drift = run(p.cmd(&moto, REGION, &["drift"]));
+    assert_eq!(drift.code, 0, "{}{}", drift.stdout, drift.stderr);
+}

@@ -218,16 +218,31 @@ fn an_endpoint_that_is_not_a_url_is_named_and_an_empty_one_is_unset() {
 
 #[test]
 fn an_endpoint_that_never_answers_is_an_error_not_a_hang() {
-    // Accepts connections, counts them, and never answers.
+    // Accepts connections, reads what comes, counts the account lookups (the first call;
+    // the listings sent with it go unanswered too), and never answers.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", silent.local_addr().unwrap());
     let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counted = connections.clone();
     std::thread::spawn(move || {
-        let mut held = Vec::new();
         for stream in silent.incoming().flatten() {
-            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            held.push(stream);
+            let counted = counted.clone();
+            std::thread::spawn(move || {
+                use std::io::Read;
+                let mut stream = stream;
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = stream.read(&mut buf) {
+                    if n == 0 {
+                        return;
+                    }
+                    seen.extend_from_slice(&buf[..n]);
+                    if String::from_utf8_lossy(&seen).contains("GetCallerIdentity") {
+                        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        seen.clear();
+                    }
+                }
+            });
         }
     });
     let project = ep_project();
@@ -243,7 +258,7 @@ fn an_endpoint_that_never_answers_is_an_error_not_a_hang() {
     assert_eq!(
         connections.load(std::sync::atomic::Ordering::SeqCst),
         1,
-        "one attempt, cut off after 20 s"
+        "one account lookup, cut off after 20 s"
     );
 }
 

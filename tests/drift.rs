@@ -683,6 +683,8 @@ async fn renamed_resources_leave_orphans_that_only_prune_deletes() {
         ),
         "-/+ role drift-docs-role2 (replaces drift-docs-dev-presigner",
         "-/+ function drift-docs-fn2 (replaces drift-docs-dev-presigner",
+        // The old function's log group goes with it.
+        "-/+ log group /aws/lambda/drift-docs-fn2 (replaces /aws/lambda/drift-docs-dev-presigner",
     ] {
         assert!(
             plan.stdout.contains(line),
@@ -690,7 +692,7 @@ async fn renamed_resources_leave_orphans_that_only_prune_deletes() {
             plan.stdout
         );
     }
-    assert!(plan.stdout.contains("3 to destroy."), "{}", plan.stdout);
+    assert!(plan.stdout.contains("4 to destroy."), "{}", plan.stdout);
     let (code, report) = drift(&project, &moto);
     assert_eq!(code, 2);
     assert!(
@@ -703,7 +705,7 @@ async fn renamed_resources_leave_orphans_that_only_prune_deletes() {
     let up = run(project.cmd(&moto, REGION, &["up"])).ok();
     assert!(
         up.stderr
-            .contains("kept 3 resources the spec no longer names"),
+            .contains("kept 4 resources the spec no longer names"),
         "{}",
         up.stderr
     );

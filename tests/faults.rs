@@ -112,8 +112,25 @@ struct Tally {
     requests: usize,
     faults: usize,
     lost: usize,
-    /// Permission Sids and function URLs already created: AWS refuses them a second time.
+    /// Functions, permission Sids and function URLs already created: AWS refuses them a
+    /// second time.
     created: BTreeSet<String>,
+    /// Log groups asked to be created: the tags of any other are ResourceNotFound on AWS
+    /// (moto answers an empty set).
+    log_groups: BTreeSet<String>,
+}
+
+/// The log group a CloudWatch Logs request names (by name, or in its ARN).
+fn log_group_of(req: &Request) -> Option<String> {
+    let body: serde_json::Value = serde_json::from_slice(&req.body).ok()?;
+    match req.target_op()? {
+        "CreateLogGroup" => body["logGroupName"].as_str().map(str::to_string),
+        "ListTagsForResource" => body["resourceArn"]
+            .as_str()?
+            .split_once(":log-group:")
+            .map(|(_, name)| name.trim_end_matches(":*").to_string()),
+        _ => None,
+    }
 }
 
 fn faulty_proxy(moto: &Moto, seed: u64, percent: u64) -> (Proxy, Arc<Mutex<Tally>>) {
@@ -147,18 +164,48 @@ fn faulty_proxy(moto: &Moto, seed: u64, percent: u64) -> (Proxy, Arc<Mutex<Tally
                 ("POST", Service::Lambda) if req.path().ends_with("/url") => {
                     Some(format!("url {}", req.path()))
                 }
+                // moto replaces a function created twice; AWS refuses the second create.
+                ("POST", Service::Lambda) if req.path() == "/2015-03-31/functions" => {
+                    let body: serde_json::Value =
+                        serde_json::from_slice(&req.body).unwrap_or_default();
+                    body["FunctionName"]
+                        .as_str()
+                        .map(|name| format!("function {name}"))
+                }
                 _ => None,
             };
+            let group = log_group_of(req);
+            if answer.is_none() {
+                match (req.target_op(), &group) {
+                    (Some("CreateLogGroup"), Some(g)) => {
+                        t.log_groups.insert(g.clone());
+                    }
+                    (Some("ListTagsForResource"), Some(g)) if !t.log_groups.contains(g) => {
+                        return Some(Response::json_error(
+                            400,
+                            "ResourceNotFoundException",
+                            "The specified log group does not exist.",
+                        ));
+                    }
+                    _ => {}
+                }
+            }
             match answer {
                 None => {
                     t.requests += 1;
                     if let Some(key) = &once {
                         if t.created.contains(key) {
+                            let message = match key.strip_prefix("function ") {
+                                Some(name) => format!("Function already exist: {name}"),
+                                None => "The statement id provided already exists. Please \
+                                         provide a new statement id, or remove the existing \
+                                         statement."
+                                    .to_string(),
+                            };
                             return Some(Response::json_error(
                                 409,
                                 "ResourceConflictException",
-                                "The statement id provided already exists. Please provide a \
-                                 new statement id, or remove the existing statement.",
+                                &message,
                             ));
                         }
                     }

@@ -170,3 +170,52 @@ fn the_published_policies_allow_every_call_of_a_whole_cycle() {
         .collect();
     assert!(writes.is_empty(), "read-only.json allows {writes:?}");
 }
+
+/// Every action a kind of the registry (and the parts around them) declares for its steps is
+/// in the published deploy policy, and the policy holds no other; every read is in the
+/// read-only one. (The policies are checked against real calls by the test above.)
+#[test]
+fn the_published_policies_are_what_the_resources_declare() {
+    use presign_stack::resources::{cloudfront, REGISTRY};
+    let mut declared: BTreeSet<String> = BTreeSet::new();
+    let mut reads: BTreeSet<String> = BTreeSet::new();
+    for r in REGISTRY {
+        let a = r.actions();
+        reads.extend(a.read.iter().map(|s| s.to_string()));
+        for list in [a.read, a.create, a.update, a.delete] {
+            declared.extend(list.iter().map(|s| s.to_string()));
+        }
+    }
+    reads.extend(
+        presign_stack::discovery::ACTIONS
+            .iter()
+            .map(|s| s.to_string()),
+    );
+    reads.extend(
+        cloudfront::certificate::ACTIONS
+            .iter()
+            .map(|s| s.to_string()),
+    );
+    for list in [
+        presign_stack::discovery::ACTIONS,
+        presign_stack::sync::ACTIONS,
+        cloudfront::certificate::ACTIONS,
+        cloudfront::invalidation::ACTIONS,
+    ] {
+        declared.extend(list.iter().map(|s| s.to_string()));
+    }
+    let deploy = allowed("deploy.json");
+    let undeclared: Vec<&String> = deploy.difference(&declared).collect();
+    let unpublished: Vec<&String> = declared.difference(&deploy).collect();
+    assert!(
+        undeclared.is_empty() && unpublished.is_empty(),
+        "in deploy.json but declared by nothing: {undeclared:?}; declared but not in \
+         deploy.json: {unpublished:?}"
+    );
+    let read_only = allowed("read-only.json");
+    let missing: Vec<&String> = reads.difference(&read_only).collect();
+    assert!(
+        missing.is_empty(),
+        "reads missing from read-only.json: {missing:?}"
+    );
+}

@@ -17,7 +17,7 @@ use presign_stack::cancel::Cancel;
 use presign_stack::context::Ctx;
 use presign_stack::report::Report;
 use presign_stack::resources::bucket::{self, Which};
-use presign_stack::resources::{function::Function, Resource};
+use presign_stack::resources::{function::Function, function_url::FunctionUrl, Resource};
 use presign_stack::retry::Timing;
 use presign_stack::state::{Change, Known, Live};
 use serde_json::json;
@@ -25,6 +25,16 @@ use serde_json::json;
 const ROLE_NOT_ASSUMABLE: &str = "The role defined for the function cannot be assumed by Lambda.";
 
 fn ctx(s3: &[&Rule], iam: &[&Rule], lambda: &[&Rule]) -> (Ctx, tempfile::TempDir) {
+    ctx_of("{source: site}", s3, iam, lambda)
+}
+
+/// A context for a spec whose `website` is `website`.
+fn ctx_of(
+    website: &str,
+    s3: &[&Rule],
+    iam: &[&Rule],
+    lambda: &[&Rule],
+) -> (Ctx, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("site")).unwrap();
     std::fs::write(
@@ -35,7 +45,10 @@ fn ctx(s3: &[&Rule], iam: &[&Rule], lambda: &[&Rule]) -> (Ctx, tempfile::TempDir
     let file = dir.path().join("presign-stack.yaml");
     std::fs::write(
         &file,
-        "version: 1\nname: mock-docs\nregion: eu-west-1\npresigner: {zip: bundle.zip}\nwebsite: {source: site}\n",
+        format!(
+            "version: 1\nname: mock-docs\nregion: eu-west-1\npresigner: {{zip: bundle.zip}}\n\
+             website: {website}\n"
+        ),
     )
     .unwrap();
     let spec = presign_stack::spec::load(&file, "dev")
@@ -146,7 +159,8 @@ async fn mocked_iam_propagation_create_function_retries_until_the_role_is_assuma
         .output(|| config(State::Active, LastUpdateStatus::Successful))
         .build();
     let (ctx, _dir) = ctx(&[], &[], &[&create, &wait]);
-    Function.apply(&ctx, None, &[])
+    Function
+        .apply(&ctx, None, &[])
         .await
         .expect("created once the role propagated");
     assert_eq!(create.num_calls(), 3, "two refusals, then the create");
@@ -164,9 +178,7 @@ async fn mocked_iam_propagation_other_errors_are_not_retried() {
         )
     });
     let (ctx, _dir) = ctx(&[], &[], &[&create]);
-    let err = Function.apply(&ctx, None, &[])
-        .await
-        .unwrap_err();
+    let err = Function.apply(&ctx, None, &[]).await.unwrap_err();
     assert_eq!(create.num_calls(), 1);
     let msg = format!("{err:#}");
     assert!(
@@ -191,9 +203,7 @@ async fn mocked_iam_propagation_gives_up_at_the_deadline_with_aws_message() {
         .repeatedly()
         .build();
     let (ctx, _dir) = ctx(&[], &[], &[&create]);
-    let err = Function.apply(&ctx, None, &[])
-        .await
-        .unwrap_err();
+    let err = Function.apply(&ctx, None, &[]).await.unwrap_err();
     assert!(create.num_calls() > 2, "retried: {}", create.num_calls());
     assert!(
         format!("{err:#}").contains("cannot be assumed by Lambda"),
@@ -212,9 +222,7 @@ async fn mocked_lambda_state_failed_stops_with_the_reason() {
             .build()
     });
     let (ctx, _dir) = ctx(&[], &[], &[&create, &wait]);
-    let err = Function.apply(&ctx, None, &[])
-        .await
-        .unwrap_err();
+    let err = Function.apply(&ctx, None, &[]).await.unwrap_err();
     let msg = format!("{err:#}");
     assert!(msg.contains("failed to become active"), "{msg}");
     assert!(msg.contains("unable to decrypt"), "{msg}");
@@ -266,7 +274,8 @@ async fn mocked_lambda_update_waits_for_successful_before_the_code_update() {
             after: None,
         },
     ];
-    Function.apply(&ctx, Some(&Live::default()), &changes)
+    Function
+        .apply(&ctx, Some(&Live::default()), &changes)
         .await
         .unwrap();
     assert_eq!(update_config.num_calls(), 1);
@@ -296,7 +305,8 @@ async fn mocked_lambda_update_failure_reports_the_last_update_reason() {
         new: json!(9),
         after: None,
     }];
-    let err = Function.apply(&ctx, Some(&Live::default()), &changes)
+    let err = Function
+        .apply(&ctx, Some(&Live::default()), &changes)
         .await
         .unwrap_err();
     assert!(format!("{err:#}").contains("EniLimitExceeded"), "{err:#}");
@@ -369,10 +379,7 @@ async fn mocked_new_bucket_no_such_bucket_is_retried_after_create() {
         new: want.fields["tags"].clone(),
         after: None,
     }];
-    bucket::DOCUMENTS
-        .apply(&ctx, None, &changes)
-        .await
-        .unwrap();
+    bucket::DOCUMENTS.apply(&ctx, None, &changes).await.unwrap();
     assert_eq!(tagging.num_calls(), 3);
 }
 
@@ -432,4 +439,42 @@ async fn mocked_delete_objects_failure_mid_empty_leaves_the_tls_only_statement()
     );
     // The SDK's own retries of the 500 came first.
     assert!(delete.num_calls() >= 1);
+}
+
+#[tokio::test]
+async fn mocked_no_cloudfront_permission_is_granted_before_the_distribution_is_known() {
+    // Any Lambda call would be answered; none may be made.
+    let add = mock!(aws_sdk_lambda::Client::add_permission).then_output(|| {
+        aws_sdk_lambda::operation::add_permission::AddPermissionOutput::builder().build()
+    });
+    let (ctx, _dir) = ctx_of(
+        "{source: site, hosting: cloudfront, cloudfront: {api_path: /api}}",
+        &[],
+        &[],
+        &[&add],
+    );
+    assert!(ctx.known.cdn.is_none());
+    let want = FunctionUrl.desired(&ctx, None);
+    let changes = [Change {
+        field: "permissions",
+        old: json!([]),
+        new: want.fields["permissions"].clone(),
+        after: None,
+    }];
+    let live = Live {
+        known: Known {
+            function_url: Some("https://abc.lambda-url.eu-west-1.on.aws/".into()),
+            ..Known::default()
+        },
+        ..Live::default()
+    };
+    let err = FunctionUrl
+        .apply(&ctx, Some(&live), &changes)
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{err:#}").contains("name the distribution, which does not exist yet"),
+        "{err:#}"
+    );
+    assert_eq!(add.num_calls(), 0, "nothing granted without a SourceArn");
 }

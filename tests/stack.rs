@@ -573,6 +573,26 @@ async fn a_second_up_with_nothing_changed_makes_no_write_request() {
         writes(&logged_requests(&log3)),
         vec!["S3 PutObject".to_string()]
     );
+
+    // A file gone from the site is deleted, and named as it is.
+    std::fs::remove_file(project.path().join("site/docs/help.html")).unwrap();
+    let log4 = project.path().join("requests-4.log");
+    let mut fourth = project.cmd(&moto, REGION, &["up"]);
+    fourth.env("PRESIGN_STACK_REQUEST_LOG", &log4);
+    let out = run(fourth).ok();
+    assert_eq!(
+        writes(&logged_requests(&log4)),
+        vec!["S3 DeleteObjects".to_string()]
+    );
+    assert!(
+        out.stderr.contains(&format!(
+            "Deleting 1 object: docs/help.html from website bucket {} (no longer in \
+             website.source)",
+            site_bucket()
+        )),
+        "{}",
+        out.stderr
+    );
 }
 
 async fn cache_control_of(s3: &aws_sdk_s3::Client, key: &str) -> Option<String> {

@@ -126,8 +126,7 @@ impl Run<'_> {
             Format::Json => out(serde_json::to_string_pretty(&result)?)?,
             Format::Text => {
                 if result.plan.is_empty() {
-                    self.report
-                        .block("No changes. The stack matches the spec.");
+                    self.report.block("No changes. The stack matches the spec.");
                 } else {
                     let (add, change, mut destroy) = result.plan.counts();
                     if !args.prune {
@@ -194,7 +193,12 @@ impl Run<'_> {
     pub fn completions(&self, args: &CompletionsArgs) -> Result<ExitCode> {
         use clap::CommandFactory;
         let mut cmd = Cli::command();
-        clap_complete::generate(args.shell, &mut cmd, "presign-stack", &mut std::io::stdout());
+        clap_complete::generate(
+            args.shell,
+            &mut cmd,
+            "presign-stack",
+            &mut std::io::stdout(),
+        );
         Ok(ExitCode::SUCCESS)
     }
 

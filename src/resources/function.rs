@@ -89,7 +89,14 @@ impl Resource for Function {
 
     fn delete<'a>(&'a self, ctx: &'a Ctx, name: &'a str, _: &'a Live) -> Step<'a, usize> {
         async move {
-            match ctx.aws.lambda.delete_function().function_name(name).send().await {
+            match ctx
+                .aws
+                .lambda
+                .delete_function()
+                .function_name(name)
+                .send()
+                .await
+            {
                 Ok(_) => Ok(0),
                 Err(e) if code_in(&e, &["ResourceNotFoundException"]) => Ok(0),
                 Err(e) => Err(aws_err(format!("deleting function {name}"), e)),
@@ -371,8 +378,7 @@ async fn apply(ctx: &Ctx, created: bool, changes: &[Change]) -> Result<()> {
         .context("internal: the presigner's code was not identified")?;
     let changed = |field: &str| changes.iter().any(|c| c.field == field);
     // A function that failed gets its code again: AWS then tries anew, and says why if not.
-    let upload =
-        created || changed("code_sha256") || changed("architecture") || changed("state");
+    let upload = created || changed("code_sha256") || changed("architecture") || changed("state");
     let bundle = match (&code.bundle, upload) {
         (Some(b), _) => Some(b),
         (None, false) => None,
@@ -380,16 +386,7 @@ async fn apply(ctx: &Ctx, created: bool, changes: &[Change]) -> Result<()> {
     };
     let concurrency = changed("reserved_concurrency");
     match (created, bundle) {
-        (true, Some(bundle)) => {
-            // Reserving concurrency needs no settled function: it goes beside the wait.
-            let (made, reserved) = tokio::join!(create(ctx, code, bundle), async {
-                match concurrency {
-                    true => set_concurrency(ctx, true).await,
-                    false => Ok(()),
-                }
-            });
-            made.and(reserved)
-        }
+        (true, Some(bundle)) => create(ctx, code, bundle, concurrency).await,
         (true, None) => anyhow::bail!("internal: no bundle to create the function with"),
         (false, bundle) => {
             update(ctx, code, bundle, changes).await?;
@@ -402,8 +399,14 @@ async fn apply(ctx: &Ctx, created: bool, changes: &[Change]) -> Result<()> {
 }
 
 /// CreateFunction, retried while a role created moments ago is not assumable yet; then the
-/// wait until it is active, unless the answer says it is already.
-async fn create(ctx: &Ctx, code: &Code, bundle: &crate::bundle::Bundle) -> Result<()> {
+/// wait until it is active (unless the answer says it is already) and, beside it, the
+/// reserved concurrency, which needs no settled function.
+async fn create(
+    ctx: &Ctx,
+    code: &Code,
+    bundle: &crate::bundle::Bundle,
+    concurrency: bool,
+) -> Result<()> {
     let lambda = &ctx.aws.lambda;
     let p = &ctx.spec.presigner;
     let name = &p.function_name;
@@ -413,50 +416,65 @@ async fn create(ctx: &Ctx, code: &Code, bundle: &crate::bundle::Bundle) -> Resul
         tags.insert(TAG_CODE.to_string(), tag);
     }
     let env = lambda_environment(&ctx.spec);
-    let created = retry(ctx.timing.iam_propagation, when::role_not_assumable_yet, || {
-        lambda
-            .create_function()
-            .function_name(name)
-            .description(format!(
-                "presign-stack {} ({}): issues presigned S3 URLs",
-                ctx.spec.name, ctx.spec.env
-            ))
-            .runtime(Runtime::Providedal2023)
-            .handler("bootstrap")
-            .role(&role_arn)
-            .architectures(architecture(ctx))
-            .memory_size(p.memory_mb as i32)
-            .timeout(p.timeout_seconds as i32)
-            .environment(env.clone())
-            .set_tags(Some(tags.clone()))
-            .code(
-                FunctionCode::builder()
-                    .zip_file(Blob::new(bundle.zip.clone()))
-                    .build(),
-            )
-            .send()
-    })
+    let created = retry(
+        ctx.timing.iam_propagation,
+        when::role_not_assumable_yet,
+        || {
+            lambda
+                .create_function()
+                .function_name(name)
+                .description(format!(
+                    "presign-stack {} ({}): issues presigned S3 URLs",
+                    ctx.spec.name, ctx.spec.env
+                ))
+                .runtime(Runtime::Providedal2023)
+                .handler("bootstrap")
+                .role(&role_arn)
+                .architectures(architecture(ctx))
+                .memory_size(p.memory_mb as i32)
+                .timeout(p.timeout_seconds as i32)
+                .environment(env.clone())
+                .set_tags(Some(tags.clone()))
+                .code(
+                    FunctionCode::builder()
+                        .zip_file(Blob::new(bundle.zip.clone()))
+                        .build(),
+                )
+                .send()
+        },
+    )
     .await;
-    match created {
+    let ready = match created {
         Ok(out) => {
-            let ready = matches!(out.state(), Some(State::Active))
+            matches!(out.state(), Some(State::Active))
                 && matches!(
                     out.last_update_status(),
                     None | Some(LastUpdateStatus::Successful)
-                );
-            if ready {
-                return Ok(());
-            }
+                )
         }
         // Sent again after a lost answer, or made by another run at once: the function is
         // there, ours by the tags it was created with.
         Err(e) if code_in(&e, &["ResourceConflictException"]) => match read(ctx, name).await? {
-            Some(live) if super::owner(&ctx.spec, &live.tags) == super::Owner::ThisStack => {}
+            Some(live) if super::owner(&ctx.spec, &live.tags) == super::Owner::ThisStack => false,
             _ => return Err(aws_err(format!("creating function {name}"), e)),
         },
         Err(e) => return Err(aws_err(format!("creating function {name}"), e)),
-    }
-    wait_ready(ctx).await
+    };
+    let (waited, reserved) = tokio::join!(
+        async {
+            match ready {
+                true => Ok(()),
+                false => wait_ready(ctx).await,
+            }
+        },
+        async {
+            match concurrency {
+                true => set_concurrency(ctx, true).await,
+                false => Ok(()),
+            }
+        }
+    );
+    waited.and(reserved)
 }
 
 /// The changed configuration, code and tags of an existing function, each step after the
@@ -571,7 +589,12 @@ async fn set_concurrency(ctx: &Ctx, created: bool) -> Result<()> {
         })
         .await
         .map(drop)
-        .map_err(|e| aws_err(format!("setting reserved concurrency of function {name}"), e)),
+        .map_err(|e| {
+            aws_err(
+                format!("setting reserved concurrency of function {name}"),
+                e,
+            )
+        }),
         None if !created => retry(ctx.timing.function_ready, when::update_in_progress, || {
             lambda
                 .delete_function_concurrency()
@@ -580,7 +603,12 @@ async fn set_concurrency(ctx: &Ctx, created: bool) -> Result<()> {
         })
         .await
         .map(drop)
-        .map_err(|e| aws_err(format!("removing reserved concurrency of function {name}"), e)),
+        .map_err(|e| {
+            aws_err(
+                format!("removing reserved concurrency of function {name}"),
+                e,
+            )
+        }),
         None => Ok(()),
     }
 }

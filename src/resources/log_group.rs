@@ -44,7 +44,11 @@ impl Resource for LogGroup {
     fn actions(&self) -> Actions {
         Actions {
             read: &["logs:DescribeLogGroups", "logs:ListTagsForResource"],
-            create: &["logs:CreateLogGroup", "logs:TagResource", "logs:PutRetentionPolicy"],
+            create: &[
+                "logs:CreateLogGroup",
+                "logs:TagResource",
+                "logs:PutRetentionPolicy",
+            ],
             update: &[
                 "logs:PutRetentionPolicy",
                 "logs:TagResource",

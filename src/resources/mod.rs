@@ -93,7 +93,10 @@ pub enum Orphans {
     /// Among the roles under the tool's IAM path.
     RolePath,
     /// One for each orphan of another kind, named after it (a function's log group).
-    Follow { kind: Kind, name: fn(&str) -> String },
+    Follow {
+        kind: Kind,
+        name: fn(&str) -> String,
+    },
 }
 
 /// One kind of resource of the stack.
@@ -191,7 +194,10 @@ pub trait Resource: Send + Sync {
 pub enum Owner {
     ThisStack,
     /// Tagged by presign-stack for another stack or environment.
-    Other { stack: String, env: String },
+    Other {
+        stack: String,
+        env: String,
+    },
     /// Not created by presign-stack.
     Unmanaged,
 }

@@ -244,7 +244,12 @@ async fn read(ctx: &Ctx, name: &str) -> Result<Option<Live>> {
         let doc = match doc {
             Ok(d) => d,
             Err(e) if code_in(&e, &["NoSuchEntity"]) => continue,
-            Err(e) => return Err(aws_err(format!("reading policy {policy_name} of {label}"), e)),
+            Err(e) => {
+                return Err(aws_err(
+                    format!("reading policy {policy_name} of {label}"),
+                    e,
+                ))
+            }
         };
         let value = parse_policy(doc.policy_document())
             .map_err(|e| anyhow::anyhow!("{label} policy {policy_name}: {e}"))?;
@@ -279,7 +284,9 @@ async fn apply(ctx: &Ctx, live: Option<&Live>, changes: &[Change]) -> Result<Kno
     let arn = match live.and_then(|l| l.known.role_arn.clone()) {
         Some(arn) => arn,
         None => {
-            let tags = sdk_tags(&ctx.tags(KIND), |k, v| Tag::builder().key(k).value(v).build())?;
+            let tags = sdk_tags(&ctx.tags(KIND), |k, v| {
+                Tag::builder().key(k).value(v).build()
+            })?;
             let created = iam
                 .create_role()
                 .role_name(name)
@@ -397,11 +404,21 @@ async fn delete(ctx: &Ctx, name: &str, live: &Live) -> Result<()> {
     let names = |field: &str| -> Vec<String> {
         match live.fields.get(field) {
             Some(Value::Object(m)) => m.keys().cloned().collect(),
-            Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+            Some(Value::Array(a)) => a
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect(),
             _ => Vec::new(),
         }
     };
-    remove_policies(ctx, name, names("inline_policies"), names("managed_policies")).await?;
+    remove_policies(
+        ctx,
+        name,
+        names("inline_policies"),
+        names("managed_policies"),
+    )
+    .await?;
     match ctx.aws.iam.delete_role().role_name(name).send().await {
         Ok(_) => Ok(()),
         Err(e) if code_in(&e, &["NoSuchEntity"]) => Ok(()),
@@ -453,14 +470,26 @@ async fn remove_policies(
     let iam = &ctx.aws.iam;
     let label = &format!("role {name}");
     let deletes = inline.iter().map(|p| async move {
-        match iam.delete_role_policy().role_name(name).policy_name(p).send().await {
+        match iam
+            .delete_role_policy()
+            .role_name(name)
+            .policy_name(p)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if code_in(&e, &["NoSuchEntity"]) => Ok(()),
             Err(e) => Err(aws_err(format!("removing policy {p} from {label}"), e)),
         }
     });
     let detaches = attached.iter().map(|arn| async move {
-        match iam.detach_role_policy().role_name(name).policy_arn(arn).send().await {
+        match iam
+            .detach_role_policy()
+            .role_name(name)
+            .policy_arn(arn)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) if code_in(&e, &["NoSuchEntity"]) => Ok(()),
             Err(e) => Err(aws_err(format!("detaching {arn} from {label}"), e)),

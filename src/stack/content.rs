@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use futures::FutureExt;
-use serde_json::Value;
 
 use super::{page_presigner_url, Prepared, Snapshot};
 use crate::context::Ctx;
@@ -56,29 +55,32 @@ pub(super) fn steps<'a>(
     let config_may_change =
         config_key.is_some() && (!config.is_empty() || (config_reads_url && url_step.is_some()));
     let rules = sync::rules_fingerprint(&ctx.spec.website.cache_control);
-    let site = snap.live(bucket::WEBSITE_KIND);
-    let rules_stale = site.is_some_and(|w| w.tags.get(sync::TAG_CONTENT_RULES) != Some(&rules));
+    let rules_stale = snap
+        .live(bucket::WEBSITE_KIND)
+        .is_some_and(|w| w.tags.get(sync::TAG_CONTENT_RULES) != Some(&rules));
     let changes = !files.is_empty() || !content.delete.is_empty() || config_may_change;
     if !changes && !rules_stale {
         return None;
     }
     let uploaded: Arc<Mutex<Vec<String>>> = Arc::default();
-    let mut needs: Vec<usize> = main.get(&bucket::WEBSITE_KIND).copied().into_iter().collect();
-    let policy = site.and_then(|w| w.fields.get("policy"));
-    let opened = match policy {
-        Some(p) if changes && over_plain_http(ctx) && has_tls(p) => Some(walk.add(
+    let mut needs: Vec<usize> = main
+        .get(&bucket::WEBSITE_KIND)
+        .copied()
+        .into_iter()
+        .collect();
+    let opened = (changes && over_plain_http(ctx)).then(|| {
+        walk.add(
             format!("opening {} to the sync", Which::Website.label(&ctx.spec)),
             needs.clone(),
             move |_| {
                 async move {
-                    bucket::website_tls_for_sync(ctx, p, false).await?;
+                    bucket::website_tls_for_sync(ctx, false).await?;
                     Ok(Known::default())
                 }
                 .boxed()
             },
-        )),
-        _ => None,
-    };
+        )
+    });
     needs.extend(opened);
     let done = uploaded.clone();
     let files_step = walk.add("the website's files", needs, move |_| {
@@ -94,7 +96,7 @@ pub(super) fn steps<'a>(
                     ),
                 );
             }
-            sync::upload_all(ctx, &files).await?;
+            reopening(ctx, || sync::upload_all(ctx, &files)).await?;
             lock(&done).extend(files.iter().map(|o| o.key.clone()));
             Ok(Known::default())
         }
@@ -120,7 +122,7 @@ pub(super) fn steps<'a>(
             let key = object.key.clone();
             let again = sync::plan(vec![object], &live);
             let objects: Vec<&Object> = again.upload.iter().map(|(o, _)| o).collect();
-            sync::upload_all(ctx, &objects).await?;
+            reopening(ctx, || sync::upload_all(ctx, &objects)).await?;
             if !objects.is_empty() {
                 lock(&done).push(key);
             }
@@ -129,21 +131,25 @@ pub(super) fn steps<'a>(
         .boxed()
     });
     let done = uploaded.clone();
-    let stale = walk.add("the website's stale objects", vec![config_step], move |_| {
-        async move {
-            sync::delete_keys(ctx, &content.delete).await?;
-            lock(&done).extend(content.delete.iter().cloned());
-            Ok(Known::default())
-        }
-        .boxed()
-    });
-    if let (Some(_), Some(p)) = (opened, policy) {
+    let stale = walk.add(
+        "the website's stale objects",
+        vec![config_step],
+        move |_| {
+            async move {
+                reopening(ctx, || sync::delete_keys(ctx, &content.delete)).await?;
+                lock(&done).extend(content.delete.iter().cloned());
+                Ok(Known::default())
+            }
+            .boxed()
+        },
+    );
+    if opened.is_some() {
         walk.always(
             format!("closing {} again", Which::Website.label(&ctx.spec)),
             vec![stale],
             move |_| {
                 async move {
-                    bucket::website_tls_for_sync(ctx, p, true).await?;
+                    bucket::website_tls_for_sync(ctx, true).await?;
                     Ok(Known::default())
                 }
                 .boxed()
@@ -205,12 +211,23 @@ fn changed_paths(ctx: &Ctx, keys: &[String]) -> Vec<String> {
     paths
 }
 
-/// Whether a live policy holds the TLS-only statement.
-fn has_tls(policy: &Value) -> bool {
-    policy
-        .get("Statement")
-        .and_then(Value::as_array)
-        .is_some_and(|l| l.iter().any(|s| s["Sid"] == "DenyInsecureTransport"))
+/// Run a write of the sync; over plain HTTP, when it is refused (403) because another run
+/// closed the bucket to plain HTTP again meanwhile (its sync ended), open it and write again.
+async fn reopening<F, Fut>(ctx: &Ctx, write: F) -> anyhow::Result<()>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    match write().await {
+        Err(e) if over_plain_http(ctx) && crate::errors::has_status(&e, 403) => {
+            if bucket::website_tls_for_sync(ctx, false).await? {
+                write().await
+            } else {
+                Err(e)
+            }
+        }
+        other => other,
+    }
 }
 
 /// A private website bucket reached over plain HTTP (an emulator): its TLS-only statement

@@ -74,15 +74,17 @@ pub async fn down(ctx: &Ctx, opts: &DownOptions) -> Result<DownResult> {
     let losses = documents_losses(ctx, &targets, counted?).await?;
     let labels: Vec<String> = targets
         .iter()
-        .map(|(kind, name, _)| match losses.iter().find(|l| &l.bucket == name) {
-            Some(l) => format!(
-                "{kind} {name} and every object version in it, uploads that presign-stack did \
+        .map(
+            |(kind, name, _)| match losses.iter().find(|l| &l.bucket == name) {
+                Some(l) => format!(
+                    "{kind} {name} and every object version in it, uploads that presign-stack did \
                  not write: {}",
-                l.amount()
-            ),
-            None if *kind == bucket::DOCUMENTS_KIND => format!("{kind} {name} (empty)"),
-            None => resource(*kind).down_label(name),
-        })
+                    l.amount()
+                ),
+                None if *kind == bucket::DOCUMENTS_KIND => format!("{kind} {name} (empty)"),
+                None => resource(*kind).down_label(name),
+            },
+        )
         .collect();
     loss::consent(
         ctx,
@@ -103,8 +105,8 @@ pub async fn down(ctx: &Ctx, opts: &DownOptions) -> Result<DownResult> {
     let walked = walk.run(ctx.known.clone(), &ctx.cancel).await;
     if !walked.succeeded() {
         anyhow::bail!(
-            "down did not finish; what was deleted is gone, and running `down` again deletes \
-             the rest:\n  - {}",
+            "down did not finish; run it again to delete the rest (what it deleted is gone):\n  \
+             - {}",
             walked.problems().join("\n  - ")
         );
     }
@@ -186,11 +188,7 @@ pub(super) fn deletions<'a>(
     why: &'a str,
     objects: Option<&'a AtomicUsize>,
 ) {
-    let uses = |user: Kind, used: Kind| {
-        resource(user)
-            .needs(&ctx.spec)
-            .contains(&Need::Uses(used))
-    };
+    let uses = |user: Kind, used: Kind| resource(user).needs(&ctx.spec).contains(&Need::Uses(used));
     let mut left = targets;
     let mut added: Vec<(Kind, usize)> = Vec::new();
     while !left.is_empty() {

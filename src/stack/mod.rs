@@ -69,11 +69,11 @@ pub async fn connect(
         uses_cloudfront: spec.website.cloudfront().is_some(),
     };
     // The first call decides: when it fails, nothing waits for the listings.
-    let (account, discovery) = futures::future::try_join(
-        aws.account_id(connect.profile.as_deref()),
-        async { Ok(Discovery::list(&aws, &ask).await) },
-    )
-    .await?;
+    let (account, discovery) =
+        futures::future::try_join(aws.account_id(connect.profile.as_deref()), async {
+            Ok(Discovery::list(&aws, &ask).await)
+        })
+        .await?;
     if let (None, Listing::Failed(why)) = (spec.website.cloudfront(), &discovery.cloudfront) {
         report.warn(format!(
             "CloudFront could not be checked for a distribution left from an earlier \

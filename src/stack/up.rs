@@ -15,11 +15,11 @@ use serde::Serialize;
 use super::{content, outputs_from, prepare, survey, Outputs, Prepared, Snapshot};
 use crate::context::Ctx;
 use crate::loss::{self, When};
-use crate::plan::{removed_by_up, Action, Plan, ResourcePlan};
+use crate::plan::{excerpts, join_path, removed_by_up, Action, Plan, ResourcePlan};
 use crate::resources::cloudfront::distribution;
 use crate::resources::{function, provider, Resource, REGISTRY};
 use crate::retry::{poll, Poll};
-use crate::state::{Change, Kind, Known, Live};
+use crate::state::{leaf_diff, Change, Kind, Known, Live};
 use crate::walker::Walk;
 
 /// How `up` goes about it.
@@ -62,19 +62,6 @@ pub async fn up(ctx: &Ctx, opts: &UpOptions) -> Result<UpResult> {
     }
     ctx.report.block(&plan);
     consent(&ctx, &plan, opts)?;
-    let orphans = plan.orphans();
-    if !opts.prune && !orphans.is_empty() {
-        ctx.report.warn(format!(
-            "keeping {} resource{} the spec no longer names ({}); `up --prune` deletes them",
-            orphans.len(),
-            super::plural(orphans.len()),
-            orphans
-                .iter()
-                .map(|o| format!("{} {}", o.kind, o.name))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
     let walk = graph(&ctx, &snap, &prepared, opts);
     let walked = walk.run(snap.known(), &ctx.cancel).await;
     if !walked.succeeded() {
@@ -83,6 +70,19 @@ pub async fn up(ctx: &Ctx, opts: &UpOptions) -> Result<UpResult> {
              there:\n  - {}",
             walked.problems().join("\n  - ")
         );
+    }
+    let orphans = plan.orphans();
+    if !opts.prune && !orphans.is_empty() {
+        ctx.report.warn(format!(
+            "kept {} resource{} the spec no longer names ({}); `up --prune` deletes them",
+            orphans.len(),
+            super::plural(orphans.len()),
+            orphans
+                .iter()
+                .map(|o| format!("{} {}", o.kind, o.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
     }
     let ctx = ctx.with_known(&walked.known);
     let mut outputs = outputs_from(&ctx, true);
@@ -127,9 +127,9 @@ fn topological(ctx: &Ctx) -> Vec<&'static dyn Resource> {
     while !left.is_empty() {
         let placed: BTreeSet<Kind> = out.iter().map(|r| r.kind()).collect();
         let ready = left.iter().position(|r| {
-            r.needs(&ctx.spec)
-                .iter()
-                .all(|n| placed.contains(&n.kind()) || !REGISTRY.iter().any(|x| x.kind() == n.kind()))
+            r.needs(&ctx.spec).iter().all(|n| {
+                placed.contains(&n.kind()) || !REGISTRY.iter().any(|x| x.kind() == n.kind())
+            })
         });
         // The registry's needs form no cycle (a test walks them); should one, keep its order.
         let i = ready.unwrap_or(0);
@@ -181,9 +181,11 @@ fn graph<'a>(
             .filter(|c| c.after.is_none())
             .map(|c| c.field)
             .collect();
-        walk.quiet(format!("reading back {} {}", r.kind(), p.name), vec![step], move |known| {
-            read_back(ctx, r, written, known).boxed()
-        });
+        walk.quiet(
+            format!("reading back {} {}", r.kind(), p.name),
+            vec![step],
+            move |known| read_back(ctx, r, written, known).boxed(),
+        );
         main.insert(r.kind(), step);
         if !deferred.is_empty() {
             later.push((r, deferred));
@@ -329,8 +331,9 @@ async fn read_back(
     let ctx = ctx.with_known(&known);
     let name = r.name(&ctx.spec);
     let label = format!("{} {name}", r.kind());
-    // What differed at the last look: (field, what the service kept).
-    let last: std::sync::Mutex<Vec<(&'static str, serde_json::Value)>> = Default::default();
+    // What differed at the last look: (field, what was written, what the service kept).
+    type Left = Vec<(&'static str, serde_json::Value, serde_json::Value)>;
+    let last: std::sync::Mutex<Left> = Default::default();
     let checked = poll(
         ctx.timing.read_back,
         &ctx.cancel,
@@ -340,13 +343,13 @@ async fn read_back(
                 return Ok(Poll::Waiting("not found".to_string()));
             };
             let want = r.desired(&ctx, Some(&live));
-            let left: Vec<(&'static str, serde_json::Value)> = fields
+            let left: Left = fields
                 .iter()
                 .filter(|f| !want.after.contains_key(*f))
                 .filter_map(|f| {
                     let wrote = want.get(f)?;
                     let kept = live.fields.get(f).cloned().unwrap_or_default();
-                    (!r.settled(f, wrote, &kept)).then_some((*f, kept))
+                    (!r.settled(f, wrote, &kept)).then(|| (*f, wrote.clone(), kept))
                 })
                 .collect();
             let done = left.is_empty();
@@ -365,11 +368,15 @@ async fn read_back(
     match checked {
         Ok(()) => {}
         Err(_) if !left.is_empty() => {
-            for (field, kept) in left {
-                ctx.report.warn(format!(
-                    "{label}: the service did not keep {field} as it was written; it kept {}",
-                    crate::plan::shown(&kept)
-                ));
+            for (field, wrote, kept) in left {
+                for (sub, kept, wrote) in leaf_diff(&kept, &wrote) {
+                    let (kept, wrote) = excerpts(&kept, &wrote, 160);
+                    ctx.report.warn(format!(
+                        "{label}: the service did not keep {field}{} as it was written \
+                         ({wrote}); it kept {kept}",
+                        join_path(&sub)
+                    ));
+                }
             }
         }
         Err(e) => ctx.report.warn(format!(
@@ -427,13 +434,7 @@ fn removals<'a>(
 }
 
 /// Deleting the orphans (`--prune`): after everything else, each after what uses it.
-fn prune<'a>(
-    walk: &mut Walk<'a>,
-    ctx: &'a Ctx,
-    snap: &'a Snapshot,
-    plan: &Plan,
-    after: &[usize],
-) {
+fn prune<'a>(walk: &mut Walk<'a>, ctx: &'a Ctx, snap: &'a Snapshot, plan: &Plan, after: &[usize]) {
     let targets: Vec<(Kind, String, &'a Live)> = plan
         .orphans()
         .iter()

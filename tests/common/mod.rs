@@ -35,6 +35,16 @@ impl Moto {
         let exe = std::env::var_os("PRESIGN_STACK_MOTO")
             .map(PathBuf::from)
             .unwrap_or_else(|| repo().join("scripts/moto-server"));
+        Moto::start_exe(exe, env)
+    }
+
+    /// moto as published, without what `scripts/moto_extras.py` adds (response headers
+    /// policies among them): an emulator with less of CloudFront.
+    pub fn start_stock() -> Moto {
+        Moto::start_exe(repo().join(".tools/venv/bin/moto_server"), &[])
+    }
+
+    fn start_exe(exe: PathBuf, env: &[(&str, &str)]) -> Moto {
         assert!(
             exe.exists(),
             "moto_server not found at {}: run scripts/bootstrap.sh (or scripts/test.sh)",

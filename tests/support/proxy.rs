@@ -263,6 +263,23 @@ pub fn send_upstream(
     )
 }
 
+/// Send `req` to the upstream with another body (as a service that keeps less of it would
+/// see it), its headers as the client sent them.
+pub fn forward_with_body(
+    upstream: &str,
+    req: &Request,
+    body: Vec<u8>,
+) -> std::io::Result<Response> {
+    let upstream = upstream.trim_start_matches("http://").trim_end_matches('/');
+    forward(
+        upstream,
+        &Request {
+            body,
+            ..req.clone()
+        },
+    )
+}
+
 fn forward(upstream: &str, req: &Request) -> std::io::Result<Response> {
     let mut up = TcpStream::connect(upstream)?;
     up.set_read_timeout(Some(Duration::from_secs(60)))?;

@@ -13,7 +13,6 @@ use super::Which;
 /// bad deploy can be rolled back.
 const SITE_NONCURRENT_DAYS: i32 = 30;
 
-
 /// One lifecycle rule of the documents bucket, as compared and as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Rule {

@@ -332,4 +332,3 @@ fn versioning_from_raw<E>(
     }
     Some(body.contains("<Status>Enabled</Status>"))
 }
-

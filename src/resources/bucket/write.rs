@@ -319,25 +319,42 @@ async fn put_policy(ctx: &Ctx, which: Which, bucket: &str, want: &Value) -> Resu
 
 /// Over a plain-HTTP endpoint (an emulator) the private website bucket's TLS-only statement
 /// refuses the sync's own writes, as AWS refuses any request without TLS: there the statement
-/// is left out of the live `policy` while objects are written (`tls: false`) and put back after
-/// (`tls: true`). On AWS (HTTPS), or without the statement, this does nothing.
-pub async fn website_tls_for_sync(ctx: &Ctx, policy: &Value, tls: bool) -> Result<()> {
-    let is_tls = |s: &Value| s.get("Sid") == Some(&json!("DenyInsecureTransport"));
-    let has_tls = policy
-        .get("Statement")
-        .and_then(Value::as_array)
-        .is_some_and(|list| list.iter().any(is_tls));
-    if !ctx.aws.plain_http || ctx.spec.website.cloudfront().is_none() || !has_tls {
-        return Ok(());
-    }
-    let mut want = policy.clone();
-    if !tls {
-        if let Some(list) = want.get_mut("Statement").and_then(Value::as_array_mut) {
-            list.retain(|s| !is_tls(s));
-        }
+/// is taken out of the bucket's current policy while objects are written (`tls: false`) and
+/// put back after (`tls: true`). Whether it changed the policy. On AWS (HTTPS), or with no
+/// policy yet, this does nothing.
+pub async fn website_tls_for_sync(ctx: &Ctx, tls: bool) -> Result<bool> {
+    if !ctx.aws.plain_http || ctx.spec.website.cloudfront().is_none() {
+        return Ok(false);
     }
     let bucket = &ctx.spec.website.bucket;
-    put_policy(ctx, Which::Website, bucket, &want)
-        .await
-        .with_context(|| format!("setting the policy of {}", Which::Website.label(&ctx.spec)))
+    let label = Which::Website.label(&ctx.spec);
+    let policy = match ctx.aws.s3.get_bucket_policy().bucket(bucket).send().await {
+        Ok(p) => p.policy().map(str::to_string),
+        Err(e) if code_in(&e, &["NoSuchBucketPolicy"]) => None,
+        Err(e) => return Err(aws_err(format!("reading the policy of {label}"), e)),
+    };
+    let Some(policy) = policy else {
+        return Ok(false);
+    };
+    let mut want: Value = serde_json::from_str(&policy)
+        .with_context(|| format!("the policy of {label} is not JSON"))?;
+    let Some(list) = want.get_mut("Statement").and_then(Value::as_array_mut) else {
+        return Ok(false);
+    };
+    let is_tls = |s: &Value| s.get("Sid") == Some(&json!("DenyInsecureTransport"));
+    let has = list.iter().any(is_tls);
+    match (tls, has) {
+        (false, true) => list.retain(|s| !is_tls(s)),
+        (true, false) => list.push(super::tls_only_statement(bucket)),
+        _ => return Ok(false),
+    }
+    put_policy(
+        ctx,
+        Which::Website,
+        bucket,
+        &crate::state::normalize_policy(&want),
+    )
+    .await
+    .with_context(|| format!("setting the policy of {label}"))?;
+    Ok(true)
 }

@@ -6,6 +6,9 @@ use anyhow::{Context, Result};
 use crate::context::Ctx;
 use crate::errors::aws_err;
 
+/// The IAM action of the check.
+pub const ACTIONS: &[&str] = &["acm:DescribeCertificate"];
+
 /// The custom domains' certificate (ACM, us-east-1) must be issued and cover every alias:
 /// CloudFront refuses the distribution otherwise. Checked before any write.
 pub async fn check_certificate(ctx: &Ctx) -> Result<()> {

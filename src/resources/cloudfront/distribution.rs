@@ -20,8 +20,8 @@ use futures::FutureExt;
 use serde_json::{json, Value};
 
 use super::{
-    comment, headers_policy, headers_policy_name, label, listings, oac_name,
-    origin_access_control, url_host, API_ORIGIN, SITE_ORIGIN,
+    comment, headers_policy, headers_policy_name, label, listings, oac_name, origin_access_control,
+    url_host, API_ORIGIN, SITE_ORIGIN,
 };
 use crate::context::Ctx;
 use crate::errors::{aws_err, code_in};
@@ -73,11 +73,7 @@ impl Resource for Distribution {
                 "cloudfront:GetDistribution",
                 "cloudfront:ListTagsForResource",
             ],
-            create: &[
-                "cloudfront:CreateDistribution",
-                "cloudfront:CreateDistributionWithTags",
-                "cloudfront:TagResource",
-            ],
+            create: &["cloudfront:CreateDistribution", "cloudfront:TagResource"],
             update: &[
                 "cloudfront:GetDistributionConfig",
                 "cloudfront:UpdateDistribution",
@@ -173,9 +169,7 @@ impl Resource for Distribution {
     }
 
     fn down_label(&self, name: &str) -> String {
-        format!(
-            "distribution {name} (disabled first; CloudFront takes minutes to deploy that)"
-        )
+        format!("distribution {name} (disabled first; CloudFront takes minutes to deploy that)")
     }
 }
 
@@ -210,7 +204,6 @@ fn policy_name(id: Option<&str>, ours: &BTreeMap<String, String>) -> Value {
     }
 }
 
-
 /// The distribution `id`: its configuration and tags, read at once.
 async fn read_id(
     ctx: &Ctx,
@@ -235,7 +228,12 @@ async fn read_id(
             .map(|t| {
                 t.items()
                     .iter()
-                    .map(|t| (t.key().to_string(), t.value().unwrap_or_default().to_string()))
+                    .map(|t| {
+                        (
+                            t.key().to_string(),
+                            t.value().unwrap_or_default().to_string(),
+                        )
+                    })
                     .collect()
             })
             .unwrap_or_default(),
@@ -253,7 +251,12 @@ async fn read_id(
         .oacs
         .iter()
         .map(|o| (o.id.clone(), o.name.clone()))
-        .chain(ctx.known.oac_ids.iter().map(|(n, id)| (id.clone(), n.clone())))
+        .chain(
+            ctx.known
+                .oac_ids
+                .iter()
+                .map(|(n, id)| (id.clone(), n.clone())),
+        )
         .collect();
     let headers_names: BTreeMap<String, String> = found
         .headers_policies
@@ -300,7 +303,10 @@ async fn find_fresh(ctx: &Ctx) -> Result<Option<Live>> {
             let empty = crate::discovery::CloudFront::default();
             return read_id(ctx, d.id(), &empty).await;
         }
-        match list.next_marker().filter(|m| list.is_truncated() && !m.is_empty()) {
+        match list
+            .next_marker()
+            .filter(|m| list.is_truncated() && !m.is_empty())
+        {
             Some(m) => marker = Some(m.to_string()),
             None => return Ok(None),
         }
@@ -503,7 +509,6 @@ fn fields_of(
     f
 }
 
-
 /// The distribution's configuration as the spec wants it; what the spec does not manage
 /// (logging, geo restrictions, a web ACL, the caller reference) is kept from `live`.
 fn distribution_config(ctx: &Ctx, live: Option<&DistributionConfig>) -> Result<DistributionConfig> {
@@ -689,7 +694,9 @@ fn get_head() -> Result<CachedMethods> {
 }
 
 fn tags_of(ctx: &Ctx) -> Result<Tags> {
-    let items = sdk_tags(&ctx.tags(KIND), |k, v| Tag::builder().key(k).value(v).build())?;
+    let items = sdk_tags(&ctx.tags(KIND), |k, v| {
+        Tag::builder().key(k).value(v).build()
+    })?;
     Ok(Tags::builder().set_items(Some(items)).build())
 }
 

@@ -82,10 +82,7 @@ impl Resource for HeadersPolicy {
         }
         d.set("content_type_options", json!("nosniff"));
         d.set("frame_options", json!("DENY"));
-        d.set(
-            "referrer_policy",
-            json!("strict-origin-when-cross-origin"),
-        );
+        d.set("referrer_policy", json!("strict-origin-when-cross-origin"));
         d
     }
 
@@ -93,12 +90,21 @@ impl Resource for HeadersPolicy {
         async move {
             // Its id known (made in this run), it is read itself; else found in the listing.
             if let Some(id) = &ctx.known.headers_policy_id {
-                let got = match ctx.aws.cloudfront.get_response_headers_policy().id(id).send().await
+                let got = match ctx
+                    .aws
+                    .cloudfront
+                    .get_response_headers_policy()
+                    .id(id)
+                    .send()
+                    .await
                 {
                     Ok(g) => g,
                     Err(e) if code_in(&e, &["NoSuchResponseHeadersPolicy"]) => return Ok(None),
                     Err(e) => {
-                        return Err(aws_err(format!("reading response headers policy {name}"), e))
+                        return Err(aws_err(
+                            format!("reading response headers policy {name}"),
+                            e,
+                        ))
                     }
                 };
                 return Ok(got

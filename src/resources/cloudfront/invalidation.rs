@@ -8,6 +8,9 @@ use crate::context::Ctx;
 use crate::errors::aws_err;
 use crate::state::Cdn;
 
+/// The IAM action of an invalidation.
+pub const ACTIONS: &[&str] = &["cloudfront:CreateInvalidation"];
+
 /// Invalidations of more paths than this go out as one `/*` (each path of a batch counts
 /// towards CloudFront's monthly free 1,000; `/*` counts as one).
 pub const INVALIDATE_ALL_ABOVE: usize = 50;

@@ -134,13 +134,8 @@ impl Resource for Oac {
                 || async {
                     match cf.get_origin_access_control().id(id).send().await {
                         Ok(g) => Ok(Current::Write(g.e_tag().map(str::to_string))),
-                        Err(e) if code_in(&e, &["NoSuchOriginAccessControl"]) => {
-                            Ok(Current::Gone)
-                        }
-                        Err(e) => Err(aws_err(
-                            format!("reading origin access control {name}"),
-                            e,
-                        )),
+                        Err(e) if code_in(&e, &["NoSuchOriginAccessControl"]) => Ok(Current::Gone),
+                        Err(e) => Err(aws_err(format!("reading origin access control {name}"), e)),
                     }
                 },
                 |etag| async move {
@@ -153,10 +148,7 @@ impl Resource for Oac {
                     {
                         Ok(_) => Ok(()),
                         Err(e) if code_in(&e, &["NoSuchOriginAccessControl"]) => Ok(()),
-                        Err(e) => Err(aws_err(
-                            format!("deleting origin access control {name}"),
-                            e,
-                        )),
+                        Err(e) => Err(aws_err(format!("deleting origin access control {name}"), e)),
                     }
                 },
             )
@@ -199,7 +191,14 @@ fn live(name: &str, id: &str, description: &str, settings: &Value) -> Live {
 
 /// The OAC `id`; `None` when it is gone.
 async fn read_id(ctx: &Ctx, name: &str, id: &str) -> Result<Option<Live>> {
-    let got = match ctx.aws.cloudfront.get_origin_access_control().id(id).send().await {
+    let got = match ctx
+        .aws
+        .cloudfront
+        .get_origin_access_control()
+        .id(id)
+        .send()
+        .await
+    {
         Ok(g) => g,
         Err(e) if code_in(&e, &["NoSuchOriginAccessControl"]) => return Ok(None),
         Err(e) => return Err(aws_err(format!("reading origin access control {name}"), e)),
