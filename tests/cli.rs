@@ -158,6 +158,7 @@ fn bad_flags_are_refused_with_usage_and_exit_1_not_the_drift_code() {
 }
 
 #[test]
+#[ignore = "needs moto: scripts/test.sh runs it"]
 fn an_endpoint_that_is_not_a_url_is_named_and_an_empty_one_is_unset() {
     let project = ep_project();
     for (flag, env, named) in [
@@ -349,6 +350,7 @@ fn a_reader_that_goes_away_ends_the_output_quietly() {
 }
 
 #[test]
+#[ignore = "needs moto: scripts/test.sh runs it"]
 fn a_region_flag_that_contradicts_the_spec_is_an_error() {
     let moto = Moto::start();
     let project = Project::new();
@@ -366,6 +368,7 @@ fn a_region_flag_that_contradicts_the_spec_is_an_error() {
 }
 
 #[test]
+#[ignore = "needs moto: scripts/test.sh runs it"]
 fn plan_detailed_exitcode_is_2_before_up_and_0_after() {
     let moto = Moto::start();
     let project = Project::new();
@@ -419,6 +422,7 @@ fn plan_detailed_exitcode_is_2_before_up_and_0_after() {
 }
 
 #[tokio::test]
+#[ignore = "needs moto: scripts/test.sh runs it"]
 async fn an_untagged_role_or_function_of_the_expected_name_stops_up() {
     let moto = Moto::start();
     let project = Project::new();
@@ -472,6 +476,7 @@ async fn an_untagged_role_or_function_of_the_expected_name_stops_up() {
 }
 
 #[tokio::test]
+#[ignore = "needs moto: scripts/test.sh runs it"]
 async fn a_failing_website_build_stops_up_before_any_change() {
     let moto = Moto::start();
     let project = Project::new();
@@ -493,6 +498,7 @@ async fn a_failing_website_build_stops_up_before_any_change() {
 }
 
 #[tokio::test]
+#[ignore = "needs moto: scripts/test.sh runs it"]
 async fn an_unpublishable_website_file_is_named_before_any_change() {
     use std::os::unix::ffi::OsStrExt;
     let moto = Moto::start();
@@ -528,6 +534,7 @@ async fn an_unpublishable_website_file_is_named_before_any_change() {
 }
 
 #[test]
+#[ignore = "needs moto: scripts/test.sh runs it"]
 fn odd_files_in_the_website_folder_are_named_not_hidden() {
     let moto = Moto::start();
     let project = Project::new();

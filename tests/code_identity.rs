@@ -63,6 +63,7 @@ fn cmd_without_build_tools(moto: &Moto, dir: &Path, args: &[&str]) -> std::proce
 }
 
 #[tokio::test]
+#[ignore = "needs moto: scripts/test.sh runs it"]
 async fn another_clone_compares_the_code_by_digest_without_building_it() {
     let moto = Moto::start();
     let first = tempfile::tempdir().unwrap();

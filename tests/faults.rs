@@ -245,6 +245,7 @@ fn faulty_proxy(moto: &Moto, seed: u64, percent: u64) -> (Proxy, Arc<Mutex<Tally
 }
 
 #[test]
+#[ignore = "needs moto: scripts/test.sh runs it"]
 fn a_cold_up_finishes_with_a_sixth_of_requests_failing() {
     for seed in [7, 11, 23] {
         let moto = Moto::start();
@@ -428,6 +429,7 @@ fn killed_at(moto: &Moto, project: &Project, args: &[&str], k: usize, after: boo
 }
 
 #[test]
+#[ignore = "needs moto: scripts/test.sh runs it"]
 fn an_up_or_down_killed_at_any_point_is_finished_by_the_next_one() {
     let moto = Moto::start();
     let project = Project::new();
@@ -534,6 +536,7 @@ fn wait_for(flag: &Mutex<bool>) {
 }
 
 #[test]
+#[ignore = "needs moto: scripts/test.sh runs it"]
 fn ctrl_c_lets_requests_in_flight_finish_starts_nothing_new_and_exits_130() {
     use std::time::{Duration, Instant};
     let moto = Moto::start();
@@ -608,6 +611,7 @@ fn ctrl_c_lets_requests_in_flight_finish_starts_nothing_new_and_exits_130() {
 }
 
 #[test]
+#[ignore = "needs moto: scripts/test.sh runs it"]
 fn two_ups_at_once_both_end_well() {
     let moto = Moto::start();
     let project = Project::new();
@@ -660,6 +664,7 @@ fn distributions(moto: &Moto, name: &str) -> usize {
 }
 
 #[test]
+#[ignore = "needs moto: scripts/test.sh runs it"]
 fn behind_cloudfront_an_up_and_a_down_finish_with_a_sixth_of_requests_failing() {
     for seed in [5, 17, 29] {
         let moto = Moto::start();
@@ -704,6 +709,7 @@ fn behind_cloudfront_an_up_and_a_down_finish_with_a_sixth_of_requests_failing() 
 }
 
 #[test]
+#[ignore = "needs moto: scripts/test.sh runs it"]
 fn two_ups_at_once_make_one_distribution() {
     let moto = Moto::start();
     let project = Project::new();

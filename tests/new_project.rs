@@ -26,6 +26,7 @@ fn in_project(moto: &Moto, dir: &Path, args: &[&str]) -> Command {
 }
 
 #[test]
+#[ignore = "needs moto: scripts/test.sh runs it"]
 fn a_new_project_from_an_empty_folder() {
     let moto = Moto::start();
     let outside = tempfile::tempdir().unwrap();

@@ -48,6 +48,7 @@ fn whole_life(moto: &Moto, p: &Project, endpoint: &str) {
 }
 
 #[test]
+#[ignore = "needs moto: scripts/test.sh runs it"]
 fn a_stack_without_cloudfront_lives_on_an_endpoint_without_cloudfront() {
     let moto = Moto::start();
     let p = project("nocf-docs");
@@ -71,6 +72,7 @@ fn a_stack_without_cloudfront_lives_on_an_endpoint_without_cloudfront() {
 }
 
 #[test]
+#[ignore = "needs moto: scripts/test.sh runs it"]
 fn a_stack_without_cloudfront_lives_on_stock_moto() {
     let moto = Moto::start_stock();
     let p = project("stock-docs");
@@ -91,6 +93,7 @@ fn a_stack_without_cloudfront_lives_on_stock_moto() {
 }
 
 #[test]
+#[ignore = "needs moto: scripts/test.sh runs it"]
 fn a_condition_the_service_does_not_keep_is_named_by_up() {
     let moto = Moto::start();
     let p = project("kept-docs");

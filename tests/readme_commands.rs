@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 #[test]
+#[ignore = "runs the README's main command (moto, cargo-lambda): scripts/test.sh runs it"]
 fn the_readme_main_command_provisions_the_example_and_takes_an_upload() {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     // A free port for the script's emulator, so that nothing else listening on 4566 matters.

@@ -39,6 +39,7 @@ fn content(i: usize, key: &str) -> Vec<u8> {
 }
 
 #[tokio::test]
+#[ignore = "needs moto: scripts/test.sh runs it"]
 async fn thousands_of_odd_names_land_exactly_and_pages_go_last() {
     let moto = Moto::start();
     let p = Project::new();
@@ -133,6 +134,7 @@ async fn thousands_of_odd_names_land_exactly_and_pages_go_last() {
 }
 
 #[tokio::test]
+#[ignore = "needs moto: scripts/test.sh runs it"]
 async fn a_large_file_goes_in_parts_and_is_recognised_unchanged() {
     let moto = Moto::start();
     let p = Project::new();
@@ -183,6 +185,7 @@ async fn a_large_file_goes_in_parts_and_is_recognised_unchanged() {
 }
 
 #[tokio::test]
+#[ignore = "needs moto: scripts/test.sh runs it"]
 async fn a_bucket_of_ten_thousand_versions_is_emptied() {
     let moto = Moto::start();
     let p = Project::new();

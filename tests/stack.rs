@@ -77,6 +77,7 @@ fn set(items: &[&str]) -> BTreeSet<String> {
 }
 
 #[tokio::test]
+#[ignore = "needs moto: scripts/test.sh runs it"]
 async fn a_full_spec_creates_every_resource_as_specified() {
     let moto = Moto::start();
     let project = Project::new();
@@ -532,6 +533,7 @@ fn writes(reqs: &[(String, String)]) -> Vec<String> {
 }
 
 #[tokio::test]
+#[ignore = "needs moto: scripts/test.sh runs it"]
 async fn a_second_up_with_nothing_changed_makes_no_write_request() {
     let moto = Moto::start();
     let project = Project::new();
@@ -616,6 +618,7 @@ fn up_writes(project: &Project, moto: &Moto, log: &str) -> Vec<String> {
 }
 
 #[tokio::test]
+#[ignore = "needs moto: scripts/test.sh runs it"]
 async fn a_changed_cache_control_rule_rewrites_the_headers_of_unchanged_objects() {
     let moto = Moto::start();
     let s3 = moto.s3(REGION).await;
@@ -745,6 +748,7 @@ async fn site_tags(s3: &aws_sdk_s3::Client) -> BTreeMap<String, String> {
 /// still rewrites the headers. The failure is AWS's: a reserved concurrency that would leave
 /// the account under 100 unreserved executions, which moto enforces under a quota.
 #[tokio::test]
+#[ignore = "needs moto: scripts/test.sh runs it"]
 async fn an_up_that_fails_before_the_sync_leaves_the_content_rules_tag_stale() {
     let moto = Moto::start_with_env(&[("MOTO_LAMBDA_CONCURRENCY_QUOTA", "1000")]);
     let s3 = moto.s3(REGION).await;
@@ -808,6 +812,7 @@ async fn an_up_that_fails_before_the_sync_leaves_the_content_rules_tag_stale() {
 }
 
 #[tokio::test]
+#[ignore = "needs moto: scripts/test.sh runs it"]
 async fn us_east_1_uses_no_location_constraint_and_the_dash_website_origin() {
     let moto = Moto::start();
     let project = Project::new();
@@ -834,6 +839,7 @@ async fn us_east_1_uses_no_location_constraint_and_the_dash_website_origin() {
 }
 
 #[tokio::test]
+#[ignore = "needs moto: scripts/test.sh runs it"]
 async fn a_dot_form_region_bucket_is_created_in_that_region() {
     let moto = Moto::start();
     let project = Project::new();
@@ -873,6 +879,7 @@ async fn a_dot_form_region_bucket_is_created_in_that_region() {
 }
 
 #[tokio::test]
+#[ignore = "needs moto: scripts/test.sh runs it"]
 async fn up_refuses_a_bucket_it_does_not_own_and_adopt_takes_it_over() {
     let moto = Moto::start();
     let project = Project::new();
@@ -942,6 +949,7 @@ async fn up_refuses_a_bucket_it_does_not_own_and_adopt_takes_it_over() {
 }
 
 #[tokio::test]
+#[ignore = "needs moto: scripts/test.sh runs it"]
 async fn down_keeps_a_function_it_no_longer_owns_and_the_role_that_function_runs_as() {
     let moto = Moto::start();
     let project = Project::new();
@@ -995,6 +1003,7 @@ async fn down_keeps_a_function_it_no_longer_owns_and_the_role_that_function_runs
 }
 
 #[tokio::test]
+#[ignore = "needs moto: scripts/test.sh runs it"]
 async fn down_deletes_everything_including_every_object_version() {
     let moto = Moto::start();
     let project = Project::new();
@@ -1091,6 +1100,7 @@ async fn down_deletes_everything_including_every_object_version() {
 }
 
 #[tokio::test]
+#[ignore = "needs moto: scripts/test.sh runs it"]
 async fn aws_iam_auth_provisions_no_public_permission_at_all() {
     let moto = Moto::start();
     let project = Project::new();

@@ -35,6 +35,7 @@ extern "C" {
 }
 
 #[test]
+#[ignore = "needs moto: scripts/test.sh runs it"]
 fn a_sync_with_a_large_file_holds_no_whole_file_in_memory() {
     let moto = Moto::start();
     let p = Project::new();

@@ -111,7 +111,6 @@ impl Resource for Bucket {
                 "s3:PutLifecycleConfiguration",
                 "s3:PutBucketCORS",
                 "s3:PutBucketWebsite",
-                "s3:DeleteBucketWebsite",
                 "s3:PutBucketPolicy",
             ],
             delete: &[
