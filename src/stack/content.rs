@@ -62,45 +62,24 @@ pub(super) fn steps<'a>(
     if !changes && !rules_stale {
         return None;
     }
-    let uploaded: Arc<Mutex<Vec<String>>> = Arc::default();
+    let uploaded: Uploaded = Arc::default();
     let mut needs: Vec<usize> = main
         .get(&bucket::WEBSITE_KIND)
         .copied()
         .into_iter()
         .collect();
+    let label = Which::Website.label(&ctx.spec);
     let opened = (changes && over_plain_http(ctx)).then(|| {
         walk.add(
-            format!("opening {} to the sync", Which::Website.label(&ctx.spec)),
+            format!("opening {label} to the sync"),
             needs.clone(),
-            move |_| {
-                async move {
-                    bucket::website_tls_for_sync(ctx, false).await?;
-                    Ok(Known::default())
-                }
-                .boxed()
-            },
+            move |_| tls(ctx, false).boxed(),
         )
     });
     needs.extend(opened);
     let done = uploaded.clone();
     let files_step = walk.add("the website's files", needs, move |_| {
-        async move {
-            if !content.is_empty() {
-                ctx.report.status(
-                    "Syncing",
-                    format!(
-                        "website: {} to upload, {} to delete, {} unchanged",
-                        content.upload.len(),
-                        content.delete.len(),
-                        content.unchanged
-                    ),
-                );
-            }
-            reopening(ctx, || sync::upload_all(ctx, &files)).await?;
-            lock(&done).extend(files.iter().map(|o| o.key.clone()));
-            Ok(Known::default())
-        }
-        .boxed()
+        upload_files(ctx, content, files, done).boxed()
     });
     let mut needs = vec![files_step];
     if config_reads_url {
@@ -108,72 +87,22 @@ pub(super) fn steps<'a>(
     }
     let done = uploaded.clone();
     let config_step = walk.add("the website's runtime config", needs, move |known| {
-        async move {
-            let url = page_presigner_url(ctx, known.function_url.as_deref());
-            let Some(object) = sync::config_object(&ctx.spec, &ctx.region, &url) else {
-                return Ok(Known::default());
-            };
-            let live: BTreeMap<String, sync::Remote> = prepared
-                .remote
-                .get(&object.key)
-                .map(|r| (object.key.clone(), r.clone()))
-                .into_iter()
-                .collect();
-            let key = object.key.clone();
-            let again = sync::plan(vec![object], &live);
-            let objects: Vec<&Object> = again.upload.iter().map(|(o, _)| o).collect();
-            reopening(ctx, || sync::upload_all(ctx, &objects)).await?;
-            if !objects.is_empty() {
-                lock(&done).push(key);
-            }
-            Ok(Known::default())
-        }
-        .boxed()
+        runtime_config(ctx, prepared, known, done).boxed()
     });
     let done = uploaded.clone();
     let stale = walk.add(
         "the website's stale objects",
         vec![config_step],
-        move |_| {
-            async move {
-                reopening(ctx, || sync::delete_keys(ctx, &content.delete)).await?;
-                lock(&done).extend(content.delete.iter().cloned());
-                Ok(Known::default())
-            }
-            .boxed()
-        },
+        move |_| delete_stale(ctx, content, done).boxed(),
     );
     if opened.is_some() {
-        walk.always(
-            format!("closing {} again", Which::Website.label(&ctx.spec)),
-            vec![stale],
-            move |_| {
-                async move {
-                    bucket::website_tls_for_sync(ctx, true).await?;
-                    Ok(Known::default())
-                }
-                .boxed()
-            },
-        );
+        walk.always(format!("closing {label} again"), vec![stale], move |_| {
+            tls(ctx, true).boxed()
+        });
     }
     if rules_stale {
         walk.add("recording the content rules", vec![stale], move |_| {
-            async move {
-                bucket::put_tags(
-                    ctx,
-                    &ctx.spec.website.bucket,
-                    bucket::tags(ctx, Which::Website),
-                )
-                .await
-                .with_context(|| {
-                    format!(
-                        "recording the content rules on {}",
-                        Which::Website.label(&ctx.spec)
-                    )
-                })?;
-                Ok(Known::default())
-            }
-            .boxed()
+            record_rules(ctx).boxed()
         });
     }
     // A distribution made in this run has nothing cached yet.
@@ -181,21 +110,110 @@ pub(super) fn steps<'a>(
         let mut needs = vec![stale];
         needs.extend(main.get(&distribution::KIND).copied());
         walk.add("invalidating what changed", needs, move |_| {
-            async move {
-                let paths = changed_paths(ctx, &lock(&uploaded));
-                match invalidation::invalidate(ctx, &cdn, paths).await? {
-                    0 => {}
-                    n => ctx.report.status(
-                        "Invalidated",
-                        format!("{n} path{} of distribution {}", super::plural(n), cdn.id),
-                    ),
-                }
-                Ok(Known::default())
-            }
-            .boxed()
+            invalidate(ctx, cdn, uploaded).boxed()
         });
     }
     Some(ContentSteps { stale })
+}
+
+/// The keys the content's steps uploaded or deleted, for the invalidation.
+type Uploaded = Arc<Mutex<Vec<String>>>;
+
+/// Open the website bucket to an emulator's sync, or close it again.
+async fn tls(ctx: &Ctx, close: bool) -> anyhow::Result<Known> {
+    bucket::website_tls_for_sync(ctx, close).await?;
+    Ok(Known::default())
+}
+
+/// The site's files, assets before pages.
+async fn upload_files(
+    ctx: &Ctx,
+    content: &sync::SyncPlan,
+    files: Vec<&Object>,
+    done: Uploaded,
+) -> anyhow::Result<Known> {
+    if !content.is_empty() {
+        ctx.report.status(
+            "Syncing",
+            format!(
+                "website: {} to upload, {} to delete, {} unchanged",
+                content.upload.len(),
+                content.delete.len(),
+                content.unchanged
+            ),
+        );
+    }
+    reopening(ctx, || sync::upload_all(ctx, &files)).await?;
+    lock(&done).extend(files.iter().map(|o| o.key.clone()));
+    Ok(Known::default())
+}
+
+/// The runtime config, now that the presigner's URL is known, if it differs from the live one.
+async fn runtime_config(
+    ctx: &Ctx,
+    prepared: &Prepared,
+    known: Known,
+    done: Uploaded,
+) -> anyhow::Result<Known> {
+    let url = page_presigner_url(ctx, known.function_url.as_deref());
+    let Some(object) = sync::config_object(&ctx.spec, &ctx.region, &url) else {
+        return Ok(Known::default());
+    };
+    let live: BTreeMap<String, sync::Remote> = prepared
+        .remote
+        .get(&object.key)
+        .map(|r| (object.key.clone(), r.clone()))
+        .into_iter()
+        .collect();
+    let key = object.key.clone();
+    let again = sync::plan(vec![object], &live);
+    let objects: Vec<&Object> = again.upload.iter().map(|(o, _)| o).collect();
+    reopening(ctx, || sync::upload_all(ctx, &objects)).await?;
+    if !objects.is_empty() {
+        lock(&done).push(key);
+    }
+    Ok(Known::default())
+}
+
+/// The objects no longer in `website.source`.
+async fn delete_stale(
+    ctx: &Ctx,
+    content: &sync::SyncPlan,
+    done: Uploaded,
+) -> anyhow::Result<Known> {
+    reopening(ctx, || sync::delete_keys(ctx, &content.delete)).await?;
+    lock(&done).extend(content.delete.iter().cloned());
+    Ok(Known::default())
+}
+
+/// The content-rules tag, once every object was written under the spec's rules.
+async fn record_rules(ctx: &Ctx) -> anyhow::Result<Known> {
+    bucket::put_tags(
+        ctx,
+        &ctx.spec.website.bucket,
+        bucket::tags(ctx, Which::Website),
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "recording the content rules on {}",
+            Which::Website.label(&ctx.spec)
+        )
+    })?;
+    Ok(Known::default())
+}
+
+/// Invalidate what the content's steps changed.
+async fn invalidate(ctx: &Ctx, cdn: crate::state::Cdn, done: Uploaded) -> anyhow::Result<Known> {
+    let paths = changed_paths(ctx, &lock(&done));
+    match invalidation::invalidate(ctx, &cdn, paths).await? {
+        0 => {}
+        n => ctx.report.status(
+            "Invalidated",
+            format!("{n} path{} of distribution {}", super::plural(n), cdn.id),
+        ),
+    }
+    Ok(Known::default())
 }
 
 fn lock(m: &Mutex<Vec<String>>) -> std::sync::MutexGuard<'_, Vec<String>> {

@@ -69,28 +69,8 @@ pub async fn read(ctx: &Ctx, which: Which, bucket: &str) -> Result<Option<Live>>
             .send(),
         specific,
     );
-    match head {
-        Ok(_) => {}
-        Err(e) if status_is(&e, 404) => return Ok(None),
-        Err(e) if status_is(&e, 301) => {
-            let region = crate::errors::response_header(&e, "x-amz-bucket-region");
-            anyhow::bail!(
-                "{label} exists in {}, not in {} where this stack lives: bucket names are \
-                 global, so either it is another stack's or account's bucket (choose another \
-                 name in the spec) or the stack belongs in that region (set `region: {}` in \
-                 the spec)",
-                region.as_deref().unwrap_or("another region"),
-                ctx.region,
-                region.as_deref().unwrap_or("REGION")
-            )
-        }
-        Err(e) if status_is(&e, 403) => anyhow::bail!(
-            "{label} exists but cannot be read (HeadBucket answered 403 Forbidden): either \
-             another AWS account owns the name (bucket names are global; choose another name in \
-             the spec), or these credentials lack s3:ListBucket on it, or a service control \
-             policy denies it (check the identity's permissions)"
-        ),
-        Err(e) => return Err(aws_err(format!("reading {label}"), e)),
+    if !found(ctx, &label, head)? {
+        return Ok(None);
     }
     // The reads went out together: when one says NoSuchBucket although HeadBucket found it
     // (or the other way round), the bucket was being made, by another run, while they were
@@ -232,6 +212,41 @@ pub async fn read(ctx: &Ctx, which: Which, bucket: &str) -> Result<Option<Live>>
         fields: f,
         known: Known::default(),
     }))
+}
+
+/// What HeadBucket's answer says: the bucket is there (and ours to read), not there, or in a
+/// state named with what to do.
+fn found<O, E>(ctx: &Ctx, label: &str, head: Result<O, SdkError<E, HttpResponse>>) -> Result<bool>
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
+        + std::error::Error
+        + Send
+        + Sync
+        + 'static,
+{
+    match head {
+        Ok(_) => Ok(true),
+        Err(e) if status_is(&e, 404) => Ok(false),
+        Err(e) if status_is(&e, 301) => {
+            let region = crate::errors::response_header(&e, "x-amz-bucket-region");
+            anyhow::bail!(
+                "{label} exists in {}, not in {} where this stack lives: bucket names are \
+                 global, so either it is another stack's or account's bucket (choose another \
+                 name in the spec) or the stack belongs in that region (set `region: {}` in \
+                 the spec)",
+                region.as_deref().unwrap_or("another region"),
+                ctx.region,
+                region.as_deref().unwrap_or("REGION")
+            )
+        }
+        Err(e) if status_is(&e, 403) => anyhow::bail!(
+            "{label} exists but cannot be read (HeadBucket answered 403 Forbidden): either \
+             another AWS account owns the name (bucket names are global; choose another name in \
+             the spec), or these credentials lack s3:ListBucket on it, or a service control \
+             policy denies it (check the identity's permissions)"
+        ),
+        Err(e) => Err(aws_err(format!("reading {label}"), e)),
+    }
 }
 
 /// One field from one read: its value, `absent` when S3 answers `absent_code`, or the error.
