@@ -14,7 +14,9 @@ mod cors;
 mod function_url;
 mod http;
 mod multipart;
+mod objects;
 mod page;
+mod s3;
 mod site;
 mod store;
 

@@ -13,9 +13,9 @@
 //! memory), then moves it into place as a PUT does, `If-None-Match: *` decided under the same
 //! lock as the move.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use anyhow::{Context, Result};
@@ -28,9 +28,10 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use super::http::{empty, full, header, note, set, Body};
-use super::store::{
+use super::objects::{Meta, Objects, TempFile};
+use super::s3::{
     b64, check_sha256, checksum_sha256, content_length, drain, if_none_match, internal,
-    precondition_failed, s3_err, xml_escape, Meta, S3Error, Store, TempFile, S3_XMLNS,
+    precondition_failed, s3_err, xml_escape, S3Error, S3_XMLNS,
 };
 use presigner::{MAX_OBJECT_BYTES, MAX_PARTS, MAX_PART_BYTES, MIN_PART_BYTES};
 
@@ -142,7 +143,7 @@ fn last_modified(t: SystemTime) -> String {
 
 /// Removes upload folders whose create was cut short (no `upload.json`): only folders of the
 /// names the store gives them (64 hex digits).
-pub fn clear_unfinished_creates(uploads: &Path) -> Result<()> {
+fn clear_unfinished_creates(uploads: &Path) -> Result<()> {
     for entry in std::fs::read_dir(uploads)
         .with_context(|| format!("reading the dev store's folder {}", uploads.display()))?
     {
@@ -194,17 +195,38 @@ async fn read_small_body(req: Request<Incoming>, limit: usize) -> Result<Vec<u8>
     Ok(out)
 }
 
-impl Store {
+/// The uploads in parts to one bucket.
+pub struct Uploads {
+    /// `<data dir>/s3-uploads/<bucket>/`: one folder per upload.
+    dir: PathBuf,
+    /// One lock per upload folder, held while its parts change or are read together.
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Uploads {
+    /// Opens (creating) the uploads folder of `bucket` under `data_dir`. Uploads in progress
+    /// are kept, as S3 keeps them; a create cut short is removed.
+    pub(super) fn open(data_dir: &Path, bucket: &str) -> Result<Uploads> {
+        let dir = data_dir.join("s3-uploads").join(bucket);
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("creating the dev store's folder {}", dir.display()))?;
+        clear_unfinished_creates(&dir)?;
+        Ok(Uploads {
+            dir,
+            locks: Mutex::new(HashMap::new()),
+        })
+    }
+
     /// The folder of upload `id`, and its name (the lock's key).
     fn upload_dir(&self, id: &str) -> (String, PathBuf) {
         let name = hex::encode(Sha256::digest(id.as_bytes()));
-        let dir = self.uploads.join(&name);
+        let dir = self.dir.join(&name);
         (name, dir)
     }
 
     fn upload_lock(&self, name: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self
-            .upload_locks
+            .locks
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         locks.entry(name.to_string()).or_default().clone()
@@ -212,7 +234,7 @@ impl Store {
 
     fn forget_lock(&self, name: &str) {
         let mut locks = self
-            .upload_locks
+            .locks
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         locks.remove(name);
@@ -279,6 +301,7 @@ impl Store {
     /// upload ID.
     pub(super) async fn create_upload(
         &self,
+        objects: &Objects,
         req: Request<Incoming>,
         key: &str,
     ) -> Result<Response<Body>, S3Error> {
@@ -324,7 +347,7 @@ impl Store {
             content_type,
             checksum_sha256: checksum,
         };
-        let mut record = TempFile::new(&self.tmp, ".json");
+        let mut record = TempFile::new(&objects.tmp, ".json");
         let json = serde_json::to_vec(&meta).map_err(|e| internal("creating the upload", e))?;
         tokio::fs::write(record.path(), json)
             .await
@@ -337,7 +360,7 @@ impl Store {
         let mut r = xml_response(format!(
             "<InitiateMultipartUploadResult xmlns=\"{S3_XMLNS}\"><Bucket>{}</Bucket>\
              <Key>{}</Key><UploadId>{id}</UploadId></InitiateMultipartUploadResult>",
-            xml_escape(&self.bucket),
+            xml_escape(&objects.bucket),
             xml_escape(key),
         ));
         if checksum {
@@ -352,6 +375,7 @@ impl Store {
     /// stored as part `number`, replacing an earlier body of that number.
     pub(super) async fn upload_part(
         &self,
+        objects: &Objects,
         req: Request<Incoming>,
         up: &Upload<'_>,
         number: &str,
@@ -384,7 +408,7 @@ impl Store {
                  x-amz-checksum-algorithm SHA256, so every part must carry its SHA-256.",
             ));
         }
-        let mut got = self
+        let mut got = objects
             .receive(req.into_body(), length, expected_sha.is_some())
             .await?;
         let checksum = check_sha256(expected_sha, got.sha256)?;
@@ -393,7 +417,7 @@ impl Store {
             size: got.size,
             checksum_sha256: checksum,
         };
-        let mut record = TempFile::new(&self.tmp, ".json");
+        let mut record = TempFile::new(&objects.tmp, ".json");
         let json = serde_json::to_vec(&part).map_err(|e| internal("recording the part", e))?;
         tokio::fs::write(record.path(), json)
             .await
@@ -432,6 +456,7 @@ impl Store {
     /// into the object and ends the upload.
     pub(super) async fn complete_upload(
         &self,
+        objects: &Objects,
         req: Request<Incoming>,
         up: &Upload<'_>,
     ) -> Result<Response<Body>, S3Error> {
@@ -440,7 +465,7 @@ impl Store {
         let body = read_small_body(req, MAX_COMPLETE_BODY_BYTES).await?;
         // Checked first, and again as the object is moved in: a complete sent again after it
         // succeeded finds the object it made.
-        if create_only && self.exists(up.key).await? {
+        if create_only && objects.exists(up.key).await? {
             return Err(precondition_failed());
         }
         let text = std::str::from_utf8(&body).map_err(|_| malformed_xml("not UTF-8"))?;
@@ -454,7 +479,7 @@ impl Store {
         let chosen = check_parts(&asked, &stored, upload.checksum_sha256)?;
 
         // Join the parts in the kernel (copy_file_range), off the async threads.
-        let mut data = TempFile::new(&self.tmp, "");
+        let mut data = TempFile::new(&objects.tmp, "");
         let (out, from) = (data.path().to_path_buf(), dir.clone());
         let sources: Vec<(u32, u64)> = chosen.iter().map(|p| (p.0, p.1.size)).collect();
         let joined = tokio::task::spawn_blocking(move || join_parts(&out, &from, &sources))
@@ -484,7 +509,7 @@ impl Store {
                 .checksum_sha256
                 .then(|| format!("{}-{count}", b64(&shas.finalize()))),
         };
-        self.commit_object(&mut data, &meta, create_only).await?;
+        objects.commit_object(&mut data, &meta, create_only).await?;
         let removed = tokio::fs::remove_dir_all(&dir).await;
         drop(held);
         self.forget_lock(&name);
@@ -500,7 +525,7 @@ impl Store {
             .unwrap_or_default();
         let location = format!(
             "http://{host}/{}/{}",
-            self.bucket,
+            objects.bucket,
             presigner::encode_key_path(up.key)
         );
         let mut r = xml_response(format!(
@@ -508,7 +533,7 @@ impl Store {
              <Bucket>{}</Bucket><Key>{}</Key><ETag>{}</ETag>{checksum}\
              </CompleteMultipartUploadResult>",
             xml_escape(&location),
-            xml_escape(&self.bucket),
+            xml_escape(&objects.bucket),
             xml_escape(up.key),
             xml_escape(&format!("\"{}\"", meta.etag)),
         ));
@@ -544,6 +569,7 @@ impl Store {
     /// ListParts: the parts stored, in order, from `part-number-marker`, at most `max-parts`.
     pub(super) async fn list_parts(
         &self,
+        objects: &Objects,
         up: &Upload<'_>,
         max_parts: Option<&str>,
         marker: Option<&str>,
@@ -580,7 +606,7 @@ impl Store {
              <UploadId>{}</UploadId><PartNumberMarker>{marker}</PartNumberMarker>\
              <NextPartNumberMarker>{}</NextPartNumberMarker><MaxParts>{max}</MaxParts>\
              <IsTruncated>{truncated}</IsTruncated>",
-            xml_escape(&self.bucket),
+            xml_escape(&objects.bucket),
             xml_escape(up.key),
             xml_escape(up.id),
             shown.last().map_or(0, |(n, _)| **n),
