@@ -73,6 +73,11 @@ impl S3Error {
         self.code
     }
 
+    #[cfg(test)]
+    pub(super) fn message(&self) -> &str {
+        &self.message
+    }
+
     pub(super) fn response(&self, resource: &str, request_id: &str) -> Response<Body> {
         let body = format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{}</Code>\
