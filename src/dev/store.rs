@@ -475,11 +475,21 @@ impl Store {
     }
 }
 
+/// A fresh `x-amz-request-id`, in S3's form.
+fn request_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..16].to_ascii_uppercase()
+}
+
+/// The path as an error body's `<Resource>` names it.
+fn resource(req: &Request<Incoming>) -> String {
+    req.uri().path().chars().take(1100).collect()
+}
+
 impl Service for Store {
     async fn call(&self, req: Request<Incoming>) -> Response<Body> {
-        let request_id = uuid::Uuid::new_v4().simple().to_string()[..16].to_ascii_uppercase();
+        let request_id = request_id();
         let cors = self.cors.actual(&req);
-        let resource = req.uri().path().chars().take(1100).collect::<String>();
+        let resource = resource(&req);
         let mut r = match self.route(req).await {
             Ok(r) => r,
             Err(e) => e.response(&resource, &request_id),
@@ -490,6 +500,18 @@ impl Service for Store {
                 set(&mut r, k, &v);
             }
         }
+        set(&mut r, "x-amz-request-id", &request_id);
+        r
+    }
+
+    fn refuse_host(&self, req: &Request<Incoming>, why: &str) -> Response<Body> {
+        let request_id = request_id();
+        let mut r = s3_err(
+            StatusCode::FORBIDDEN,
+            "AccessDenied",
+            format!("Access Denied: {why}"),
+        )
+        .response(&resource(req), &request_id);
         set(&mut r, "x-amz-request-id", &request_id);
         r
     }
