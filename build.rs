@@ -7,6 +7,8 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use toml_edit::{DocumentMut, Item};
+
 fn main() {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let crate_dir = root.join("lambda-bundle");
@@ -58,46 +60,41 @@ fn collect(dir: &Path, base: &Path, out: &mut Vec<(String, PathBuf)>) {
     }
 }
 
-/// The crate's manifest with `x.workspace = true` replaced by the workspace's value, the
-/// `[[test]]` targets and `[dev-dependencies]` dropped, and a `[workspace]` of its own.
+/// The crate's manifest with `x.workspace = true` in `[package]` replaced by the workspace's
+/// `[workspace.package]` value, the `[[test]]` targets and `[dev-dependencies]` dropped, and a
+/// `[workspace]` of its own. Edited as TOML, so comments and layout stay as written.
 fn standalone_manifest(manifest: &str, workspace: &str) -> String {
-    let inherited = |key: &str| -> String {
-        let mut in_package = false;
-        for line in workspace.lines() {
-            let t = line.trim();
-            if t.starts_with('[') {
-                in_package = t == "[workspace.package]";
-                continue;
-            }
-            if in_package {
-                if let Some((k, v)) = t.split_once('=') {
-                    if k.trim() == key {
-                        return v.trim().to_string();
-                    }
-                }
-            }
-        }
-        panic!("the workspace's Cargo.toml has no [workspace.package] {key}");
-    };
-    let mut out = String::new();
-    let mut skipping = false;
-    for line in manifest.lines() {
-        let t = line.trim();
-        if t.starts_with('[') {
-            skipping = t == "[[test]]" || t == "[dev-dependencies]";
-        }
-        if skipping {
-            continue;
-        }
-        match t.split_once(".workspace") {
-            Some((key, rest)) if rest.trim() == "= true" => {
-                let _ = writeln!(out, "{key} = {}", inherited(key));
-            }
-            _ => {
-                let _ = writeln!(out, "{line}");
-            }
+    let workspace: DocumentMut = workspace
+        .parse()
+        .expect("the workspace's Cargo.toml is TOML");
+    let shared = workspace
+        .get("workspace")
+        .and_then(|w| w.get("package"))
+        .and_then(Item::as_table_like)
+        .expect("the workspace's Cargo.toml has a [workspace.package]");
+    let mut doc: DocumentMut = manifest.parse().expect("lambda-bundle/Cargo.toml is TOML");
+    doc.remove("test");
+    doc.remove("dev-dependencies");
+    let package = doc
+        .get_mut("package")
+        .and_then(Item::as_table_like_mut)
+        .expect("lambda-bundle/Cargo.toml has a [package]");
+    for (key, value) in package.iter_mut() {
+        let inherits = value
+            .get("workspace")
+            .and_then(Item::as_bool)
+            .unwrap_or(false);
+        if inherits {
+            let from = shared.get(key.get()).unwrap_or_else(|| {
+                panic!(
+                    "the workspace's Cargo.toml has no [workspace.package] {}",
+                    key.get()
+                )
+            });
+            *value = from.clone();
         }
     }
+    let mut out = doc.to_string();
     out.push_str("\n# Built on its own, outside presign-stack's workspace.\n[workspace]\n");
     out
 }

@@ -1,6 +1,6 @@
 //! `presign-stack dev` end to end over real HTTP: the page and its config, the presigner's API,
 //! the documents store's checks (as S3 makes them), CORS, persistence, refusals of malformed
-//! input, and a clean stop on Ctrl-C and SIGTERM.
+//! input and of any Host but the server's own, and a clean stop on Ctrl-C and SIGTERM.
 
 mod devserver;
 
@@ -827,5 +827,131 @@ fn behind_cloudfront_the_presigner_is_on_the_page_origin_under_api_path() {
     assert!(log.contains("presigner POST /api/uploads 200"), "{log}");
     assert!(log.contains("website   POST /uploads 405"), "{log}");
     assert!(!log.contains("X-Amz-Signature"), "URLs must not be logged");
+    dev.stop();
+}
+
+/// A GET of `url` (or of `target`, for a request in absolute form) on the server `url` names,
+/// carrying `hosts` as its Host lines: none, one or several.
+fn get_as(url: &str, target: Option<&str>, hosts: &[&str]) -> Reply {
+    let (authority, path) = split_url(url);
+    let mut head = format!("GET {} HTTP/1.1\r\n", target.unwrap_or(&path));
+    for host in hosts {
+        head.push_str(&format!("Host: {host}\r\n"));
+    }
+    head.push_str("Connection: close\r\n\r\n");
+    raw(&authority, head.as_bytes())
+}
+
+/// Whether `r` is the refusal of a Host that is not the server's.
+fn refused_host(r: &Reply) -> bool {
+    r.status == 403 && r.text().contains("DNS rebinding")
+}
+
+#[test]
+fn every_server_refuses_a_host_that_is_not_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_project(dir.path(), "");
+    let dev = Dev::start(&spec, Some(&dir.path().join("data")));
+    let up = upload(&dev);
+    let download = download_url(&dev, &up.key);
+    let uploads = format!("{}uploads", dev.presigner_url);
+
+    for url in [&dev.url, &uploads, &download] {
+        let (authority, path) = split_url(url);
+        let port: u16 = authority.rsplit(':').next().unwrap().parse().unwrap();
+        let wrong_port = format!("127.0.0.1:{}", port.wrapping_add(1));
+        let evil = format!("evil.example:{port}");
+        let rebound = format!("127.0.0.1.nip.io:{port}");
+        let dotted = format!("localhost.:{port}");
+        for hosts in [
+            &[evil.as_str()][..],
+            &[&rebound],
+            &["127.0.0.1"],
+            &["localhost"],
+            &[&wrong_port],
+            &[&dotted],
+            &[],
+            &[&authority, &evil],
+        ] {
+            let r = get_as(url, None, hosts);
+            assert!(
+                refused_host(&r),
+                "{url} as {hosts:?}: {} {}",
+                r.status,
+                r.text()
+            );
+        }
+        let absolute = format!("http://{evil}{path}");
+        let r = get_as(url, Some(&absolute), &[&authority]);
+        assert!(refused_host(&r), "{url} as {absolute}: {}", r.status);
+    }
+
+    // Each server refuses in its own kind of body, naming what it answers.
+    let page_port = split_url(&dev.url)
+        .0
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
+    let r = get_as(&dev.url, None, &["evil.example"]);
+    assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
+    assert!(
+        r.text().starts_with(&format!(
+            "403 Forbidden: this dev server answers only Host 127.0.0.1:{page_port} or \
+             localhost:{page_port}"
+        )),
+        "{}",
+        r.text()
+    );
+    assert!(r.text().contains("\"evil.example\""), "{}", r.text());
+    let r = get_as(&uploads, None, &["evil.example"]);
+    let error = r.json()["error"].as_str().unwrap().to_string();
+    assert!(error.contains("\"evil.example\""), "{error}");
+    let r = get_as(&download, None, &["evil.example"]);
+    assert_eq!(s3_code(&r), "AccessDenied");
+    assert_eq!(r.header("content-type"), Some("application/xml"));
+    assert!(r.header("x-amz-request-id").is_some());
+
+    // The server's own host, spelled either way, goes through to the server.
+    for url in [&dev.url, &uploads, &download] {
+        let (authority, _) = split_url(url);
+        let localhost = authority.replace("127.0.0.1", "localhost");
+        for host in [&authority, &localhost, &localhost.to_ascii_uppercase()] {
+            let r = get_as(url, None, &[host]);
+            assert!(!refused_host(&r), "{url} as {host}: {}", r.text());
+        }
+    }
+    assert_eq!(
+        get_as(&dev.url, None, &[&format!("localhost:{page_port}")]).status,
+        200
+    );
+    // GET is not the presigner's method for /uploads: the handler itself answered.
+    assert_eq!(get(&uploads).status, 405);
+    let r = get_as(&download, None, &[&split_url(&download).0]);
+    assert_eq!((r.status, r.body.as_slice()), (200, BODY));
+    // Dev's URLs are signed for 127.0.0.1; under another name the signature is what fails.
+    let store_host = split_url(&download).0.replace("127.0.0.1", "localhost");
+    let r = get_as(&download, None, &[&store_host]);
+    assert_eq!(
+        (r.status, s3_code(&r).as_str()),
+        (403, "SignatureDoesNotMatch")
+    );
+    dev.stop();
+
+    // Behind CloudFront the page's origin serves the presigner too: a refusal there is the
+    // presigner's JSON under the API path, the website's text elsewhere.
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_cloudfront_project(dir.path());
+    let dev = Dev::start(&spec, Some(&dir.path().join("data")));
+    let r = get_as(
+        &format!("{}uploads", dev.presigner_url),
+        None,
+        &["evil.example"],
+    );
+    assert!(refused_host(&r));
+    assert!(r.json()["error"].is_string());
+    let r = get_as(&dev.url, None, &["evil.example"]);
+    assert!(refused_host(&r));
+    assert!(r.text().starts_with("403 Forbidden: "), "{}", r.text());
     dev.stop();
 }

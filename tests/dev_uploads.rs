@@ -724,6 +724,21 @@ fn a_parts_list_that_does_not_match_the_parts_stored_is_refused() {
         "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{etag1}</ETag></Part>\
          </CompleteMultipartUpload>"
     );
+    // Hostile bodies: an entity declared to read a file, nesting half a million deep, an entity
+    // that XML does not define.
+    let external_entity = format!(
+        "<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]><CompleteMultipartUpload>\
+         {}</CompleteMultipartUpload>",
+        part(1, "&e;", &sha1)
+    );
+    let deep = format!(
+        "<CompleteMultipartUpload>{}",
+        part(1, &"<ETag>".repeat(500_000), &sha1)
+    );
+    let unknown_entity = format!(
+        "<CompleteMultipartUpload>{}</CompleteMultipartUpload>",
+        part(1, "&e;", &sha1)
+    );
     for (body, want) in [
         (out_of_order.as_str(), (400, "InvalidPartOrder")),
         (without_checksums.as_str(), (400, "InvalidRequest")),
@@ -732,9 +747,12 @@ fn a_parts_list_that_does_not_match_the_parts_stored_is_refused() {
             (400, "MalformedXML"),
         ),
         ("{\"parts\": []}", (400, "MalformedXML")),
+        (external_entity.as_str(), (400, "MalformedXML")),
+        (deep.as_str(), (400, "MalformedXML")),
+        (unknown_entity.as_str(), (400, "MalformedXML")),
     ] {
         let r = send(&request, body.as_bytes());
-        assert_eq!((r.status, s3_code(&r).as_str()), want, "{body}");
+        assert_eq!((r.status, s3_code(&r).as_str()), want, "{body:.200}");
     }
     let too_big = vec![b' '; 5 * MIB as usize];
     let r = send(&request, &too_big);

@@ -119,8 +119,8 @@ where
         .filter(|v| !v.is_empty())
 }
 
-/// Shows a (possibly hostile or huge) value in an error message, bounded.
-fn shown(v: &str) -> String {
+/// Shows a (possibly hostile or huge) value in an error message, bounded and quoted.
+pub(crate) fn shown(v: &str) -> String {
     let mut s: String = v.chars().take(64).collect();
     if s.len() < v.len() {
         s.push('…');

@@ -43,6 +43,7 @@
 //! - A bucket name containing dots is addressed path-style on AWS (S3's TLS certificate does
 //!   not cover dotted virtual hosts).
 
+mod api;
 mod clock;
 mod config;
 mod handler;
@@ -51,6 +52,7 @@ mod sanitize;
 mod sign;
 pub mod verify;
 
+pub use api::{is_sha256_base64, validate_download_key, Request, Response, MAX_KEY_BYTES};
 pub use clock::UtcDateTime;
 pub use config::{
     min_part_size, Config, ConfigError, Credentials, DEFAULT_MULTIPART_THRESHOLD_BYTES,
@@ -63,10 +65,7 @@ pub use config::{
 pub use config::{
     validate_base_path, validate_uploads_prefix, MAX_BASE_PATH_BYTES, MAX_PREFIX_BYTES,
 };
-pub use handler::{
-    handle, handle_with_log, is_sha256_base64, validate_download_key, LogRecord, Request, Response,
-    MAX_KEY_BYTES, MAX_REQUEST_BODY_BYTES,
-};
+pub use handler::{handle, handle_with_log, LogRecord, MAX_REQUEST_BODY_BYTES};
 pub use multipart::{
     MAX_COMPLETE_BODY_BYTES, MAX_PARTS_BODY_BYTES, MAX_PARTS_PER_REQUEST, MAX_UPLOAD_ID_BYTES,
 };

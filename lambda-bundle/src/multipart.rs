@@ -14,11 +14,11 @@
 //!   fail at S3;
 //! - completing is signed with `if-none-match: *`: an upload cannot replace an object.
 
-use crate::config::{Config, Credentials};
-use crate::handler::{
+use crate::api::{
     bad_request, headers_json, internal, json_object, lifetime, rfc3339, sha256_field, size_field,
     string_field, validate_download_key, ApiError, Request,
 };
+use crate::config::{Config, Credentials};
 use crate::sign::{object_url, presign};
 use serde_json::{json, Map, Value};
 use std::fmt::Write as _;

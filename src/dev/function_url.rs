@@ -83,6 +83,10 @@ impl Service for FunctionUrl {
         }
         response
     }
+
+    fn refuse_host(&self, _req: &Request<Incoming>, why: &str) -> Response<Body> {
+        json_error(StatusCode::FORBIDDEN, why)
+    }
 }
 
 /// What Lambda makes of a request CloudFront signed for the viewer: with Origin Access Control,

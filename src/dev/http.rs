@@ -1,5 +1,5 @@
-//! The HTTP plumbing the dev servers share: one accept loop with graceful shutdown,
-//! response helpers, and the per-request log line.
+//! The HTTP plumbing the dev servers share: one accept loop with graceful shutdown, the
+//! check of every request's Host, response helpers, and the per-request log line.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -31,6 +31,50 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// One of the dev servers (the page's origin, the presigner, the documents store).
 pub trait Service: Send + Sync + 'static {
     fn call(&self, req: Request<Incoming>) -> impl Future<Output = Response<Body>> + Send;
+
+    /// The 403 for a request whose Host is not the server's, in the server's own kind of
+    /// body; `why` says what was wrong and what the server answers.
+    fn refuse_host(&self, req: &Request<Incoming>, why: &str) -> Response<Body>;
+}
+
+/// Why a request's Host is refused, if it is: every dev server answers only
+/// `127.0.0.1:<port>` and `localhost:<port>`, on the port it listens on. Listening on loopback
+/// keeps other machines out, but not other sites: a page the developer visits can point a
+/// name of its own at 127.0.0.1 (DNS rebinding), and the browser then sends that name as Host
+/// and treats the answers as the page's own origin. A request in absolute form
+/// (`GET http://host/ HTTP/1.1`) must name an allowed host there too.
+fn host_refusal<B>(req: &Request<B>, port: u16) -> Option<String> {
+    let allowed = [format!("127.0.0.1:{port}"), format!("localhost:{port}")];
+    let is_allowed = |host: &[u8]| {
+        allowed
+            .iter()
+            .any(|a| host.eq_ignore_ascii_case(a.as_bytes()))
+    };
+    let hosts: Vec<&[u8]> = req
+        .headers()
+        .get_all(hyper::header::HOST)
+        .iter()
+        .map(HeaderValue::as_bytes)
+        .collect();
+    let authority = req.uri().authority().map(|a| a.as_str().as_bytes());
+    let wrong = match (&hosts[..], authority) {
+        ([], _) => "no Host header".to_string(),
+        ([host], None) if is_allowed(host) => return None,
+        ([host], Some(uri)) if is_allowed(host) && is_allowed(uri) => return None,
+        ([host], Some(uri)) if is_allowed(host) => format!("the target's host {}", quoted(uri)),
+        ([host], _) => format!("Host {}", quoted(host)),
+        (many, _) => format!("{} Host headers", many.len()),
+    };
+    Some(format!(
+        "this dev server answers only Host {} or {} (so that no other site can reach it \
+         through DNS rebinding); the request has {wrong}",
+        allowed[0], allowed[1]
+    ))
+}
+
+/// A client's host, bounded and quoted, for a refusal.
+fn quoted(host: &[u8]) -> String {
+    format!("\"{}\"", bounded(&String::from_utf8_lossy(host), 100))
 }
 
 /// What the request log says about a response beyond its status: an issued key, or why a
@@ -116,6 +160,7 @@ pub fn header_pairs(req: &Request<Incoming>) -> Vec<(String, String)> {
 /// finish (bounded by [`SHUTDOWN_GRACE`]).
 pub async fn serve<S: Service>(
     listener: TcpListener,
+    port: u16,
     name: &'static str,
     service: Arc<S>,
     report: Report,
@@ -138,7 +183,9 @@ pub async fn serve<S: Service>(
                 let report = report.clone();
                 let handler = hyper::service::service_fn(move |req| {
                     let (service, report) = (service.clone(), report.clone());
-                    async move { Ok::<_, Infallible>(logged(name, &*service, req, &report).await) }
+                    async move {
+                        Ok::<_, Infallible>(logged(name, port, &*service, req, &report).await)
+                    }
                 });
                 let conn = hyper::server::conn::http1::Builder::new()
                     .timer(TokioTimer::new())
@@ -160,6 +207,7 @@ pub async fn serve<S: Service>(
 
 async fn logged<S: Service>(
     name: &str,
+    port: u16,
     service: &S,
     req: Request<Incoming>,
     report: &Report,
@@ -168,7 +216,14 @@ async fn logged<S: Service>(
     let method = req.method().clone();
     // Never the query: presigned URLs carry their signature there.
     let path = shown_path(req.uri().path());
-    let response = service.call(req).await;
+    let response = match host_refusal(&req, port) {
+        None => service.call(req).await,
+        Some(why) => {
+            let mut r = service.refuse_host(&req, &why);
+            note(&mut r, why);
+            r
+        }
+    };
     let name = response.extensions().get::<LogName>().map_or(name, |n| n.0);
     let extra = response
         .extensions()
@@ -185,12 +240,18 @@ async fn logged<S: Service>(
 
 /// A request path fit for a log line: bounded, control characters escaped.
 fn shown_path(path: &str) -> String {
-    let mut s: String = path
+    bounded(path, 160)
+}
+
+/// A client's text fit for a message: at most `max` characters, control characters and quotes
+/// escaped.
+fn bounded(text: &str, max: usize) -> String {
+    let mut s: String = text
         .chars()
-        .take(160)
+        .take(max)
         .flat_map(char::escape_debug)
         .collect();
-    if path.chars().count() > 160 {
+    if text.chars().count() > max {
         s.push('…');
     }
     s
@@ -199,6 +260,45 @@ fn shown_path(path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_servers_own_host_is_answered() {
+        let ask = |target: &str, hosts: &[&str]| {
+            let mut req = Request::builder().uri(target);
+            for h in hosts {
+                req = req.header("host", *h);
+            }
+            host_refusal(&req.body(()).unwrap(), 8080)
+        };
+        for host in ["127.0.0.1:8080", "localhost:8080", "LocalHost:8080"] {
+            assert_eq!(ask("/", &[host]), None, "{host}");
+            assert_eq!(ask(&format!("http://{host}/"), &[host]), None, "{host}");
+        }
+        for (target, hosts, named) in [
+            (
+                "/",
+                &["evil.example:8080"][..],
+                "Host \"evil.example:8080\"",
+            ),
+            ("/", &["127.0.0.1"], "Host \"127.0.0.1\""),
+            ("/", &["127.0.0.1:8081"], "Host \"127.0.0.1:8081\""),
+            ("/", &["[::1]:8080"], "Host \"[::1]:8080\""),
+            ("/", &[], "no Host header"),
+            ("/", &["127.0.0.1:8080", "evil:8080"], "2 Host headers"),
+            (
+                "http://evil:8080/",
+                &["127.0.0.1:8080"],
+                "the target's host \"evil:8080\"",
+            ),
+        ] {
+            let why = ask(target, hosts).expect("refused");
+            assert!(why.ends_with(named), "{target} {hosts:?}: {why}");
+            assert!(why.contains("127.0.0.1:8080 or localhost:8080"), "{why}");
+        }
+        let long = format!("{}:8080", "a".repeat(500));
+        let why = ask("/", &[&long]).unwrap();
+        assert!(why.len() < 400, "{why}");
+    }
 
     #[test]
     fn logged_paths_are_bounded_and_escaped() {

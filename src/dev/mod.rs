@@ -14,7 +14,9 @@ mod cors;
 mod function_url;
 mod http;
 mod multipart;
+mod objects;
 mod page;
+mod s3;
 mod site;
 mod store;
 
@@ -97,9 +99,9 @@ pub async fn start(spec: Spec, options: &Options, report: Report) -> Result<Runn
         Some(_) => None,
     };
     let store_listener = bind(options.store_port, "--store-port").await?;
-    let origin = |l: &TcpListener| -> Result<String> {
-        Ok(format!("http://127.0.0.1:{}", l.local_addr()?.port()))
-    };
+    let port = |l: &TcpListener| -> Result<u16> { Ok(l.local_addr()?.port()) };
+    let origin =
+        |l: &TcpListener| -> Result<String> { Ok(format!("http://127.0.0.1:{}", port(l)?)) };
     let page_origin = origin(&site_listener)?;
     let page_origins = vec![
         page_origin.clone(),
@@ -224,9 +226,14 @@ pub async fn start(spec: Spec, options: &Options, report: Report) -> Result<Runn
     };
 
     let (stop, stopped) = watch::channel(false);
+    let (site_port, store_port) = (port(&site_listener)?, port(&store_listener)?);
+    let presigner = presigner
+        .map(|(l, function_url)| Ok::<_, anyhow::Error>((port(&l)?, l, function_url)))
+        .transpose()?;
     let mut servers = vec![
         tokio::spawn(http::serve(
             site_listener,
+            site_port,
             "website",
             Arc::new(page),
             report.clone(),
@@ -234,15 +241,17 @@ pub async fn start(spec: Spec, options: &Options, report: Report) -> Result<Runn
         )),
         tokio::spawn(http::serve(
             store_listener,
+            store_port,
             "documents",
             Arc::new(store),
             report.clone(),
             stopped.clone(),
         )),
     ];
-    if let Some((listener, function_url)) = presigner {
+    if let Some((presigner_port, listener, function_url)) = presigner {
         servers.push(tokio::spawn(http::serve(
             listener,
+            presigner_port,
             "presigner",
             Arc::new(function_url),
             report.clone(),

@@ -13,9 +13,10 @@
 //! memory), then moves it into place as a PUT does, `If-None-Match: *` decided under the same
 //! lock as the move.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use anyhow::{Context, Result};
@@ -24,13 +25,18 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use md5::{Digest as _, Md5};
+use quick_xml::encoding::EncodingError;
+use quick_xml::escape::resolve_predefined_entity;
+use quick_xml::events::{BytesRef, BytesStart, Event};
+use quick_xml::Reader;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use super::http::{empty, full, header, note, set, Body};
-use super::store::{
+use super::objects::{Meta, Objects, TempFile};
+use super::s3::{
     b64, check_sha256, checksum_sha256, content_length, drain, if_none_match, internal,
-    precondition_failed, s3_err, xml_escape, Meta, S3Error, Store, TempFile, S3_XMLNS,
+    precondition_failed, s3_err, xml_escape, S3Error, S3_XMLNS,
 };
 use presigner::{MAX_OBJECT_BYTES, MAX_PARTS, MAX_PART_BYTES, MIN_PART_BYTES};
 
@@ -142,7 +148,7 @@ fn last_modified(t: SystemTime) -> String {
 
 /// Removes upload folders whose create was cut short (no `upload.json`): only folders of the
 /// names the store gives them (64 hex digits).
-pub fn clear_unfinished_creates(uploads: &Path) -> Result<()> {
+fn clear_unfinished_creates(uploads: &Path) -> Result<()> {
     for entry in std::fs::read_dir(uploads)
         .with_context(|| format!("reading the dev store's folder {}", uploads.display()))?
     {
@@ -194,17 +200,38 @@ async fn read_small_body(req: Request<Incoming>, limit: usize) -> Result<Vec<u8>
     Ok(out)
 }
 
-impl Store {
+/// The uploads in parts to one bucket.
+pub struct Uploads {
+    /// `<data dir>/s3-uploads/<bucket>/`: one folder per upload.
+    dir: PathBuf,
+    /// One lock per upload folder, held while its parts change or are read together.
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Uploads {
+    /// Opens (creating) the uploads folder of `bucket` under `data_dir`. Uploads in progress
+    /// are kept, as S3 keeps them; a create cut short is removed.
+    pub(super) fn open(data_dir: &Path, bucket: &str) -> Result<Uploads> {
+        let dir = data_dir.join("s3-uploads").join(bucket);
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("creating the dev store's folder {}", dir.display()))?;
+        clear_unfinished_creates(&dir)?;
+        Ok(Uploads {
+            dir,
+            locks: Mutex::new(HashMap::new()),
+        })
+    }
+
     /// The folder of upload `id`, and its name (the lock's key).
     fn upload_dir(&self, id: &str) -> (String, PathBuf) {
         let name = hex::encode(Sha256::digest(id.as_bytes()));
-        let dir = self.uploads.join(&name);
+        let dir = self.dir.join(&name);
         (name, dir)
     }
 
     fn upload_lock(&self, name: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self
-            .upload_locks
+            .locks
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         locks.entry(name.to_string()).or_default().clone()
@@ -212,7 +239,7 @@ impl Store {
 
     fn forget_lock(&self, name: &str) {
         let mut locks = self
-            .upload_locks
+            .locks
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         locks.remove(name);
@@ -279,6 +306,7 @@ impl Store {
     /// upload ID.
     pub(super) async fn create_upload(
         &self,
+        objects: &Objects,
         req: Request<Incoming>,
         key: &str,
     ) -> Result<Response<Body>, S3Error> {
@@ -324,7 +352,7 @@ impl Store {
             content_type,
             checksum_sha256: checksum,
         };
-        let mut record = TempFile::new(&self.tmp, ".json");
+        let mut record = TempFile::new(&objects.tmp, ".json");
         let json = serde_json::to_vec(&meta).map_err(|e| internal("creating the upload", e))?;
         tokio::fs::write(record.path(), json)
             .await
@@ -337,7 +365,7 @@ impl Store {
         let mut r = xml_response(format!(
             "<InitiateMultipartUploadResult xmlns=\"{S3_XMLNS}\"><Bucket>{}</Bucket>\
              <Key>{}</Key><UploadId>{id}</UploadId></InitiateMultipartUploadResult>",
-            xml_escape(&self.bucket),
+            xml_escape(&objects.bucket),
             xml_escape(key),
         ));
         if checksum {
@@ -352,6 +380,7 @@ impl Store {
     /// stored as part `number`, replacing an earlier body of that number.
     pub(super) async fn upload_part(
         &self,
+        objects: &Objects,
         req: Request<Incoming>,
         up: &Upload<'_>,
         number: &str,
@@ -384,7 +413,7 @@ impl Store {
                  x-amz-checksum-algorithm SHA256, so every part must carry its SHA-256.",
             ));
         }
-        let mut got = self
+        let mut got = objects
             .receive(req.into_body(), length, expected_sha.is_some())
             .await?;
         let checksum = check_sha256(expected_sha, got.sha256)?;
@@ -393,7 +422,7 @@ impl Store {
             size: got.size,
             checksum_sha256: checksum,
         };
-        let mut record = TempFile::new(&self.tmp, ".json");
+        let mut record = TempFile::new(&objects.tmp, ".json");
         let json = serde_json::to_vec(&part).map_err(|e| internal("recording the part", e))?;
         tokio::fs::write(record.path(), json)
             .await
@@ -432,6 +461,7 @@ impl Store {
     /// into the object and ends the upload.
     pub(super) async fn complete_upload(
         &self,
+        objects: &Objects,
         req: Request<Incoming>,
         up: &Upload<'_>,
     ) -> Result<Response<Body>, S3Error> {
@@ -440,7 +470,7 @@ impl Store {
         let body = read_small_body(req, MAX_COMPLETE_BODY_BYTES).await?;
         // Checked first, and again as the object is moved in: a complete sent again after it
         // succeeded finds the object it made.
-        if create_only && self.exists(up.key).await? {
+        if create_only && objects.exists(up.key).await? {
             return Err(precondition_failed());
         }
         let text = std::str::from_utf8(&body).map_err(|_| malformed_xml("not UTF-8"))?;
@@ -454,7 +484,7 @@ impl Store {
         let chosen = check_parts(&asked, &stored, upload.checksum_sha256)?;
 
         // Join the parts in the kernel (copy_file_range), off the async threads.
-        let mut data = TempFile::new(&self.tmp, "");
+        let mut data = TempFile::new(&objects.tmp, "");
         let (out, from) = (data.path().to_path_buf(), dir.clone());
         let sources: Vec<(u32, u64)> = chosen.iter().map(|p| (p.0, p.1.size)).collect();
         let joined = tokio::task::spawn_blocking(move || join_parts(&out, &from, &sources))
@@ -484,7 +514,7 @@ impl Store {
                 .checksum_sha256
                 .then(|| format!("{}-{count}", b64(&shas.finalize()))),
         };
-        self.commit_object(&mut data, &meta, create_only).await?;
+        objects.commit_object(&mut data, &meta, create_only).await?;
         let removed = tokio::fs::remove_dir_all(&dir).await;
         drop(held);
         self.forget_lock(&name);
@@ -500,7 +530,7 @@ impl Store {
             .unwrap_or_default();
         let location = format!(
             "http://{host}/{}/{}",
-            self.bucket,
+            objects.bucket,
             presigner::encode_key_path(up.key)
         );
         let mut r = xml_response(format!(
@@ -508,7 +538,7 @@ impl Store {
              <Bucket>{}</Bucket><Key>{}</Key><ETag>{}</ETag>{checksum}\
              </CompleteMultipartUploadResult>",
             xml_escape(&location),
-            xml_escape(&self.bucket),
+            xml_escape(&objects.bucket),
             xml_escape(up.key),
             xml_escape(&format!("\"{}\"", meta.etag)),
         ));
@@ -544,6 +574,7 @@ impl Store {
     /// ListParts: the parts stored, in order, from `part-number-marker`, at most `max-parts`.
     pub(super) async fn list_parts(
         &self,
+        objects: &Objects,
         up: &Upload<'_>,
         max_parts: Option<&str>,
         marker: Option<&str>,
@@ -580,7 +611,7 @@ impl Store {
              <UploadId>{}</UploadId><PartNumberMarker>{marker}</PartNumberMarker>\
              <NextPartNumberMarker>{}</NextPartNumberMarker><MaxParts>{max}</MaxParts>\
              <IsTruncated>{truncated}</IsTruncated>",
-            xml_escape(&self.bucket),
+            xml_escape(&objects.bucket),
             xml_escape(up.key),
             xml_escape(up.id),
             shown.last().map_or(0, |(n, _)| **n),
@@ -714,144 +745,139 @@ fn join_parts(out: &Path, dir: &Path, parts: &[(u32, u64)]) -> std::io::Result<u
     Ok(total)
 }
 
-/// A piece of an XML document, as far as a parts list needs one.
+/// What [`Document::next`] finds in a parts list.
 #[derive(Debug, PartialEq, Eq)]
-enum Token<'a> {
-    Open(&'a str),
-    Close(&'a str),
+enum Node {
+    Open(String),
+    Close,
     Text(String),
+    End,
+}
+
+/// A CompleteMultipartUpload body read with quick-xml, which checks that it is well-formed:
+/// names of end tags, attributes, references, comments. It never expands an entity but XML's
+/// five and character references, as a DOCTYPE (the only way to declare one) is refused.
+struct Document<'a> {
+    reader: Reader<&'a [u8]>,
+    /// An empty element (`<Part/>`) was read as an open: its close comes next.
+    closing: bool,
+}
+
+impl<'a> Document<'a> {
+    fn new(xml: &'a str) -> Document<'a> {
+        Document {
+            reader: Reader::from_str(xml),
+            closing: false,
+        }
+    }
+
+    /// The next element boundary or run of text; comments, processing instructions and the
+    /// declaration are not content.
+    fn next(&mut self) -> Result<Node, S3Error> {
+        if std::mem::take(&mut self.closing) {
+            return Ok(Node::Close);
+        }
+        loop {
+            let event = match self.reader.read_event() {
+                Ok(event) => event,
+                Err(e) => {
+                    let at = self.reader.error_position();
+                    let why: String = e.to_string().chars().take(200).collect();
+                    return Err(malformed_xml(&format!("at byte {at}: {why}")));
+                }
+            };
+            return match event {
+                Event::Start(e) => element(&e).map(Node::Open),
+                Event::Empty(e) => {
+                    self.closing = true;
+                    element(&e).map(Node::Open)
+                }
+                Event::End(_) => Ok(Node::Close),
+                Event::Text(t) => text(t.decode()),
+                Event::CData(t) => text(t.decode()),
+                Event::GeneralRef(r) => reference(&r).map(Node::Text),
+                Event::DocType(_) => Err(malformed_xml("a DOCTYPE")),
+                Event::Eof => Ok(Node::End),
+                Event::Comment(_) | Event::Decl(_) | Event::PI(_) => continue,
+            };
+        }
+    }
+
+    /// [`Document::next`] between elements, where whitespace is not content.
+    fn next_node(&mut self) -> Result<Node, S3Error> {
+        loop {
+            match self.next()? {
+                Node::Text(t) if t.trim_matches(XML_SPACE).is_empty() => continue,
+                node => return Ok(node),
+            }
+        }
+    }
+
+    /// The text of the element just opened, up to its close.
+    fn text(&mut self) -> Result<String, S3Error> {
+        let mut text = String::new();
+        loop {
+            match self.next()? {
+                Node::Text(t) => text.push_str(&t),
+                Node::Close => return Ok(text),
+                Node::Open(_) => return Err(malformed_xml("an element inside a Part's field")),
+                Node::End => return Err(truncated()),
+            }
+        }
+    }
+}
+
+fn truncated() -> S3Error {
+    malformed_xml("the document ends before its root element is closed")
+}
+
+/// XML's whitespace characters.
+const XML_SPACE: &[char] = &[' ', '\t', '\r', '\n'];
+
+/// An element's name, once its attributes are found well-formed.
+fn element(e: &BytesStart<'_>) -> Result<String, S3Error> {
+    if let Some(Err(why)) = e.attributes().find(Result::is_err) {
+        return Err(malformed_xml(&format!("an attribute: {why}")));
+    }
+    Ok(String::from_utf8_lossy(e.name().as_ref()).into_owned())
+}
+
+fn text(decoded: Result<Cow<'_, str>, EncodingError>) -> Result<Node, S3Error> {
+    decoded
+        .map(|t| Node::Text(t.into_owned()))
+        .map_err(|_| malformed_xml("not UTF-8"))
 }
 
 /// `&amp;`, `&lt;`, `&gt;`, `&quot;`, `&apos;` and character references.
-fn unescape(s: &str) -> Result<String, S3Error> {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(at) = rest.find('&') {
-        out.push_str(&rest[..at]);
-        let after = &rest[at + 1..];
-        let end = after
-            .find(';')
-            .filter(|e| *e <= 10)
-            .ok_or_else(|| malformed_xml("an & that starts no entity"))?;
-        let entity = &after[..end];
-        let c = match entity {
-            "amp" => '&',
-            "lt" => '<',
-            "gt" => '>',
-            "quot" => '"',
-            "apos" => '\'',
-            _ => {
-                let code = if let Some(hex) = entity.strip_prefix("#x") {
-                    u32::from_str_radix(hex, 16).ok()
-                } else if let Some(dec) = entity.strip_prefix('#') {
-                    dec.parse().ok()
-                } else {
-                    None
-                };
-                code.and_then(char::from_u32)
-                    .ok_or_else(|| malformed_xml("an unknown entity"))?
-            }
-        };
-        out.push(c);
-        rest = &after[end + 1..];
+fn reference(r: &BytesRef<'_>) -> Result<String, S3Error> {
+    let unknown = || malformed_xml("an unknown entity");
+    let not_a_char = |_| malformed_xml("a character reference to no XML character");
+    if let Some(c) = r.resolve_char_ref().map_err(not_a_char)? {
+        return Ok(c.to_string());
     }
-    out.push_str(rest);
-    Ok(out)
+    let name = r.decode().map_err(|_| unknown())?;
+    resolve_predefined_entity(&name)
+        .map(str::to_string)
+        .ok_or_else(unknown)
 }
 
-/// Splits a document into elements and text. Declarations and comments are skipped; a
-/// DOCTYPE (entities of its own) is refused.
-fn tokens(xml: &str) -> Result<Vec<Token<'_>>, S3Error> {
-    let mut out = Vec::new();
-    let mut rest = xml;
-    while !rest.is_empty() {
-        if let Some(after) = rest.strip_prefix("<?") {
-            let end = after
-                .find("?>")
-                .ok_or_else(|| malformed_xml("an unclosed <?"))?;
-            rest = &after[end + 2..];
-        } else if let Some(after) = rest.strip_prefix("<!--") {
-            let end = after
-                .find("-->")
-                .ok_or_else(|| malformed_xml("an unclosed comment"))?;
-            rest = &after[end + 3..];
-        } else if let Some(after) = rest.strip_prefix("<![CDATA[") {
-            let end = after
-                .find("]]>")
-                .ok_or_else(|| malformed_xml("an unclosed CDATA section"))?;
-            out.push(Token::Text(after[..end].to_string()));
-            rest = &after[end + 3..];
-        } else if rest.starts_with("<!") {
-            return Err(malformed_xml("a DOCTYPE"));
-        } else if let Some(after) = rest.strip_prefix("</") {
-            let end = after
-                .find('>')
-                .ok_or_else(|| malformed_xml("an unclosed tag"))?;
-            out.push(Token::Close(after[..end].trim()));
-            rest = &after[end + 1..];
-        } else if let Some(after) = rest.strip_prefix('<') {
-            // The tag ends at the first `>` outside a quoted attribute value.
-            let mut quote = None;
-            let end = after
-                .char_indices()
-                .find(|&(_, c)| match quote {
-                    Some(q) => {
-                        if c == q {
-                            quote = None;
-                        }
-                        false
-                    }
-                    None if c == '"' || c == '\'' => {
-                        quote = Some(c);
-                        false
-                    }
-                    None => c == '>',
-                })
-                .map(|(i, _)| i)
-                .ok_or_else(|| malformed_xml("an unclosed tag"))?;
-            let tag = &after[..end];
-            let self_closing = tag.ends_with('/');
-            let name = tag
-                .trim_end_matches('/')
-                .split(|c: char| c.is_whitespace())
-                .next()
-                .unwrap_or("");
-            if name.is_empty() {
-                return Err(malformed_xml("a tag without a name"));
-            }
-            out.push(Token::Open(name));
-            if self_closing {
-                out.push(Token::Close(name));
-            }
-            rest = &after[end + 1..];
-        } else {
-            let end = rest.find('<').unwrap_or(rest.len());
-            out.push(Token::Text(unescape(&rest[..end])?));
-            rest = &rest[end..];
-        }
-    }
-    Ok(out)
-}
-
-/// The parts a CompleteMultipartUpload body lists, in the order given.
+/// The parts a CompleteMultipartUpload body lists, in the order given. Only S3's shape is
+/// taken: the root, `Part` elements in it, and in each part elements that hold text, so
+/// nothing nests deeper than three elements.
 fn parse_complete(xml: &str) -> Result<Vec<AskedPart>, S3Error> {
-    let tokens = tokens(xml)?;
-    // Whitespace between elements is not content.
-    let mut it = tokens
-        .into_iter()
-        .filter(|t| !matches!(t, Token::Text(s) if s.trim().is_empty()))
-        .peekable();
-    if it.next() != Some(Token::Open("CompleteMultipartUpload")) {
+    let mut doc = Document::new(xml);
+    if doc.next_node()? != Node::Open("CompleteMultipartUpload".into()) {
         return Err(malformed_xml(
             "the root element is not CompleteMultipartUpload",
         ));
     }
     let mut parts = Vec::new();
     loop {
-        match it.next() {
-            Some(Token::Open("Part")) => {}
-            Some(Token::Close("CompleteMultipartUpload")) => break,
-            _ => {
+        match doc.next_node()? {
+            Node::Open(name) if name == "Part" => {}
+            Node::Close => break,
+            Node::End => return Err(truncated()),
+            Node::Text(_) | Node::Open(_) => {
                 return Err(malformed_xml(
                     "CompleteMultipartUpload holds only Part elements",
                 ))
@@ -862,27 +888,17 @@ fn parse_complete(xml: &str) -> Result<Vec<AskedPart>, S3Error> {
         }
         let (mut number, mut etag, mut sha) = (None, None, None);
         loop {
-            let name = match it.next() {
-                Some(Token::Close("Part")) => break,
-                Some(Token::Open(name)) => name,
-                _ => return Err(malformed_xml("a Part holds only elements")),
+            let name = match doc.next_node()? {
+                Node::Close => break,
+                Node::Open(name) => name,
+                Node::End => return Err(truncated()),
+                Node::Text(_) => return Err(malformed_xml("a Part holds only elements")),
             };
-            let text = match it.peek() {
-                Some(Token::Text(_)) => match it.next() {
-                    Some(Token::Text(t)) => t,
-                    _ => unreachable!("peeked"),
-                },
-                _ => String::new(),
-            };
-            if it.next() != Some(Token::Close(name)) {
-                return Err(malformed_xml("an element inside a Part's field"));
-            }
-            match name {
-                "PartNumber" => {
-                    number = Some(part_number(text.trim()).map_err(|_| invalid_part_number())?)
-                }
+            let text = doc.text()?;
+            match name.as_str() {
+                "PartNumber" => number = Some(part_number(text.trim_matches(XML_SPACE))?),
                 "ETag" => etag = Some(text),
-                "ChecksumSHA256" => sha = Some(text.trim().to_string()),
+                "ChecksumSHA256" => sha = Some(text.trim_matches(XML_SPACE).to_string()),
                 _ => {}
             }
         }
@@ -895,7 +911,7 @@ fn parse_complete(xml: &str) -> Result<Vec<AskedPart>, S3Error> {
             checksum_sha256: sha,
         });
     }
-    if it.next().is_some() {
+    if doc.next_node()? != Node::End {
         return Err(malformed_xml("content after the root element"));
     }
     Ok(parts)
@@ -932,43 +948,127 @@ mod tests {
     }
 
     #[test]
+    fn references_and_cdata_are_read_as_text() {
+        let xml = "<CompleteMultipartUpload><Part><PartNumber>&#49;</PartNumber>\
+            <ETag>a&amp;b&lt;&gt;&quot;&apos;&#65;&#x42; <![CDATA[<c>&amp;]]></ETag><ChecksumSHA256/>\
+            </Part></CompleteMultipartUpload>";
+        assert_eq!(
+            parse_complete(xml).unwrap(),
+            [part(1, "a&b<>\"'AB <c>&amp;", Some(""))]
+        );
+    }
+
+    /// The code and the reason a parts list is refused with.
+    fn refusal(xml: &str) -> (String, String) {
+        let e = parse_complete(xml).unwrap_err();
+        (err_code(&e), e.message().to_string())
+    }
+
+    #[test]
     fn a_malformed_parts_list_is_refused() {
-        for xml in [
-            "",
-            "not xml",
-            "<Other></Other>",
-            "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber></Part></CompleteMultipartUpload>",
-            "<CompleteMultipartUpload><Part><ETag>a</ETag></Part></CompleteMultipartUpload>",
-            "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>a</ETag></Part>",
-            "<CompleteMultipartUpload></CompleteMultipartUpload><More/>",
-            "<CompleteMultipartUpload><Part><PartNumber><b>1</b></PartNumber></Part></CompleteMultipartUpload>",
-            "<!DOCTYPE x [<!ENTITY a \"b\">]><CompleteMultipartUpload/>",
-            "<CompleteMultipartUpload><Part><ETag>&bogus;</ETag></Part></CompleteMultipartUpload>",
-            "<CompleteMultipartUpload><Part><ETag>&amp</ETag></Part></CompleteMultipartUpload>",
-            "<CompleteMultipartUpload",
-        ] {
-            assert!(parse_complete(xml).is_err(), "{xml:?}");
+        let field = |inner: &str| {
+            format!("<CompleteMultipartUpload><Part>{inner}</Part></CompleteMultipartUpload>")
+        };
+        let cases = [
+            ("", "the root element is not CompleteMultipartUpload"),
+            ("not xml", "the root element is not CompleteMultipartUpload"),
+            (
+                "<Other></Other>",
+                "the root element is not CompleteMultipartUpload",
+            ),
+            (
+                &field("<PartNumber>1</PartNumber>"),
+                "without PartNumber or ETag",
+            ),
+            (&field("<ETag>a</ETag>"), "without PartNumber or ETag"),
+            (
+                "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>a</ETag></Part>",
+                "ends before its root element is closed",
+            ),
+            (
+                "<CompleteMultipartUpload><Part><ETag>a",
+                "ends before its root element",
+            ),
+            (
+                "<CompleteMultipartUpload></CompleteMultipartUpload><More/>",
+                "content after the root element",
+            ),
+            (
+                "<CompleteMultipartUpload>x</CompleteMultipartUpload>",
+                "holds only Part elements",
+            ),
+            (
+                "<CompleteMultipartUpload><Part>x</Part></CompleteMultipartUpload>",
+                "a Part holds only elements",
+            ),
+            (
+                &field("<PartNumber><b>1</b></PartNumber>"),
+                "an element inside a Part's field",
+            ),
+            (&field("<ETag>&bogus;</ETag>"), "an unknown entity"),
+            (&field("<ETag>&#0;</ETag>"), "a character reference to no"),
+            (
+                &field("<ETag>&#xD800;</ETag>"),
+                "a character reference to no",
+            ),
+            (&field("<ETag>&amp</ETag>"), "at byte"),
+            (&field("<ETag>a</PartNumber>"), "at byte"),
+            ("<CompleteMultipartUpload", "at byte"),
+            ("<!-- never closed", "at byte"),
+            ("<CompleteMultipartUpload a=\"1\" a=\"2\"/>", "an attribute"),
+            ("<CompleteMultipartUpload a=1/>", "an attribute"),
+        ];
+        for (xml, why) in cases {
+            let (code, message) = refusal(xml);
+            assert_eq!(code, "MalformedXML", "{xml:?}: {message}");
+            assert!(message.contains(why), "{xml:?}: {message}");
         }
         for n in ["0", "10001", "-1", "1.5", "x", "99999999999"] {
-            let xml = format!(
-                "<CompleteMultipartUpload><Part><PartNumber>{n}</PartNumber><ETag>a</ETag>\
-                 </Part></CompleteMultipartUpload>"
-            );
+            let xml = field(&format!("<PartNumber>{n}</PartNumber><ETag>a</ETag>"));
             let err = parse_complete(&xml).unwrap_err();
             assert_eq!(err_code(&err), "InvalidArgument", "{n}");
         }
     }
 
-    fn err_code(e: &S3Error) -> String {
-        e.code().to_string()
+    #[test]
+    fn hostile_parts_lists_are_refused_without_expanding_or_recursing() {
+        // Entities are declared only in a DOCTYPE: refused, so none is ever expanded.
+        let laughs = format!(
+            "<!DOCTYPE l [<!ENTITY a \"lol\">{}]><CompleteMultipartUpload><Part>\
+             <PartNumber>1</PartNumber><ETag>&a9;</ETag></Part></CompleteMultipartUpload>",
+            (1..10)
+                .map(|i| format!("<!ENTITY a{i} \"{}\">", format!("&a{};", i - 1).repeat(10)))
+                .collect::<String>()
+                .replace("&a0;", "&a;")
+        );
+        let external = "<!DOCTYPE x [<!ENTITY e SYSTEM \"file:///etc/passwd\">]>\
+            <CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>&e;</ETag></Part>\
+            </CompleteMultipartUpload>";
+        for xml in [laughs.as_str(), external] {
+            assert_eq!(
+                refusal(xml).1,
+                malformed_xml("a DOCTYPE").message(),
+                "{xml}"
+            );
+        }
+        // Nesting is refused at the first element out of place, however deep it goes.
+        let deep = "<a>".repeat(1_000_000);
+        assert!(refusal(&deep).1.contains("root element is not"));
+        let deep_field = format!(
+            "<CompleteMultipartUpload><Part><ETag>{deep}</ETag></Part></CompleteMultipartUpload>"
+        );
+        assert!(refusal(&deep_field)
+            .1
+            .contains("an element inside a Part's field"));
+        let many = format!(
+            "<CompleteMultipartUpload>{}</CompleteMultipartUpload>",
+            "<Part><PartNumber>1</PartNumber><ETag>a</ETag></Part>".repeat(10_001)
+        );
+        assert!(refusal(&many).1.contains("more than 10000 parts"));
     }
 
-    #[test]
-    fn entities_are_decoded() {
-        assert_eq!(
-            unescape("a&amp;b&lt;&gt;&quot;&apos;&#65;&#x42;").unwrap(),
-            "a&b<>\"'AB"
-        );
+    fn err_code(e: &S3Error) -> String {
+        e.code().to_string()
     }
 
     #[test]

@@ -34,6 +34,17 @@ impl Service for PageOrigin {
             _ => self.site.call(req).await,
         }
     }
+
+    fn refuse_host(&self, req: &Request<Incoming>, why: &str) -> Response<Body> {
+        match &self.api {
+            Some((api_path, presigner)) if under_api_path(api_path, req.uri().path()) => {
+                let mut r = presigner.refuse_host(req, why);
+                r.extensions_mut().insert(LogName("presigner"));
+                r
+            }
+            _ => self.site.refuse_host(req, why),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -26,19 +26,18 @@ pub struct Site {
 pub struct RuntimeConfig {
     /// `website.config_file`.
     pub key: String,
-    /// The JSON for each spelling of the page's host (`127.0.0.1:8080`, `localhost:8080`),
-    /// which differ when the presigner is on the page's own origin; the first for any other
-    /// Host.
+    /// The JSON for each spelling of the page's host (`127.0.0.1:8080`, `localhost:8080`,
+    /// the only Hosts the page's server answers), which differ when the presigner is on the
+    /// page's own origin.
     pub bodies: Vec<(String, Vec<u8>)>,
 }
 
 impl RuntimeConfig {
     fn body_for(&self, host: Option<&str>) -> Option<&[u8]> {
-        let by_host = self
-            .bodies
+        self.bodies
             .iter()
-            .find(|(h, _)| host.is_some_and(|host| host.eq_ignore_ascii_case(h)));
-        by_host.or(self.bodies.first()).map(|(_, b)| b.as_slice())
+            .find(|(h, _)| host.is_some_and(|host| host.eq_ignore_ascii_case(h)))
+            .map(|(_, b)| b.as_slice())
     }
 }
 
@@ -160,12 +159,24 @@ impl Site {
     }
 }
 
+/// What every answer of the website carries.
+fn finish(mut r: Response<Body>) -> Response<Body> {
+    set(&mut r, "cache-control", "no-cache");
+    set(&mut r, "x-content-type-options", "nosniff");
+    r
+}
+
 impl Service for Site {
     async fn call(&self, req: Request<Incoming>) -> Response<Body> {
-        let mut r = self.route(&req).await;
-        set(&mut r, "cache-control", "no-cache");
-        set(&mut r, "x-content-type-options", "nosniff");
-        r
+        finish(self.route(&req).await)
+    }
+
+    fn refuse_host(&self, _req: &Request<Incoming>, why: &str) -> Response<Body> {
+        finish(full(
+            StatusCode::FORBIDDEN,
+            "text/plain; charset=utf-8",
+            format!("403 Forbidden: {why}\n"),
+        ))
     }
 }
 
