@@ -211,9 +211,12 @@ impl Run<'_> {
             data_dir: args.data_dir.clone(),
             region: self.cli.region.clone(),
         };
+        // Installed before anything is printed, so a stop asked for right after the URL
+        // appears is a clean one rather than the default signal death.
+        let mut signals = super::signals::Signals::install()?;
         let running = crate::dev::start(spec, &options, self.report.clone()).await?;
         print(self.cli.output, &running.addresses)?;
-        running.until_stopped().await?;
+        running.until(signals.wait()).await?;
         Ok(ExitCode::SUCCESS)
     }
 }

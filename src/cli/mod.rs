@@ -5,6 +5,7 @@
 mod args;
 mod commands;
 mod output;
+mod signals;
 pub mod terminal;
 
 use std::process::ExitCode;

@@ -66,12 +66,11 @@ impl std::fmt::Display for Addresses {
     }
 }
 
-/// The servers, listening. [`Running::until_stopped`] serves until Ctrl-C or SIGTERM.
+/// The servers, listening. [`Running::until`] serves until the stop it is given.
 pub struct Running {
     pub addresses: Addresses,
     stop: watch::Sender<bool>,
     servers: Vec<JoinHandle<()>>,
-    signals: Signals,
     report: Report,
 }
 
@@ -87,10 +86,6 @@ pub async fn start(spec: Spec, options: &Options, report: Report) -> Result<Runn
     crate::sync::run_build(&spec, &report).await?;
     let data_dir = shown(&data_dir(&spec, options)?);
     let credentials = local_credentials(&data_dir)?;
-    // Installed before anything is printed, so a stop asked for right after the URL appears
-    // is a clean one rather than the default signal death.
-    let signals = Signals::install()?;
-
     let api_path = spec.website.api_path().map(str::to_string);
     let site_listener = bind(options.port, "--port").await?;
     // Behind the distribution the page reaches the presigner on its own origin only.
@@ -296,16 +291,15 @@ pub async fn start(spec: Spec, options: &Options, report: Report) -> Result<Runn
         },
         stop,
         servers,
-        signals,
         report,
     })
 }
 
 impl Running {
-    /// Serves until SIGINT (Ctrl-C) or SIGTERM, then stops accepting, lets in-flight requests
-    /// finish briefly, and returns.
-    pub async fn until_stopped(mut self) -> Result<()> {
-        self.signals.wait().await;
+    /// Serves until `stop` (the command line's Ctrl-C or SIGTERM), then stops accepting, lets
+    /// in-flight requests finish briefly, and returns.
+    pub async fn until(self, stop: impl std::future::Future<Output = ()>) -> Result<()> {
+        stop.await;
         self.report.status("Stopping", "the dev servers");
         let _ = self.stop.send(true);
         for server in self.servers {
@@ -317,48 +311,6 @@ impl Running {
     }
 }
 
-#[cfg(unix)]
-struct Signals {
-    interrupt: tokio::signal::unix::Signal,
-    terminate: tokio::signal::unix::Signal,
-}
-
-#[cfg(unix)]
-impl Signals {
-    fn install() -> Result<Signals> {
-        use tokio::signal::unix::{signal, SignalKind};
-        Ok(Signals {
-            interrupt: signal(SignalKind::interrupt()).context("listening for Ctrl-C")?,
-            terminate: signal(SignalKind::terminate()).context("listening for SIGTERM")?,
-        })
-    }
-
-    async fn wait(&mut self) {
-        tokio::select! {
-            _ = self.interrupt.recv() => {}
-            _ = self.terminate.recv() => {}
-        }
-    }
-}
-
-#[cfg(not(unix))]
-struct Signals(tokio::signal::windows::CtrlC);
-
-#[cfg(not(unix))]
-impl Signals {
-    fn install() -> Result<Signals> {
-        Ok(Signals(
-            tokio::signal::windows::ctrl_c().context("listening for Ctrl-C")?,
-        ))
-    }
-
-    async fn wait(&mut self) {
-        self.0.recv().await;
-    }
-}
-
-/// Runs `website.build`, if any, once before serving, as `up` does before the sync. Its output
-/// goes to stderr: stdout is for the addresses.
 /// A path as a person would write it (`frontend`, not `config/../frontend`), when it exists.
 fn shown(path: &Path) -> PathBuf {
     std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
