@@ -7,7 +7,7 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::plan::{excerpts, join_path, removed_by_up, Action, Plan};
+use crate::plan::{excerpts, join_path, removed_by_up, Action, Plan, Strings};
 use crate::state::{leaf_diff, Kind};
 use crate::sync;
 
@@ -202,7 +202,7 @@ impl fmt::Display for Drift {
                         if !sub.is_empty() {
                             writeln!(f, "      at {field}{}:", join_path(&sub))?;
                         }
-                        let (found, expected) = excerpts(&found, &expected, 160);
+                        let (found, expected) = excerpts(&found, &expected, 160, Strings::Bare);
                         writeln!(f, "      expected: {expected}")?;
                         writeln!(f, "      found:    {found}")?;
                     }

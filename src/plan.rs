@@ -169,12 +169,19 @@ pub fn join_path(sub: &str) -> String {
     }
 }
 
+/// How [`excerpts`] writes a string: as JSON (`"a"`, as plans show values) or as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strings {
+    Quoted,
+    Bare,
+}
+
 /// Two values that differ, as people compare them: whole when short, else each cut to the
 /// same window around where they start to differ (`...` marks a cut).
-pub fn excerpts(old: &Value, new: &Value, width: usize) -> (String, String) {
+pub fn excerpts(old: &Value, new: &Value, width: usize, strings: Strings) -> (String, String) {
     let text = |v: &Value| match v {
         Value::Null => "(none)".to_string(),
-        Value::String(s) => s.clone(),
+        Value::String(s) if strings == Strings::Bare => s.clone(),
         other => other.to_string(),
     };
     let (a, b) = (text(old), text(new));
@@ -264,7 +271,7 @@ impl fmt::Display for Plan {
                     writeln!(f, "  ~ {} {}", r.kind, r.name)?;
                     for c in &r.changes {
                         for (sub, old, new) in leaf_diff(&c.old, &c.new) {
-                            let (old, new) = excerpts(&old, &new, 200);
+                            let (old, new) = excerpts(&old, &new, 200, Strings::Quoted);
                             writeln!(
                                 f,
                                 "      {}{}: {old} -> {new}",
@@ -324,14 +331,14 @@ mod tests {
     fn long_values_are_cut_around_where_they_differ() {
         let a = json!(format!("{}X{}", "a".repeat(300), "b".repeat(300)));
         let b = json!(format!("{}Y{}", "a".repeat(300), "b".repeat(300)));
-        let (x, y) = excerpts(&a, &b, 100);
+        let (x, y) = excerpts(&a, &b, 100, Strings::Bare);
         assert!(x.starts_with("...") && x.ends_with("..."), "{x}");
         assert!(x.contains("aX") && y.contains("aY"), "{x} / {y}");
         assert_eq!(x.chars().count(), 106);
         // Short values stay whole; nothing shows as (none).
         assert_eq!(
-            excerpts(&json!("ab"), &Value::Null, 100),
-            ("ab".to_string(), "(none)".to_string())
+            excerpts(&json!("ab"), &Value::Null, 100, Strings::Quoted),
+            ("\"ab\"".to_string(), "(none)".to_string())
         );
     }
 }

@@ -115,22 +115,39 @@ struct Tally {
     /// Functions, permission Sids and function URLs already created: AWS refuses them a
     /// second time.
     created: BTreeSet<String>,
-    /// Log groups asked to be created: the tags of any other are ResourceNotFound on AWS
-    /// (moto answers an empty set).
-    log_groups: BTreeSet<String>,
 }
 
-/// The log group a CloudWatch Logs request names (by name, or in its ARN).
-fn log_group_of(req: &Request) -> Option<String> {
-    let body: serde_json::Value = serde_json::from_slice(&req.body).ok()?;
-    match req.target_op()? {
-        "CreateLogGroup" => body["logGroupName"].as_str().map(str::to_string),
-        "ListTagsForResource" => body["resourceArn"]
-            .as_str()?
-            .split_once(":log-group:")
-            .map(|(_, name)| name.trim_end_matches(":*").to_string()),
-        _ => None,
+/// For ListTagsForResource of a log group that does not exist, AWS's answer (moto gives an
+/// empty set of tags): asked of moto itself, with the request's own headers.
+fn unknown_log_group(upstream: &str, req: &Request) -> Option<Response> {
+    if req.target_op()? != "ListTagsForResource" {
+        return None;
     }
+    let body: serde_json::Value = serde_json::from_slice(&req.body).ok()?;
+    let (_, name) = body["resourceArn"].as_str()?.split_once(":log-group:")?;
+    let name = name.trim_end_matches(":*");
+    let mut describe = req.clone();
+    for (k, v) in describe.headers.iter_mut() {
+        if k.eq_ignore_ascii_case("x-amz-target") {
+            *v = "Logs_20140328.DescribeLogGroups".to_string();
+        }
+    }
+    describe.body = serde_json::json!({ "logGroupNamePrefix": name })
+        .to_string()
+        .into_bytes();
+    let found = common::proxy::send_request(upstream, &describe).ok()?;
+    let groups: serde_json::Value = serde_json::from_slice(&found.body).ok()?;
+    let exists = groups["logGroups"]
+        .as_array()?
+        .iter()
+        .any(|g| g["logGroupName"] == name);
+    (!exists).then(|| {
+        Response::json_error(
+            400,
+            "ResourceNotFoundException",
+            "The specified log group does not exist.",
+        )
+    })
 }
 
 fn faulty_proxy(moto: &Moto, seed: u64, percent: u64) -> (Proxy, Arc<Mutex<Tally>>) {
@@ -148,6 +165,11 @@ fn faulty_proxy(moto: &Moto, seed: u64, percent: u64) -> (Proxy, Arc<Mutex<Tally
             if answer.is_none() {
                 if let Some(created) = create_bucket_with_tags(&upstream, req) {
                     return Some(created);
+                }
+            }
+            if answer.is_some_and(|a| a.status == 200) {
+                if let Some(refused) = unknown_log_group(&upstream, req) {
+                    return Some(refused);
                 }
             }
             let mut t = t.lock().unwrap();
@@ -174,22 +196,6 @@ fn faulty_proxy(moto: &Moto, seed: u64, percent: u64) -> (Proxy, Arc<Mutex<Tally
                 }
                 _ => None,
             };
-            let group = log_group_of(req);
-            if answer.is_none() {
-                match (req.target_op(), &group) {
-                    (Some("CreateLogGroup"), Some(g)) => {
-                        t.log_groups.insert(g.clone());
-                    }
-                    (Some("ListTagsForResource"), Some(g)) if !t.log_groups.contains(g) => {
-                        return Some(Response::json_error(
-                            400,
-                            "ResourceNotFoundException",
-                            "The specified log group does not exist.",
-                        ));
-                    }
-                    _ => {}
-                }
-            }
             match answer {
                 None => {
                     t.requests += 1;

@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::{content, outputs_from, prepare, survey, Outputs, Prepared, Snapshot};
 use crate::context::Ctx;
 use crate::loss::{self, When};
-use crate::plan::{excerpts, join_path, removed_by_up, Action, Plan, ResourcePlan};
+use crate::plan::{excerpts, join_path, removed_by_up, Action, Plan, ResourcePlan, Strings};
 use crate::resources::cloudfront::distribution;
 use crate::resources::{function, provider, Resource, REGISTRY};
 use crate::retry::{poll, Poll};
@@ -370,7 +370,7 @@ async fn read_back(
         Err(_) if !left.is_empty() => {
             for (field, wrote, kept) in left {
                 for (sub, kept, wrote) in leaf_diff(&kept, &wrote) {
-                    let (kept, wrote) = excerpts(&kept, &wrote, 160);
+                    let (kept, wrote) = excerpts(&kept, &wrote, 160, Strings::Quoted);
                     ctx.report.warn(format!(
                         "{label}: the service did not keep {field}{} as it was written \
                          ({wrote}); it kept {kept}",

@@ -270,13 +270,20 @@ pub fn forward_with_body(
     req: &Request,
     body: Vec<u8>,
 ) -> std::io::Result<Response> {
-    let upstream = upstream.trim_start_matches("http://").trim_end_matches('/');
-    forward(
+    send_request(
         upstream,
         &Request {
             body,
             ..req.clone()
         },
+    )
+}
+
+/// Send a request of the hook's own to the upstream (headers as given, signature unchecked).
+pub fn send_request(upstream: &str, req: &Request) -> std::io::Result<Response> {
+    forward(
+        upstream.trim_start_matches("http://").trim_end_matches('/'),
+        req,
     )
 }
 
