@@ -113,7 +113,6 @@ pub async fn start(spec: Spec, options: &Options, report: Report) -> Result<Runn
     let store_endpoint = origin(&store_listener)?;
 
     let config = presigner_config(&spec, &region, &store_endpoint)?;
-    let p = &spec.presigner;
     let d = &spec.documents.cors;
     let documents_cors = cors::Rule {
         origins: cors::origins(&d.allowed_origins, &page_origins),
@@ -129,42 +128,7 @@ pub async fn start(spec: Spec, options: &Options, report: Report) -> Result<Runn
              `website` there"
         ));
     }
-    let front = match &api_path {
-        Some(api) => {
-            if options.presigner_port != 0 {
-                report.warn(format!(
-                    "--presigner-port is not used: with website.cloudfront.api_path the \
-                     presigner is served on the page's origin under {api}/"
-                ));
-            }
-            function_url::Front::Distribution
-        }
-        None => {
-            // What the provisioner configures on the Function URL.
-            let configured = crate::resources::function_url::url_cors(&spec);
-            let url_cors = cors::Rule {
-                origins: cors::origins(&p.url_cors_origins, &page_origins),
-                methods: configured.methods,
-                headers: configured.headers,
-                expose: Vec::new(),
-                max_age_seconds: configured.max_age_seconds,
-            };
-            if !url_cors.allows_origin(&page_origin) {
-                report.warn(format!(
-                    "presigner.function_url.cors_origins does not allow the page's origin \
-                     ({page_origin}); the browser will refuse its calls to the presigner"
-                ));
-            }
-            if p.url_auth == UrlAuth::AwsIam {
-                report.warn(
-                    "presigner.function_url.auth is aws_iam: dev does not check IAM \
-                     signatures, but the deployed Function URL will refuse unsigned calls from \
-                     the page",
-                );
-            }
-            function_url::Front::FunctionUrl(url_cors)
-        }
-    };
+    let front = front(&spec, options, &page_origins, &report);
 
     let documents_url = format!("{store_endpoint}/{}/", config.bucket);
     let store = store::Store::open(
@@ -174,27 +138,7 @@ pub async fn start(spec: Spec, options: &Options, report: Report) -> Result<Runn
         credentials.clone(),
         documents_cors,
     )?;
-    // One config per spelling of the page's host: with api_path each names its own origin.
-    let mut bodies = Vec::new();
-    let mut config_key = None;
-    for page in &page_origins {
-        let Some(object) = sync::config_object(&spec, &region, &presigner_url_at(page)) else {
-            break;
-        };
-        let sync::Body::Bytes(bytes) = object.body else {
-            break;
-        };
-        let host = page.trim_start_matches("http://").to_string();
-        config_key = Some(object.key);
-        bodies.push((host, bytes));
-    }
-    let site_config = config_key.map(|key| site::RuntimeConfig { key, bodies });
-    if site_config.is_none() {
-        report.warn(
-            "website.config_file is null: the page gets no runtime config, so it must find the \
-             presigner (address below) by itself",
-        );
-    }
+    let site_config = runtime_configs(&spec, &region, &page_origins, &presigner_url_at, &report);
     let site = site::Site {
         root: spec.website.source.clone(),
         index_document: spec.website.index_document.clone(),
@@ -254,6 +198,108 @@ pub async fn start(spec: Spec, options: &Options, report: Report) -> Result<Runn
         )));
     }
 
+    announce(&report, &spec, &presigner_url, &documents_url, &data_dir);
+    Ok(Running {
+        addresses: Addresses {
+            url: format!("{page_origin}/"),
+            presigner_url,
+            documents_url,
+            data_dir,
+        },
+        stop,
+        servers,
+        report,
+    })
+}
+
+/// What is in front of the presigner: the Function URL's CORS, or with `api_path` the
+/// distribution (the page's own origin). Warns of what the browser would refuse.
+fn front(
+    spec: &Spec,
+    options: &Options,
+    page_origins: &[String],
+    report: &Report,
+) -> function_url::Front {
+    let p = &spec.presigner;
+    let page_origin = &page_origins[0];
+    match spec.website.api_path() {
+        Some(api) => {
+            if options.presigner_port != 0 {
+                report.warn(format!(
+                    "--presigner-port is not used: with website.cloudfront.api_path the \
+                     presigner is served on the page's origin under {api}/"
+                ));
+            }
+            function_url::Front::Distribution
+        }
+        None => {
+            // What the provisioner configures on the Function URL.
+            let configured = crate::resources::function_url::url_cors(spec);
+            let url_cors = cors::Rule {
+                origins: cors::origins(&p.url_cors_origins, page_origins),
+                methods: configured.methods,
+                headers: configured.headers,
+                expose: Vec::new(),
+                max_age_seconds: configured.max_age_seconds,
+            };
+            if !url_cors.allows_origin(page_origin) {
+                report.warn(format!(
+                    "presigner.function_url.cors_origins does not allow the page's origin \
+                     ({page_origin}); the browser will refuse its calls to the presigner"
+                ));
+            }
+            if p.url_auth == UrlAuth::AwsIam {
+                report.warn(
+                    "presigner.function_url.auth is aws_iam: dev does not check IAM \
+                     signatures, but the deployed Function URL will refuse unsigned calls from \
+                     the page",
+                );
+            }
+            function_url::Front::FunctionUrl(url_cors)
+        }
+    }
+}
+
+/// The runtime config, one per spelling of the page's host (with `api_path` each names its
+/// own origin); `None` without `website.config_file`, said with a warning.
+fn runtime_configs(
+    spec: &Spec,
+    region: &str,
+    page_origins: &[String],
+    presigner_url_at: &dyn Fn(&str) -> String,
+    report: &Report,
+) -> Option<site::RuntimeConfig> {
+    let mut bodies = Vec::new();
+    let mut config_key = None;
+    for page in page_origins {
+        let Some(object) = sync::config_object(spec, region, &presigner_url_at(page)) else {
+            break;
+        };
+        let sync::Body::Bytes(bytes) = object.body else {
+            break;
+        };
+        let host = page.trim_start_matches("http://").to_string();
+        config_key = Some(object.key);
+        bodies.push((host, bytes));
+    }
+    let site_config = config_key.map(|key| site::RuntimeConfig { key, bodies });
+    if site_config.is_none() {
+        report.warn(
+            "website.config_file is null: the page gets no runtime config, so it must find the \
+             presigner (address below) by itself",
+        );
+    }
+    site_config
+}
+
+/// The status lines that say what is served where.
+fn announce(
+    report: &Report,
+    spec: &Spec,
+    presigner_url: &str,
+    documents_url: &str,
+    data_dir: &Path,
+) {
     report.status(
         "Serving",
         format!(
@@ -261,7 +307,7 @@ pub async fn start(spec: Spec, options: &Options, report: Report) -> Result<Runn
             spec.name, spec.env
         ),
     );
-    let served = match &api_path {
+    let served = match spec.website.api_path() {
         Some(api) => format!(
             "the Lambda's handler, on the page's origin under {api}/ as the distribution serves \
              it; x-amz-content-sha256 checked as Lambda checks CloudFront's signed requests"
@@ -282,17 +328,6 @@ pub async fn start(spec: Spec, options: &Options, report: Report) -> Result<Runn
         format!("{}{generated}", shown(&spec.website.source).display()),
     );
     report.status("Open", "this page in a browser (Ctrl-C stops):");
-    Ok(Running {
-        addresses: Addresses {
-            url: format!("{page_origin}/"),
-            presigner_url,
-            documents_url,
-            data_dir,
-        },
-        stop,
-        servers,
-        report,
-    })
 }
 
 impl Running {
