@@ -2,22 +2,20 @@
 //! (`tests/support/proxy.rs`): the real binary talks to the proxy, which forwards to a real
 //! moto server and answers as AWS documents where moto would not.
 
-mod common;
+mod support;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::proxy::{Hook, Proxy, Request, Response};
-use common::*;
 use serde_json::Value;
+use support::proxy::{Hook, Proxy, Request, Response};
+use support::*;
 
 const REGION: &str = "eu-central-1";
 
 fn project(name: &str) -> Project {
     let p = Project::new();
-    p.write_spec(&format!(
-        "version: 1\nname: {name}\nregion: {REGION}\npresigner: {{zip: bundle.zip}}\nwebsite: {{source: site}}\n"
-    ));
+    p.write_spec(&support::spec("minimal", name, REGION));
     p
 }
 
@@ -330,9 +328,7 @@ fn a_region_outside_the_aws_partition_is_refused_before_any_call() {
         out.stderr
     );
     // In the spec, `validate` names it offline.
-    p.write_spec(
-        "version: 1\nname: gov-docs\nregion: cn-north-1\npresigner: {zip: bundle.zip}\nwebsite: {source: site}\n",
-    );
+    p.write_spec(&support::spec("minimal", "gov-docs", "cn-north-1"));
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_presign-stack"));
     c.arg("--spec").arg(p.spec_path()).arg("validate");
     let out = run(c);

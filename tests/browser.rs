@@ -13,11 +13,11 @@
 //! Needs node, Chromium and playwright-core, which `scripts/bootstrap.sh` installs; without
 //! them this test fails and says so, rather than passing without having run.
 
-mod devserver;
+mod support;
 
-use devserver::Dev;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use support::devserver::Dev;
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -1,10 +1,10 @@
 //! The binary's behaviour at its edges: offline validation, error messages with positions,
 //! flag conflicts, plan exit codes, and ownership refusals for every resource kind.
 
-mod common;
+mod support;
 
-use common::*;
 use std::process::Command;
+use support::*;
 
 const REGION: &str = "eu-central-1";
 
@@ -30,9 +30,7 @@ fn offline_project() -> Project {
 /// A project whose spec names its region, for runs against an endpoint of the test's own.
 fn ep_project() -> Project {
     let project = Project::new();
-    project.write_spec(
-        "version: 1\nname: ep-docs\nregion: eu-central-1\npresigner: {zip: bundle.zip}\nwebsite: {source: site}\n",
-    );
+    project.write_spec(&support::spec("minimal", "ep-docs", "eu-central-1"));
     project
 }
 
@@ -354,9 +352,7 @@ fn a_reader_that_goes_away_ends_the_output_quietly() {
 fn a_region_flag_that_contradicts_the_spec_is_an_error() {
     let moto = Moto::start();
     let project = Project::new();
-    project.write_spec(&format!(
-        "version: 1\nname: reg-docs\nregion: {REGION}\npresigner: {{zip: bundle.zip}}\nwebsite: {{source: site}}\n"
-    ));
+    project.write_spec(&support::spec("minimal", "reg-docs", REGION));
     let out = run(project.cmd(&moto, REGION, &["--region", "us-west-2", "plan"]));
     assert_eq!(out.code, 1);
     assert!(
@@ -538,9 +534,7 @@ async fn an_unpublishable_website_file_is_named_before_any_change() {
 fn odd_files_in_the_website_folder_are_named_not_hidden() {
     let moto = Moto::start();
     let project = Project::new();
-    project.write_spec(
-        "version: 1\nname: odd-docs\nregion: eu-central-1\npresigner: {zip: bundle.zip}\nwebsite: {source: site}\n",
-    );
+    project.write_spec(&support::spec("minimal", "odd-docs", "eu-central-1"));
     let site = project.path().join("site");
     std::fs::remove_file(site.join("index.html")).unwrap();
     let outside = tempfile::tempdir().unwrap();

@@ -5,10 +5,10 @@
 //! additions of `scripts/moto-server` (response headers policies, If-Match, deploy delays,
 //! DistributionNotDisabled), read back with the SDK.
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::Value;
+use support::*;
 
 const REGION: &str = "eu-central-1";
 

@@ -2,12 +2,12 @@
 //! function, so that `plan` and `drift` from another clone (another folder, another machine)
 //! compare code without building it, and without cargo-lambda; a real change is still found.
 
-mod common;
+mod support;
 
 use std::path::Path;
 
-use common::*;
 use serde_json::Value;
+use support::*;
 
 const REGION: &str = "eu-central-1";
 

@@ -2,11 +2,11 @@
 //! the documents store's checks (as S3 makes them), CORS, persistence, refusals of malformed
 //! input and of any Host but the server's own, and a clean stop on Ctrl-C and SIGTERM.
 
-mod devserver;
+mod support;
 
-use devserver::*;
 use md5::{Digest, Md5};
 use std::time::Duration;
+use support::devserver::*;
 
 const BODY: &[u8] = b"hello from the dev test\n";
 

@@ -8,16 +8,16 @@
 //! ListParts is not something the presigner signs, so the tests sign it (and a few requests
 //! the presigner never makes) with dev's local keys, as any holder of the keys could.
 
-mod devserver;
+mod support;
 
 use base64::Engine as _;
-use devserver::*;
 use md5::Md5;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+use support::devserver::*;
 
 const MIB: u64 = 1024 * 1024;
 const PART: u64 = 5 * MIB;

@@ -2,7 +2,7 @@
 //! field named), repaired by `up`, after which `drift` exits 0. Changes that are not drift
 //! (reordering, re-serialising) are not reported. Orphans after renames are found and pruned.
 
-mod common;
+mod support;
 
 use aws_sdk_lambda::types::{Cors, Environment, FunctionUrlAuthType};
 use aws_sdk_s3::types::{
@@ -10,8 +10,8 @@ use aws_sdk_s3::types::{
     ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
     ServerSideEncryptionRule, Tag, Tagging, VersioningConfiguration,
 };
-use common::*;
 use serde_json::Value;
+use support::*;
 
 const REGION: &str = "eu-central-1";
 const NAME: &str = "drift-docs";

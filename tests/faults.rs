@@ -4,13 +4,13 @@
 //! AddPermission or CreateFunctionUrlConfig with 409 as AWS does where moto accepts it again.
 //! A cold `up` must still finish, and leave no drift.
 
-mod common;
+mod support;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
 
-use common::proxy::{Proxy, Request, Response};
-use common::*;
+use support::proxy::{Proxy, Request, Response};
+use support::*;
 
 const REGION: &str = "eu-central-1";
 
@@ -135,7 +135,7 @@ fn unknown_log_group(upstream: &str, req: &Request) -> Option<Response> {
     describe.body = serde_json::json!({ "logGroupNamePrefix": name })
         .to_string()
         .into_bytes();
-    let found = common::proxy::send_request(upstream, &describe).ok()?;
+    let found = support::proxy::send_request(upstream, &describe).ok()?;
     let groups: serde_json::Value = serde_json::from_slice(&found.body).ok()?;
     let exists = groups["logGroups"]
         .as_array()?
@@ -338,18 +338,18 @@ fn create_bucket_with_tags(upstream: &str, req: &Request) -> Option<Response> {
         return None;
     }
     let _creating = CREATING.lock().unwrap();
-    let created = common::proxy::send_upstream(upstream, "PUT", req.path(), &req.body).unwrap();
+    let created = support::proxy::send_upstream(upstream, "PUT", req.path(), &req.body).unwrap();
     if created.status == 200 {
         let tags = &body[start + "<Tags>".len()..end];
         let tagging = format!("<Tagging><TagSet>{tags}</TagSet></Tagging>");
         let target = format!("{}?tagging", req.path());
-        common::proxy::send_upstream(upstream, "PUT", &target, tagging.as_bytes()).unwrap();
+        support::proxy::send_upstream(upstream, "PUT", &target, tagging.as_bytes()).unwrap();
     }
     Some(created)
 }
 
 fn reset(moto: &Moto) {
-    common::proxy::send_upstream(&moto.url, "POST", "/moto-api/reset", b"").unwrap();
+    support::proxy::send_upstream(&moto.url, "POST", "/moto-api/reset", b"").unwrap();
 }
 
 type Armed = (usize, Option<(String, String, Vec<u8>)>);
@@ -439,10 +439,7 @@ fn killed_at(moto: &Moto, project: &Project, args: &[&str], k: usize, after: boo
 fn an_up_or_down_killed_at_any_point_is_finished_by_the_next_one() {
     let moto = Moto::start();
     let project = Project::new();
-    project.write_spec(&format!(
-        "version: 1\nname: kill-docs\nregion: {REGION}\npresigner: {{zip: bundle.zip}}\n\
-         website: {{source: site}}\n"
-    ));
+    project.write_spec(&support::spec("minimal", "kill-docs", REGION));
     // How many requests a cold up makes.
     let counting = Proxy::start(
         &moto.url,
@@ -547,10 +544,7 @@ fn ctrl_c_lets_requests_in_flight_finish_starts_nothing_new_and_exits_130() {
     use std::time::{Duration, Instant};
     let moto = Moto::start();
     let project = Project::new();
-    project.write_spec(&format!(
-        "version: 1\nname: int-docs\nregion: {REGION}\npresigner: {{zip: bundle.zip}}\n\
-         website: {{source: site}}\n"
-    ));
+    project.write_spec(&support::spec("minimal", "int-docs", REGION));
     // Once: the request in flight finishes, nothing new starts, exit 130.
     let (proxy, arrived) = holding(&moto, Duration::from_secs(2));
     let mut cmd = project.cmd(&moto, REGION, &["up"]);
@@ -621,10 +615,7 @@ fn ctrl_c_lets_requests_in_flight_finish_starts_nothing_new_and_exits_130() {
 fn two_ups_at_once_both_end_well() {
     let moto = Moto::start();
     let project = Project::new();
-    project.write_spec(&format!(
-        "version: 1\nname: twin-docs\nregion: {REGION}\npresigner: {{zip: bundle.zip}}\n\
-         website: {{source: site}}\n"
-    ));
+    project.write_spec(&support::spec("minimal", "twin-docs", REGION));
     for round in 0..3 {
         // No faults: only AWS's answers to what is created twice.
         let (proxy, _) = faulty_proxy(&moto, round, 0);
@@ -675,10 +666,7 @@ fn behind_cloudfront_an_up_and_a_down_finish_with_a_sixth_of_requests_failing() 
     for seed in [5, 17, 29] {
         let moto = Moto::start();
         let project = Project::new();
-        project.write_spec(&format!(
-            "version: 1\nname: flaky-cdn\nregion: {REGION}\npresigner: {{zip: bundle.zip}}\n\
-             website: {{source: site, hosting: cloudfront, cloudfront: {{api_path: /api}}}}\n"
-        ));
+        project.write_spec(&support::spec("minimal-cloudfront", "flaky-cdn", REGION));
         let (proxy, tally) = faulty_proxy(&moto, seed, 16);
         let mut up = project.cmd(&moto, REGION, &["up"]);
         up.env("AWS_ENDPOINT_URL", &proxy.url);
@@ -719,10 +707,7 @@ fn behind_cloudfront_an_up_and_a_down_finish_with_a_sixth_of_requests_failing() 
 fn two_ups_at_once_make_one_distribution() {
     let moto = Moto::start();
     let project = Project::new();
-    project.write_spec(&format!(
-        "version: 1\nname: twin-cdn\nregion: {REGION}\npresigner: {{zip: bundle.zip}}\n\
-         website: {{source: site, hosting: cloudfront, cloudfront: {{api_path: /api}}}}\n"
-    ));
+    project.write_spec(&support::spec("minimal-cloudfront", "twin-cdn", REGION));
     for round in 0..2 {
         let (proxy, _) = faulty_proxy(&moto, round, 0);
         let spawn = || {

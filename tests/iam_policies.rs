@@ -3,13 +3,13 @@
 //! a whole cycle runs against moto with the request log on, and each logged operation is
 //! mapped to the IAM actions AWS authorises it with.
 
-mod common;
+mod support;
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use common::*;
 use serde_json::Value;
+use support::*;
 
 const REGION: &str = "eu-central-1";
 

@@ -3,12 +3,12 @@
 //! with the presigner presign-stack comes with (its embedded source built once with
 //! cargo-lambda into a cache), and `plan` with no cargo-lambda to be found.
 
-mod common;
+mod support;
 
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use support::*;
 
 const REGION: &str = "eu-central-1";
 

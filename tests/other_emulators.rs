@@ -3,22 +3,19 @@
 //! 501; an AddPermission condition not kept). A stack that does not use CloudFront must not
 //! need it, and `up` must say what the service did not keep.
 
-mod common;
+mod support;
 
 use std::sync::Arc;
 
-use common::proxy::{forward_with_body, Proxy, Request, Response};
-use common::*;
 use serde_json::Value;
+use support::proxy::{forward_with_body, Proxy, Request, Response};
+use support::*;
 
 const REGION: &str = "eu-central-1";
 
 fn project(name: &str) -> Project {
     let p = Project::new();
-    p.write_spec(&format!(
-        "version: 1\nname: {name}\nregion: {REGION}\npresigner: {{zip: bundle.zip}}\n\
-         website: {{source: site}}\n"
-    ));
+    p.write_spec(&support::spec("minimal", name, REGION));
     p
 }
 

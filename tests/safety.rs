@@ -3,10 +3,10 @@
 //! a `down` that never drops the TLS-only statement, and policies in their conventional form.
 //! The real binary against a real moto server, read back with the SDK.
 
-mod common;
+mod support;
 
-use common::*;
 use serde_json::Value;
+use support::*;
 
 const REGION: &str = "eu-central-1";
 

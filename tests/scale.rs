@@ -4,12 +4,12 @@
 //! (Speed is the benchmark's business, `scripts/bench-sync.sh`; memory has its own test
 //! binary, `tests/sync_memory.rs`.)
 
-mod common;
+mod support;
 
 use std::sync::{Arc, Mutex};
 
-use common::proxy::{Proxy, Request, Response};
-use common::*;
+use support::proxy::{Proxy, Request, Response};
+use support::*;
 
 const REGION: &str = "eu-central-1";
 

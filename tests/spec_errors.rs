@@ -287,7 +287,7 @@ fn null_config_file_means_none() {
 #[test]
 fn the_example_from_the_contract_loads() {
     let dir = project();
-    let example = fs::read_to_string("tests/fixtures/specs/spec-md-example.yaml").unwrap();
+    let example = fs::read_to_string("tests/support/fixtures/specs/spec-md-example.yaml").unwrap();
     let file = write(dir.path(), example);
 
     let dev = load(&file, "dev").unwrap();
@@ -314,9 +314,9 @@ fn the_example_from_the_contract_loads() {
 #[test]
 fn a_relative_spec_path_resolves_against_its_directory() {
     // Cargo runs integration tests in the package root.
-    let file = Path::new("tests/fixtures/specs/relative.yaml");
+    let file = Path::new("tests/support/fixtures/specs/relative.yaml");
     let spec = load(file, "dev").unwrap();
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/specs");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/fixtures/specs");
     assert_eq!(spec.file, file);
     assert_eq!(spec.dir, dir);
     assert_eq!(

@@ -1,12 +1,12 @@
 //! `up`, `outputs` and `down` of whole stacks against a real moto server, everything read back
 //! with the SDK directly.
 
-mod common;
+mod support;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use common::*;
 use serde_json::{json, Value};
+use support::*;
 
 const REGION: &str = "eu-central-1";
 
@@ -816,9 +816,7 @@ async fn an_up_that_fails_before_the_sync_leaves_the_content_rules_tag_stale() {
 async fn us_east_1_uses_no_location_constraint_and_the_dash_website_origin() {
     let moto = Moto::start();
     let project = Project::new();
-    project.write_spec(
-        "version: 1\nname: east-docs\nregion: us-east-1\npresigner: {zip: bundle.zip}\nwebsite: {source: site}\n",
-    );
+    project.write_spec(&support::spec("minimal", "east-docs", "us-east-1"));
     run(project.cmd(&moto, "us-east-1", &["up"])).ok();
     let s3 = moto.s3("us-east-1").await;
     let docs = format!("east-docs-dev-documents-{ACCOUNT}");
@@ -843,9 +841,7 @@ async fn us_east_1_uses_no_location_constraint_and_the_dash_website_origin() {
 async fn a_dot_form_region_bucket_is_created_in_that_region() {
     let moto = Moto::start();
     let project = Project::new();
-    project.write_spec(
-        "version: 1\nname: fra-docs\nregion: eu-central-1\npresigner: {zip: bundle.zip}\nwebsite: {source: site}\n",
-    );
+    project.write_spec(&support::spec("minimal", "fra-docs", "eu-central-1"));
     let out = run(project.cmd(&moto, "eu-central-1", &["--output", "json", "outputs"]));
     assert_eq!(out.code, 1, "outputs before up fails: {}", out.stderr);
     assert!(out.stderr.contains("not deployed"), "{}", out.stderr);
@@ -883,9 +879,7 @@ async fn a_dot_form_region_bucket_is_created_in_that_region() {
 async fn up_refuses_a_bucket_it_does_not_own_and_adopt_takes_it_over() {
     let moto = Moto::start();
     let project = Project::new();
-    project.write_spec(
-        "version: 1\nname: own-docs\nregion: eu-central-1\npresigner: {zip: bundle.zip}\nwebsite: {source: site}\n",
-    );
+    project.write_spec(&support::spec("minimal", "own-docs", "eu-central-1"));
     let s3 = moto.s3(REGION).await;
     let docs = format!("own-docs-dev-documents-{ACCOUNT}");
     create_foreign_bucket(&s3, &docs, REGION).await;
@@ -953,9 +947,7 @@ async fn up_refuses_a_bucket_it_does_not_own_and_adopt_takes_it_over() {
 async fn down_keeps_a_function_it_no_longer_owns_and_the_role_that_function_runs_as() {
     let moto = Moto::start();
     let project = Project::new();
-    project.write_spec(
-        "version: 1\nname: keep-docs\nregion: eu-central-1\npresigner: {zip: bundle.zip}\nwebsite: {source: site}\n",
-    );
+    project.write_spec(&support::spec("minimal", "keep-docs", "eu-central-1"));
     run(project.cmd(&moto, REGION, &["up"])).ok();
     // Someone takes the function over: it no longer carries this stack's tags.
     let lambda = moto.lambda(REGION).await;

@@ -3,9 +3,9 @@
 //! test, so that the peak of the children it waits for is presign-stack's alone. It fails only
 //! on a gross regression (a whole file held in memory), not on noise.
 
-mod common;
+mod support;
 
-use common::*;
+use support::*;
 
 const REGION: &str = "eu-central-1";
 
@@ -48,10 +48,7 @@ fn a_sync_with_a_large_file_holds_no_whole_file_in_memory() {
             f.write_all(&block).unwrap();
         }
     }
-    p.write_spec(&format!(
-        "version: 1\nname: mem-docs\nregion: {REGION}\npresigner: {{zip: bundle.zip}}\n\
-         website: {{source: site}}\n"
-    ));
+    p.write_spec(&support::spec("minimal", "mem-docs", REGION));
     run(p.cmd(&moto, REGION, &["up"])).ok();
     let peak = children_peak_rss();
     eprintln!(

@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-#[path = "../support/proxy.rs"]
+pub mod devserver;
 pub mod proxy;
 
 use std::net::TcpListener;
@@ -225,6 +225,15 @@ impl Project {
         c.arg("--spec").arg(self.spec_path()).args(args);
         c
     }
+}
+
+/// The spec `tests/support/fixtures/specs/<fixture>.yaml`, for stack `name` in `region`.
+pub fn spec(fixture: &str, name: &str, region: &str) -> String {
+    let path = repo().join(format!("tests/support/fixtures/specs/{fixture}.yaml"));
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .replace("name: NAME", &format!("name: {name}"))
+        .replace("region: REGION", &format!("region: {region}"))
 }
 
 /// The website endpoint origin the stack should use.
