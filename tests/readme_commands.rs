@@ -37,7 +37,10 @@ fn the_readme_main_command_provisions_the_example_and_takes_an_upload() {
     // The example's ten resources (its buckets, role, log group, function and URL, two origin
     // access controls, headers policy, distribution), each file of the page and config.json.
     let files = std::fs::read_dir(repo.join("frontend")).unwrap().count();
-    let applied = format!("Apply complete: {} added, 0 changed, 0 destroyed.", 10 + files + 1);
+    let applied = format!(
+        "Apply complete: {} added, 0 changed, 0 destroyed.",
+        10 + files + 1
+    );
     for line in [
         applied.as_str(),
         "presigner_url    = https://",

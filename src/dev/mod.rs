@@ -16,6 +16,7 @@ mod http;
 mod multipart;
 mod objects;
 mod page;
+mod parts_list;
 mod s3;
 mod site;
 mod store;

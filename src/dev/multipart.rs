@@ -13,7 +13,6 @@
 //! memory), then moves it into place as a PUT does, `If-None-Match: *` decided under the same
 //! lock as the move.
 
-use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -25,20 +24,18 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use md5::{Digest as _, Md5};
-use quick_xml::encoding::EncodingError;
-use quick_xml::escape::resolve_predefined_entity;
-use quick_xml::events::{BytesRef, BytesStart, Event};
-use quick_xml::Reader;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use super::http::{empty, full, header, note, set, Body};
 use super::objects::{Meta, Objects, TempFile};
+use super::parts_list::{malformed_xml, parse_complete, AskedPart};
+use super::s3::part_number;
 use super::s3::{
     b64, check_sha256, checksum_sha256, content_length, drain, if_none_match, internal,
     precondition_failed, s3_err, xml_escape, S3Error, S3_XMLNS,
 };
-use presigner::{MAX_OBJECT_BYTES, MAX_PARTS, MAX_PART_BYTES, MIN_PART_BYTES};
+use presigner::{MAX_OBJECT_BYTES, MAX_PART_BYTES, MIN_PART_BYTES};
 
 /// Largest CompleteMultipartUpload body read: 10,000 parts with ETag and SHA-256 take about
 /// 1.6 MB.
@@ -73,14 +70,6 @@ struct PartMeta {
     checksum_sha256: Option<String>,
 }
 
-/// One `<Part>` of a CompleteMultipartUpload body.
-#[derive(Debug, PartialEq, Eq)]
-struct AskedPart {
-    number: u32,
-    etag: String,
-    checksum_sha256: Option<String>,
-}
-
 fn part_name(n: u32) -> String {
     format!("part-{n:05}")
 }
@@ -92,36 +81,6 @@ fn no_such_upload() -> S3Error {
         "The specified upload does not exist. The upload ID may be invalid, or the upload may \
          have been aborted or completed.",
     )
-}
-
-fn invalid_part_number() -> S3Error {
-    s3_err(
-        StatusCode::BAD_REQUEST,
-        "InvalidArgument",
-        format!("Part number must be an integer between 1 and {MAX_PARTS}, inclusive"),
-    )
-}
-
-fn malformed_xml(why: &str) -> S3Error {
-    s3_err(
-        StatusCode::BAD_REQUEST,
-        "MalformedXML",
-        format!(
-            "The XML you provided was not well-formed or did not validate against our \
-             published schema ({why})."
-        ),
-    )
-}
-
-fn part_number(raw: &str) -> Result<u32, S3Error> {
-    match raw.parse::<u32>() {
-        Ok(n)
-            if raw.bytes().all(|b| b.is_ascii_digit()) && (1..=MAX_PARTS).contains(&(n as u64)) =>
-        {
-            Ok(n)
-        }
-        _ => Err(invalid_part_number()),
-    }
 }
 
 fn xml_response(body: String) -> Response<Body> {
@@ -743,178 +702,6 @@ fn join_parts(out: &Path, dir: &Path, parts: &[(u32, u64)]) -> std::io::Result<u
         total += copied;
     }
     Ok(total)
-}
-
-/// What [`Document::next`] finds in a parts list.
-#[derive(Debug, PartialEq, Eq)]
-enum Node {
-    Open(String),
-    Close,
-    Text(String),
-    End,
-}
-
-/// A CompleteMultipartUpload body read with quick-xml, which checks that it is well-formed:
-/// names of end tags, attributes, references, comments. It never expands an entity but XML's
-/// five and character references, as a DOCTYPE (the only way to declare one) is refused.
-struct Document<'a> {
-    reader: Reader<&'a [u8]>,
-    /// An empty element (`<Part/>`) was read as an open: its close comes next.
-    closing: bool,
-}
-
-impl<'a> Document<'a> {
-    fn new(xml: &'a str) -> Document<'a> {
-        Document {
-            reader: Reader::from_str(xml),
-            closing: false,
-        }
-    }
-
-    /// The next element boundary or run of text; comments, processing instructions and the
-    /// declaration are not content.
-    fn next(&mut self) -> Result<Node, S3Error> {
-        if std::mem::take(&mut self.closing) {
-            return Ok(Node::Close);
-        }
-        loop {
-            let event = match self.reader.read_event() {
-                Ok(event) => event,
-                Err(e) => {
-                    let at = self.reader.error_position();
-                    let why: String = e.to_string().chars().take(200).collect();
-                    return Err(malformed_xml(&format!("at byte {at}: {why}")));
-                }
-            };
-            return match event {
-                Event::Start(e) => element(&e).map(Node::Open),
-                Event::Empty(e) => {
-                    self.closing = true;
-                    element(&e).map(Node::Open)
-                }
-                Event::End(_) => Ok(Node::Close),
-                Event::Text(t) => text(t.decode()),
-                Event::CData(t) => text(t.decode()),
-                Event::GeneralRef(r) => reference(&r).map(Node::Text),
-                Event::DocType(_) => Err(malformed_xml("a DOCTYPE")),
-                Event::Eof => Ok(Node::End),
-                Event::Comment(_) | Event::Decl(_) | Event::PI(_) => continue,
-            };
-        }
-    }
-
-    /// [`Document::next`] between elements, where whitespace is not content.
-    fn next_node(&mut self) -> Result<Node, S3Error> {
-        loop {
-            match self.next()? {
-                Node::Text(t) if t.trim_matches(XML_SPACE).is_empty() => continue,
-                node => return Ok(node),
-            }
-        }
-    }
-
-    /// The text of the element just opened, up to its close.
-    fn text(&mut self) -> Result<String, S3Error> {
-        let mut text = String::new();
-        loop {
-            match self.next()? {
-                Node::Text(t) => text.push_str(&t),
-                Node::Close => return Ok(text),
-                Node::Open(_) => return Err(malformed_xml("an element inside a Part's field")),
-                Node::End => return Err(truncated()),
-            }
-        }
-    }
-}
-
-fn truncated() -> S3Error {
-    malformed_xml("the document ends before its root element is closed")
-}
-
-/// XML's whitespace characters.
-const XML_SPACE: &[char] = &[' ', '\t', '\r', '\n'];
-
-/// An element's name, once its attributes are found well-formed.
-fn element(e: &BytesStart<'_>) -> Result<String, S3Error> {
-    if let Some(Err(why)) = e.attributes().find(Result::is_err) {
-        return Err(malformed_xml(&format!("an attribute: {why}")));
-    }
-    Ok(String::from_utf8_lossy(e.name().as_ref()).into_owned())
-}
-
-fn text(decoded: Result<Cow<'_, str>, EncodingError>) -> Result<Node, S3Error> {
-    decoded
-        .map(|t| Node::Text(t.into_owned()))
-        .map_err(|_| malformed_xml("not UTF-8"))
-}
-
-/// `&amp;`, `&lt;`, `&gt;`, `&quot;`, `&apos;` and character references.
-fn reference(r: &BytesRef<'_>) -> Result<String, S3Error> {
-    let unknown = || malformed_xml("an unknown entity");
-    let not_a_char = |_| malformed_xml("a character reference to no XML character");
-    if let Some(c) = r.resolve_char_ref().map_err(not_a_char)? {
-        return Ok(c.to_string());
-    }
-    let name = r.decode().map_err(|_| unknown())?;
-    resolve_predefined_entity(&name)
-        .map(str::to_string)
-        .ok_or_else(unknown)
-}
-
-/// The parts a CompleteMultipartUpload body lists, in the order given. Only S3's shape is
-/// taken: the root, `Part` elements in it, and in each part elements that hold text, so
-/// nothing nests deeper than three elements.
-fn parse_complete(xml: &str) -> Result<Vec<AskedPart>, S3Error> {
-    let mut doc = Document::new(xml);
-    if doc.next_node()? != Node::Open("CompleteMultipartUpload".into()) {
-        return Err(malformed_xml(
-            "the root element is not CompleteMultipartUpload",
-        ));
-    }
-    let mut parts = Vec::new();
-    loop {
-        match doc.next_node()? {
-            Node::Open(name) if name == "Part" => {}
-            Node::Close => break,
-            Node::End => return Err(truncated()),
-            Node::Text(_) | Node::Open(_) => {
-                return Err(malformed_xml(
-                    "CompleteMultipartUpload holds only Part elements",
-                ))
-            }
-        }
-        if parts.len() >= MAX_PARTS as usize {
-            return Err(malformed_xml("more than 10000 parts"));
-        }
-        let (mut number, mut etag, mut sha) = (None, None, None);
-        loop {
-            let name = match doc.next_node()? {
-                Node::Close => break,
-                Node::Open(name) => name,
-                Node::End => return Err(truncated()),
-                Node::Text(_) => return Err(malformed_xml("a Part holds only elements")),
-            };
-            let text = doc.text()?;
-            match name.as_str() {
-                "PartNumber" => number = Some(part_number(text.trim_matches(XML_SPACE))?),
-                "ETag" => etag = Some(text),
-                "ChecksumSHA256" => sha = Some(text.trim_matches(XML_SPACE).to_string()),
-                _ => {}
-            }
-        }
-        let (Some(number), Some(etag)) = (number, etag) else {
-            return Err(malformed_xml("a Part without PartNumber or ETag"));
-        };
-        parts.push(AskedPart {
-            number,
-            etag,
-            checksum_sha256: sha,
-        });
-    }
-    if doc.next_node()? != Node::End {
-        return Err(malformed_xml("content after the root element"));
-    }
-    Ok(parts)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use presigner::verify::VerifyError;
+use presigner::MAX_PARTS;
 
 use super::http::{full, header, note, set, Body};
 
@@ -241,6 +242,26 @@ pub(super) fn precondition_failed() -> S3Error {
 pub(super) async fn drain(body: Incoming) {
     let mut body = body;
     while let Some(Ok(_)) = body.frame().await {}
+}
+
+pub fn invalid_part_number() -> S3Error {
+    s3_err(
+        StatusCode::BAD_REQUEST,
+        "InvalidArgument",
+        format!("Part number must be an integer between 1 and {MAX_PARTS}, inclusive"),
+    )
+}
+
+/// A part number as S3 reads one: digits only, 1..=10,000.
+pub fn part_number(raw: &str) -> Result<u32, S3Error> {
+    match raw.parse::<u32>() {
+        Ok(n)
+            if raw.bytes().all(|b| b.is_ascii_digit()) && (1..=MAX_PARTS).contains(&(n as u64)) =>
+        {
+            Ok(n)
+        }
+        _ => Err(invalid_part_number()),
+    }
 }
 
 #[cfg(test)]
