@@ -321,9 +321,9 @@ fn a_relative_spec_path_resolves_against_its_directory() {
     assert_eq!(spec.dir, dir);
     assert_eq!(
         spec.presigner.code,
-        CodeSource::Crate(dir.join("../../../lambda-bundle"))
+        CodeSource::Crate(dir.join("../../../../lambda-bundle"))
     );
-    assert_eq!(spec.website.source, dir.join("../../../frontend"));
+    assert_eq!(spec.website.source, dir.join("../../../../frontend"));
 }
 
 #[test]
