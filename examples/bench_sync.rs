@@ -152,7 +152,8 @@ async fn main() -> Result<()> {
             let ctx = ctx(&endpoint_url, "bench-unused-website", &site, dir.path()).await?;
             let start = Instant::now();
             let deleted =
-                presign_stack::emptying::empty_and_delete(&ctx, Which::Documents, &bucket).await?;
+                presign_stack::emptying::empty_and_delete(&ctx, Which::Documents, &bucket, true)
+                    .await?;
             let seconds = start.elapsed().as_secs_f64();
             json!({
                 "op": "empty",

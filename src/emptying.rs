@@ -13,7 +13,13 @@ use crate::state::{normalize_policy, policy_text};
 
 /// Delete every object version and delete marker (DeleteObjects, up to 1000 per request), then
 /// the bucket. Returns the number of versions deleted. Tolerates a bucket already gone.
-pub async fn empty_and_delete(ctx: &Ctx, which: Which, bucket: &str) -> Result<usize> {
+/// `tls_only` says whether the bucket's policy refuses requests without TLS.
+pub async fn empty_and_delete(
+    ctx: &Ctx,
+    which: Which,
+    bucket: &str,
+    tls_only: bool,
+) -> Result<usize> {
     let s3 = &ctx.aws.s3;
     let label = format!("{} {bucket}", which.kind());
     if which == Which::Documents {
@@ -71,7 +77,7 @@ pub async fn empty_and_delete(ctx: &Ctx, which: Which, bucket: &str) -> Result<u
         }
         return emptied;
     }
-    if ctx.aws.plain_http {
+    if ctx.aws.plain_http && tls_only {
         // Its TLS-only statement would refuse our deletes over plain HTTP (see
         // `website_tls_for_sync`); the bucket only holds the site, which `up` writes again.
         match s3.delete_bucket_policy().bucket(bucket).send().await {

@@ -661,7 +661,7 @@ pub async fn sync_website(ctx: &Ctx) -> Result<SyncPlan> {
 }
 
 /// Whether a key is a page or the runtime config: written after every asset.
-fn written_last(ctx: &Ctx, key: &str) -> bool {
+pub fn written_last(ctx: &Ctx, key: &str) -> bool {
     let lower = key.to_ascii_lowercase();
     lower.ends_with(".html")
         || lower.ends_with(".htm")

@@ -428,7 +428,7 @@ async fn mocked_delete_objects_failure_mid_empty_leaves_the_tls_only_statement()
     });
     let (ctx, _dir) = ctx(&[&put_policy, &list, &delete], &[], &[]);
     let bucket = ctx.spec.documents.bucket.clone();
-    let err = presign_stack::emptying::empty_and_delete(&ctx, Which::Documents, &bucket)
+    let err = presign_stack::emptying::empty_and_delete(&ctx, Which::Documents, &bucket, true)
         .await
         .unwrap_err();
     assert!(format!("{err:#}").contains("InternalError"), "{err:#}");

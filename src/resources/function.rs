@@ -124,6 +124,10 @@ impl Resource for Function {
         Orphans::Tagged("lambda:function")
     }
 
+    fn later(&self, field: &str) -> bool {
+        field == "reserved_concurrency"
+    }
+
     fn down_label(&self, name: &str) -> String {
         format!("function {name} with its URL and permissions")
     }
@@ -491,8 +495,9 @@ async fn update(
     let label = format!("function {name}");
     let changed = |field: &str| changes.iter().any(|c| c.field == field);
     // Another update may still be running (an interrupted run, a console edit, another
-    // `up`): wait for it before the first change, and retry a 409 until the deadline.
-    if changes.is_empty() {
+    // `up`): wait for it before the first change, and retry a 409 until the deadline. The
+    // reserved concurrency is set beside any update, and needs no wait.
+    if changes.iter().all(|c| c.field == "reserved_concurrency") {
         return Ok(());
     }
     wait_ready(ctx).await?;

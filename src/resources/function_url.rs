@@ -403,20 +403,18 @@ async fn sync_permissions(ctx: &Ctx, live: Option<&Live>) -> Result<()> {
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    let mut kept: BTreeMap<String, Value> = BTreeMap::new();
-    for stmt in &have {
-        if want.contains(stmt) {
-            if let Some(sid) = stmt["Sid"].as_str() {
-                kept.insert(sid.to_string(), stmt.clone());
-            }
-            continue;
-        }
+    // What the spec no longer wants goes first, all at once; then what it wants, all at once.
+    let mut unwanted = Vec::new();
+    for stmt in have.iter().filter(|s| !want.contains(s)) {
         let Some(sid) = stmt["Sid"].as_str() else {
             anyhow::bail!(
                 "function {name} has a resource-policy statement without a Sid that the spec does \
                  not want ({stmt}); remove it by hand"
             );
         };
+        unwanted.push(sid);
+    }
+    let removed = futures::future::join_all(unwanted.into_iter().map(|sid| async move {
         match lambda
             .remove_permission()
             .function_name(name)
@@ -424,72 +422,79 @@ async fn sync_permissions(ctx: &Ctx, live: Option<&Live>) -> Result<()> {
             .send()
             .await
         {
-            Ok(_) => {}
-            Err(e) if code_in(&e, &["ResourceNotFoundException"]) => {}
-            Err(e) => {
-                return Err(aws_err(
-                    format!("removing permission {sid} from function {name}"),
-                    e,
-                ))
-            }
+            Ok(_) => Ok(()),
+            Err(e) if code_in(&e, &["ResourceNotFoundException"]) => Ok(()),
+            Err(e) => Err(aws_err(
+                format!("removing permission {sid} from function {name}"),
+                e,
+            )),
         }
-    }
-    for stmt in &want {
-        let sid = stmt["Sid"].as_str().unwrap_or_default();
-        if kept.contains_key(sid) {
-            continue;
-        }
-        let req = lambda
-            .add_permission()
-            .function_name(name)
-            .statement_id(sid);
-        let source = ctx.known.cdn.as_ref().map(|c| c.arn.clone());
-        let req = match sid {
-            SID_URL => req
-                .principal("*")
-                .action("lambda:InvokeFunctionUrl")
-                .function_url_auth_type(FunctionUrlAuthType::None),
-            SID_INVOKE => req
-                .principal("*")
-                .action("lambda:InvokeFunction")
-                .invoked_via_function_url(true),
-            SID_CDN_URL => req
-                .principal(CLOUDFRONT)
-                .set_source_arn(source)
-                .action("lambda:InvokeFunctionUrl")
-                .function_url_auth_type(FunctionUrlAuthType::AwsIam),
-            _ => req
-                .principal(CLOUDFRONT)
-                .set_source_arn(source)
-                .action("lambda:InvokeFunction")
-                .invoked_via_function_url(true),
-        };
-        match req.send().await {
-            Ok(_) => {}
-            // AWS refuses a Sid it already has (a retry after a lost answer): done when the
-            // statement there is exactly the one wanted.
-            Err(e) if code_in(&e, &["ResourceConflictException"]) => {
-                let there = read(ctx, name)
-                    .await?
-                    .and_then(|l| l.fields.get("permissions").cloned())
-                    .and_then(|p| p.as_array().cloned())
-                    .unwrap_or_default();
-                if !there.contains(stmt) {
-                    return Err(aws_err(
-                        format!("adding permission {sid} to function {name}"),
-                        e,
-                    ));
-                }
-            }
-            Err(e) => {
-                return Err(aws_err(
+    }))
+    .await;
+    crate::errors::all(removed)?;
+    let added = futures::future::join_all(
+        want.iter()
+            .filter(|s| !have.contains(s))
+            .map(|stmt| add_permission(ctx, stmt)),
+    )
+    .await;
+    crate::errors::all(added)
+}
+
+/// AddPermission for one wanted statement.
+async fn add_permission(ctx: &Ctx, stmt: &Value) -> Result<()> {
+    let lambda = &ctx.aws.lambda;
+    let name = &ctx.spec.presigner.function_name;
+    let sid = stmt["Sid"].as_str().unwrap_or_default();
+    let req = lambda
+        .add_permission()
+        .function_name(name)
+        .statement_id(sid);
+    let source = ctx.known.cdn.as_ref().map(|c| c.arn.clone());
+    let req = match sid {
+        SID_URL => req
+            .principal("*")
+            .action("lambda:InvokeFunctionUrl")
+            .function_url_auth_type(FunctionUrlAuthType::None),
+        SID_INVOKE => req
+            .principal("*")
+            .action("lambda:InvokeFunction")
+            .invoked_via_function_url(true),
+        SID_CDN_URL => req
+            .principal(CLOUDFRONT)
+            .set_source_arn(source)
+            .action("lambda:InvokeFunctionUrl")
+            .function_url_auth_type(FunctionUrlAuthType::AwsIam),
+        _ => req
+            .principal(CLOUDFRONT)
+            .set_source_arn(source)
+            .action("lambda:InvokeFunction")
+            .invoked_via_function_url(true),
+    };
+    match req.send().await {
+        Ok(_) => Ok(()),
+        // AWS refuses a Sid it already has (a retry after a lost answer): done when the
+        // statement there is exactly the one wanted.
+        Err(e) if code_in(&e, &["ResourceConflictException"]) => {
+            let there = read(ctx, name)
+                .await?
+                .and_then(|l| l.fields.get("permissions").cloned())
+                .and_then(|p| p.as_array().cloned())
+                .unwrap_or_default();
+            if there.contains(stmt) {
+                Ok(())
+            } else {
+                Err(aws_err(
                     format!("adding permission {sid} to function {name}"),
                     e,
                 ))
             }
         }
+        Err(e) => Err(aws_err(
+            format!("adding permission {sid} to function {name}"),
+            e,
+        )),
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -177,6 +177,12 @@ pub trait Resource: Send + Sync {
         false
     }
 
+    /// Whether `field` is set in a step of its own once the resource exists, which nothing
+    /// else waits for (a function's reserved concurrency: the function URL need not wait).
+    fn later(&self, _field: &str) -> bool {
+        false
+    }
+
     /// Whether what the service kept of `field` is what was written (read back after a
     /// write). Equal, unless a kind writes a part of a field later on purpose.
     fn settled(&self, _field: &str, wrote: &serde_json::Value, kept: &serde_json::Value) -> bool {

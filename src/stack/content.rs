@@ -77,11 +77,20 @@ pub(super) fn steps<'a>(
         )
     });
     needs.extend(opened);
+    // Assets first; then the pages and the runtime config (which may wait for the URL), so
+    // that no page is live before what it loads.
+    let (pages, assets): (Vec<&Object>, Vec<&Object>) = files
+        .into_iter()
+        .partition(|o| sync::written_last(ctx, &o.key));
     let done = uploaded.clone();
-    let files_step = walk.add("the website's files", needs, move |_| {
-        upload_files(ctx, content, files, done).boxed()
+    let assets_step = walk.add("the website's assets", needs, move |_| {
+        upload_files(ctx, Some(content), assets, done).boxed()
     });
-    let mut needs = vec![files_step];
+    let done = uploaded.clone();
+    let pages_step = walk.add("the website's pages", vec![assets_step], move |_| {
+        upload_files(ctx, None, pages, done).boxed()
+    });
+    let mut needs = vec![assets_step];
     if config_reads_url {
         needs.extend(url_step);
     }
@@ -92,7 +101,7 @@ pub(super) fn steps<'a>(
     let done = uploaded.clone();
     let stale = walk.add(
         "the website's stale objects",
-        vec![config_step],
+        vec![pages_step, config_step],
         move |_| delete_stale(ctx, content, done).boxed(),
     );
     if opened.is_some() {
@@ -125,14 +134,15 @@ async fn tls(ctx: &Ctx, close: bool) -> anyhow::Result<Known> {
     Ok(Known::default())
 }
 
-/// The site's files, assets before pages.
+/// Some of the site's files; with `content`, the first of the sync's steps, which says what
+/// the sync does.
 async fn upload_files(
     ctx: &Ctx,
-    content: &sync::SyncPlan,
+    content: Option<&sync::SyncPlan>,
     files: Vec<&Object>,
     done: Uploaded,
 ) -> anyhow::Result<Known> {
-    if !content.is_empty() {
+    if let Some(content) = content.filter(|c| !c.is_empty()) {
         ctx.report.status(
             "Syncing",
             format!(

@@ -165,11 +165,10 @@ fn graph<'a>(
         }
         let hard: Vec<Kind> = r.needs(&ctx.spec).iter().map(|n| n.kind()).collect();
         let needs = hard.iter().filter_map(|k| main.get(k)).copied().collect();
-        let (now, deferred): (Vec<Change>, Vec<Change>) = p
-            .changes
-            .iter()
-            .cloned()
-            .partition(|c| c.after.is_none_or(|o| hard.contains(&provider(o))));
+        let (now, deferred): (Vec<Change>, Vec<Change>) =
+            p.changes.iter().cloned().partition(|c| {
+                !r.later(c.field) && c.after.is_none_or(|o| hard.contains(&provider(o)))
+            });
         let live = snap.live(r.kind());
         let action = p.action;
         let step = walk.add(format!("{} {}", r.kind(), p.name), needs, move |known| {

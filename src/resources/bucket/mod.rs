@@ -145,8 +145,14 @@ impl Resource for Bucket {
         .boxed()
     }
 
-    fn delete<'a>(&'a self, ctx: &'a Ctx, name: &'a str, _: &'a Live) -> Step<'a, usize> {
-        crate::emptying::empty_and_delete(ctx, self.0, name).boxed()
+    fn delete<'a>(&'a self, ctx: &'a Ctx, name: &'a str, live: &'a Live) -> Step<'a, usize> {
+        let tls_only = live
+            .fields
+            .get("policy")
+            .and_then(|p| p.get("Statement"))
+            .and_then(Value::as_array)
+            .is_some_and(|list| list.iter().any(|s| s["Sid"] == "DenyInsecureTransport"));
+        crate::emptying::empty_and_delete(ctx, self.0, name, tls_only).boxed()
     }
 
     fn orphans(&self) -> Orphans {

@@ -25,8 +25,8 @@ use crate::spec::Encryption;
 use crate::state::{policy_text, tags_value, Change};
 use crate::sync::TAG_CONTENT_RULES;
 
-/// Create the bucket when `created`, then set every field in `changes`, all at once but the
-/// policy, which waits for the public access block it must be allowed by.
+/// Create the bucket when `created`, then set every field in `changes`, all at once but a
+/// public policy, which waits for the public access block it must be allowed by.
 pub async fn apply(ctx: &Ctx, which: Which, created: bool, changes: &[Change]) -> Result<()> {
     let bucket = which.name(&ctx.spec).to_string();
     let label = which.label(&ctx.spec);
@@ -34,8 +34,10 @@ pub async fn apply(ctx: &Ctx, which: Which, created: bool, changes: &[Change]) -
         create(ctx, &bucket, &label, tags(ctx, which)).await?;
     }
     let set = |change| set_changed(ctx, which, &bucket, &label, created, change);
+    // A public policy is refused until the public access block allows it: it goes after.
+    let public = which == Which::Website && ctx.spec.website.cloudfront().is_none();
     let (policy, others): (Vec<&Change>, Vec<&Change>) =
-        changes.iter().partition(|c| c.field == "policy");
+        changes.iter().partition(|c| public && c.field == "policy");
     all(futures::future::join_all(others.into_iter().map(set)).await)?;
     all(futures::future::join_all(policy.into_iter().map(set)).await)
 }
