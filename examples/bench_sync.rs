@@ -151,9 +151,13 @@ async fn main() -> Result<()> {
             std::fs::create_dir(&site)?;
             let ctx = ctx(&endpoint_url, "bench-unused-website", &site, dir.path()).await?;
             let start = Instant::now();
-            let deleted =
-                presign_stack::emptying::empty_and_delete(&ctx, Which::Documents, &bucket, true)
-                    .await?;
+            let deleted = presign_stack::resources::bucket::empty::empty_and_delete(
+                &ctx,
+                Which::Documents,
+                &bucket,
+                true,
+            )
+            .await?;
             let seconds = start.elapsed().as_secs_f64();
             json!({
                 "op": "empty",

@@ -9,7 +9,6 @@ pub mod context;
 pub mod dev;
 pub mod discovery;
 pub mod drift;
-pub mod emptying;
 pub mod errors;
 pub mod init;
 pub mod loss;

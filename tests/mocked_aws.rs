@@ -428,9 +428,14 @@ async fn mocked_delete_objects_failure_mid_empty_leaves_the_tls_only_statement()
     });
     let (ctx, _dir) = ctx(&[&put_policy, &list, &delete], &[], &[]);
     let bucket = ctx.spec.documents.bucket.clone();
-    let err = presign_stack::emptying::empty_and_delete(&ctx, Which::Documents, &bucket, true)
-        .await
-        .unwrap_err();
+    let err = presign_stack::resources::bucket::empty::empty_and_delete(
+        &ctx,
+        Which::Documents,
+        &bucket,
+        true,
+    )
+    .await
+    .unwrap_err();
     assert!(format!("{err:#}").contains("InternalError"), "{err:#}");
     assert_eq!(
         put_policy.num_calls(),

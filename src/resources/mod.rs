@@ -11,7 +11,6 @@ pub mod bucket;
 pub mod cloudfront;
 pub mod function;
 pub mod function_url;
-pub mod log_group;
 pub mod role;
 
 use std::collections::BTreeMap;
@@ -30,7 +29,7 @@ pub static REGISTRY: &[&dyn Resource] = &[
     &bucket::DOCUMENTS,
     &bucket::WEBSITE,
     &role::Role,
-    &log_group::LogGroup,
+    &function::log_group::LogGroup,
     &function::Function,
     &function_url::FunctionUrl,
     &cloudfront::origin_access_control::SITE,

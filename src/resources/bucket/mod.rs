@@ -7,6 +7,7 @@
 //! on), which is what they mean on AWS: `up` writes both explicitly on every bucket it creates,
 //! so on any endpoint their absence means someone deleted them, and that is drift.
 
+pub mod empty;
 mod lifecycle;
 mod read;
 mod write;
@@ -152,7 +153,7 @@ impl Resource for Bucket {
             .and_then(|p| p.get("Statement"))
             .and_then(Value::as_array)
             .is_some_and(|list| list.iter().any(|s| s["Sid"] == "DenyInsecureTransport"));
-        crate::emptying::empty_and_delete(ctx, self.0, name, tls_only).boxed()
+        crate::resources::bucket::empty::empty_and_delete(ctx, self.0, name, tls_only).boxed()
     }
 
     fn orphans(&self) -> Orphans {

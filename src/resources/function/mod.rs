@@ -13,7 +13,9 @@ use aws_sdk_lambda::types::{
 use futures::FutureExt;
 use serde_json::{json, Value};
 
-use super::{log_group, role, Actions, Need, Orphans, Resource, Step};
+pub mod log_group;
+
+use super::{role, Actions, Need, Orphans, Resource, Step};
 use crate::bundle::{parse_tag, Code, TAG_CODE};
 use crate::context::Ctx;
 use crate::errors::{aws_err, code_in, status_is};

@@ -10,9 +10,9 @@ use std::collections::{BTreeMap, HashMap};
 use futures::FutureExt;
 use serde_json::json;
 
-use super::{function, Actions, Orphans, Resource, Step};
 use crate::context::Ctx;
 use crate::errors::{aws_err, code_in};
+use crate::resources::{Actions, Orphans, Resource, Step};
 use crate::spec::Spec;
 use crate::state::{extra_tag_keys, tags_value, Change, Desired, Kind, Known, Live};
 
@@ -100,12 +100,12 @@ impl Resource for LogGroup {
     }
 
     fn comes_with(&self) -> Option<Kind> {
-        Some(function::KIND)
+        Some(super::KIND)
     }
 
     fn orphans(&self) -> Orphans {
         Orphans::Follow {
-            kind: function::KIND,
+            kind: super::KIND,
             name,
         }
     }
