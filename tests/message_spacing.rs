@@ -84,7 +84,7 @@ fn no_message_holds_a_run_of_spaces() {
         rust_files(&root.join(dir), &mut files);
     }
     assert!(
-        files.iter().any(|f| f.ends_with("src/spec/validate.rs")),
+        files.iter().any(|f| f.ends_with("src/cli/output.rs")),
         "the scan found no sources under {}",
         root.display()
     );

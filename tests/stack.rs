@@ -743,23 +743,18 @@ async fn site_tags(s3: &aws_sdk_s3::Client) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The content-rules tag vouches for the objects' headers, so an `up` that fails before the
-/// sync keeps the old fingerprint even while it rewrites the other tags, and the next `up`
-/// still rewrites the headers. The failure is AWS's: a reserved concurrency that would leave
-/// the account under 100 unreserved executions, which moto enforces under a quota.
+/// The content-rules tag vouches for the objects' headers, so an `up` whose sync fails keeps
+/// the old fingerprint even while it rewrites the other tags, and the next `up` still
+/// rewrites the headers. The failure is S3's: a proxy refuses the one object to rewrite.
 #[tokio::test]
 #[ignore = "needs moto: scripts/test.sh runs it"]
-async fn an_up_that_fails_before_the_sync_leaves_the_content_rules_tag_stale() {
-    let moto = Moto::start_with_env(&[("MOTO_LAMBDA_CONCURRENCY_QUOTA", "1000")]);
+async fn an_up_whose_sync_fails_leaves_the_content_rules_tag_stale() {
+    let moto = Moto::start();
     let s3 = moto.s3(REGION).await;
     let project = Project::new();
-    let spec = |team: &str, js: &str, concurrency: u32| {
+    let spec = |team: &str, js: &str| {
         full_spec("zip: bundle.zip")
             .replace("team: platform", &format!("team: {team}"))
-            .replace(
-                "reserved_concurrency: 5",
-                &format!("reserved_concurrency: {concurrency}"),
-            )
             .replace(
                 "website:\n  source: site\n",
                 &format!(
@@ -767,17 +762,29 @@ async fn an_up_that_fails_before_the_sync_leaves_the_content_rules_tag_stale() {
                 ),
             )
     };
-    project.write_spec(&spec("platform", "max-age=60", 5));
+    project.write_spec(&spec("platform", "max-age=60"));
     run(project.cmd(&moto, REGION, &["up"])).ok();
     let old = site_tags(&s3).await["presign-stack:content-rules"].clone();
 
-    // Another rule, another tag, and a concurrency AWS refuses.
-    project.write_spec(&spec("web", "max-age=600", 950));
-    let failed = run(project.cmd(&moto, REGION, &["up"]));
+    // Another rule, another tag, and S3 refusing the one object the rule rewrites.
+    project.write_spec(&spec("web", "max-age=600"));
+    let app_js = format!("/{}/app.js", site_bucket());
+    let proxy = support::proxy::Proxy::start(
+        &moto.url,
+        std::sync::Arc::new(
+            move |req: &support::proxy::Request, answer: Option<&support::proxy::Response>| {
+                (answer.is_none() && req.method == "PUT" && req.path() == app_js).then(|| {
+                    support::proxy::Response::s3_error(403, "AccessDenied", "Access Denied")
+                })
+            },
+        ),
+    );
+    let mut up = project.cmd(&moto, REGION, &["up"]);
+    up.env("AWS_ENDPOINT_URL", &proxy.url);
+    let failed = run(up);
     assert_eq!(failed.code, 1, "{}", failed.stderr);
     assert!(
-        failed.stderr.contains("UnreservedConcurrentExecution")
-            && failed.stderr.contains("was not synced"),
+        failed.stderr.contains("app.js") && failed.stderr.contains("AccessDenied"),
         "{}",
         failed.stderr
     );
@@ -785,15 +792,14 @@ async fn an_up_that_fails_before_the_sync_leaves_the_content_rules_tag_stale() {
     assert_eq!(tags["team"], "web", "the other tags are applied");
     assert_eq!(
         tags["presign-stack:content-rules"], old,
-        "the fingerprint is not claimed before the sync"
+        "the fingerprint is not claimed before the sync succeeded"
     );
     assert_eq!(
         cache_control_of(&s3, "app.js").await.as_deref(),
         Some("max-age=60")
     );
 
-    // Fixed, the next `up` still finds the stale headers and rewrites them.
-    project.write_spec(&spec("web", "max-age=600", 5));
+    // Without the refusal, the next `up` still finds the stale headers and rewrites them.
     let w = up_writes(&project, &moto, "requests-fixed.log");
     assert!(
         w.contains(&"S3 PutObject".to_string())
