@@ -5,6 +5,7 @@ pub mod aws;
 pub mod bundle;
 pub mod cli;
 pub mod dev;
+pub mod digest_cache;
 pub mod drift;
 pub mod errors;
 pub mod init;
