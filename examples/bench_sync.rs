@@ -2,12 +2,14 @@
 //! versioned bucket, exactly as `up` and `down` run them, against an S3 endpoint, timed.
 //!
 //! ```text
-//! bench_sync sync  --endpoint-url URL --bucket BUCKET --source DIR
+//! bench_sync sync  --endpoint-url URL --bucket BUCKET --source DIR [--project DIR]
 //! bench_sync empty --endpoint-url URL --bucket BUCKET
 //! ```
 //!
 //! `sync` runs `sync::sync_website` (walk the folder, list the bucket, upload what differs,
-//! delete what is gone; no runtime config); `empty` runs `emptying::empty_and_delete` on the
+//! delete what is gone; no runtime config) with the spec in `--project` (kept from one run to
+//! the next, as a project folder is, with the digest cache in its `.presign-stack/`; a
+//! temporary folder when not given); `empty` runs `resources::bucket::empty::empty_and_delete` on the
 //! bucket as a documents bucket (a policy stopping uploads, every version and delete marker
 //! deleted, then the bucket). Credentials and region come from the environment as for the
 //! real binary (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`). Prints one line
@@ -42,6 +44,8 @@ enum Op {
         bucket: String,
         #[arg(long)]
         source: PathBuf,
+        #[arg(long)]
+        project: Option<PathBuf>,
     },
     /// Delete every version and delete marker of a bucket, then the bucket, as `down` does.
     Empty {
@@ -128,8 +132,12 @@ async fn main() -> Result<()> {
             endpoint_url,
             bucket,
             source,
+            project,
         } => {
-            let ctx = ctx(&endpoint_url, &bucket, &source, dir.path()).await?;
+            let project = project.as_deref().unwrap_or(dir.path());
+            std::fs::create_dir_all(project)
+                .with_context(|| format!("creating {}", project.display()))?;
+            let ctx = ctx(&endpoint_url, &bucket, &source, project).await?;
             let start = Instant::now();
             let plan = presign_stack::sync::sync_website(&ctx).await?;
             let seconds = start.elapsed().as_secs_f64();

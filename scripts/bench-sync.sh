@@ -5,7 +5,10 @@
 #     files; deterministic bytes), each tool into its own fresh bucket: (a) cold, into an empty
 #     bucket; (b) again from a fresh copy (same bytes, new mtimes); (c) with one file changed.
 #     presign-stack (`sync::sync_website`, as `up` runs it), `aws s3 sync --delete` (awscli v1),
-#     `s5cmd sync --delete`, `rclone sync`;
+#     `s5cmd sync --delete`, `rclone sync`.
+#     presign-stack's project folder (the spec, and the digest cache in its .presign-stack/)
+#     is kept from (a) to (c), as a user's is; the copy in (b) is a new source, so it starts
+#     without a cache, as a fresh checkout does;
 #   - emptying a versioned bucket: presign-stack (`down`'s empty-and-delete), `aws s3 rm
 #     --recursive`, `s5cmd rm --all-versions` then `rb` (where s5cmd has it), and with
 #     BENCH_RCLONE_PURGE=1 `rclone purge`; with what each left behind.

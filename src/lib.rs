@@ -7,6 +7,7 @@ pub mod cancel;
 pub mod cli;
 pub mod context;
 pub mod dev;
+pub mod digest_cache;
 pub mod discovery;
 pub mod drift;
 pub mod errors;

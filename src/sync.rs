@@ -18,6 +18,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use aws_sdk_s3::primitives::ByteStream;
@@ -30,6 +31,7 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 
 use crate::context::Ctx;
+use crate::digest_cache::DigestCache;
 use crate::errors::{aws_err, code_in};
 use crate::report::{Progress, Report};
 use crate::spec::{CacheRule, Spec};
@@ -160,27 +162,35 @@ impl SyncPlan {
 /// Every file under the website source, with its key, MD5, content type and cache-control.
 /// Paths with a component starting with `.` (like `.git` or `.env`) are never published,
 /// except `.well-known`. Links are followed only where they stay inside the folder and reach
-/// no hidden path: any other link is refused, naming it, before anything is written.
+/// no hidden path: any other link is refused, naming it, before anything is written. A file
+/// unchanged since the last run is not read again: its MD5 comes from the [`DigestCache`].
 pub async fn local_objects(spec: &Spec, report: &Report) -> Result<Vec<Object>> {
     let spec = spec.clone();
-    let report = report.clone();
-    let mut out = tokio::task::spawn_blocking(move || walk(&spec, &report))
-        .await
-        .context("walking website.source")??;
+    let walk_report = report.clone();
+    let (mut out, digests) = tokio::task::spawn_blocking(move || {
+        let out = walk(&spec, &walk_report)?;
+        let digests = Arc::new(DigestCache::open(&spec, out.len()));
+        anyhow::Ok((out, digests))
+    })
+    .await
+    .context("walking website.source")??;
     // Hashed on blocking threads, as many at once as there are cores.
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let hashed: Vec<(usize, String)> = futures::stream::iter(out.iter().enumerate())
         .filter_map(|(i, o)| async move {
             match &o.body {
-                Body::File(path) => Some((i, path.clone())),
+                Body::File(path) => Some((i, o.key.clone(), path.clone())),
                 Body::Bytes(_) => None,
             }
         })
-        .map(|(i, path)| async move {
-            let md5 = tokio::task::spawn_blocking(move || file_md5(&path))
-                .await
-                .context("hashing a website file")??;
-            anyhow::Ok((i, md5))
+        .map(|(i, key, path)| {
+            let digests = Arc::clone(&digests);
+            async move {
+                let md5 = tokio::task::spawn_blocking(move || digests.md5(&key, &path, file_md5))
+                    .await
+                    .context("hashing a website file")??;
+                anyhow::Ok((i, md5))
+            }
         })
         .buffer_unordered(threads)
         .try_collect()
@@ -188,14 +198,16 @@ pub async fn local_objects(spec: &Spec, report: &Report) -> Result<Vec<Object>> 
     for (i, md5) in hashed {
         out[i].md5_hex = md5;
     }
+    let report = report.clone();
+    tokio::task::spawn_blocking(move || digests.finish(&report))
+        .await
+        .context("saving the website digest cache")?;
     Ok(out)
 }
 
 /// The MD5 of a file, read a buffer at a time.
-fn file_md5(path: &Path) -> Result<String> {
+fn file_md5(file: &mut std::fs::File, path: &Path) -> Result<String> {
     use std::io::Read;
-    let mut file = std::fs::File::open(path)
-        .with_context(|| format!("reading website file {}", path.display()))?;
     let mut hasher = Md5::new();
     let mut buf = vec![0u8; HASH_BUFFER];
     loop {

@@ -509,29 +509,6 @@ async fn a_full_spec_creates_every_resource_as_specified() {
     );
 }
 
-/// The request log the binary writes through its SDK interceptor: (service, operation) lines.
-fn logged_requests(path: &std::path::Path) -> Vec<(String, String)> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| {
-            let (s, o) = l.rsplit_once(' ').unwrap();
-            (s.to_string(), o.to_string())
-        })
-        .collect()
-}
-
-fn writes(reqs: &[(String, String)]) -> Vec<String> {
-    reqs.iter()
-        .filter(|(_, op)| {
-            !["Get", "List", "Head", "Describe"]
-                .iter()
-                .any(|read| op.starts_with(read))
-        })
-        .map(|(s, op)| format!("{s} {op}"))
-        .collect()
-}
-
 #[tokio::test]
 #[ignore = "needs moto: scripts/test.sh runs it"]
 async fn a_second_up_with_nothing_changed_makes_no_write_request() {

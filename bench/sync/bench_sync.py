@@ -201,15 +201,20 @@ def run(cmds, env, cpus, server, timeout, workdir):
 # --- the tools --------------------------------------------------------------------------------
 
 
-def tools(args, url, s5cmd_all_versions):
+def tools(args, url, s5cmd_all_versions, workdir):
     """Each tool: its row label, the commands for a sync of a folder into a bucket, and those
-    that empty (and, where the tool can, delete) a versioned bucket, or None."""
+    that empty (and, where the tool can, delete) a versioned bucket, or None. presign-stack's
+    spec folder, which holds its digest cache, is one per bucket, kept across the scenarios as
+    a project folder is."""
     out = [
         {
             "slug": "presign-stack",
             "sync_label": "presign-stack",
             "empty_label": "presign-stack (down's emptying)",
-            "sync": lambda d, b: [[args.presign_stack, "sync", "--endpoint-url", url, "--bucket", b, "--source", d]],
+            "sync": lambda d, b: [
+                [args.presign_stack, "sync", "--endpoint-url", url, "--bucket", b, "--source", d,
+                 "--project", os.path.join(workdir, f"project-{b}")]
+            ],
             "empty": lambda b: [[args.presign_stack, "empty", "--endpoint-url", url, "--bucket", b]],
         },
         {
@@ -387,7 +392,7 @@ def main():
         env = tool_env(workdir, server.url, region)
         s5cmd_help = subprocess.run([args.s5cmd, "rm", "--help"], env=env, capture_output=True, text=True).stdout
         s5cmd_all_versions = "--all-versions" in s5cmd_help
-        the_tools = tools(args, server.url, s5cmd_all_versions)
+        the_tools = tools(args, server.url, s5cmd_all_versions, workdir)
         versions = {
             "presign-stack": args.presign_stack_version,
             "aws": " ".join(

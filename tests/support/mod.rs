@@ -253,3 +253,27 @@ pub async fn create_foreign_bucket(s3: &aws_sdk_s3::Client, bucket: &str, region
     }
     req.send().await.unwrap();
 }
+
+/// The request log the binary writes through its SDK interceptor: (service, operation) lines.
+pub fn logged_requests(path: &std::path::Path) -> Vec<(String, String)> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            let (s, o) = l.rsplit_once(' ').unwrap();
+            (s.to_string(), o.to_string())
+        })
+        .collect()
+}
+
+/// The write requests among `reqs`, as `service operation`: all but Get, List, Head, Describe.
+pub fn writes(reqs: &[(String, String)]) -> Vec<String> {
+    reqs.iter()
+        .filter(|(_, op)| {
+            !["Get", "List", "Head", "Describe"]
+                .iter()
+                .any(|read| op.starts_with(read))
+        })
+        .map(|(s, op)| format!("{s} {op}"))
+        .collect()
+}
