@@ -3,7 +3,8 @@
 # local S3 on this machine (bench-s3: in memory, a fixed latency per request; tools/bench-s3):
 #   - website sync of a generated site (mostly small web assets in nested folders, a few large
 #     files; deterministic bytes), each tool into its own fresh bucket: (a) cold, into an empty
-#     bucket; (b) again from a fresh copy (same bytes, new mtimes); (c) with one file changed.
+#     bucket; (b) again from a fresh copy (same bytes, new mtimes), made 2 s before (see
+#     COPY_AGE in bench/sync/bench_sync.py); (c) with one file changed.
 #     presign-stack (`sync::sync_website`, as `up` runs it), `aws s3 sync --delete` (awscli v1),
 #     `s5cmd sync --delete`, `rclone sync`.
 #     presign-stack's project folder (the spec, and the digest cache in its .presign-stack/)

@@ -11,7 +11,8 @@
 //! recorded within the racy window of the file's last change. A write within one tick of the
 //! file system's clock leaves the timestamps as they were, so such an entry could hide a change
 //! made just after it was read (git's "racy" entries). The ctime counts because no program can
-//! set it: a rewrite that puts the mtime back still shows.
+//! set it (`utimensat` sets only the atime and mtime): a rewrite that puts the mtime back still
+//! shows.
 //!
 //! Saving is atomic (a temporary file renamed over the old one) and best effort: a read-only
 //! folder or a failed write costs only the speed-up, with one warning. Only entries for the
