@@ -1,13 +1,14 @@
 //! Faults on the way to AWS: a proxy in front of moto fails a share of the requests, at fixed
 //! seeds, the ways AWS and networks do (503 SlowDown, 500s, IAM Throttling, Lambda 429,
 //! connection resets, and answers lost after the server acted), and answers a repeated
-//! AddPermission or CreateFunctionUrlConfig with 409 as AWS does where moto accepts it again.
+//! AddPermission or CreateFunctionUrlConfig with 409 as AWS does where moto accepts it again,
+//! and runs no read beside a create that AWS makes in one step and moto in several.
 //! A cold `up` must still finish, and leave no drift.
 
 mod support;
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use support::proxy::{Proxy, Request, Response};
 use support::*;
@@ -150,6 +151,70 @@ fn unknown_log_group(upstream: &str, req: &Request) -> Option<Response> {
     })
 }
 
+/// What a request does to the resources AWS creates in one step and moto in several (a
+/// function, its URL and permissions; a log group with its tags): moto's server lets a read
+/// run while such a create is half done, AWS does not.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Create,
+    Read,
+}
+
+fn access(req: &Request) -> Option<Access> {
+    let p = req.path();
+    match service(req) {
+        Service::Lambda if req.method == "POST" => {
+            (p == "/2015-03-31/functions" || p.ends_with("/url") || p.ends_with("/policy"))
+                .then_some(Access::Create)
+        }
+        Service::Lambda => Some(Access::Read),
+        Service::Json => match req.target_op()? {
+            "CreateLogGroup" => Some(Access::Create),
+            "DescribeLogGroups" | "ListTagsForResource" => Some(Access::Read),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Creates run alone; reads run together, never beside a create: each create is atomic to
+/// every read, as on AWS. Entered just before a request is forwarded, left once moto answered.
+#[derive(Default)]
+struct Gate {
+    /// (creates, reads) in flight.
+    state: Mutex<(usize, usize)>,
+    changed: Condvar,
+}
+
+impl Gate {
+    fn enter(&self, access: Access) {
+        let mut s = self.state.lock().unwrap();
+        loop {
+            let free = match access {
+                Access::Create => s.0 == 0 && s.1 == 0,
+                Access::Read => s.0 == 0,
+            };
+            if free {
+                break;
+            }
+            s = self.changed.wait(s).unwrap();
+        }
+        match access {
+            Access::Create => s.0 += 1,
+            Access::Read => s.1 += 1,
+        }
+    }
+
+    fn leave(&self, access: Access) {
+        let mut s = self.state.lock().unwrap();
+        match access {
+            Access::Create => s.0 -= 1,
+            Access::Read => s.1 -= 1,
+        }
+        self.changed.notify_all();
+    }
+}
+
 fn faulty_proxy(moto: &Moto, seed: u64, percent: u64) -> (Proxy, Arc<Mutex<Tally>>) {
     let tally: Arc<Mutex<Tally>> = Arc::default();
     let t = tally.clone();
@@ -159,17 +224,25 @@ fn faulty_proxy(moto: &Moto, seed: u64, percent: u64) -> (Proxy, Arc<Mutex<Tally
     }
     let rng = Mutex::new(rng);
     let upstream = moto.url.clone();
+    let gate = Gate::default();
     let proxy = Proxy::start(
         &moto.url,
         Arc::new(move |req: &Request, answer: Option<&Response>| {
+            let gated = access(req);
             if answer.is_none() {
                 if let Some(created) = create_bucket_with_tags(&upstream, req) {
                     return Some(created);
                 }
             }
-            if answer.is_some_and(|a| a.status == 200) {
-                if let Some(refused) = unknown_log_group(&upstream, req) {
-                    return Some(refused);
+            if let Some(answer) = answer {
+                let refused = (answer.status == 200)
+                    .then(|| unknown_log_group(&upstream, req))
+                    .flatten();
+                if let Some(a) = gated {
+                    gate.leave(a);
+                }
+                if refused.is_some() {
+                    return refused;
                 }
             }
             let mut t = t.lock().unwrap();
@@ -228,6 +301,12 @@ fn faulty_proxy(moto: &Moto, seed: u64, percent: u64) -> (Proxy, Arc<Mutex<Tally
                     // answered is refused too.
                     if let Some(key) = once {
                         t.created.insert(key);
+                    }
+                    // Entered under the tally's lock, so that a create refused as already
+                    // taken is in the gate before any read that follows the refusal. (A
+                    // request in the gate takes no lock before it leaves.)
+                    if let Some(a) = gated {
+                        gate.enter(a);
                     }
                     None
                 }
