@@ -712,7 +712,7 @@ fn two_ups_at_once_both_end_well() {
                 out.status.code(),
                 Some(0),
                 "round {round}, {which} up:\n{}",
-                String::from_utf8_lossy(&out.stderr)
+                last_lines(&String::from_utf8_lossy(&out.stderr), 40)
             );
         }
         let drift = run(project.cmd(&moto, REGION, &["drift"]));
@@ -803,7 +803,7 @@ fn two_ups_at_once_make_one_distribution() {
                 out.status.code(),
                 Some(0),
                 "round {round}, {which} up:\n{}",
-                String::from_utf8_lossy(&out.stderr)
+                last_lines(&String::from_utf8_lossy(&out.stderr), 40)
             );
         }
         let drift = run(project.cmd(&moto, REGION, &["drift"]));
@@ -815,4 +815,17 @@ fn two_ups_at_once_make_one_distribution() {
         assert_eq!(distributions(&moto, "twin-cdn"), 1, "round {round}");
         reset(&moto);
     }
+}
+
+/// The end of a command's stderr, where its error is: the plan before it can
+/// be hundreds of lines, and a failure report cut in the middle says nothing.
+fn last_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let from = lines.len().saturating_sub(n);
+    let skipped = if from > 0 {
+        format!("[{from} lines before]\n")
+    } else {
+        String::new()
+    };
+    skipped + &lines[from..].join("\n")
 }

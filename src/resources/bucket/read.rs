@@ -134,22 +134,7 @@ pub async fn read(ctx: &Ctx, which: Which, bucket: &str) -> Result<Option<Live>>
             |o| encryption_value(o.server_side_encryption_configuration()),
         )?,
     );
-    let policy = field(
-        pol,
-        "NoSuchBucketPolicy",
-        Value::Null,
-        what("policy"),
-        |p| json!(p.policy().map(str::to_string)),
-    )?;
-    f.insert(
-        "policy",
-        match policy.as_str() {
-            Some(text) => {
-                parse_policy(text).map_err(|e| anyhow::anyhow!("reading {label} policy: {e}"))?
-            }
-            None => Value::Null,
-        },
-    );
+    f.insert("policy", policy_field(pol, &label)?);
     let enabled = match ver {
         Ok(v) => v.status() == Some(&BucketVersioningStatus::Enabled),
         Err(e) => match versioning_from_raw(&e) {
@@ -175,43 +160,81 @@ pub async fn read(ctx: &Ctx, which: Which, bucket: &str) -> Result<Option<Live>>
             },
         )?,
     );
-    match (which, docs_specific, web_specific) {
-        (Which::Documents, Some(cors), _) => {
-            f.insert(
-                "cors",
-                field(
-                    cors,
-                    "NoSuchCORSConfiguration",
-                    Value::Null,
-                    what("CORS"),
-                    |c| cors_rules_value(c.cors_rules()),
-                )?,
-            );
-        }
-        (Which::Website, _, Some(web)) => {
-            f.insert(
-                "website",
-                field(
-                    web,
-                    "NoSuchWebsiteConfiguration",
-                    Value::Null,
-                    what("website configuration"),
-                    |w| {
-                        json!({
-                            "index_document": w.index_document().map(|d| d.suffix()),
-                            "error_document": w.error_document().map(|d| d.key()),
-                        })
-                    },
-                )?,
-            );
-        }
-        _ => unreachable!("each bucket's own reads were sent for it"),
-    }
+    let (name, value) = match (docs_specific, web_specific) {
+        (Some(cors), _) => ("cors", cors_field(cors, &label)?),
+        (_, Some(web)) => ("website", website_field(web, &label)?),
+        (None, None) => unreachable!("each bucket's own reads were sent for it"),
+    };
+    f.insert(name, value);
     Ok(Some(Live {
         tags,
         fields: f,
         known: Known::default(),
     }))
+}
+
+type Answer<O, E> = Result<O, SdkError<E, HttpResponse>>;
+
+/// The bucket policy, parsed; `null` when there is none.
+fn policy_field(
+    answer: Answer<
+        aws_sdk_s3::operation::get_bucket_policy::GetBucketPolicyOutput,
+        aws_sdk_s3::operation::get_bucket_policy::GetBucketPolicyError,
+    >,
+    label: &str,
+) -> Result<Value> {
+    let policy = field(
+        answer,
+        "NoSuchBucketPolicy",
+        Value::Null,
+        format!("reading {label} policy"),
+        |p| json!(p.policy().map(str::to_string)),
+    )?;
+    match policy.as_str() {
+        Some(text) => {
+            parse_policy(text).map_err(|e| anyhow::anyhow!("reading {label} policy: {e}"))
+        }
+        None => Ok(Value::Null),
+    }
+}
+
+/// The documents bucket's CORS rules; `null` when there are none.
+fn cors_field(
+    answer: Answer<
+        aws_sdk_s3::operation::get_bucket_cors::GetBucketCorsOutput,
+        aws_sdk_s3::operation::get_bucket_cors::GetBucketCorsError,
+    >,
+    label: &str,
+) -> Result<Value> {
+    field(
+        answer,
+        "NoSuchCORSConfiguration",
+        Value::Null,
+        format!("reading {label} CORS"),
+        |c| cors_rules_value(c.cors_rules()),
+    )
+}
+
+/// The website bucket's index and error documents; `null` when it serves no website.
+fn website_field(
+    answer: Answer<
+        aws_sdk_s3::operation::get_bucket_website::GetBucketWebsiteOutput,
+        aws_sdk_s3::operation::get_bucket_website::GetBucketWebsiteError,
+    >,
+    label: &str,
+) -> Result<Value> {
+    field(
+        answer,
+        "NoSuchWebsiteConfiguration",
+        Value::Null,
+        format!("reading {label} website configuration"),
+        |w| {
+            json!({
+                "index_document": w.index_document().map(|d| d.suffix()),
+                "error_document": w.error_document().map(|d| d.key()),
+            })
+        },
+    )
 }
 
 /// What HeadBucket's answer says: the bucket is there (and ours to read), not there, or in a
