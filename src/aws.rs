@@ -123,6 +123,7 @@ impl Aws {
             .interceptor(requests.clone())
             .build();
         let sts = aws_sdk_sts::config::Builder::from(&sdk)
+            .retry_config(budget(8, 10))
             .interceptor(requests.clone())
             .build();
         let tagging = aws_sdk_resourcegroupstagging::config::Builder::from(&sdk)
@@ -135,8 +136,9 @@ impl Aws {
             .timeout_config(timeouts.clone())
             .interceptor(requests.clone())
             .build();
-        let mut s3control =
-            aws_sdk_s3control::config::Builder::from(&sdk).interceptor(requests.clone());
+        let mut s3control = aws_sdk_s3control::config::Builder::from(&sdk)
+            .retry_config(budget(8, 10))
+            .interceptor(requests.clone());
         if let Some(url) = sdk.endpoint_url() {
             s3control = s3control.endpoint_resolver(FixedS3ControlEndpoint {
                 url: url.to_string(),

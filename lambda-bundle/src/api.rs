@@ -47,12 +47,15 @@ impl Response {
 pub(crate) struct ApiError {
     pub(crate) status: u16,
     pub(crate) message: String,
+    /// A 401 that asks for a bearer token (`WWW-Authenticate: Bearer`).
+    pub(crate) challenge: bool,
 }
 
 pub(crate) fn fail(status: u16, message: impl Into<String>) -> ApiError {
     ApiError {
         status,
         message: message.into(),
+        challenge: false,
     }
 }
 

@@ -82,6 +82,42 @@ impl UtcDateTime {
         )
     }
 
+    /// Parses S3's `YYYY-MM-DDTHH:MM:SS[.fff]Z` (a listing's `LastModified`) into Unix seconds;
+    /// fractions are dropped.
+    pub fn parse_iso8601(s: &str) -> Option<i64> {
+        let b = s.as_bytes();
+        if !s.is_ascii()
+            || b.len() < 20
+            || b[4] != b'-'
+            || b[7] != b'-'
+            || b[10] != b'T'
+            || b[13] != b':'
+        {
+            return None;
+        }
+        if b[16] != b':' || !s.ends_with('Z') {
+            return None;
+        }
+        let fraction = &s[19..s.len() - 1];
+        let fraction_ok = fraction.is_empty()
+            || (fraction.len() > 1
+                && fraction.starts_with('.')
+                && fraction[1..].bytes().all(|c| c.is_ascii_digit()));
+        if !fraction_ok {
+            return None;
+        }
+        let compact = format!(
+            "{}{}{}T{}{}{}Z",
+            &s[0..4],
+            &s[5..7],
+            &s[8..10],
+            &s[11..13],
+            &s[14..16],
+            &s[17..19]
+        );
+        Self::parse_amz_date(&compact)
+    }
+
     /// Parses SigV4's `YYYYMMDDTHHMMSSZ` back into Unix seconds.
     pub fn parse_amz_date(s: &str) -> Option<i64> {
         let b = s.as_bytes();

@@ -73,6 +73,8 @@ pub struct Config {
     /// `<base>/downloads`, and nothing outside the base is served. `None`: `/uploads` and
     /// `/downloads`.
     pub base_path: Option<String>,
+    /// Who may ask (SPEC.md section 6): `None` is an open presigner.
+    pub auth: Option<crate::auth::AuthConfig>,
 }
 
 /// A configuration variable that is missing or invalid.
@@ -266,6 +268,8 @@ impl Config {
             }
         };
 
+        let auth = crate::auth::AuthConfig::from_lookup(&lookup)?;
+
         Ok(Config {
             bucket,
             region,
@@ -278,6 +282,7 @@ impl Config {
             allow_downloads,
             s3_endpoint,
             base_path,
+            auth,
         })
     }
 

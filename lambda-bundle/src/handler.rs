@@ -1,12 +1,16 @@
-//! The HTTP API (SPEC.md section 3) as a pure function of config, credentials, clock and
-//! request.
+//! The HTTP API (SPEC.md sections 3 and 6): without `auth`, a pure function of config,
+//! credentials, clock and request; with it, the token is verified and the caller's folder read
+//! through [`Services`].
 
 use crate::api::{
     bad_request, fail, headers_json, internal, json_object, lifetime, rfc3339, sha256_field,
     size_field, string_field, validate_download_key, ApiError, Request, Response,
 };
+use crate::auth::{authenticate, Caller, Files, Keys};
 use crate::clock::UtcDateTime;
 use crate::config::{is_token_char, shown, Config, Credentials};
+use crate::folder::{self, S3};
+use crate::io::{Http, Io, Offline};
 use crate::multipart;
 use crate::sanitize::sanitize_filename;
 use crate::sign::{attachment_disposition, object_url, presign};
@@ -28,6 +32,8 @@ pub struct LogRecord {
     pub key: Option<String>,
     /// The error message sent to the client, for status >= 400.
     pub error: Option<String>,
+    /// The signed-in caller's folder name, with `auth`.
+    pub user: Option<String>,
 }
 
 impl LogRecord {
@@ -48,6 +54,9 @@ impl LogRecord {
         if let Some(e) = &self.error {
             m.insert("error".into(), e.clone().into());
         }
+        if let Some(u) = &self.user {
+            m.insert("user".into(), u.clone().into());
+        }
         let ms = (duration.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0;
         m.insert("duration_ms".into(), json!(ms));
         if let Some(id) = request_id {
@@ -57,8 +66,70 @@ impl LogRecord {
     }
 }
 
-/// One POST route: the answer's body and the key it concerns.
-type Route = fn(&Config, &Credentials, SystemTime, &Request) -> Result<(Value, String), ApiError>;
+/// What a route sees: the configuration, the signing credentials and time, the request, the
+/// signed-in caller (with `auth`) and the way out to the network.
+pub(crate) struct Ctx<'a> {
+    pub config: &'a Config,
+    pub creds: &'a Credentials,
+    pub now: SystemTime,
+    pub req: &'a Request,
+    pub caller: Option<&'a Caller>,
+    pub io: &'a dyn Io,
+}
+
+impl Ctx<'_> {
+    pub(crate) fn s3(&self) -> S3<'_> {
+        S3 {
+            config: self.config,
+            creds: self.creds,
+            now: self.now,
+            io: self.io,
+        }
+    }
+
+    /// With `auth`, refuses a key outside the caller's folder (403).
+    pub(crate) fn own_key(&self, key: &str) -> Result<(), ApiError> {
+        match self.caller {
+            Some(c) if !key.starts_with(&c.folder(&self.config.uploads_prefix)) => Err(fail(
+                403,
+                "that file is not yours: you may only use keys in your own folder",
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// What a presigner keeps between requests, and its way out: the issuer's keys and the
+/// network. Without `auth` neither is used.
+pub struct Services {
+    pub io: Box<dyn Io>,
+    pub keys: Keys,
+}
+
+impl Services {
+    /// The network through [`Http`], for a presigner with `auth`.
+    pub fn network() -> Services {
+        Services {
+            io: Box::new(Http::default()),
+            keys: Keys::new(),
+        }
+    }
+
+    /// No network: every call fails (a presigner without `auth` makes none).
+    pub fn offline() -> Services {
+        Services::with_io(Box::new(Offline))
+    }
+
+    pub fn with_io(io: Box<dyn Io>) -> Services {
+        Services {
+            io,
+            keys: Keys::new(),
+        }
+    }
+}
+
+/// One route: the answer's body (`Null` for 204 No Content) and the key it concerns.
+type Route = fn(&Ctx<'_>) -> Result<(Value, String), ApiError>;
 
 fn json_response(status: u16, body: Value) -> Response {
     Response {
@@ -78,65 +149,101 @@ pub fn handle(config: &Config, creds: &Credentials, now: SystemTime, req: &Reque
     handle_with_log(config, creds, now, req).0
 }
 
-/// Handles one request and says what to log about it.
+/// Handles one request of a presigner without `auth` and says what to log about it.
 ///
 /// Pure but for drawing a random UUID for each upload key: no network, file or environment
-/// access. `now` is the signing time.
+/// access. `now` is the signing time. A presigner with `auth` needs
+/// [`handle_with_services`]; here its every request is 503.
 pub fn handle_with_log(
     config: &Config,
     creds: &Credentials,
     now: SystemTime,
     req: &Request,
 ) -> (Response, LogRecord) {
+    handle_with_services(config, creds, now, req, &Services::offline())
+}
+
+/// The methods a route accepts, and what it does.
+fn route_for(
+    config: &Config,
+    path: Option<&str>,
+    method: &str,
+) -> (&'static str, &'static str, Option<Route>) {
+    let auth = config.auth.is_some();
+    let pick = |name, allowed: &'static str, route: Route| {
+        let ok = allowed.split(", ").any(|m| m == method);
+        (name, allowed, ok.then_some(route))
+    };
+    match path {
+        Some("/uploads") => pick("uploads", "POST", uploads),
+        Some("/uploads/parts") => pick("parts", "POST", multipart::parts),
+        Some("/uploads/complete") => pick("complete", "POST", multipart::complete),
+        Some("/uploads/abort") => pick("abort", "POST", multipart::abort),
+        Some("/downloads") if config.allow_downloads => pick("downloads", "GET", downloads),
+        Some("/downloads") => ("downloads", "", None),
+        Some("/me") if auth => pick("me", "GET", me),
+        Some("/files") if auth => match method {
+            "DELETE" => ("files", "GET, DELETE", Some(delete_file as Route)),
+            _ => pick("files", "GET, DELETE", list_files),
+        },
+        _ => ("unknown", "", None),
+    }
+}
+
+/// Handles one request and says what to log about it: the route, then with `auth` the token
+/// (401 before anything else is looked at), then the route's own checks.
+pub fn handle_with_services(
+    config: &Config,
+    creds: &Credentials,
+    now: SystemTime,
+    req: &Request,
+    services: &Services,
+) -> (Response, LogRecord) {
     let method = req.method.to_ascii_uppercase();
-    let post = |route: &'static str, f: Route| {
-        (
-            route,
-            if method == "POST" {
-                f(config, creds, now, req)
-            } else {
-                Err(method_not_allowed("POST"))
-            },
-        )
-    };
-    let (route, result) = match route_path(config, &req.path) {
-        Some("/uploads") => post("uploads", uploads),
-        Some("/uploads/parts") => post("parts", multipart::parts),
-        Some("/uploads/complete") => post("complete", multipart::complete),
-        Some("/uploads/abort") => post("abort", multipart::abort),
-        Some("/downloads") => (
-            "downloads",
-            if !config.allow_downloads {
-                Err(fail(404, "downloads are disabled"))
-            } else if method == "GET" {
-                downloads(config, creds, now, req)
-            } else {
-                Err(method_not_allowed("GET"))
-            },
-        ),
-        _ => {
-            let base = config.base_path.as_deref().unwrap_or("");
-            (
-                "unknown",
-                Err(fail(
-                    404,
-                    format!(
-                        "not found: the presigner serves POST {base}/uploads, POST \
-                         {base}/uploads/parts, POST {base}/uploads/complete, POST \
-                         {base}/uploads/abort and GET {base}/downloads?key=..."
-                    ),
-                )),
-            )
-        }
-    };
+    let (route, allowed, f) = route_for(config, route_path(config, &req.path), &method);
     let mut log = LogRecord {
         route,
         method: method.chars().take(16).collect(),
         status: 0,
         key: None,
         error: None,
+        user: None,
+    };
+    let result = match f {
+        None if route == "downloads" && allowed.is_empty() => {
+            Err(fail(404, "downloads are disabled"))
+        }
+        None if route == "unknown" => Err(not_found(config)),
+        None => Err(method_not_allowed(allowed)),
+        Some(f) => {
+            let caller = match &config.auth {
+                None => Ok(None),
+                Some(auth) => {
+                    authenticate(auth, &services.keys, services.io.as_ref(), now, req).map(Some)
+                }
+            };
+            caller.and_then(|caller| {
+                log.user = caller.as_ref().map(|c| c.user.clone());
+                f(&Ctx {
+                    config,
+                    creds,
+                    now,
+                    req,
+                    caller: caller.as_ref(),
+                    io: services.io.as_ref(),
+                })
+            })
+        }
     };
     let response = match result {
+        Ok((Value::Null, key)) => {
+            log.key = Some(key);
+            Response {
+                status: 204,
+                headers: vec![("cache-control".into(), "no-store".into())],
+                body: String::new(),
+            }
+        }
         Ok((body, key)) => {
             log.key = Some(key);
             json_response(200, body)
@@ -144,8 +251,10 @@ pub fn handle_with_log(
         Err(e) => {
             let mut r = json_response(e.status, json!({ "error": e.message }));
             if e.status == 405 {
-                let allow = if route == "downloads" { "GET" } else { "POST" };
-                r.headers.push(("allow".into(), allow.into()));
+                r.headers.push(("allow".into(), allowed.into()));
+            }
+            if e.challenge {
+                r.headers.push(("www-authenticate".into(), "Bearer".into()));
             }
             log.error = Some(e.message);
             r
@@ -153,6 +262,23 @@ pub fn handle_with_log(
     };
     log.status = response.status;
     (response, log)
+}
+
+fn not_found(config: &Config) -> ApiError {
+    let base = config.base_path.as_deref().unwrap_or("");
+    let signed_in = if config.auth.is_some() {
+        format!(", GET {base}/me, GET {base}/files and DELETE {base}/files?key=...")
+    } else {
+        String::new()
+    };
+    fail(
+        404,
+        format!(
+            "not found: the presigner serves POST {base}/uploads, POST {base}/uploads/parts, \
+             POST {base}/uploads/complete, POST {base}/uploads/abort and GET \
+             {base}/downloads?key=...{signed_in}"
+        ),
+    )
 }
 
 /// The route a request path names, relative to the base path: `/uploads` for `/uploads/`
@@ -178,12 +304,8 @@ fn method_not_allowed(allowed: &str) -> ApiError {
     )
 }
 
-fn uploads(
-    config: &Config,
-    creds: &Credentials,
-    now: SystemTime,
-    req: &Request,
-) -> Result<(Value, String), ApiError> {
+fn uploads(ctx: &Ctx<'_>) -> Result<(Value, String), ApiError> {
+    let (config, creds, req) = (ctx.config, ctx.creds, ctx.req);
     let fields = json_object(
         req,
         MAX_REQUEST_BODY_BYTES,
@@ -210,16 +332,27 @@ fn uploads(
         ));
     }
 
-    let (t, expires_in, expires_at) = lifetime(config, creds, now)?;
+    let (t, expires_in, expires_at) = lifetime(config, creds, ctx.now)?;
+    let folder = match ctx.caller {
+        Some(caller) => {
+            check_quota(ctx, caller, size)?;
+            caller.folder(&config.uploads_prefix)
+        }
+        None => config.uploads_prefix.clone(),
+    };
     let key = format!(
-        "{}{}/{}/{}",
-        config.uploads_prefix,
+        "{folder}{}/{}/{}",
         UtcDateTime::from_system_time(t).key_date_path(),
         uuid::Uuid::new_v4().as_hyphenated(),
         sanitize_filename(filename)
     );
     if size > config.multipart_threshold_bytes {
-        let body = multipart::create(config, creds, &key, &content_type, size, t, expires_in)?;
+        let body = if ctx.caller.is_some() {
+            let upload_id = ctx.s3().create_multipart(&key, &content_type)?;
+            multipart::created(config, &key, &upload_id, size, t + expires_in)
+        } else {
+            multipart::create(config, creds, &key, &content_type, size, t, expires_in)?
+        };
         return Ok((body, key));
     }
 
@@ -294,29 +427,108 @@ fn check_content_type(config: &Config, ct: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn downloads(
-    config: &Config,
-    creds: &Credentials,
-    now: SystemTime,
-    req: &Request,
-) -> Result<(Value, String), ApiError> {
-    let mut keys = Vec::new();
-    for pair in req.query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        if form_decode(k).as_deref() == Some("key") {
-            keys.push(v);
+/// With a quota, refuses an upload that would take the caller past it (403, naming the limit
+/// and the usage).
+fn check_quota(ctx: &Ctx<'_>, caller: &Caller, size: u64) -> Result<(), ApiError> {
+    let Some(quota) = ctx.config.auth.as_ref().and_then(|a| a.quota) else {
+        return Ok(());
+    };
+    let usage = ctx
+        .s3()
+        .usage(&caller.folder(&ctx.config.uploads_prefix), quota.files)?;
+    if usage.files + 1 > quota.files {
+        return Err(fail(
+            403,
+            format!(
+                "over quota: you have {} files and may keep {}; delete some first",
+                usage.files, quota.files
+            ),
+        ));
+    }
+    if let Some(bytes) = quota.bytes {
+        if usage.bytes.saturating_add(size) > bytes {
+            return Err(fail(
+                403,
+                format!(
+                    "over quota: your files take {} bytes, this one {size} more, and you may \
+                     keep {bytes}; delete some first",
+                    usage.bytes
+                ),
+            ));
         }
     }
-    let raw = match keys[..] {
-        [] => return Err(bad_request("query parameter key is required")),
-        [one] => one,
-        _ => return Err(bad_request("query parameter key is given more than once")),
-    };
-    let key =
-        form_decode(raw).ok_or_else(|| bad_request("key is not valid percent-encoded UTF-8"))?;
-    validate_download_key(config, &key).map_err(bad_request)?;
+    Ok(())
+}
 
-    let (t, expires_in, expires_at) = lifetime(config, creds, now)?;
+/// The one `key` parameter of the query string, decoded.
+fn query_param(req: &Request, name: &str) -> Result<Option<String>, ApiError> {
+    let mut values = Vec::new();
+    for pair in req.query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if form_decode(k).as_deref() == Some(name) {
+            values.push(v);
+        }
+    }
+    let raw = match values[..] {
+        [] => return Ok(None),
+        [one] => one,
+        _ => {
+            return Err(bad_request(format!(
+                "query parameter {name} is given more than once"
+            )))
+        }
+    };
+    form_decode(raw)
+        .map(Some)
+        .ok_or_else(|| bad_request(format!("{name} is not valid percent-encoded UTF-8")))
+}
+
+/// The `key` of a download or delete: present, valid, and with `auth` one the caller may use
+/// (`mine`: in their folder whatever `files` says).
+fn query_key(ctx: &Ctx<'_>, mine: bool) -> Result<String, ApiError> {
+    let key = query_param(ctx.req, "key")?
+        .ok_or_else(|| bad_request("query parameter key is required"))?;
+    validate_download_key(ctx.config, &key).map_err(bad_request)?;
+    let shared = ctx
+        .config
+        .auth
+        .as_ref()
+        .is_some_and(|a| a.files == Files::Shared);
+    if mine || !shared {
+        ctx.own_key(&key)?;
+    }
+    Ok(key)
+}
+
+fn me(ctx: &Ctx<'_>) -> Result<(Value, String), ApiError> {
+    let caller = ctx.caller.ok_or_else(|| fail(404, "not found"))?;
+    let body = folder::me(&ctx.s3(), caller)?;
+    Ok((body, caller.folder(&ctx.config.uploads_prefix)))
+}
+
+fn list_files(ctx: &Ctx<'_>) -> Result<(Value, String), ApiError> {
+    let caller = ctx.caller.ok_or_else(|| fail(404, "not found"))?;
+    let cursor = query_param(ctx.req, "cursor")?;
+    let body = folder::files(&ctx.s3(), caller, cursor.as_deref())?;
+    Ok((body, caller.folder(&ctx.config.uploads_prefix)))
+}
+
+/// `DELETE /files?key=K`: 204, 403 for another's key, 404 for none.
+fn delete_file(ctx: &Ctx<'_>) -> Result<(Value, String), ApiError> {
+    let key = query_key(ctx, true)?;
+    let s3 = ctx.s3();
+    if !s3.exists(&key)? {
+        return Err(fail(404, "no such file"));
+    }
+    s3.delete(&key)?;
+    Ok((Value::Null, key))
+}
+
+fn downloads(ctx: &Ctx<'_>) -> Result<(Value, String), ApiError> {
+    let (config, creds) = (ctx.config, ctx.creds);
+    let key = query_key(ctx, false)?;
+
+    let (t, expires_in, expires_at) = lifetime(config, creds, ctx.now)?;
     let filename = key.rsplit('/').next().unwrap_or(&key);
     let disposition = attachment_disposition(filename);
     let url = presign(

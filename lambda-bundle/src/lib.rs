@@ -29,8 +29,13 @@
 //!   when the client sent `sha256`, with `x-amz-checksum-sha256` (S3 refuses other bytes).
 //! - Above `multipart_threshold_bytes` the answer is `"method": "MULTIPART"` with a presigned
 //!   create request (`create`), and `/uploads/parts`, `/uploads/complete` and
-//!   `/uploads/abort` hand out presigned requests too: the presigner never calls S3 (see
-//!   `multipart`). Every part must carry its SHA-256: the upload is created with
+//!   `/uploads/abort` hand out presigned requests too: without `auth` the presigner never
+//!   calls S3 (see `multipart`). With `auth` it creates the upload itself and answers with
+//!   its `uploadId`.
+//! - With `auth` (SPEC.md section 6, [`auth`]) every route needs a bearer token, keys go
+//!   under `<uploads_prefix><user>/`, and `GET /me`, `GET /files` and `DELETE /files` serve
+//!   the caller's folder (`folder`). That needs the network: [`handle_with_services`] with
+//!   [`Services::network`]. Every part must carry its SHA-256: the upload is created with
 //!   `x-amz-checksum-algorithm: SHA256`, and completing lists each part's checksum.
 //! - A URL's lifetime is `url_expiry_seconds`, shortened to the credentials' remaining
 //!   lifetime when that is known; if the credentials have already expired the answer is
@@ -44,9 +49,12 @@
 //!   not cover dotted virtual hosts).
 
 mod api;
+pub mod auth;
 mod clock;
 mod config;
+mod folder;
 mod handler;
+pub mod io;
 mod multipart;
 mod sanitize;
 mod sign;
@@ -65,7 +73,10 @@ pub use config::{
 pub use config::{
     validate_base_path, validate_uploads_prefix, MAX_BASE_PATH_BYTES, MAX_PREFIX_BYTES,
 };
-pub use handler::{handle, handle_with_log, LogRecord, MAX_REQUEST_BODY_BYTES};
+pub use folder::{count_requests, CALL_SECONDS, COUNT_PAGE, FILES_PAGE};
+pub use handler::{
+    handle, handle_with_log, handle_with_services, LogRecord, Services, MAX_REQUEST_BODY_BYTES,
+};
 pub use multipart::{
     MAX_COMPLETE_BODY_BYTES, MAX_PARTS_BODY_BYTES, MAX_PARTS_PER_REQUEST, MAX_UPLOAD_ID_BYTES,
 };

@@ -1,4 +1,5 @@
-//! The Lambda entry point (`bootstrap`): wires a Function URL event to [`presigner::handle_with_log`].
+//! The Lambda entry point (`bootstrap`): wires a Function URL event to
+//! [`presigner::handle_with_services`].
 
 use aws_lambda_events::event::lambda_function_urls::{
     LambdaFunctionUrlRequest, LambdaFunctionUrlResponse,
@@ -6,7 +7,7 @@ use aws_lambda_events::event::lambda_function_urls::{
 use aws_lambda_events::http::{HeaderMap, HeaderName, HeaderValue};
 use base64::Engine as _;
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use presigner::{handle_with_log, Config, Credentials, Request, Response};
+use presigner::{handle_with_services, Config, Credentials, Request, Response, Services};
 use std::time::{Instant, SystemTime};
 
 /// Prints one JSON log line and exits: a bad configuration fails the init phase, which
@@ -28,19 +29,30 @@ async fn main() {
     if let Err(e) = Credentials::from_env() {
         fail_init("no AWS credentials in the environment", &e);
     }
-    if let Err(e) = lambda_runtime::run(service_fn(move |event| invoke(config, event))).await {
+    // The network only for `auth`: an open presigner makes no call.
+    let services: &'static Services = Box::leak(Box::new(if config.auth.is_some() {
+        Services::network()
+    } else {
+        Services::offline()
+    }));
+    if let Err(e) =
+        lambda_runtime::run(service_fn(move |event| invoke(config, services, event))).await
+    {
         fail_init("lambda runtime failed", &e);
     }
 }
 
 async fn invoke(
     config: &Config,
+    services: &Services,
     event: LambdaEvent<LambdaFunctionUrlRequest>,
 ) -> Result<LambdaFunctionUrlResponse, Error> {
     let started = Instant::now();
     let request_id = event.context.request_id.clone();
     let (response, log) = match (Credentials::from_env(), to_request(event.payload)) {
-        (Ok(creds), Ok(req)) => handle_with_log(config, &creds, SystemTime::now(), &req),
+        (Ok(creds), Ok(req)) => {
+            handle_with_services(config, &creds, SystemTime::now(), &req, services)
+        }
         (Err(e), _) => error_response(500, "internal error: no signing credentials", &e),
         (_, Err(e)) => error_response(400, "request body is not valid base64", &e),
     };
@@ -65,6 +77,7 @@ fn error_response(
         status,
         key: None,
         error: Some(format!("{message}: {cause}")),
+        user: None,
     };
     (response, log)
 }

@@ -1,6 +1,7 @@
 //! Uploads in parts (SPEC.md section 3): the presigner hands the client presigned requests
-//! for every step (create, each part, complete, abort) and never calls S3 itself, so the
-//! handler stays a pure function and the bundle holds no HTTP client.
+//! for every step (create, each part, complete, abort). Without `auth` it never calls S3
+//! itself; with it, it creates the upload (see [`created`]) and accepts only keys in the
+//! caller's folder.
 //!
 //! What keeps a hostile client bounded, with no state kept between requests:
 //! - the part size is the presigner's, never the client's; a part URL is issued only for a
@@ -16,9 +17,10 @@
 
 use crate::api::{
     bad_request, headers_json, internal, json_object, lifetime, rfc3339, sha256_field, size_field,
-    string_field, validate_download_key, ApiError, Request,
+    string_field, validate_download_key, ApiError,
 };
 use crate::config::{Config, Credentials};
+use crate::handler::Ctx;
 use crate::sign::{object_url, presign};
 use serde_json::{json, Map, Value};
 use std::fmt::Write as _;
@@ -69,6 +71,25 @@ pub(crate) fn create(
         "create": {"url": url, "method": "POST", "headers": headers_json(&headers)},
         "expiresAt": rfc3339(t + expires_in),
     }))
+}
+
+/// The answer to `POST /uploads` above the threshold with `auth`: the presigner created the
+/// upload itself, so the client gets its ID and no create URL it could use again.
+pub(crate) fn created(
+    config: &Config,
+    key: &str,
+    upload_id: &str,
+    size: u64,
+    expires_at: SystemTime,
+) -> Value {
+    json!({
+        "key": key,
+        "method": "MULTIPART",
+        "partSize": config.part_size_bytes,
+        "partCount": config.part_count(size),
+        "uploadId": upload_id,
+        "expiresAt": rfc3339(expires_at),
+    })
 }
 
 /// The fields every step after create carries: key, upload ID and (but for abort) size.
@@ -173,12 +194,8 @@ fn part_url(
 
 /// `POST /uploads/parts`: a presigned UploadPart for each part asked for, signing its exact
 /// length and SHA-256.
-pub(crate) fn parts(
-    config: &Config,
-    creds: &Credentials,
-    now: SystemTime,
-    req: &Request,
-) -> Result<(Value, String), ApiError> {
+pub(crate) fn parts(ctx: &Ctx<'_>) -> Result<(Value, String), ApiError> {
+    let (config, creds, now, req) = (ctx.config, ctx.creds, ctx.now, ctx.req);
     let fields = json_object(
         req,
         MAX_PARTS_BODY_BYTES,
@@ -186,6 +203,7 @@ pub(crate) fn parts(
          [{\"partNumber\": integer, \"sha256\": base64}]}",
     )?;
     let up = upload_fields(&fields, config)?;
+    ctx.own_key(up.key)?;
     let size = upload_size(&fields, config)?;
     let asked = parts_field(&fields)?;
     if asked.len() > MAX_PARTS_PER_REQUEST {
@@ -261,12 +279,8 @@ fn etag(p: &Map<String, Value>, index: usize) -> Result<String, ApiError> {
 /// `POST /uploads/complete`: a presigned CompleteMultipartUpload, signed with
 /// `if-none-match: *`, and the XML body to send with it, listing parts 1..=partCount with
 /// their ETags and SHA-256s.
-pub(crate) fn complete(
-    config: &Config,
-    creds: &Credentials,
-    now: SystemTime,
-    req: &Request,
-) -> Result<(Value, String), ApiError> {
+pub(crate) fn complete(ctx: &Ctx<'_>) -> Result<(Value, String), ApiError> {
+    let (config, creds, now, req) = (ctx.config, ctx.creds, ctx.now, ctx.req);
     let fields = json_object(
         req,
         MAX_COMPLETE_BODY_BYTES,
@@ -274,6 +288,7 @@ pub(crate) fn complete(
          [{\"partNumber\": integer, \"etag\": string, \"sha256\": base64}]}",
     )?;
     let up = upload_fields(&fields, config)?;
+    ctx.own_key(up.key)?;
     let size = upload_size(&fields, config)?;
     let given = parts_field(&fields)?;
     let count = config.part_count(size);
@@ -323,18 +338,15 @@ pub(crate) fn complete(
 }
 
 /// `POST /uploads/abort`: a presigned AbortMultipartUpload, which deletes the parts stored.
-pub(crate) fn abort(
-    config: &Config,
-    creds: &Credentials,
-    now: SystemTime,
-    req: &Request,
-) -> Result<(Value, String), ApiError> {
+pub(crate) fn abort(ctx: &Ctx<'_>) -> Result<(Value, String), ApiError> {
+    let (config, creds, now, req) = (ctx.config, ctx.creds, ctx.now, ctx.req);
     let fields = json_object(
         req,
         MAX_PARTS_BODY_BYTES,
         "{\"key\": string, \"uploadId\": string}",
     )?;
     let up = upload_fields(&fields, config)?;
+    ctx.own_key(up.key)?;
     let (t, expires_in, expires_at) = lifetime(config, creds, now)?;
     let url = part_url(config, creds, "DELETE", &up, None, &[], t, expires_in)?;
     Ok((
