@@ -1337,3 +1337,56 @@ fn abort_is_a_presigned_delete_of_that_upload_only() {
     );
     assert_error(&r, 400, "under uploads/");
 }
+
+#[test]
+fn without_auth_the_signed_in_routes_do_not_exist_and_no_token_is_asked_for() {
+    for (method, path) in [("GET", "/me"), ("GET", "/files"), ("DELETE", "/files")] {
+        let req = Request {
+            method: method.into(),
+            path: path.into(),
+            ..Default::default()
+        };
+        let r = handle(&config(), &creds(), now(), &req);
+        assert_eq!(r.status, 404, "{method} {path}: {}", r.body);
+        assert_eq!(r.header("www-authenticate"), None);
+    }
+    let r = handle(
+        &config(),
+        &creds(),
+        now(),
+        &post(r#"{"filename":"a.png","contentType":"image/png","size":3}"#),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[test]
+fn with_auth_every_route_needs_a_token_before_anything_else() {
+    let mut with_auth = config();
+    with_auth.auth = Some(crate::auth::AuthConfig {
+        issuer: "https://login.example.com".into(),
+        audiences: vec!["spa".into()],
+        jwks_uri: None,
+        files: crate::auth::Files::Own,
+        quota: None,
+    });
+    for (method, path, body) in [
+        ("POST", "/uploads", "{}"),
+        ("POST", "/uploads/parts", "not json"),
+        ("POST", "/uploads/complete", ""),
+        ("POST", "/uploads/abort", ""),
+        ("GET", "/downloads", ""),
+        ("GET", "/me", ""),
+        ("GET", "/files", ""),
+        ("DELETE", "/files", ""),
+    ] {
+        let req = Request {
+            method: method.into(),
+            path: path.into(),
+            body: body.as_bytes().to_vec(),
+            ..Default::default()
+        };
+        let r = handle(&with_auth, &creds(), now(), &req);
+        assert_eq!(r.status, 401, "{method} {path}: {}", r.body);
+        assert_eq!(r.header("www-authenticate"), Some("Bearer"));
+    }
+}
