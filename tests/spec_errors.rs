@@ -179,6 +179,7 @@ fn full_spec_sets_every_field() {
             ],
             hosting: Hosting::S3Website,
         },
+        auth: None,
     };
     assert_eq!(spec, expected);
     assert_eq!(load(&file, "prod").unwrap().presigner.memory_mb, 1024);
@@ -254,6 +255,7 @@ fn minimal(dir: &Path) -> Spec {
             ],
             hosting: Hosting::S3Website,
         },
+        auth: None,
     }
 }
 
@@ -435,7 +437,64 @@ const BAD: &[Bad] = &[
         1,
         "regoin",
         "unknown key `regoin`; did you mean `region`? (allowed here: version, name, region, \
-         tags, documents, presigner, website, environments)",
+         tags, documents, presigner, website, auth, environments)",
+    ),
+    bad(
+        concat!(base!(), "auth:\n  issuer: http://login.example.com/\n  client_id: spa\n"),
+        4,
+        11,
+        "auth.issuer",
+        "is plain http; an issuer must be https (http only on 127.0.0.1 or localhost)",
+    ),
+    bad(
+        concat!(base!(), "auth:\n  issuer: https://login.example.com/\n"),
+        4,
+        3,
+        "auth.client_id",
+        "required: the page's public client id at the issuer",
+    ),
+    bad(
+        concat!(
+            base!(),
+            "auth:\n  issuer: https://login.example.com/\n  client_id: spa\n  quota: {bytes: 1000}\n"
+        ),
+        6,
+        10,
+        "auth.quota.files",
+        "required with a quota: usage is counted by listing the user's folder",
+    ),
+    bad(
+        concat!(
+            base!(),
+            "presigner: {timeout_seconds: 2}\n",
+            "auth:\n  issuer: https://login.example.com/\n  client_id: spa\n  quota: {files: 10000}\n"
+        ),
+        7,
+        18,
+        "auth.quota.files",
+        "10000 files cannot be counted within the function's timeout: counting takes 11 listing \
+         requests (up to 2200 ms at 200 ms each), more than half of `presigner.timeout_seconds: \
+         2`; raise the timeout to 5 s, or lower `files` to 4999",
+    ),
+    bad(
+        concat!(
+            base!(),
+            "auth:\n  issuer: https://login.example.com/\n  client_id: spa\n  files: everyone\n"
+        ),
+        6,
+        10,
+        "auth.files",
+        "`everyone` is not a sharing mode",
+    ),
+    bad(
+        concat!(
+            base!(),
+            "auth:\n  issuer: https://login.example.com/\n  client_id: spa\n  scopes: [openid, 'a b']\n"
+        ),
+        6,
+        20,
+        "auth.scopes[1]",
+        "`a b` is not a scope",
     ),
     bad(
         concat!(base!(), "presigner:\n  memry_mb: 256\n"),

@@ -126,12 +126,20 @@ pub struct UrlCors {
 
 pub fn url_cors(spec: &crate::spec::Spec) -> UrlCors {
     let mut methods = vec!["POST".to_string()];
-    if spec.presigner.allow_downloads {
+    if spec.presigner.allow_downloads || spec.auth.is_some() {
         methods.push("GET".to_string());
+    }
+    let mut headers = vec!["content-type".to_string()];
+    if spec.auth.is_some() {
+        // `GET /me` and `GET /files` are GETs; `DELETE /files` deletes. The token travels in
+        // `authorization`, or `x-presign-authorization` where CloudFront signs the call.
+        methods.push("DELETE".to_string());
+        headers.push("authorization".to_string());
+        headers.push("x-presign-authorization".to_string());
     }
     UrlCors {
         methods,
-        headers: vec!["content-type".to_string()],
+        headers,
         max_age_seconds: spec.documents.cors.max_age_seconds,
     }
 }

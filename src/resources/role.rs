@@ -135,6 +135,23 @@ pub fn inline_policy(ctx: &Ctx) -> Value {
             "Resource": objects,
         }));
     }
+    if spec.auth.is_some() {
+        // Signed-in users' folders: listing them (their files, their quota) and deleting a
+        // file, both under the uploads prefix only.
+        statements.push(json!({
+            "Sid": "ListUserFolders",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": format!("arn:aws:s3:::{}", spec.documents.bucket),
+            "Condition": {"StringLike": {"s3:prefix": format!("{}*", spec.documents.uploads_prefix)}},
+        }));
+        statements.push(json!({
+            "Sid": "DeleteUserFiles",
+            "Effect": "Allow",
+            "Action": "s3:DeleteObject",
+            "Resource": objects,
+        }));
+    }
     if let Encryption::SseKms { key_arn } = &spec.documents.encryption {
         // Objects written under SSE-KMS need a data key; reading them, and completing an
         // upload in parts, needs Decrypt.

@@ -23,6 +23,46 @@ pub struct Spec {
     pub documents: Documents,
     pub presigner: Presigner,
     pub website: Website,
+    /// Who may ask the presigner (SPEC.md section 6); `None` is an open presigner.
+    pub auth: Option<Auth>,
+}
+
+/// Signed-in users: tokens from an OpenID Connect issuer, a folder per user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Auth {
+    /// Exactly as the tokens' `iss` reads.
+    pub issuer: String,
+    /// Accepted `aud` values (`client_id` when a token has none); default: the client id.
+    pub audiences: Vec<String>,
+    /// The page's public client (Authorization Code + PKCE).
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    pub jwks_uri: Option<String>,
+    pub files: AuthFiles,
+    pub quota: Option<Quota>,
+}
+
+/// Whose files a signed-in user may download.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFiles {
+    Own,
+    Shared,
+}
+
+impl AuthFiles {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthFiles::Own => "own",
+            AuthFiles::Shared => "shared",
+        }
+    }
+}
+
+/// Per-user limits; `files` bounds the listing that counts them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    pub bytes: Option<u64>,
+    pub files: u64,
 }
 
 #[derive(Debug, Clone, PartialEq)]

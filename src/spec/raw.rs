@@ -17,6 +17,7 @@ pub(super) struct RawSpec {
     pub documents: Option<RawDocuments>,
     pub presigner: Option<RawPresigner>,
     pub website: Option<RawWebsite>,
+    pub auth: Option<RawAuth>,
     /// Already applied as an overlay by the time this is read; declared so that it is a known
     /// key, listed among the allowed ones.
     #[serde(rename = "environments")]
@@ -97,6 +98,28 @@ pub(super) struct RawCloudFront {
     pub aliases: Option<Vec<String>>,
     pub certificate_arn: Option<String>,
     pub price_class: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a map of `auth` settings")]
+pub(super) struct RawAuth {
+    pub issuer: Option<String>,
+    pub audiences: Option<Vec<String>>,
+    pub client_id: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub jwks_uri: Option<String>,
+    pub files: Option<String>,
+    pub quota: Option<RawQuota>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a map such as {bytes: 1073741824, files: 1000}"
+)]
+pub(super) struct RawQuota {
+    pub bytes: Option<i128>,
+    pub files: Option<i128>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -309,6 +309,17 @@ pub fn config_object(spec: &Spec, region: &str, presigner_url: &str) -> Option<O
         multipart_threshold_bytes: u64,
         allowed_content_types: &'a [String],
         allow_downloads: bool,
+        /// Left out without `auth`, so an open stack's config stays byte for byte the same.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        auth: Option<PageAuth<'a>>,
+    }
+    /// What the page needs to sign in (Authorization Code + PKCE).
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct PageAuth<'a> {
+        issuer: &'a str,
+        client_id: &'a str,
+        scopes: &'a [String],
     }
     let body = serde_json::to_vec_pretty(&RuntimeConfig {
         presigner_url,
@@ -317,6 +328,11 @@ pub fn config_object(spec: &Spec, region: &str, presigner_url: &str) -> Option<O
         multipart_threshold_bytes: p.multipart_threshold_bytes,
         allowed_content_types: &p.allowed_content_types,
         allow_downloads: p.allow_downloads,
+        auth: spec.auth.as_ref().map(|a| PageAuth {
+            issuer: &a.issuer,
+            client_id: &a.client_id,
+            scopes: &a.scopes,
+        }),
     })
     .expect("a plain struct serialises");
     Some(Object {

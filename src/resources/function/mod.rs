@@ -177,8 +177,29 @@ pub fn environment(spec: &Spec) -> BTreeMap<String, String> {
             .api_path()
             .map(|p| (presigner::ENV_BASE_PATH, p.to_string())),
     )
+    .chain(spec.auth.iter().flat_map(auth_environment))
     .map(|(k, v)| (k.to_string(), v))
     .collect()
+}
+
+/// The `auth` settings as the presigner reads them (`presigner::auth`).
+fn auth_environment(auth: &crate::spec::Auth) -> Vec<(&'static str, String)> {
+    use presigner::auth::*;
+    let mut env = vec![
+        (ENV_AUTH_ISSUER, auth.issuer.clone()),
+        (ENV_AUTH_AUDIENCES, auth.audiences.join(",")),
+        (ENV_AUTH_FILES, auth.files.as_str().to_string()),
+    ];
+    if let Some(uri) = &auth.jwks_uri {
+        env.push((ENV_AUTH_JWKS_URI, uri.clone()));
+    }
+    if let Some(q) = auth.quota {
+        env.push((ENV_AUTH_QUOTA_FILES, q.files.to_string()));
+        if let Some(bytes) = q.bytes {
+            env.push((ENV_AUTH_QUOTA_BYTES, bytes.to_string()));
+        }
+    }
+    env
 }
 
 /// What the live function's [`TAG_CODE`] says its code was made from: (digest, CodeSha256).

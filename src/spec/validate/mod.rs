@@ -9,6 +9,7 @@ use super::raw::*;
 use super::rules;
 use super::tree::{child_path, item_path, Index, Mark};
 
+mod auth;
 mod documents;
 mod function;
 mod website;
@@ -97,6 +98,7 @@ pub(super) fn validate(raw: RawSpec, index: &Index, cx: &Context) -> Result<Spec
         }
         presigner.url_auth = UrlAuth::AwsIam;
     }
+    let auth = raw.auth.map(|a| c.auth(a, &presigner));
     c.private_paths_outside_the_site(&presigner.code, &website.source);
     let mut documents = documents;
     c.cors_lets_the_page_upload(&mut documents.cors, &presigner);
@@ -122,6 +124,7 @@ pub(super) fn validate(raw: RawSpec, index: &Index, cx: &Context) -> Result<Spec
         documents,
         presigner,
         website,
+        auth,
     })
 }
 
