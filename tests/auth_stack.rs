@@ -246,7 +246,11 @@ fn a_stack_with_auth_trusts_its_issuer_and_gives_each_user_a_folder() {
     let docs = format!("{NAME}-dev-documents-{ACCOUNT}");
     rt.block_on(async {
         let s3 = moto.s3(REGION).await;
-        s3.delete_bucket_policy().bucket(&docs).send().await.unwrap();
+        s3.delete_bucket_policy()
+            .bucket(&docs)
+            .send()
+            .await
+            .unwrap();
         s3.put_object()
             .bucket(&docs)
             .key(key)

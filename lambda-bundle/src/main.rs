@@ -68,7 +68,11 @@ fn error_response(
 ) -> (Response, presigner::LogRecord) {
     let response = Response {
         status,
-        headers: vec![("content-type".into(), "application/json".into())],
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            ("cache-control".into(), "no-store".into()),
+            ("x-content-type-options".into(), "nosniff".into()),
+        ],
         body: serde_json::json!({ "error": message }).to_string(),
     };
     let log = presigner::LogRecord {

@@ -3,13 +3,18 @@
 //! Rules, in order:
 //! 1. Only the last non-empty path segment is kept (split on `/` and `\`), so
 //!    `../../etc/passwd` becomes `passwd` and `a/b\c.pdf` becomes `c.pdf`.
-//! 2. Control characters (NUL, C0, DEL, C1) are dropped.
+//! 2. The segment is normalised to NFC. Control characters (NUL, C0, DEL, C1) and invisible
+//!    format characters (soft hyphen, zero-width space, LRM/RLM, word joiner and invisible
+//!    operators, BOM, tag characters) are dropped; ZWJ and ZWNJ are kept only inside a word
+//!    (between two characters that are neither ASCII punctuation nor spaces), where scripts
+//!    and emoji need them.
 //! 3. ASCII letters, digits and `- _ . ( )` are kept; any other ASCII character (spaces,
 //!    quotes, `%`, `+`, `#`, `?`, `*`, ...) becomes `_`.
 //! 4. Non-ASCII characters are kept (Arabic, Chinese, accented letters, combining marks,
 //!    emoji and their joiners), except whitespace and characters used to disguise a name:
-//!    bidirectional overrides/isolates, zero-width space and BOM, line/paragraph separators,
-//!    private-use code points, non-characters and look-alikes of `/` and `\`: those become `_`.
+//!    bidirectional overrides/isolates, line/paragraph separators, private-use code points,
+//!    non-characters, and look-alikes of `/`, `\` and `.` (one dot leader, fullwidth and
+//!    small full stops, which could fake an extension): those become `_`.
 //! 5. Runs of replacement `_` collapse to one; leading and trailing dots are removed (so the
 //!    result is never `.`, `..` or a hidden file, and Windows keeps the name as is).
 //! 6. The result is at most [`MAX_FILENAME_BYTES`] bytes, cut on a character boundary; a
@@ -22,15 +27,34 @@ pub const MAX_FILENAME_BYTES: usize = 128;
 const MAX_EXTENSION_BYTES: usize = 16;
 const FALLBACK: &str = "file";
 
+/// Characters that show nothing: dropped (ZWJ and ZWNJ are judged by their neighbours).
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}'                      // soft hyphen
+        | '\u{200B}'                    // zero-width space
+        | '\u{200E}' | '\u{200F}'       // LRM, RLM
+        | '\u{2060}'..='\u{2064}'       // word joiner, invisible operators
+        | '\u{FEFF}'                    // BOM / zero-width no-break space
+        | '\u{E0000}'..='\u{E007F}'     // tag characters
+    )
+}
+
+fn is_joiner(c: char) -> bool {
+    matches!(c, '\u{200C}' | '\u{200D}')
+}
+
+/// A character a joiner may stand beside: not a space, ASCII punctuation or control.
+fn is_word_char(c: char) -> bool {
+    !c.is_whitespace() && !c.is_control() && !c.is_ascii_punctuation() && !is_invisible(c)
+}
+
 fn is_disguising(c: char) -> bool {
     matches!(c,
         '\u{061C}'                      // Arabic letter mark
-        | '\u{200B}'                    // zero-width space
-        | '\u{200E}' | '\u{200F}'       // LRM, RLM
+        | '\u{2024}' | '\u{FE52}' | '\u{FF0E}' // look-alikes of `.`
         | '\u{2028}' | '\u{2029}'       // line / paragraph separator
         | '\u{202A}'..='\u{202E}'       // bidi embeddings and overrides
         | '\u{2066}'..='\u{2069}'       // bidi isolates
-        | '\u{FEFF}'                    // BOM / zero-width no-break space
         | '\u{FFF9}'..='\u{FFFB}'       // interlinear annotation
         | '\u{E000}'..='\u{F8FF}'       // private use
         | '\u{F0000}'..='\u{10FFFF}'    // supplementary private use planes
@@ -47,10 +71,23 @@ pub fn sanitize_filename(raw: &str) -> String {
         .find(|s| !s.is_empty())
         .unwrap_or("");
 
+    use unicode_normalization::UnicodeNormalization as _;
+    let mut chars = last.nfc().peekable();
+
     let mut out = String::with_capacity(last.len().min(4 * MAX_FILENAME_BYTES));
     let mut last_was_replacement = false;
-    for c in last.chars() {
-        if c.is_control() {
+    while let Some(c) = chars.next() {
+        if c.is_control() || is_invisible(c) {
+            continue;
+        }
+        if is_joiner(c) {
+            let before = out.chars().last().is_some_and(is_word_char) && !last_was_replacement;
+            let after = chars
+                .peek()
+                .is_some_and(|n| is_word_char(*n) && !is_joiner(*n));
+            if before && after {
+                out.push(c);
+            }
             continue;
         }
         let keep = if c.is_ascii() {
@@ -175,10 +212,17 @@ mod tests {
             ("😀 party 🎉.png", "😀_party_🎉.png"),
             ("👩‍💻.png", "👩‍💻.png"),
             ("invoice\u{202E}fdp.exe", "invoice_fdp.exe"),
-            ("zero\u{200B}width.txt", "zero_width.txt"),
+            ("zero\u{200B}width.txt", "zerowidth.txt"),
+            ("soft\u{00AD}hy\u{2060}phen\u{E0041}.txt", "softhyphen.txt"),
+            ("report\u{2024}pdf.exe", "report_pdf.exe"),
+            ("report\u{FF0E}pdf.exe", "report_pdf.exe"),
+            ("a\u{200D}.txt", "a.txt"),
+            ("\u{200C}lead.txt", "lead.txt"),
+            ("می\u{200C}خواهم.txt", "می\u{200C}خواهم.txt"),
+            ("Re\u{0301}sume\u{0301}.pdf", "Résumé.pdf"),
             ("full\u{FF0F}width\u{2215}slash.txt", "full_width_slash.txt"),
             ("ideographic\u{3000}space.txt", "ideographic_space.txt"),
-            ("\u{FEFF}bom.txt", "_bom.txt"),
+            ("\u{FEFF}bom.txt", "bom.txt"),
         ];
         for (input, want) in cases {
             let got = sanitize_filename(input);
