@@ -13,6 +13,7 @@
 # Usage: scripts/bench-presigner.sh [cold-runs (20)] [seconds per throughput run (3)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+REPO=$PWD
 RUNS=${1:-20}
 SECONDS_PER_RUN=${2:-3}
 
@@ -62,6 +63,27 @@ drive() { timeout 600 taskset -c 1 "$BENCH" "$@"; }
 echo "bench: cold starts, $RUNS runs each" >&2
 p_cold=$(drive cold "$RUNS" "${PRESIGNER[@]}")
 q_cold=$(drive cold "$RUNS" "${PEER[@]}")
+# With `auth`: an issuer on loopback (core 1) serving discovery and the test keys' JWKS. Cold
+# start to a 401 for a token refused before any key is read (what `auth` adds to start-up),
+# and to a 200 for a good token, which includes reading discovery and the JWKS once (plain
+# HTTP on loopback here: a real issuer adds a TLS handshake and its round trips).
+ISSUER_DIR="$work/issuer"
+mkdir -p "$ISSUER_DIR/pool/.well-known"
+ISSUER_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+ISS="http://127.0.0.1:$ISSUER_PORT/pool"
+printf '{"issuer": "%s", "jwks_uri": "%s/jwks.json"}' "$ISS" "$ISS" >"$ISSUER_DIR/pool/.well-known/openid-configuration"
+python3 -c 'import json,sys; k=json.load(open(sys.argv[1])); print(json.dumps({"keys": list(k.values())}))' \
+  "$REPO/lambda-bundle/tests/fixtures/keys/public-jwks.json" >"$ISSUER_DIR/pool/jwks.json"
+taskset -c 1 python3 -m http.server "$ISSUER_PORT" --bind 127.0.0.1 --directory "$ISSUER_DIR" >/dev/null 2>&1 &
+ISSUER_PID=$!
+trap 'kill $ISSUER_PID 2>/dev/null; rm -rf "$work"' EXIT
+until python3 -c "import urllib.request; urllib.request.urlopen('$ISS/jwks.json')" 2>/dev/null; do sleep 0.1; done
+TOKEN=$("$BENCH" token "$REPO/lambda-bundle/tests/fixtures/keys/rsa-a.pem" rsa-a "$ISS" spa)
+echo "bench: cold starts with auth, $RUNS runs each" >&2
+a_refused=$(PRESIGNER_AUTH_ISSUER=$ISS PRESIGNER_AUTH_AUDIENCES=spa BENCH_TOKEN=not-a-token BENCH_STATUS=401 \
+  drive cold "$RUNS" "${PRESIGNER[@]}")
+a_first=$(PRESIGNER_AUTH_ISSUER=$ISS PRESIGNER_AUTH_AUDIENCES=spa BENCH_TOKEN=$TOKEN \
+  drive cold "$RUNS" "${PRESIGNER[@]}")
 echo "bench: warm throughput, ${SECONDS_PER_RUN}s each" >&2
 p_warm=$(drive warm "$SECONDS_PER_RUN" "${PRESIGNER[@]}")
 q_warm=$(drive warm "$SECONDS_PER_RUN" "${PEER[@]}")
@@ -86,12 +108,12 @@ EOF
 )
 cd ../..
 
-python3 - "$ZIP" "$PEER_VENV" "$RUNS" "$PEER_VERSIONS" "$p_cold" "$q_cold" "$p_warm" "$q_warm" "$p_inproc" "$q_inproc" <<'EOF'
+python3 - "$ZIP" "$PEER_VENV" "$RUNS" "$PEER_VERSIONS" "$p_cold" "$q_cold" "$p_warm" "$q_warm" "$p_inproc" "$q_inproc" "$a_refused" "$a_first" <<'EOF'
 import glob, io, os, sys, zipfile
 
 zip_path, venv, runs, peer = sys.argv[1:5]
-p_cold, q_cold, p_warm, q_warm, p_in, q_in = (
-    dict(kv.split("=") for kv in line.split()) for line in sys.argv[5:11]
+p_cold, q_cold, p_warm, q_warm, p_in, q_in, a_refused, a_first = (
+    dict(kv.split("=") for kv in line.split()) for line in sys.argv[5:13]
 )
 
 def zipped(files):
@@ -143,6 +165,15 @@ print(f"| measure | presigner (Rust) | peer ({peer}) | presigner vs peer |")
 print("|---|---:|---:|---|")
 for r in rows:
     print("| " + " | ".join(r) + " |")
+print()
+print(f"With `auth` (same bundle, same runs; no peer has this):")
+print("| measure | median (ms) | p90 (ms) |")
+print("|---|---:|---:|")
+print(f"| cold start, open presigner (as above) | {p_cold['median_ms']} | {p_cold['p90_ms']} |")
+print(f"| cold start to a 401, token refused before any key is read | {a_refused['median_ms']} | {a_refused['p90_ms']} |")
+print(f"| cold start to a 200 with a good token, discovery and JWKS read once (loopback HTTP) | {a_first['median_ms']} | {a_first['p90_ms']} |")
+fetch = float(a_first["median_ms"]) - float(a_refused["median_ms"])
+print(f"| first key fetch and verification, the difference of the medians | {fetch:.2f} | |")
 EOF
 echo
 echo "Machine: $(nproc) cores, load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -282,3 +282,82 @@ fn a_stack_with_auth_trusts_its_issuer_and_gives_each_user_a_folder() {
     let down = run(project.cmd(&moto, REGION, &["down", "--yes"]));
     assert_eq!(down.code, 0, "{}", down.stderr);
 }
+
+#[test]
+#[ignore = "needs moto: scripts/test.sh runs it"]
+fn dev_serves_a_presigner_with_auth_that_trusts_the_specs_issuer() {
+    use support::devserver::{http, write_project, Dev};
+    let moto = Moto::start();
+    let pools = cognito(&moto);
+    let users = &pools["users"];
+    let pool = users["pool"].as_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_project(dir.path(), "");
+    let mut text = std::fs::read_to_string(&spec).unwrap();
+    text.push_str(&format!(
+        "auth:\n  issuer: {}\n  jwks_uri: {}/{pool}/.well-known/jwks.json\n  client_id: {}\n",
+        issuer(pool),
+        moto.url,
+        users["client"].as_str().unwrap(),
+    ));
+    std::fs::write(&spec, text).unwrap();
+    let dev = Dev::start(&spec, None);
+    let uploads = format!("{}uploads", dev.presigner_url);
+    let body = json!({"filename": "notes.txt", "contentType": "text/plain", "size": 5}).to_string();
+
+    let r = http(
+        "POST",
+        &uploads,
+        &[("content-type", "application/json")],
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 401, "{}", r.text());
+    assert_eq!(r.header("www-authenticate"), Some("Bearer"));
+    let other = format!("Bearer {}", pools["others"]["id"].as_str().unwrap());
+    let r = http(
+        "POST",
+        &uploads,
+        &[("authorization", other.as_str())],
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 401, "{}", r.text());
+
+    let bearer = format!("Bearer {}", users["id"].as_str().unwrap());
+    let r = http(
+        "POST",
+        &uploads,
+        &[("authorization", bearer.as_str())],
+        body.as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let up = r.json();
+    let key = up["key"].as_str().unwrap();
+    assert!(
+        key.starts_with("uploads/") && key.split('/').count() == 7,
+        "{key}"
+    );
+    let headers: Vec<(String, String)> = up["headers"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+        .collect();
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let put = http("PUT", up["url"].as_str().unwrap(), &headers, b"hello");
+    assert_eq!(put.status, 200, "{}", put.text());
+    let user = key.split('/').nth(1).unwrap();
+    let mine = format!(
+        "{}downloads?key={}",
+        dev.presigner_url,
+        presigner::uri_encode(key)
+    );
+    let r = http("GET", &mine, &[("authorization", bearer.as_str())], b"");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let theirs = mine.replace(user, "someone-else");
+    let r = http("GET", &theirs, &[("authorization", bearer.as_str())], b"");
+    assert_eq!(r.status, 403, "{}", r.text());
+    dev.stop();
+}

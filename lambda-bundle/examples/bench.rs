@@ -6,10 +6,13 @@
 //! bench cold <runs> <command> [args...]     process start to first response, a fresh process each run
 //! bench warm <seconds> <command> [args...]  invocations per second (wall and CPU) of one warm process
 //! bench handle <seconds>                    presigner::handle calls per second (wall and CPU), here
+//! bench token <pem> <kid> <issuer> <aud>    prints an RS256 token for a presigner with `auth`
 //! ```
 //!
 //! The function inherits this process's environment, plus `AWS_LAMBDA_RUNTIME_API`. Each mode
 //! prints one line of `name=value` pairs. Pinning to cores is left to the caller (`taskset`).
+//! With `BENCH_TOKEN`, each event carries `authorization: Bearer <it>`; `BENCH_STATUS` is the
+//! status every answer must have (default 200).
 
 // The request ids are the log test's part of the emulator.
 #[allow(dead_code)]
@@ -36,7 +39,8 @@ fn main() -> ExitCode {
             number(n).and_then(|secs| warm(Duration::from_secs(secs), command))
         }
         [mode, n] if mode == "handle" => number(n).and_then(|secs| in_process(Duration::from_secs(secs))),
-        _ => Err("usage: bench cold <runs> <command...> | warm <seconds> <command...> | handle <seconds>".into()),
+        [mode, pem, kid, issuer, aud] if mode == "token" => token(pem, kid, issuer, aud),
+        _ => Err("usage: bench cold <runs> <command...> | warm <seconds> <command...> | handle <seconds> | token <pem> <kid> <issuer> <aud>".into()),
     };
     match result {
         Ok(line) => {
@@ -58,7 +62,28 @@ fn number(s: &str) -> Result<u64, String> {
 }
 
 fn upload_event() -> Vec<u8> {
-    function_url_event("POST", "/uploads", "", UPLOAD)
+    let event = function_url_event("POST", "/uploads", "", UPLOAD);
+    let Ok(token) = std::env::var("BENCH_TOKEN") else {
+        return event;
+    };
+    let mut v: serde_json::Value = serde_json::from_slice(&event).expect("the event is JSON");
+    v["headers"]["authorization"] = format!("Bearer {token}").into();
+    serde_json::to_vec(&v).expect("JSON")
+}
+
+/// A token of `issuer` for `aud`, valid for an hour, signed with the RSA key in `pem`.
+fn token(pem: &str, kid: &str, issuer: &str, aud: &str) -> Result<String, String> {
+    let key = std::fs::read(pem).map_err(|e| format!("{pem}: {e}"))?;
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(&key).map_err(|e| format!("{pem}: {e}"))?;
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    header.kid = Some(kid.into());
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_err(|e| e.to_string())?
+        .as_secs();
+    let claims = serde_json::json!({"iss": issuer, "aud": aud, "sub": "bench-user",
+        "iat": now, "exp": now + 3600});
+    jsonwebtoken::encode(&header, &claims, &key).map_err(|e| e.to_string())
 }
 
 fn spawn(command: &[String], api: &RuntimeApi) -> Result<Child, String> {
@@ -77,7 +102,7 @@ fn stop(mut child: Child) {
     let _ = child.wait();
 }
 
-/// The function's answer, which must be a 200 Function URL response.
+/// The function's answer, which must be a Function URL response of `BENCH_STATUS` (200).
 fn answer(api: &RuntimeApi, child: &mut Child) -> Result<Outcome, String> {
     let Some(o) = api.next_outcome(ANSWER_TIMEOUT) else {
         let status = child.try_wait().ok().flatten();
@@ -92,7 +117,11 @@ fn answer(api: &RuntimeApi, child: &mut Child) -> Result<Outcome, String> {
     let status = serde_json::from_slice::<serde_json::Value>(&o.body)
         .ok()
         .and_then(|v| v["statusCode"].as_u64());
-    if status != Some(200) {
+    let expected = std::env::var("BENCH_STATUS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200u64);
+    if status != Some(expected) {
         return Err(format!("the function answered {body}"));
     }
     Ok(o)

@@ -22,8 +22,10 @@ const MAX_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
 pub const CONTENT_SHA256: &str = "x-amz-content-sha256";
 
 pub struct FunctionUrl {
-    pub config: presigner::Config,
-    pub credentials: presigner::Credentials,
+    pub config: std::sync::Arc<presigner::Config>,
+    pub credentials: std::sync::Arc<presigner::Credentials>,
+    /// The issuer's keys and the network, for a presigner with `auth`.
+    pub services: std::sync::Arc<presigner::Services>,
     pub front: Front,
 }
 
@@ -157,12 +159,36 @@ impl FunctionUrl {
             headers,
             body,
         };
-        let (answer, log) = presigner::handle_with_log(
-            &self.config,
-            &self.credentials,
-            SystemTime::now(),
-            &request,
-        );
+        let (answer, log) = if self.config.auth.is_some() {
+            // With `auth` the handler reads the issuer's keys and lists the store: blocking
+            // calls, kept off the server's threads.
+            let (config, creds, services) = (
+                self.config.clone(),
+                self.credentials.clone(),
+                self.services.clone(),
+            );
+            let handled = tokio::task::spawn_blocking(move || {
+                presigner::handle_with_services(
+                    &config,
+                    &creds,
+                    SystemTime::now(),
+                    &request,
+                    &services,
+                )
+            })
+            .await;
+            match handled {
+                Ok(answered) => answered,
+                Err(e) => {
+                    return refuse(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        &format!("the presigner failed: {e}"),
+                    )
+                }
+            }
+        } else {
+            presigner::handle_with_log(&self.config, &self.credentials, SystemTime::now(), &request)
+        };
         let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::BAD_GATEWAY);
         let mut r = full(status, "application/json", answer.body);
         for (k, v) in &answer.headers {

@@ -146,9 +146,15 @@ pub async fn start(spec: Spec, options: &Options, report: Report) -> Result<Runn
         error_document: spec.website.error_document.clone(),
         config: site_config,
     };
+    let services = if config.auth.is_some() {
+        presigner::Services::network()
+    } else {
+        presigner::Services::offline()
+    };
     let function_url = function_url::FunctionUrl {
-        config,
-        credentials,
+        config: std::sync::Arc::new(config),
+        credentials: std::sync::Arc::new(credentials),
+        services: std::sync::Arc::new(services),
         front,
     };
     let (page, presigner) = match (&api_path, presigner_listener) {
