@@ -33,7 +33,7 @@ PEER_VERSIONS=$("$PEER_PY" -c 'import sys, boto3; print("Python %d.%d, boto3 %s"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 echo "bench: building the bundle (cargo lambda build --release --output-format zip) and the driver" >&2
-(cd lambda-bundle && cargo lambda build --release --output-format zip --lambda-dir "$work/lambda" >"$work/build.log" 2>&1) || {
+(cd lambda-bundle && CARGO_PROFILE_RELEASE_OPT_LEVEL=${CARGO_PROFILE_RELEASE_OPT_LEVEL:-s} cargo lambda build --release --output-format zip --lambda-dir "$work/lambda" >"$work/build.log" 2>&1) || {
   cat "$work/build.log" >&2
   exit 1
 }

@@ -21,7 +21,7 @@ sed "s|\.\./lambda-bundle|$PWD/lambda-bundle|; s|\.\./frontend|$PWD/frontend|" c
 "$BIN" --spec "$spec" -q validate >/dev/null
 if [ "${1:-}" != "--source" ]; then
   # Build once, then deploy the zip, so every run below measures provisioning alone.
-  (cd lambda-bundle && cargo lambda build --release --output-format zip --lambda-dir "$work/lambda" >/dev/null)
+  (cd lambda-bundle && CARGO_PROFILE_RELEASE_OPT_LEVEL=${CARGO_PROFILE_RELEASE_OPT_LEVEL:-s} cargo lambda build --release --output-format zip --lambda-dir "$work/lambda" >/dev/null)
   sed -i "s|source: .*lambda-bundle|zip: $work/lambda/bootstrap/bootstrap.zip|" "$spec"
 fi
 
