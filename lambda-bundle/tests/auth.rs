@@ -30,7 +30,7 @@ const MIB: u64 = 1024 * 1024;
 /// blocks, as it does in the Lambda).
 struct LocalS3 {
     endpoint: String,
-    _root: tempfile::TempDir,
+    root: tempfile::TempDir,
 }
 
 impl LocalS3 {
@@ -62,10 +62,7 @@ impl LocalS3 {
                 }
             });
         });
-        LocalS3 {
-            endpoint,
-            _root: root,
-        }
+        LocalS3 { endpoint, root }
     }
 }
 
@@ -501,4 +498,71 @@ fn requests_without_a_good_token_reach_neither_s3_nor_the_folder() {
         json!({"filename": "a", "contentType": "text/plain", "size": 1}),
     );
     assert_eq!(status, 401, "{e}");
+}
+
+/// The real client, counting the calls that go through it.
+struct Counting {
+    inner: presigner::io::Http,
+    calls: Arc<AtomicUsize>,
+}
+
+impl presigner::io::Io for Counting {
+    fn send(&self, call: &presigner::io::Call) -> Result<presigner::io::Answer, String> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.inner.send(call)
+    }
+}
+
+#[test]
+fn a_quota_is_counted_in_one_listing_request_per_thousand_files() {
+    let mut s = stack(&[("PRESIGNER_AUTH_QUOTA_FILES", "10000")]);
+    let calls = Arc::new(AtomicUsize::new(0));
+    s.services = Services::with_io(Box::new(Counting {
+        inner: presigner::io::Http::default(),
+        calls: calls.clone(),
+    }));
+    let alice = s.user("alice");
+    let folder = s.s3.root.path().join(BUCKET).join("uploads/alice");
+    std::fs::create_dir_all(&folder).unwrap();
+    let ask = || {
+        let before = calls.load(Ordering::SeqCst);
+        let (status, a) = alice.ask(
+            "POST",
+            "/uploads",
+            "",
+            json!({"filename": "a.txt", "contentType": "text/plain", "size": 1}),
+        );
+        (status, a, calls.load(Ordering::SeqCst) - before)
+    };
+    // The first request also reads the issuer's discovery document and keys.
+    let (status, _, first) = ask();
+    assert_eq!(status, 200);
+    assert_eq!(first, 3, "discovery, JWKS, one listing");
+    let mut counted = Vec::new();
+    let mut made = 0;
+    for files in [999, 1_000, 1_001, 9_999, 10_000] {
+        while made < files {
+            std::fs::write(folder.join(format!("f{made:05}")), b"x").unwrap();
+            made += 1;
+        }
+        let (status, a, requests) = ask();
+        counted.push((files, requests));
+        if files < 10_000 {
+            assert_eq!(status, 200, "{files} files: {a}");
+        } else {
+            assert_eq!(status, 403, "{files} files: {a}");
+        }
+    }
+    // Printed for the record: S3 requests per POST /uploads against the number of files.
+    println!("files -> listing requests per POST /uploads: {counted:?}");
+    assert_eq!(
+        counted,
+        [(999, 1), (1_000, 1), (1_001, 2), (9_999, 10), (10_000, 10)]
+    );
+    for (files, requests) in counted {
+        assert!(
+            requests as u64 <= presigner::count_requests(files),
+            "{files}"
+        );
+    }
 }
