@@ -74,7 +74,7 @@ pub struct Config {
     /// `/downloads`.
     pub base_path: Option<String>,
     /// Who may ask (SPEC.md section 6): `None` is an open presigner.
-    pub auth: Option<crate::auth::AuthConfig>,
+    pub auth: Option<crate::auth::settings::AuthConfig>,
 }
 
 /// A configuration variable that is missing or invalid.
@@ -268,7 +268,8 @@ impl Config {
             }
         };
 
-        let auth = crate::auth::AuthConfig::from_lookup(&lookup)?;
+        let auth = crate::auth::settings::AuthConfig::from_lookup(&lookup)
+            .map_err(|(variable, message)| err(variable, message))?;
 
         Ok(Config {
             bucket,

@@ -52,6 +52,7 @@ mod api;
 pub mod auth;
 mod clock;
 mod config;
+mod ctx;
 mod folder;
 mod handler;
 pub mod io;

@@ -20,7 +20,7 @@ use crate::api::{
     string_field, validate_download_key, ApiError,
 };
 use crate::config::{Config, Credentials};
-use crate::handler::Ctx;
+use crate::ctx::Ctx;
 use crate::sign::{object_url, presign};
 use serde_json::{json, Map, Value};
 use std::fmt::Write as _;

@@ -430,21 +430,21 @@ fn auth_settings_come_from_the_environment() {
         })
     );
     let e = env(&[(ENV_AUTH_ISSUER, "http://login.example.com")]).unwrap_err();
-    assert_eq!(e.variable, ENV_AUTH_ISSUER);
+    assert_eq!(e.0, ENV_AUTH_ISSUER);
     let e = env(&[(ENV_AUTH_ISSUER, ISSUER)]).unwrap_err();
-    assert_eq!(e.variable, ENV_AUTH_AUDIENCES);
+    assert_eq!(e.0, ENV_AUTH_AUDIENCES);
     let e = env(&[
         (ENV_AUTH_ISSUER, ISSUER),
         (ENV_AUTH_AUDIENCES, "a"),
         (ENV_AUTH_QUOTA_BYTES, "5"),
     ])
     .unwrap_err();
-    assert_eq!(e.variable, ENV_AUTH_QUOTA_FILES);
+    assert_eq!(e.0, ENV_AUTH_QUOTA_FILES);
     let e = env(&[
         (ENV_AUTH_ISSUER, ISSUER),
         (ENV_AUTH_AUDIENCES, "a"),
         (ENV_AUTH_QUOTA_FILES, "10001"),
     ])
     .unwrap_err();
-    assert!(e.message.contains("10000"), "{e}");
+    assert!(e.1.contains("10000"), "{e:?}");
 }
