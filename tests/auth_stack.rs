@@ -359,5 +359,31 @@ fn dev_serves_a_presigner_with_auth_that_trusts_the_specs_issuer() {
     let theirs = mine.replace(user, "someone-else");
     let r = http("GET", &theirs, &[("authorization", bearer.as_str())], b"");
     assert_eq!(r.status, 403, "{}", r.text());
+
+    // The user's folder, listed, counted and emptied through dev's store.
+    let auth = [("authorization", bearer.as_str())];
+    let me = http("GET", &format!("{}me", dev.presigner_url), &auth, b"");
+    assert_eq!(me.status, 200, "{}", me.text());
+    assert_eq!(me.json()["usage"], json!({"bytes": 5, "files": 1}));
+    let files = http("GET", &format!("{}files", dev.presigner_url), &auth, b"");
+    assert_eq!(files.status, 200, "{}", files.text());
+    assert_eq!(files.json()["files"][0]["key"], json!(key));
+    assert_eq!(files.json()["files"][0]["name"], json!("notes.txt"));
+    let delete = format!(
+        "{}files?key={}",
+        dev.presigner_url,
+        presigner::uri_encode(key)
+    );
+    assert_eq!(http("DELETE", &delete, &auth, b"").status, 204);
+    assert_eq!(http("DELETE", &delete, &auth, b"").status, 404);
+    let files = http("GET", &format!("{}files", dev.presigner_url), &auth, b"");
+    assert_eq!(files.json()["files"], json!([]));
+    let gone = http("GET", &mine, &auth, b"");
+    let url = gone.json()["url"].as_str().unwrap().to_string();
+    assert_eq!(
+        http("GET", &url, &[], b"").status,
+        404,
+        "the object is gone"
+    );
     dev.stop();
 }

@@ -13,6 +13,7 @@
 mod cors;
 mod function_url;
 mod http;
+mod listing;
 mod multipart;
 mod objects;
 mod page;

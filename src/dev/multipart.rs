@@ -27,13 +27,13 @@ use md5::{Digest as _, Md5};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-use super::http::{empty, full, header, note, set, Body};
+use super::http::{empty, header, note, set, Body};
 use super::objects::{Meta, Objects, TempFile};
 use super::parts_list::{malformed_xml, parse_complete, AskedPart};
 use super::s3::part_number;
 use super::s3::{
     b64, check_sha256, checksum_sha256, content_length, drain, if_none_match, internal,
-    precondition_failed, s3_err, xml_escape, S3Error, S3_XMLNS,
+    precondition_failed, s3_err, xml_escape, xml_response, S3Error, S3_XMLNS,
 };
 use presigner::{MAX_OBJECT_BYTES, MAX_PART_BYTES, MIN_PART_BYTES};
 
@@ -80,14 +80,6 @@ fn no_such_upload() -> S3Error {
         "NoSuchUpload",
         "The specified upload does not exist. The upload ID may be invalid, or the upload may \
          have been aborted or completed.",
-    )
-}
-
-fn xml_response(body: String) -> Response<Body> {
-    full(
-        StatusCode::OK,
-        "application/xml",
-        format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{body}"),
     )
 }
 

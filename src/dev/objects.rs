@@ -212,6 +212,49 @@ impl Objects {
         Ok(())
     }
 
+    /// Every stored object's sidecar and the time it was stored, in no order. A sidecar that
+    /// cannot be read (one being replaced) is skipped.
+    pub(super) async fn all(&self) -> Result<Vec<(Meta, std::time::SystemTime)>, S3Error> {
+        let mut entries = tokio::fs::read_dir(&self.dir)
+            .await
+            .map_err(|e| internal("listing the bucket", e))?;
+        let mut out = Vec::new();
+        while let Some(entry) = entries
+            .next_entry()
+            .await
+            .map_err(|e| internal("listing the bucket", e))?
+        {
+            let path = entry.path();
+            if path.extension().is_none_or(|x| x != "json") {
+                continue;
+            }
+            let (Ok(bytes), Ok(stat)) = (
+                tokio::fs::read(&path).await,
+                tokio::fs::metadata(&path).await,
+            ) else {
+                continue;
+            };
+            if let (Ok(meta), Ok(at)) = (serde_json::from_slice::<Meta>(&bytes), stat.modified()) {
+                out.push((meta, at));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes the object stored under `key`, if any (S3 answers 204 either way).
+    pub(super) async fn delete(&self, key: &str) -> Result<(), S3Error> {
+        let (data_path, meta_path) = self.paths(key);
+        let _commit = self.commit.lock().await;
+        for path in [meta_path, data_path] {
+            match tokio::fs::remove_file(&path).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(internal("deleting the object", e)),
+            }
+        }
+        Ok(())
+    }
+
     /// Whether an object is stored under `key` (its sidecar is the last thing moved in).
     pub(super) async fn exists(&self, key: &str) -> Result<bool, S3Error> {
         tokio::fs::try_exists(self.paths(key).1)

@@ -52,6 +52,15 @@ pub(super) fn internal(what: &str, e: impl std::fmt::Display) -> S3Error {
     )
 }
 
+/// A 200 answer with an XML document.
+pub(super) fn xml_response(body: String) -> Response<Body> {
+    super::http::full(
+        StatusCode::OK,
+        "application/xml",
+        format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{body}"),
+    )
+}
+
 pub(super) fn xml_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {

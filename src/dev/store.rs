@@ -105,6 +105,25 @@ fn decode(raw: &str) -> Result<String, S3Error> {
         })
 }
 
+/// NotImplemented for a parameter (not a signature's) that `op` does not take.
+fn unimplemented_param(op: Operation, params: &[(String, String)]) -> Result<(), S3Error> {
+    match params
+        .iter()
+        .find(|(k, _)| !k.starts_with("X-Amz-") && k != "x-id" && !op.takes(k))
+    {
+        None => Ok(()),
+        Some((name, _)) => Err(s3_err(
+            StatusCode::NOT_IMPLEMENTED,
+            "NotImplemented",
+            format!(
+                "A parameter you provided implies functionality that is not implemented: the \
+                 dev store does not implement ?{}.",
+                name.chars().take(64).collect::<String>()
+            ),
+        )),
+    }
+}
+
 /// What a request asks of the store, from its method and query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Operation {
@@ -115,6 +134,9 @@ enum Operation {
     CompleteMultipartUpload,
     AbortMultipartUpload,
     ListParts,
+    /// On the bucket: a signed-in user's folder (`GET /files`, `GET /me`, a quota).
+    ListObjectsV2,
+    DeleteObject,
 }
 
 impl Operation {
@@ -131,6 +153,10 @@ impl Operation {
             Operation::ListParts => {
                 ["uploadId", "max-parts", "part-number-marker"].contains(&param)
             }
+            Operation::ListObjectsV2 => {
+                ["list-type", "prefix", "start-after", "max-keys"].contains(&param)
+            }
+            Operation::DeleteObject => false,
         }
     }
 }
@@ -161,6 +187,8 @@ fn operation(method: &Method, params: &[(String, String)]) -> Result<Operation, 
         }
     } else if method == Method::DELETE && has("uploadId") {
         Some(Operation::AbortMultipartUpload)
+    } else if method == Method::DELETE {
+        Some(Operation::DeleteObject)
     } else {
         None
     };
@@ -169,8 +197,9 @@ fn operation(method: &Method, params: &[(String, String)]) -> Result<Operation, 
             StatusCode::METHOD_NOT_ALLOWED,
             "MethodNotAllowed",
             "The specified method is not allowed against this resource; the dev store takes \
-             presigned PUT, GET and HEAD of objects, and POST ?uploads, PUT ?partNumber&uploadId, \
-             GET, POST and DELETE ?uploadId for uploads in parts.",
+             presigned PUT, GET, HEAD and DELETE of objects, GET ?list-type=2 of the bucket, and \
+             POST ?uploads, PUT ?partNumber&uploadId, GET, POST and DELETE ?uploadId for \
+             uploads in parts.",
         )
     })
 }
@@ -215,11 +244,18 @@ impl Store {
         }
         let key = decode(raw_key)?;
         if key.is_empty() {
-            return Err(s3_err(
-                StatusCode::BAD_REQUEST,
-                "InvalidRequest",
-                "The dev store serves objects only: <store>/<bucket>/<key>.",
-            ));
+            let params = parse_query(req.uri().query().unwrap_or(""))?;
+            let listing = req.method() == Method::GET
+                && params.iter().any(|(k, v)| k == "list-type" && v == "2");
+            if !listing {
+                return Err(s3_err(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidRequest",
+                    "The dev store serves objects (<store>/<bucket>/<key>) and ListObjectsV2 \
+                     (GET <store>/<bucket>/?list-type=2).",
+                ));
+            }
+            return self.list(&req, &raw_path, &params).await;
         }
         if key.len() > MAX_KEY_BYTES {
             return Err(s3_err(
@@ -231,20 +267,7 @@ impl Store {
         let params = parse_query(req.uri().query().unwrap_or(""))?;
         let op = operation(req.method(), &params)?;
         self.authorize(&req, &raw_path)?;
-        if let Some((name, _)) = params
-            .iter()
-            .find(|(k, _)| !k.starts_with("X-Amz-") && k != "x-id" && !op.takes(k))
-        {
-            return Err(s3_err(
-                StatusCode::NOT_IMPLEMENTED,
-                "NotImplemented",
-                format!(
-                    "A parameter you provided implies functionality that is not implemented: \
-                     the dev store does not implement ?{}.",
-                    name.chars().take(64).collect::<String>()
-                ),
-            ));
-        }
+        unimplemented_param(op, &params)?;
         let param = |name: &str| {
             params
                 .iter()
@@ -272,7 +295,38 @@ impl Store {
                 let (max, marker) = (param("max-parts"), param("part-number-marker"));
                 uploads.list_parts(objects, &upload(), max, marker).await
             }
+            Operation::DeleteObject => super::listing::delete(objects, &key).await,
+            Operation::ListObjectsV2 => Err(s3_err(
+                StatusCode::BAD_REQUEST,
+                "InvalidRequest",
+                "ListObjectsV2 is a request on the bucket, not on a key.",
+            )),
         }
+    }
+
+    /// ListObjectsV2 on the bucket, presigned like every other request.
+    async fn list(
+        &self,
+        req: &Request<Incoming>,
+        raw_path: &str,
+        params: &[(String, String)],
+    ) -> Result<Response<Body>, S3Error> {
+        self.authorize(req, raw_path)?;
+        let op = Operation::ListObjectsV2;
+        unimplemented_param(op, params)?;
+        let param = |name: &str| {
+            params
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        };
+        super::listing::list(
+            &self.objects,
+            param("prefix").unwrap_or(""),
+            param("start-after"),
+            param("max-keys"),
+        )
+        .await
     }
 
     fn preflight(&self, req: &Request<Incoming>) -> Result<Response<Body>, S3Error> {
