@@ -285,7 +285,7 @@ fn a_stack_with_auth_trusts_its_issuer_and_gives_each_user_a_folder() {
 
 #[test]
 #[ignore = "needs moto: scripts/test.sh runs it"]
-fn dev_serves_a_presigner_with_auth_that_trusts_the_specs_issuer() {
+fn dev_with_auth_spec_trusts_the_specs_issuer() {
     use support::devserver::{http, write_project, Dev};
     let moto = Moto::start();
     let pools = cognito(&moto);
@@ -301,7 +301,8 @@ fn dev_serves_a_presigner_with_auth_that_trusts_the_specs_issuer() {
         users["client"].as_str().unwrap(),
     ));
     std::fs::write(&spec, text).unwrap();
-    let dev = Dev::start(&spec, None);
+    let dev = Dev::start_with(&spec, None, &["--auth", "spec"]);
+    assert_eq!(dev.issuer_url, None, "the spec's issuer, not dev's");
     let uploads = format!("{}uploads", dev.presigner_url);
     let body = json!({"filename": "notes.txt", "contentType": "text/plain", "size": 5}).to_string();
 
@@ -336,17 +337,7 @@ fn dev_serves_a_presigner_with_auth_that_trusts_the_specs_issuer() {
         key.starts_with("uploads/") && key.split('/').count() == 7,
         "{key}"
     );
-    let headers: Vec<(String, String)> = up["headers"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
-        .collect();
-    let headers: Vec<(&str, &str)> = headers
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let put = http("PUT", up["url"].as_str().unwrap(), &headers, b"hello");
+    let put = support::devserver::put_as_answered(&up, b"hello");
     assert_eq!(put.status, 200, "{}", put.text());
     let user = key.split('/').nth(1).unwrap();
     let mine = format!(

@@ -959,3 +959,173 @@ fn every_server_refuses_a_host_that_is_not_its_own() {
     assert!(r.text().starts_with("403 Forbidden: "), "{}", r.text());
     dev.stop();
 }
+
+/// `application/x-www-form-urlencoded` of `pairs`.
+fn form_body(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", presigner::uri_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Signs `user` in through dev's issuer as a page does (Authorization Code with PKCE); the
+/// token endpoint's answer. On the way, a wrong verifier is refused and spends its code.
+fn sign_in(dev: &Dev, issuer: &str, user: &str) -> serde_json::Value {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let verifier = format!("verifier-{user}-0123456789abcdefghijklmnopqrstuvwxyz");
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    let redirect = dev.url.clone();
+    let params = [
+        ("client_id", "spa-client"),
+        ("redirect_uri", redirect.as_str()),
+        ("response_type", "code"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+        ("state", "s-1"),
+        ("scope", "openid"),
+    ];
+    let form = [("content-type", "application/x-www-form-urlencoded")];
+    // The sign-in page, its form sent back, and the code in the redirect to the page.
+    let code = || {
+        let page = get(&format!("{issuer}/authorize?{}", form_body(&params)));
+        assert_eq!(page.status, 200, "{}", page.text());
+        assert!(page.text().contains("name=\"user\""), "{}", page.text());
+        let mut fields = params.to_vec();
+        fields.push(("user", user));
+        let url = format!("{issuer}/authorize");
+        let back = http("POST", &url, &form, form_body(&fields).as_bytes());
+        assert_eq!(back.status, 303, "{}", back.text());
+        let location = back.header("location").unwrap().to_string();
+        assert!(
+            location.starts_with(&redirect) && location.ends_with("&state=s-1"),
+            "{location}"
+        );
+        let code = location.split("code=").nth(1).unwrap().split('&').next();
+        code.unwrap().to_string()
+    };
+    let exchange = |code: &str, verifier: &str| {
+        let fields = [
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", &redirect),
+            ("client_id", "spa-client"),
+            ("code_verifier", verifier),
+        ];
+        let url = format!("{issuer}/token");
+        http("POST", &url, &form, form_body(&fields).as_bytes())
+    };
+    let spent = code();
+    let refused = exchange(&spent, &format!("{verifier}-not-it"));
+    assert_eq!(refused.status, 400, "{}", refused.text());
+    assert_eq!(refused.json()["error"], "invalid_grant");
+    let r = exchange(&spent, &verifier);
+    assert_eq!(r.json()["error"], "invalid_grant", "{}", r.text());
+    let r = exchange(&code(), &verifier);
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()
+}
+
+#[test]
+fn dev_signs_users_in_with_its_own_issuer_and_each_has_a_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_project(dir.path(), "");
+    let mut text = std::fs::read_to_string(&spec).unwrap();
+    // The spec's issuer is never contacted: dev stands in for it.
+    text.push_str("auth:\n  issuer: https://login.example.com/\n  client_id: spa-client\n");
+    std::fs::write(&spec, text).unwrap();
+    let dev = Dev::start(&spec, None);
+    let issuer = dev.issuer_url.clone().expect("dev's issuer");
+
+    let discovery = get(&format!("{issuer}/.well-known/openid-configuration")).json();
+    assert_eq!(discovery["issuer"], issuer.as_str());
+    assert_eq!(
+        discovery["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    let config = get(&format!("{}config.json", dev.url)).json();
+    assert_eq!(config["auth"]["issuer"], issuer.as_str());
+    assert_eq!(config["auth"]["clientId"], "spa-client");
+
+    // A return address that is not the page's is an error page, never a redirect.
+    let evil = get(&format!(
+        "{issuer}/authorize?client_id=spa-client&redirect_uri=https%3A%2F%2Fevil.example%2F\
+         &response_type=code&code_challenge={}&code_challenge_method=S256",
+        "a".repeat(43)
+    ));
+    assert_eq!(evil.status, 400);
+    assert!(evil.header("location").is_none());
+
+    let alice = sign_in(&dev, &issuer, "alice");
+    let me = |token: &str| {
+        let bearer = format!("Bearer {token}");
+        http(
+            "GET",
+            &format!("{}me", dev.presigner_url),
+            &[("authorization", &bearer)],
+            b"",
+        )
+    };
+    for token in ["id_token", "access_token"] {
+        let r = me(alice[token].as_str().unwrap());
+        assert_eq!(r.status, 200, "{token}: {}", r.text());
+        assert_eq!(r.json()["user"], "alice");
+    }
+    // A refresh token gives new tokens, once.
+    let refresh = |token: &str| {
+        http(
+            "POST",
+            &format!("{issuer}/token"),
+            &[("content-type", "application/x-www-form-urlencoded")],
+            form_body(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", token),
+                ("client_id", "spa-client"),
+            ])
+            .as_bytes(),
+        )
+    };
+    let renewed = refresh(alice["refresh_token"].as_str().unwrap());
+    assert_eq!(renewed.status, 200, "{}", renewed.text());
+    assert_eq!(me(renewed.json()["id_token"].as_str().unwrap()).status, 200);
+    assert_eq!(
+        refresh(alice["refresh_token"].as_str().unwrap()).status,
+        400
+    );
+
+    // Alice's upload is in her folder; Bob sees none of it.
+    let bearer = format!("Bearer {}", alice["id_token"].as_str().unwrap());
+    let body = serde_json::json!({"filename": "notes.txt", "contentType": "text/plain", "size": BODY.len()});
+    let r = http(
+        "POST",
+        &format!("{}uploads", dev.presigner_url),
+        &[("authorization", &bearer)],
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let up = r.json();
+    assert!(
+        up["key"].as_str().unwrap().starts_with("uploads/alice/"),
+        "{up}"
+    );
+    assert_eq!(put_as_answered(&up, BODY).status, 200);
+    let bob = sign_in(&dev, &issuer, "bob");
+    let bob_bearer = format!("Bearer {}", bob["id_token"].as_str().unwrap());
+    let files = http(
+        "GET",
+        &format!("{}files", dev.presigner_url),
+        &[("authorization", &bob_bearer)],
+        b"",
+    );
+    assert_eq!(files.json()["files"], serde_json::json!([]));
+    let files = http(
+        "GET",
+        &format!("{}files", dev.presigner_url),
+        &[("authorization", &bearer)],
+        b"",
+    );
+    assert_eq!(files.json()["files"][0]["name"], "notes.txt");
+    dev.stop();
+}

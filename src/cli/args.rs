@@ -138,6 +138,12 @@ pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DevAuth {
+    Dev,
+    Spec,
+}
+
 #[derive(Debug, Args)]
 pub struct DevArgs {
     /// Port of the page (0 picks a free one).
@@ -149,6 +155,14 @@ pub struct DevArgs {
     /// Port of the local documents store (0 picks a free one).
     #[arg(long, default_value_t = 0, value_name = "PORT")]
     pub store_port: u16,
+    /// Port of dev's own sign-in (OpenID Connect issuer) for a spec with `auth` (0 picks a
+    /// free one).
+    #[arg(long, default_value_t = 0, value_name = "PORT")]
+    pub issuer_port: u16,
+    /// Who signs users in with `auth`: `dev` (its own issuer on 127.0.0.1, no network) or
+    /// `spec` (the spec's issuer).
+    #[arg(long, value_enum, default_value_t = DevAuth::Dev, value_name = "WHO")]
+    pub auth: DevAuth,
     /// Where uploads and the local signing keys are kept
     /// [default: .presign-stack/dev/<name>-<env> next to the spec].
     #[arg(long, value_name = "DIR")]

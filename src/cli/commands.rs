@@ -208,6 +208,8 @@ impl Run<'_> {
             port: args.port,
             presigner_port: args.presigner_port,
             store_port: args.store_port,
+            issuer_port: args.issuer_port,
+            spec_issuer: args.auth == super::args::DevAuth::Spec,
             data_dir: args.data_dir.clone(),
             region: self.cli.region.clone(),
         };

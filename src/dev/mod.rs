@@ -13,6 +13,7 @@
 mod cors;
 mod function_url;
 mod http;
+mod issuer;
 mod listing;
 mod multipart;
 mod objects;
@@ -46,6 +47,10 @@ pub struct Options {
     pub port: u16,
     pub presigner_port: u16,
     pub store_port: u16,
+    /// dev's own issuer's port, with `auth`.
+    pub issuer_port: u16,
+    /// With `auth`: use the spec's issuer rather than dev's own.
+    pub spec_issuer: bool,
     /// `None`: `.presign-stack/dev/<name>-<env>` next to the spec.
     pub data_dir: Option<PathBuf>,
     pub region: Option<String>,
@@ -60,6 +65,9 @@ pub struct Addresses {
     /// The documents bucket's base URL in the store.
     pub documents_url: String,
     pub data_dir: PathBuf,
+    /// dev's own sign-in, with `auth` (unless `--auth spec`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer_url: Option<String>,
 }
 
 impl std::fmt::Display for Addresses {
@@ -84,7 +92,7 @@ pub async fn start(spec: Spec, options: &Options, report: Report) -> Result<Runn
         .clone()
         .or_else(|| spec.region.clone())
         .unwrap_or_else(|| DEFAULT_REGION.to_string());
-    let spec = spec.resolve(LOCAL_ACCOUNT, &region);
+    let mut spec = spec.resolve(LOCAL_ACCOUNT, &region);
     crate::sync::run_build(&spec, &report).await?;
     let data_dir = shown(&data_dir(&spec, options)?);
     let credentials = local_credentials(&data_dir)?;
@@ -104,6 +112,23 @@ pub async fn start(spec: Spec, options: &Options, report: Report) -> Result<Runn
         page_origin.clone(),
         page_origin.replace("127.0.0.1", "localhost"),
     ];
+    // dev's own issuer stands in for the spec's, for the presigner and the page alike.
+    let issuer = match spec.auth.as_mut() {
+        Some(auth) if !options.spec_issuer => {
+            let listener = bind(options.issuer_port, "--issuer-port").await?;
+            let url = origin(&listener)?;
+            auth.issuer = url.clone();
+            auth.jwks_uri = None;
+            let issuer = issuer::Issuer::new(
+                url,
+                auth.client_id.clone(),
+                page_origins.clone(),
+                issuer::TOKEN_SECONDS,
+            )?;
+            Some((listener, issuer))
+        }
+        _ => None,
+    };
     let presigner_origin = presigner_listener.as_ref().map(origin).transpose()?;
     // With api_path: `<page origin><api_path>/`, as `up` writes `https://<domain><api_path>/`.
     let presigner_url_at = |page_origin: &str| match (&api_path, &presigner_origin) {
@@ -195,6 +220,17 @@ pub async fn start(spec: Spec, options: &Options, report: Report) -> Result<Runn
             stopped.clone(),
         )),
     ];
+    let issuer_url = issuer.as_ref().map(|(_, i)| i.url.clone());
+    if let Some((listener, issuer)) = issuer {
+        servers.push(tokio::spawn(http::serve(
+            listener,
+            port_of(&issuer.url),
+            "sign-in",
+            Arc::new(issuer),
+            report.clone(),
+            stopped.clone(),
+        )));
+    }
     if let Some((presigner_port, listener, function_url)) = presigner {
         servers.push(tokio::spawn(http::serve(
             listener,
@@ -207,12 +243,20 @@ pub async fn start(spec: Spec, options: &Options, report: Report) -> Result<Runn
     }
 
     announce(&report, &spec, &presigner_url, &documents_url, &data_dir);
+    if let Some(auth) = &spec.auth {
+        let who = match &issuer_url {
+            Some(u) => format!("{u} (dev's own: any user name, no password)"),
+            None => format!("{} (the spec's issuer)", auth.issuer),
+        };
+        report.status("Sign-in", who);
+    }
     Ok(Running {
         addresses: Addresses {
             url: format!("{page_origin}/"),
             presigner_url,
             documents_url,
             data_dir,
+            issuer_url,
         },
         stop,
         servers,
@@ -352,6 +396,14 @@ impl Running {
         }
         Ok(())
     }
+}
+
+/// The port of a `http://127.0.0.1:<port>` URL.
+fn port_of(url: &str) -> u16 {
+    url.rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0)
 }
 
 /// A path as a person would write it (`frontend`, not `config/../frontend`), when it exists.

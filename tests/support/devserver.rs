@@ -17,6 +17,8 @@ pub struct Dev {
     pub presigner_url: String,
     pub documents_url: String,
     pub data_dir: PathBuf,
+    /// dev's own sign-in, with `auth`.
+    pub issuer_url: Option<String>,
     pub stderr: PathBuf,
 }
 
@@ -36,6 +38,11 @@ impl Dev {
     /// Starts dev for `spec` (all ports free ones) and waits for its addresses.
     /// `data_dir: None` uses the default location next to the spec.
     pub fn start(spec: &Path, data_dir: Option<&Path>) -> Dev {
+        Dev::start_with(spec, data_dir, &[])
+    }
+
+    /// [`Dev::start`] with more arguments for `dev` (`--auth spec`).
+    pub fn start_with(spec: &Path, data_dir: Option<&Path>, args: &[&str]) -> Dev {
         let dir = spec.parent().unwrap();
         let stderr = dir.join(format!(
             "dev-stderr-{}.log",
@@ -46,6 +53,7 @@ impl Dev {
         ));
         let mut c = command(spec);
         c.args(["--output", "json", "-v", "dev", "--port", "0"]);
+        c.args(args);
         if let Some(d) = data_dir {
             c.arg("--data-dir").arg(d);
         }
@@ -83,6 +91,7 @@ impl Dev {
             presigner_url: field("presigner_url"),
             documents_url: field("documents_url"),
             data_dir: PathBuf::from(field("data_dir")),
+            issuer_url: addresses["issuer_url"].as_str().map(str::to_string),
             child,
             stderr,
         }
@@ -266,6 +275,26 @@ fn parse(buf: &[u8]) -> Option<Reply> {
         headers,
         body,
     })
+}
+
+/// PUTs `body` to an upload answer's `url` with the `headers` it names, as the page does.
+pub fn put_as_answered(answer: &serde_json::Value, body: &[u8]) -> Reply {
+    let headers: Vec<(String, String)> = answer["headers"]
+        .as_object()
+        .expect("the answer's headers")
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+        .collect();
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    http(
+        "PUT",
+        answer["url"].as_str().expect("the answer's url"),
+        &headers,
+        body,
+    )
 }
 
 /// A spec for dev tests, written into `dir` next to a small website in `dir/site`.
