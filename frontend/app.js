@@ -4,6 +4,8 @@
 import { formatBytes, plural } from "./format.js";
 import { History } from "./history.js";
 import { limitsHint, problemWith } from "./limits.js";
+import { Session } from "./auth.js";
+import { MyFiles } from "./files.js";
 import { els, setStatus } from "./page.js";
 import { Presigner, loadConfig } from "./presigner.js";
 import { ResumeStore, sweepResume } from "./resume.js";
@@ -18,6 +20,9 @@ let config = null;
 let presigner = null;
 let store = null;
 let history = new History(null);
+// With `auth`: the sign-in, and the signed-in user's files.
+let session = null;
+let myFiles = null;
 // The rows of the files chosen last (rows.js).
 let queue = [];
 let busy = false;
@@ -101,12 +106,15 @@ async function uploadOne(entry) {
     const at = new Date().toISOString();
     history.remember({ key: outcome.key, name: file.name, size: file.size, at });
   }
+  if (session && !session.user()) showAccount();
 }
 
 async function uploadAll() {
   const todo = queue.filter((e) => e.state === "ready");
   if (busy || todo.length === 0) return;
   setBusy(true);
+  // The Upload button is disabled while files go: focus moves to the status line.
+  els.status.focus();
   els.queue.dataset.state = "uploading";
   for (const entry of todo) {
     setState(entry, "waiting");
@@ -134,6 +142,42 @@ async function uploadAll() {
   setBusy(false);
   els.queue.dataset.state = "finished";
   summarize();
+  els.status.focus();
+  if (myFiles) myFiles.refresh();
+}
+
+// Who is signed in, and the button to sign in or out.
+function showAccount() {
+  const user = session.user();
+  els.account.hidden = false;
+  els.who.textContent = user ? "Signed in as " + user : "Not signed in";
+  els.signIn.hidden = Boolean(user);
+  els.signOut.hidden = !user;
+}
+
+// With `auth`: finishes a sign-in on the way back from the issuer, and says whether someone is
+// signed in; if not, the page offers only the Sign in button.
+async function startSession() {
+  session = new Session(config.auth);
+  els.signIn.addEventListener("click", () =>
+    session.signIn().catch((e) => setStatus(e.message, "error")),
+  );
+  els.signOut.addEventListener("click", () => session.signOut());
+  try {
+    await session.finishSignIn();
+  } catch (e) {
+    setStatus(e.message, "error");
+  }
+  showAccount();
+  if (!session.user()) {
+    els.limits.textContent = limitsHint(config);
+    els.drop.dataset.state = "disabled";
+    if (els.status.dataset.state !== "error") setStatus("Sign in to upload files.", "info");
+    history.render();
+    document.body.dataset.ready = "true";
+    return false;
+  }
+  return true;
 }
 
 // The status line once every chosen file is done, failed, refused or cancelled.
@@ -210,8 +254,14 @@ async function start() {
     history.render();
     return;
   }
-  presigner = new Presigner(config.presignerUrl);
+  if (config.auth && !(await startSession())) return;
+  presigner = new Presigner(config.presignerUrl, session);
   store = new ResumeStore(presigner.id);
+  if (session) {
+    myFiles = new MyFiles(presigner, config.allowDownloads);
+    els.moreFiles.addEventListener("click", () => myFiles.next());
+    myFiles.refresh();
+  }
   history = new History(config.allowDownloads ? presigner : null);
   const types = config.allowedContentTypes;
   if (!types.includes("*/*")) els.file.accept = types.join(",");

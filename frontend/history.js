@@ -48,6 +48,7 @@ export class History {
       const button = el("button", "secondary", "Download");
       button.type = "button";
       button.dataset.testid = "download";
+      button.setAttribute("aria-label", "Download " + (u.name || u.key.split("/").pop()));
       button.addEventListener("click", () => this.download(u, button));
       li.append(button);
     }

@@ -12,6 +12,15 @@ export const els = {
   uploads: $("uploads"),
   uploadsEmpty: $("uploads-empty"),
   downloadsNote: $("downloads-note"),
+  account: $("account"),
+  who: $("who"),
+  signIn: $("sign-in"),
+  signOut: $("sign-out"),
+  myFiles: $("my-files"),
+  usage: $("usage"),
+  fileList: $("file-list"),
+  filesEmpty: $("files-empty"),
+  moreFiles: $("more-files"),
 };
 
 // The status line; `state` (info, success, partial, error) colours it.

@@ -82,6 +82,26 @@ function configProblems(c) {
   return problems;
 }
 
+// config.json's `auth` ({ issuer, clientId, scopes }), or null for an open presigner.
+function authSettings(a) {
+  if (!a || typeof a !== "object") return null;
+  if (typeof a.issuer !== "string" || typeof a.clientId !== "string") return null;
+  const scopes = Array.isArray(a.scopes) ? a.scopes.filter((s) => typeof s === "string") : [];
+  return { issuer: a.issuer, clientId: a.clientId, scopes: scopes.length ? scopes : ["openid"] };
+}
+
+// A download URL the page will follow: https, or plain http to this machine (dev).
+export function safeDownloadUrl(url) {
+  let u;
+  try {
+    u = new URL(url);
+  } catch (_) {
+    return false;
+  }
+  if (u.protocol === "https:") return true;
+  return u.protocol === "http:" && ["127.0.0.1", "localhost", "[::1]"].includes(u.hostname);
+}
+
 // This site's settings, checked; an Error saying what is wrong otherwise.
 export async function loadConfig() {
   const c = await fetchConfig();
@@ -90,6 +110,7 @@ export async function loadConfig() {
     throw new Error("config.json is not usable: " + problems.join("; ") + ".");
   }
   return {
+    auth: authSettings(c.auth),
     // Not written by every version of presign-stack: without it the page guesses.
     multipartThresholdBytes:
       Number.isSafeInteger(c.multipartThresholdBytes) && c.multipartThresholdBytes > 0
@@ -113,14 +134,16 @@ function presignerRefusal(response, body) {
   );
 }
 
-// The presigner at `presignerUrl` (relative to the page, or absolute).
+// The presigner at `presignerUrl` (relative to the page, or absolute). With `session` (auth.js)
+// every call carries the signed-in user's token, renewed once when the presigner answers 401.
 export class Presigner {
-  constructor(presignerUrl) {
+  constructor(presignerUrl, session) {
     // Names the presigner in saved uploads, which only it can finish.
     this.id = new URL(presignerUrl, window.location.href).href;
     this.base = new URL(presignerUrl, window.location.href);
     if (!this.base.pathname.endsWith("/")) this.base.pathname += "/";
     this.sameOrigin = this.base.origin === window.location.origin;
+    this.session = session || null;
   }
 
   // `${presignerUrl}<path>`, whether or not presignerUrl ends with "/".
@@ -128,37 +151,62 @@ export class Presigner {
     return new URL(path, this.base).toString();
   }
 
-  // The headers for a call carrying `body` (a Uint8Array, or null).
+  // The headers for a call carrying `body` (a Uint8Array, or null): the payload hash behind
+  // CloudFront, and the token when signed in. Behind CloudFront the distribution's own
+  // signature takes `authorization`, so the token goes in `x-presign-authorization`.
   async headers(headers, body) {
-    if (!this.sameOrigin) return headers;
-    if (!body || body.length === 0) return { ...headers, "x-amz-content-sha256": EMPTY_SHA256 };
-    return { ...headers, "x-amz-content-sha256": await sha256Hex(body) };
+    const out = { ...headers };
+    if (this.sameOrigin) {
+      out["x-amz-content-sha256"] =
+        !body || body.length === 0 ? EMPTY_SHA256 : await sha256Hex(body);
+    }
+    if (this.session) {
+      const token = await this.session.token();
+      if (!token) throw signInFirst();
+      out[this.sameOrigin ? "x-presign-authorization" : "authorization"] = "Bearer " + token;
+    }
+    return out;
+  }
+
+  // Sends `method` to `path` with `fields` as JSON (or no body), and returns the answer's JSON
+  // (null for 204). A 401 renews the sign-in once and tries again.
+  async call(method, path, fields, signal) {
+    const payload = fields ? new TextEncoder().encode(JSON.stringify(fields)) : null;
+    for (let attempt = 0; ; attempt += 1) {
+      const base = payload ? { "content-type": "application/json" } : {};
+      const headers = await this.headers(base, payload);
+      let response;
+      let body;
+      try {
+        const init = { method, headers, signal };
+        if (payload) init.body = payload;
+        response = await fetch(this.endpoint(path), init);
+        body = response.status === 204 ? null : await readJson(response);
+      } catch (_) {
+        if (signal && signal.aborted) throw cancelled();
+        throw failure(
+          "Could not reach the presigner (network error, or it does not allow this site's " +
+            "origin). Check your connection and try again.",
+          { network: true },
+        );
+      }
+      if (response.status === 401 && this.session) {
+        if (attempt === 0 && (await this.session.renew())) continue;
+        this.session.forget();
+        throw signInFirst();
+      }
+      if (!response.ok) throw presignerRefusal(response, body);
+      if (response.status === 204) return null;
+      if (!body || typeof body !== "object") {
+        throw new Error("The presigner answered with something that is not JSON.");
+      }
+      return body;
+    }
   }
 
   // POSTs `fields` as JSON to `path` and returns the answer.
-  async post(path, fields, signal) {
-    // The exact bytes sent, so that their hash is the one the header names.
-    const payload = new TextEncoder().encode(JSON.stringify(fields));
-    const headers = await this.headers({ "content-type": "application/json" }, payload);
-    let response;
-    let body;
-    try {
-      const init = { method: "POST", headers, body: payload, signal };
-      response = await fetch(this.endpoint(path), init);
-      body = await readJson(response);
-    } catch (_) {
-      if (signal && signal.aborted) throw cancelled();
-      throw failure(
-        "Could not reach the presigner (network error, or it does not allow this site's " +
-          "origin). Check your connection and try again.",
-        { network: true },
-      );
-    }
-    if (!response.ok) throw presignerRefusal(response, body);
-    if (!body || typeof body !== "object") {
-      throw new Error("The presigner answered with something that is not JSON.");
-    }
-    return body;
+  post(path, fields, signal) {
+    return this.call("POST", path, fields, signal);
   }
 
   // POST uploads: a single PUT, or the plan of an upload in parts.
@@ -198,28 +246,40 @@ export class Presigner {
     return this.post("uploads/abort", { key: up.key, uploadId: up.uploadId });
   }
 
-  // GET downloads: a URL that downloads the object under `key`.
+  // GET downloads: a URL that downloads the object under `key`; only https (or dev's own
+  // machine) is followed.
   async downloadUrl(key) {
-    let response;
-    try {
-      response = await fetch(this.endpoint("downloads?key=" + encodeURIComponent(key)), {
-        headers: await this.headers({}, null),
-      });
-    } catch (_) {
-      throw new Error("Could not reach the presigner (network error). Try again.");
-    }
-    const body = await readJson(response);
-    if (!response.ok) {
-      const reason = body && typeof body.error === "string" ? body.error : "no details given";
-      throw new Error(
-        "The presigner refused the download (" + response.status + "): " + reason + ".",
-      );
-    }
+    const body = await this.call("GET", "downloads?key=" + encodeURIComponent(key));
     if (!body || typeof body.url !== "string") {
       throw new Error("The presigner answered with something that is not a download URL.");
     }
+    if (!safeDownloadUrl(body.url)) {
+      throw new Error("The presigner answered with a download link that is not https; not following it.");
+    }
     return body.url;
   }
+
+  // GET me: who is signed in, their usage and quota.
+  me() {
+    return this.call("GET", "me");
+  }
+
+  // GET files: a page of the signed-in user's files ({ files, cursor }).
+  files(cursor) {
+    return this.call("GET", "files" + (cursor ? "?cursor=" + encodeURIComponent(cursor) : ""));
+  }
+
+  // DELETE files: one of the signed-in user's files.
+  deleteFile(key) {
+    return this.call("DELETE", "files?key=" + encodeURIComponent(key));
+  }
+}
+
+function signInFirst() {
+  return failure("Sign in to go on: your sign-in has ended. An upload in parts resumes where it stopped.", {
+    status: 401,
+    signIn: true,
+  });
 }
 
 // Whether a MULTIPART plan fits a file of `size` and says how the upload is created.

@@ -3,7 +3,7 @@
 // key once stored, or why it was refused), announced on its own.
 import { formatBytes, megabytesPerSecond, typeLabel } from "./format.js";
 import { fileType } from "./limits.js";
-import { el } from "./page.js";
+import { el, els } from "./page.js";
 import { Progress } from "./progress.js";
 
 // state: ready | refused (by the page's own checks) | waiting | asking | uploading | done |
@@ -75,13 +75,17 @@ export function makeEntry(file, problem, saved) {
 
   const result = el("p", "file-result");
   result.dataset.testid = "file-result";
-  result.setAttribute("aria-live", "polite");
   result.id = id + "-result";
   row.setAttribute("aria-describedby", result.id);
+  // What is announced: the outcome in words, never the storage key the result shows.
+  const announce = el("p", "visually-hidden");
+  announce.setAttribute("aria-live", "polite");
+  announce.dataset.testid = "file-announce";
 
-  row.append(head, bar, stats, result);
+  row.append(head, bar, stats, result, announce);
   const entry = {
-    file, problem, state: "", row, bar, progress, percent, cancel, stats, result, resume: null,
+    file, problem, state: "", row, bar, progress, percent, cancel, stats, result, announce,
+    resume: null,
   };
   cancel.addEventListener("click", () => cancelEntry(entry));
   if (problem) {
@@ -106,6 +110,9 @@ function cancelEntry(entry) {
   }
   entry.cancel.disabled = true;
   entry.result.textContent = "Cancelling…";
+  entry.announce.textContent = "Cancelling the upload of " + entry.file.name + ".";
+  // The Cancel button hides: focus goes to the status line rather than to the page.
+  els.status.focus();
   entry.controller.abort();
 }
 
@@ -226,14 +233,16 @@ function failedText({ message, parts }) {
   );
 }
 
-// The outcome of an upload (upload.js's uploadFile) in `entry`'s row.
+// The outcome of an upload (upload.js's uploadFile) in `entry`'s row, announced in words.
 export function showOutcome(entry, outcome) {
   if (outcome.state === "done") {
     showStored(entry, outcome);
+    entry.announce.textContent = "Uploaded " + entry.file.name + ".";
     return;
   }
   hideProgress(entry);
   setState(entry, outcome.state);
   entry.result.textContent =
     outcome.state === "cancelled" ? cancelledText(outcome.discarded) : failedText(outcome);
+  entry.announce.textContent = entry.file.name + ": " + entry.result.textContent;
 }

@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 MOTO_VERSION=5.2.5
 CARGO_LAMBDA_VERSION=1.9.2
 PLAYWRIGHT_CORE_VERSION=1.65.1
+# The accessibility check of the signed-in page (tests/browser/auth.spec.mjs).
+AXE_CORE_VERSION=4.14.1
 CHROMIUM=/usr/bin/chromium
 VENV=.tools/venv
 
@@ -54,11 +56,15 @@ if [ "$node_major" -lt 20 ]; then
   echo "  newer Node.js (e.g. from https://nodejs.org or NodeSource) and run this again." >&2
   exit 1
 fi
-installed=$(node -p "require('./.tools/node_modules/playwright-core/package.json').version" \
-  2>/dev/null || true)
-if [ "$installed" != "$PLAYWRIGHT_CORE_VERSION" ]; then
-  echo "bootstrap: installing playwright-core@$PLAYWRIGHT_CORE_VERSION into .tools" >&2
+version_of() {
+  node -p "require('./.tools/node_modules/$1/package.json').version" 2>/dev/null || true
+}
+if [ "$(version_of playwright-core)" != "$PLAYWRIGHT_CORE_VERSION" ] ||
+  [ "$(version_of axe-core)" != "$AXE_CORE_VERSION" ]; then
+  echo "bootstrap: installing playwright-core@$PLAYWRIGHT_CORE_VERSION and" \
+    "axe-core@$AXE_CORE_VERSION into .tools" >&2
+  # One install for both: npm drops from .tools what a --no-save install does not name.
   # Playwright's own browser builds are not used (the test runs $CHROMIUM): never fetch them.
   PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --silent --no-save --no-audit --no-fund \
-    --prefix .tools "playwright-core@$PLAYWRIGHT_CORE_VERSION"
+    --prefix .tools "playwright-core@$PLAYWRIGHT_CORE_VERSION" "axe-core@$AXE_CORE_VERSION"
 fi

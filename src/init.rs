@@ -12,8 +12,10 @@ use serde::Serialize;
 const PAGE: &[(&str, &str)] = &[
     ("index.html", include_str!("../frontend/index.html")),
     ("app.js", include_str!("../frontend/app.js")),
+    ("auth.js", include_str!("../frontend/auth.js")),
     ("checksum.js", include_str!("../frontend/checksum.js")),
     ("failures.js", include_str!("../frontend/failures.js")),
+    ("files.js", include_str!("../frontend/files.js")),
     ("format.js", include_str!("../frontend/format.js")),
     ("history.js", include_str!("../frontend/history.js")),
     ("limits.js", include_str!("../frontend/limits.js")),

@@ -245,3 +245,32 @@ fn assert_parts_seen_by_dev(log: &str) {
         assert!(log.contains(route), "no {route} in dev's log:\n{log}");
     }
 }
+
+/// `auth` in the spec: dev signs users in with its own issuer (the spec's is never asked).
+const AUTH: &str = "auth:\n  issuer: https://login.example.com/\n  client_id: spa-client\n";
+
+#[test]
+#[ignore = "needs Chromium: scripts/test.sh runs it"]
+fn the_page_signs_users_in_and_shows_their_own_files_in_a_real_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(dir.path(), FILES_IN_PARTS, AUTH);
+    let (out, log) = run_page("auth.spec.mjs", &spec, &dir.path().join("data"), "auth.png");
+    assert!(out.contains("axe-core"), "{out}");
+    assert!(log.contains("signed in alice"), "{log}");
+    assert!(log.contains("signed in bob"), "{log}");
+    assert!(log.contains("DELETE /files"), "{log}");
+}
+
+#[test]
+#[ignore = "needs Chromium: scripts/test.sh runs it"]
+fn the_page_signs_users_in_behind_cloudfront_in_a_real_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(dir.path(), FILES_IN_PARTS, &format!("{CLOUDFRONT}{AUTH}"));
+    let (_, log) = run_page(
+        "auth.spec.mjs",
+        &spec,
+        &dir.path().join("data"),
+        "auth-cdn.png",
+    );
+    assert!(log.contains("signed in alice"), "{log}");
+}

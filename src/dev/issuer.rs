@@ -285,19 +285,24 @@ fn json_answer(status: StatusCode, v: &Value) -> Response<Body> {
     r
 }
 
-fn html_answer(status: StatusCode, body: String) -> Response<Body> {
+/// An HTML page with no script; its form posts here and is redirected to the page's origins
+/// (which a browser checks against `form-action` too).
+fn html_answer(status: StatusCode, body: String, page_origins: &[String]) -> Response<Body> {
     let mut r = full(status, "text/html; charset=utf-8", body);
     set(&mut r, "cache-control", "no-store");
     set(
         &mut r,
         "content-security-policy",
-        "default-src 'none'; form-action 'self'; frame-ancestors 'none'",
+        &format!(
+            "default-src 'none'; form-action 'self' {}; frame-ancestors 'none'",
+            page_origins.join(" ")
+        ),
     );
     r
 }
 
 fn error_page(message: &str) -> Response<Body> {
-    html_answer(
+    html_answer_no_form(
         StatusCode::BAD_REQUEST,
         format!(
             "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign-in \
@@ -305,6 +310,10 @@ fn error_page(message: &str) -> Response<Body> {
             html_escape(message)
         ),
     )
+}
+
+fn html_answer_no_form(status: StatusCode, body: String) -> Response<Body> {
+    html_answer(status, body, &[])
 }
 
 pub fn html_escape(s: &str) -> String {
@@ -373,7 +382,11 @@ impl Service for Issuer {
                 json_answer(StatusCode::OK, &json!({"keys": [self.jwk]}))
             }
             (Method::GET, "/authorize") => match self.authorize_params(&query) {
-                Ok(()) => html_answer(StatusCode::OK, self.sign_in_page(&query)),
+                Ok(()) => html_answer(
+                    StatusCode::OK,
+                    self.sign_in_page(&query),
+                    &self.page_origins,
+                ),
                 Err(e) => error_page(&e),
             },
             (Method::GET, "/logout") => {
@@ -386,7 +399,7 @@ impl Service for Issuer {
                         set(&mut r, "location", to);
                         r
                     }
-                    None => html_answer(
+                    None => html_answer_no_form(
                         StatusCode::OK,
                         "<!doctype html><title>Signed out</title><p>Signed out.</p>".into(),
                     ),

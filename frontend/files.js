@@ -1,0 +1,116 @@
+// "My files" (SPEC.md section 6): the signed-in user's files as the presigner lists them, a
+// page at a time, each with Download and Delete buttons named for its file, and their usage
+// against the quota.
+import { formatBytes, plural } from "./format.js";
+import { el, els, setStatus } from "./page.js";
+
+function usageText(me) {
+  const u = me.usage || {};
+  const q = me.quota;
+  const files = plural(u.files || 0, "file", "files");
+  if (!q) return files + ", " + formatBytes(u.bytes || 0) + ".";
+  const bytes = q.bytes
+    ? formatBytes(u.bytes || 0) + " of " + formatBytes(q.bytes)
+    : formatBytes(u.bytes || 0);
+  return files + " of " + q.files + ", " + bytes + ".";
+}
+
+export class MyFiles {
+  // `presigner`: the signed-in presigner client; `downloads`: whether the site offers them.
+  constructor(presigner, downloads) {
+    this.presigner = presigner;
+    this.downloads = downloads;
+    this.cursor = null;
+  }
+
+  // The usage and the first page, again.
+  async refresh() {
+    els.myFiles.hidden = false;
+    try {
+      const me = await this.presigner.me();
+      els.usage.textContent = usageText(me);
+      const page = await this.presigner.files(null);
+      els.fileList.replaceChildren(...page.files.map((f) => this.item(f)));
+      this.more(page.cursor);
+    } catch (e) {
+      els.usage.textContent = e.message;
+    }
+    els.filesEmpty.hidden = els.fileList.children.length > 0;
+  }
+
+  more(cursor) {
+    this.cursor = cursor;
+    els.moreFiles.hidden = !cursor;
+  }
+
+  async next() {
+    if (!this.cursor) return;
+    els.moreFiles.disabled = true;
+    try {
+      const page = await this.presigner.files(this.cursor);
+      els.fileList.append(...page.files.map((f) => this.item(f)));
+      this.more(page.cursor);
+    } catch (e) {
+      setStatus(e.message, "error");
+    } finally {
+      els.moreFiles.disabled = false;
+    }
+  }
+
+  item(f) {
+    const li = el("li");
+    li.dataset.key = f.key;
+    li.dataset.testid = "my-file";
+    const info = el("div", "upload-info");
+    const when = f.lastModified ? new Date(f.lastModified).toLocaleString() : "";
+    info.append(
+      el("span", "upload-name", f.name),
+      el("span", "muted", formatBytes(f.size) + (when ? " · " + when : "")),
+    );
+    li.append(info);
+    const actions = el("div", "file-actions");
+    if (this.downloads) {
+      const download = el("button", "secondary", "Download");
+      download.type = "button";
+      download.dataset.testid = "my-file-download";
+      download.setAttribute("aria-label", "Download " + f.name);
+      download.addEventListener("click", () => this.download(f, download));
+      actions.append(download);
+    }
+    const remove = el("button", "secondary", "Delete");
+    remove.type = "button";
+    remove.dataset.testid = "my-file-delete";
+    remove.setAttribute("aria-label", "Delete " + f.name);
+    remove.addEventListener("click", () => this.remove(f, li));
+    actions.append(remove);
+    li.append(actions);
+    return li;
+  }
+
+  async download(f, button) {
+    button.disabled = true;
+    try {
+      const url = await this.presigner.downloadUrl(f.key);
+      setStatus("Downloading " + f.name + ".", "success");
+      window.location.assign(url);
+    } catch (e) {
+      setStatus(e.message, "error");
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  async remove(f, li) {
+    try {
+      await this.presigner.deleteFile(f.key);
+      li.remove();
+      setStatus("Deleted " + f.name + ".", "success");
+      els.status.focus();
+      const me = await this.presigner.me();
+      els.usage.textContent = usageText(me);
+    } catch (e) {
+      setStatus(e.message, "error");
+    }
+    els.filesEmpty.hidden = els.fileList.children.length > 0;
+  }
+}
