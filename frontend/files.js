@@ -15,6 +15,16 @@ function usageText(me) {
   return files + " of " + q.files + ", " + bytes + ".";
 }
 
+// A button named for the file it acts on ("Delete report.pdf"), as a screen reader reads it.
+function button(verb, name, testid, onClick) {
+  const b = el("button", "secondary", verb);
+  b.type = "button";
+  b.dataset.testid = testid;
+  b.setAttribute("aria-label", verb + " " + name);
+  b.addEventListener("click", () => onClick(b));
+  return b;
+}
+
 export class MyFiles {
   // `presigner`: the signed-in presigner client; `downloads`: whether the site offers them.
   constructor(presigner, downloads) {
@@ -70,19 +80,9 @@ export class MyFiles {
     li.append(info);
     const actions = el("div", "file-actions");
     if (this.downloads) {
-      const download = el("button", "secondary", "Download");
-      download.type = "button";
-      download.dataset.testid = "my-file-download";
-      download.setAttribute("aria-label", "Download " + f.name);
-      download.addEventListener("click", () => this.download(f, download));
-      actions.append(download);
+      actions.append(button("Download", f.name, "my-file-download", (b) => this.download(f, b)));
     }
-    const remove = el("button", "secondary", "Delete");
-    remove.type = "button";
-    remove.dataset.testid = "my-file-delete";
-    remove.setAttribute("aria-label", "Delete " + f.name);
-    remove.addEventListener("click", () => this.remove(f, li));
-    actions.append(remove);
+    actions.append(button("Delete", f.name, "my-file-delete", () => this.remove(f, li)));
     li.append(actions);
     return li;
   }
