@@ -34,6 +34,14 @@ this module patches moto's CloudFront backend in-process, because moto 5.2.5:
 * drops origin access controls from the origins it returns. Here every origin keeps its
   OriginAccessControlId ("" when none was given, as AWS returns it) and its S3OriginConfig
   (OriginAccessIdentity "" kept), so GetDistribution and GetDistributionConfig return them.
+* keeps one copy of a CloudFront Function: no DEVELOPMENT and LIVE stages, no UpdateFunction
+  or PublishFunction, any If-Match accepted on delete, a function deleted while a cache
+  behaviour uses it, and any association accepted in a distribution. Here the two stages are
+  kept apart (writes go to DEVELOPMENT, PublishFunction copies it to LIVE, DescribeFunction
+  and GetFunction read the Stage asked for), UpdateFunction, PublishFunction and
+  DeleteFunction check If-Match against the DEVELOPMENT ETag, code over 10 KB is 413
+  FunctionSizeLimitExceeded, DeleteFunction answers 409 FunctionInUse while associated, and a
+  distribution may only be associated with a function published to LIVE.
 * keeps a Function URL's CORS configuration when UpdateFunctionUrlConfig sends an empty one;
   AWS replaces it, which is how CORS is removed. Here it is replaced.
 * mangles a few distribution fields in the round trip: the viewer certificate is returned with
@@ -449,6 +457,276 @@ cf_urls.url_paths.update(
 )
 
 
+
+# --- CloudFront Functions --------------------------------------------------------------------
+# moto keeps one copy of a function: no stages, no UpdateFunction or PublishFunction, the
+# Stage parameter ignored, any If-Match accepted on delete, and a function deleted while a
+# distribution uses it. Here each function has a DEVELOPMENT stage (what writes change, with
+# its own ETag) and a LIVE one once published (PublishFunction copies DEVELOPMENT to LIVE);
+# DescribeFunction and GetFunction read the stage asked for (DEVELOPMENT when none is);
+# UpdateFunction, PublishFunction and DeleteFunction require If-Match to equal the
+# DEVELOPMENT ETag; DeleteFunction answers 409 FunctionInUse while a cache behaviour is
+# associated with the function; and CreateDistribution and UpdateDistribution refuse an
+# association with a function that does not exist (NoSuchFunctionExists) or was never
+# published (InvalidArgument, as AWS: only LIVE functions can be associated).
+
+FUNCTION_RUNTIMES = ("cloudfront-js-1.0", "cloudfront-js-2.0")
+MAX_FUNCTION_CODE_BYTES = 10240
+
+
+class FunctionInUse(CloudFrontException):  # 409
+    def __init__(self) -> None:
+        super().__init__(
+            "FunctionInUse",
+            "Cannot delete function, it’s in use by one or more cache behaviors",
+        )
+
+
+class FunctionSizeLimitExceeded(CloudFrontException):  # 413
+    def __init__(self) -> None:
+        super().__init__(
+            "FunctionSizeLimitExceeded",
+            f"The function is too large. The maximum size is {MAX_FUNCTION_CODE_BYTES} bytes.",
+        )
+
+
+class FunctionStage:
+    def __init__(self, name: str, arn: str, stage: str, config: dict[str, Any], code: bytes, created: Any) -> None:
+        self.name = name
+        self.arn = arn
+        self.stage = stage
+        self.config = _plain(config)
+        self.code = code
+        self.created_time = created
+        self.last_modified_time = utcnow()
+        self.etag = cf_models.random_id()
+        self.status = "UNPUBLISHED"
+
+    @property
+    def function_summary(self) -> dict[str, Any]:
+        return {
+            "Name": self.name,
+            "Status": self.status,
+            "FunctionConfig": self.config,
+            "FunctionMetadata": {
+                "FunctionARN": self.arn,
+                "Stage": self.stage,
+                "CreatedTime": self.created_time,
+                "LastModifiedTime": self.last_modified_time,
+            },
+        }
+
+
+def _function_code(raw: Any) -> bytes:
+    if isinstance(raw, str):
+        import base64
+
+        raw = base64.b64decode(raw)
+    code = bytes(raw or b"")
+    if not code:
+        raise InvalidArgument("FunctionCode is required.")
+    if len(code) > MAX_FUNCTION_CODE_BYTES:
+        raise FunctionSizeLimitExceeded()
+    return code
+
+
+def _function_config(config: dict[str, Any]) -> dict[str, Any]:
+    runtime = (config or {}).get("Runtime")
+    if runtime not in FUNCTION_RUNTIMES:
+        raise InvalidArgument(f"Runtime must be one of {', '.join(FUNCTION_RUNTIMES)}.")
+    config = dict(config)
+    config.setdefault("Comment", "")
+    return config
+
+
+def _function_stage(self: Any, name: str, stage: str | None) -> FunctionStage:
+    stages = self.function_stages.get(name)
+    stage = stage or "DEVELOPMENT"
+    if stage not in ("DEVELOPMENT", "LIVE"):
+        raise InvalidArgument("Stage must be DEVELOPMENT or LIVE.")
+    if not stages or stages.get(stage) is None:
+        raise cf_models.NoSuchFunctionExists(name)
+    return stages[stage]
+
+
+def _function_arns_in_use(self: Any) -> set[str]:
+    arns = set()
+    for dist in self.distributions.values():
+        config = dist.distribution_config
+        behaviours = [config.DefaultCacheBehavior] + ((config.CacheBehaviors or {}).get("Items") or [])
+        for b in behaviours:
+            arns |= _associated_function_arns(getattr(b, "function_associations", None))
+    return arns
+
+
+def _associated_function_arns(associations: Any) -> set[str]:
+    items = (associations or {}).get("Items") or []
+    if isinstance(items, dict):  # one item, as the XML parser may give it
+        items = items.get("FunctionAssociation") or []
+    if isinstance(items, dict):
+        items = [items]
+    return {i.get("FunctionARN", "") for i in items}
+
+
+def _requested_function_arns(config: dict[str, Any]) -> set[str]:
+    behaviours = [config.get("DefaultCacheBehavior") or {}]
+    behaviours += (config.get("CacheBehaviors") or {}).get("Items") or []
+    arns = set()
+    for b in behaviours:
+        associations = b.get("FunctionAssociations") if isinstance(b, dict) else getattr(b, "function_associations", None)
+        arns |= _associated_function_arns(associations)
+    return arns
+
+
+def _check_function_refs(self: Any, config: dict[str, Any]) -> None:
+    for arn in _requested_function_arns(config):
+        name = arn.rsplit("function/", 1)[-1]
+        stages = self.function_stages.get(name)
+        if not stages or stages["DEVELOPMENT"].arn != arn:
+            raise cf_models.NoSuchFunctionExists(name)
+        if stages.get("LIVE") is None:
+            raise InvalidArgument(
+                f"The function {name} is not published: only functions in the LIVE stage can "
+                "be associated with a cache behavior."
+            )
+
+
+def create_function(self: Any, name: str, function_config: dict[str, Any], function_code: Any, tags: Any = None) -> FunctionStage:
+    import re
+
+    if not re.fullmatch(r"[a-zA-Z0-9-_]{1,64}", name or ""):
+        raise InvalidArgument("Name must be 1 to 64 letters, digits, hyphens or underscores.")
+    config = _function_config(function_config)
+    code = _function_code(function_code)
+    with _lock:
+        if name in self.function_stages:
+            raise cf_models.FunctionAlreadyExists(name)
+        arn = f"arn:aws:cloudfront::{self.account_id}:function/{name}"
+        dev = FunctionStage(name, arn, "DEVELOPMENT", config, code, utcnow())
+        self.function_stages[name] = {"DEVELOPMENT": dev, "LIVE": None}
+        return dev
+
+
+def update_function(self: Any, name: str, if_match: str | None, function_config: dict[str, Any], function_code: Any) -> FunctionStage:
+    config = _function_config(function_config)
+    code = _function_code(function_code)
+    with _lock:
+        dev = _function_stage(self, name, "DEVELOPMENT")
+        check_if_match(if_match, dev.etag)
+        dev.config = _plain(config)
+        dev.code = code
+        dev.last_modified_time = utcnow()
+        dev.etag = cf_models.random_id()
+        return dev
+
+
+def publish_function(self: Any, name: str, if_match: str | None) -> FunctionStage:
+    with _lock:
+        dev = _function_stage(self, name, "DEVELOPMENT")
+        check_if_match(if_match, dev.etag)
+        live = FunctionStage(name, dev.arn, "LIVE", dev.config, dev.code, dev.created_time)
+        dev.status = live.status = "UNASSOCIATED"
+        self.function_stages[name]["LIVE"] = live
+        return dev
+
+
+def delete_function(self: Any, name: str, if_match: str | None) -> None:
+    with _lock:
+        dev = _function_stage(self, name, "DEVELOPMENT")
+        check_if_match(if_match, dev.etag)
+        if dev.arn in _function_arns_in_use(self):
+            raise FunctionInUse()
+        del self.function_stages[name]
+
+
+def list_function_stages(self: Any, stage: str | None) -> list[FunctionStage]:
+    found = []
+    for stages in self.function_stages.values():
+        for key in ("DEVELOPMENT", "LIVE"):
+            if stages.get(key) is not None and stage in (None, "", key):
+                found.append(stages[key])
+    return found
+
+
+_backend_init_before_functions = Backend.__init__
+
+
+def _backend_init_with_functions(self: Any, region_name: str, account_id: str) -> None:
+    _backend_init_before_functions(self, region_name, account_id)
+    self.function_stages = {}
+
+
+Backend.__init__ = _backend_init_with_functions
+Backend.create_function = create_function
+Backend.update_function = update_function
+Backend.publish_function = publish_function
+Backend.delete_function = delete_function
+Backend.list_function_stages = list_function_stages
+
+
+def _fn_create(self: Any) -> ActionResult:
+    name = self._get_param("Name")
+    dev = self.backend.create_function(
+        name, self._get_param("FunctionConfig", {}), self._get_param("FunctionCode")
+    )
+    return ActionResult({"FunctionSummary": dev.function_summary, "Location": f"{API}/function/{name}", "ETag": dev.etag})
+
+
+def _fn_describe(self: Any) -> ActionResult:
+    stage = _function_stage(self.backend, self._get_param("Name"), self._get_param("Stage"))
+    return ActionResult({"FunctionSummary": stage.function_summary, "ETag": stage.etag})
+
+
+def _fn_get(self: Any) -> ActionResult:
+    stage = _function_stage(self.backend, self._get_param("Name"), self._get_param("Stage"))
+    return ActionResult({"FunctionCode": stage.code, "ETag": stage.etag, "ContentType": "application/octet-stream"})
+
+
+def _fn_update(self: Any) -> ActionResult:
+    dev = self.backend.update_function(
+        self._get_param("Name"),
+        self._get_param("IfMatch"),
+        self._get_param("FunctionConfig", {}),
+        self._get_param("FunctionCode"),
+    )
+    return ActionResult({"FunctionSummary": dev.function_summary, "ETag": dev.etag})
+
+
+def _fn_publish(self: Any) -> ActionResult:
+    dev = self.backend.publish_function(self._get_param("Name"), self._get_param("IfMatch"))
+    return ActionResult({"FunctionSummary": dev.function_summary})
+
+
+def _fn_delete(self: Any) -> ActionResult:
+    self.backend.delete_function(self._get_param("Name"), self._get_param("IfMatch"))
+    return EmptyResult()
+
+
+def _fn_list(self: Any) -> ActionResult:
+    found = self.backend.list_function_stages(self._get_param("Stage"))
+    return ActionResult(
+        {
+            "FunctionList": {
+                "MaxItems": 100,
+                "Quantity": len(found),
+                "Items": [f.function_summary for f in found] or None,
+            }
+        }
+    )
+
+
+CloudFrontResponse.create_function = _fn_create
+CloudFrontResponse.describe_function = _fn_describe
+CloudFrontResponse.get_function = _fn_get
+CloudFrontResponse.update_function = _fn_update
+CloudFrontResponse.publish_function = _fn_publish
+CloudFrontResponse.delete_function = _fn_delete
+CloudFrontResponse.list_functions = _fn_list
+
+cf_urls.url_paths.update(
+    {"{0}/2020-05-31/function/(?P<function_name>[^/]+)/publish$": CloudFrontResponse.dispatch}
+)
+
 # --- Distributions ---------------------------------------------------------------------------
 
 
@@ -489,6 +767,7 @@ def create_distribution_with_tags(
 ) -> Any:
     with _lock:  # the caller-reference check and the insert are one step, as on AWS
         _check_policy_refs(self, distribution_config)
+        _check_function_refs(self, distribution_config)
         return _original_create_with_tags(self, distribution_config, tags)
 
 
@@ -501,6 +780,7 @@ def update_distribution(self: Any, dist_config: dict[str, Any], _id: str, if_mat
         if not dist_config:
             raise InvalidArgument("DistributionConfig is required.")
         _check_policy_refs(self, dist_config)
+        _check_function_refs(self, dist_config)
         dist.distribution_config = cf_models.DistributionConfig(dist_config)
         dist.etag = cf_models.random_id()
         _mark_changed(dist)

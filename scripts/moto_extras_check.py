@@ -5,7 +5,7 @@ Usage: moto_extras_check.py ENDPOINT_URL   (a server started with scripts/moto-s
 Starts nothing itself. Exits 0 when every check passes, 1 otherwise, printing one line per
 check. Set MOTO_CLOUDFRONT_DEPLOY_SECONDS to the value the server was started with (default 2)
 so the deployment delay can be checked: 0 (distributions are Deployed at once) or at least 1.
-Safe to run repeatedly against the same server; each run leaves one enabled distribution behind
+Safe to run repeatedly against the same server; each run leaves two enabled distributions behind
 and deletes everything else it creates.
 """
 
@@ -262,6 +262,67 @@ def check_deploy_delay(cf: Any, dist_id: str, since: float, what: str) -> None:
           took is not None and took >= DEPLOY_SECONDS - 0.3, f"took {took}")
 
 
+def check_functions(cf: Any, run: str) -> None:
+    """CloudFront Functions: two stages, If-Match on every write, only LIVE ones associated,
+    none deleted while a cache behaviour uses it."""
+    name = f"presign-site-{run}"
+    code = b"function handler(event) { return event.request; }\n"
+    config = {"Comment": "site", "Runtime": "cloudfront-js-2.0"}
+    created = cf.create_function(Name=name, FunctionConfig=config, FunctionCode=code)
+    etag = created["ETag"]
+    arn = created["FunctionSummary"]["FunctionMetadata"]["FunctionARN"]
+    check("CreateFunction answers 201, UNPUBLISHED, in DEVELOPMENT",
+          status_of(created) == 201 and created["FunctionSummary"]["Status"] == "UNPUBLISHED"
+          and created["FunctionSummary"]["FunctionMetadata"]["Stage"] == "DEVELOPMENT",
+          (status_of(created), created["FunctionSummary"]))
+    expect_error("CreateFunction of a taken name -> 409 FunctionAlreadyExists",
+                 lambda: cf.create_function(Name=name, FunctionConfig=config, FunctionCode=code),
+                 "FunctionAlreadyExists", 409)
+    expect_error("CreateFunction over 10 KB -> 413 FunctionSizeLimitExceeded",
+                 lambda: cf.create_function(Name=f"{name}-big", FunctionConfig=config, FunctionCode=b"x" * 10241),
+                 "FunctionSizeLimitExceeded", 413)
+    expect_error("GetFunction Stage=LIVE before publishing -> 404 NoSuchFunctionExists",
+                 lambda: cf.get_function(Name=name, Stage="LIVE"), "NoSuchFunctionExists", 404)
+    got = cf.get_function(Name=name, Stage="DEVELOPMENT")
+    check("GetFunction returns the code as sent", got["FunctionCode"].read() == code)
+    dist_config = distribution_config(f"fn-{run}", SECURITY_HEADERS_POLICY, None)
+    dist_config["DefaultCacheBehavior"]["FunctionAssociations"] = {
+        "Quantity": 1, "Items": [{"FunctionARN": arn, "EventType": "viewer-request"}]}
+    expect_error("CreateDistribution with an unpublished function -> 400 InvalidArgument",
+                 lambda: cf.create_distribution(DistributionConfig=dist_config), "InvalidArgument", 400)
+    expect_error("PublishFunction with a stale If-Match -> 412 PreconditionFailed",
+                 lambda: cf.publish_function(Name=name, IfMatch="E000000000000"), "PreconditionFailed", 412)
+    published = cf.publish_function(Name=name, IfMatch=etag)
+    check("PublishFunction: UNASSOCIATED", published["FunctionSummary"]["Status"] == "UNASSOCIATED",
+          published["FunctionSummary"]["Status"])
+    live = cf.describe_function(Name=name, Stage="LIVE")
+    check("DescribeFunction Stage=LIVE after publishing", live["FunctionSummary"]["FunctionMetadata"]["Stage"] == "LIVE")
+    updated = cf.update_function(Name=name, IfMatch=etag, FunctionConfig=config, FunctionCode=code + b"// 2\n")
+    check("UpdateFunction answers a new ETag", updated["ETag"] != etag)
+    check("UpdateFunction leaves LIVE as published",
+          cf.get_function(Name=name, Stage="LIVE")["FunctionCode"].read() == code)
+    expect_error("UpdateFunction with the old If-Match -> 412 PreconditionFailed",
+                 lambda: cf.update_function(Name=name, IfMatch=etag, FunctionConfig=config, FunctionCode=code),
+                 "PreconditionFailed", 412)
+    dist = cf.create_distribution(DistributionConfig=dist_config)
+    kept = dist["Distribution"]["DistributionConfig"]["DefaultCacheBehavior"].get("FunctionAssociations", {})
+    check("CreateDistribution keeps the function association",
+          kept.get("Quantity") == 1 and kept["Items"][0]["FunctionARN"] == arn, kept)
+    expect_error("DeleteFunction without If-Match -> 400 InvalidIfMatchVersion",
+                 lambda: cf.delete_function(Name=name, IfMatch=""), "InvalidIfMatchVersion", 400)
+    expect_error("DeleteFunction while associated -> 409 FunctionInUse",
+                 lambda: cf.delete_function(Name=name, IfMatch=updated["ETag"]), "FunctionInUse", 409)
+    did = dist["Distribution"]["Id"]
+    current = cf.get_distribution_config(Id=did)
+    dropped = current["DistributionConfig"]
+    dropped["DefaultCacheBehavior"]["FunctionAssociations"] = {"Quantity": 0}
+    cf.update_distribution(Id=did, IfMatch=current["ETag"], DistributionConfig=dropped)
+    gone = cf.delete_function(Name=name, IfMatch=updated["ETag"])
+    check("DeleteFunction once no behaviour uses it answers 204", status_of(gone) == 204, status_of(gone))
+    expect_error("DescribeFunction after delete -> 404 NoSuchFunctionExists",
+                 lambda: cf.describe_function(Name=name), "NoSuchFunctionExists", 404)
+
+
 def main() -> int:
     if len(sys.argv) != 2:
         print(__doc__, file=sys.stderr)
@@ -475,6 +536,9 @@ def main() -> int:
                  lambda: cf.get_response_headers_policy(Id=pid), "NoSuchResponseHeadersPolicy", 404)
     expect_error("DeleteResponseHeadersPolicy after delete -> 404 NoSuchResponseHeadersPolicy",
                  lambda: cf.delete_response_headers_policy(Id=pid, IfMatch=etag2), "NoSuchResponseHeadersPolicy", 404)
+
+    # --- CloudFront Functions ---
+    check_functions(cf, run)
 
     print(f"\n{passes} passed, {len(failures)} failed")
     return 1 if failures else 0

@@ -231,6 +231,8 @@ pub struct Known {
     /// Origin access controls by name -> id.
     pub oac_ids: BTreeMap<String, String>,
     pub headers_policy_id: Option<String>,
+    /// The CloudFront Function on the default behaviour.
+    pub site_function_arn: Option<String>,
 }
 
 impl Known {
@@ -242,6 +244,7 @@ impl Known {
             cdn,
             oac_ids,
             headers_policy_id,
+            site_function_arn,
         } = other;
         if role_arn.is_some() {
             self.role_arn = role_arn;
@@ -255,6 +258,9 @@ impl Known {
         self.oac_ids.extend(oac_ids);
         if headers_policy_id.is_some() {
             self.headers_policy_id = headers_policy_id;
+        }
+        if site_function_arn.is_some() {
+            self.site_function_arn = site_function_arn;
         }
     }
 }

@@ -47,6 +47,34 @@ async fn distribution(
         .cloned()
 }
 
+/// The live code of the stack's CloudFront Function, if it is published.
+async fn live_function_code(cf: &aws_sdk_cloudfront::Client, name: &str) -> Option<String> {
+    let got = cf
+        .get_function()
+        .name(format!("{name}-dev-site"))
+        .stage(aws_sdk_cloudfront::types::FunctionStage::Live)
+        .send()
+        .await
+        .ok()?;
+    Some(String::from_utf8(got.function_code()?.as_ref().to_vec()).unwrap())
+}
+
+/// A behaviour's CloudFront Functions as (event type, ARN).
+fn associations(
+    f: Option<&aws_sdk_cloudfront::types::FunctionAssociations>,
+) -> Vec<(String, String)> {
+    f.map(|f| f.items().to_vec())
+        .unwrap_or_default()
+        .iter()
+        .map(|a| {
+            (
+                a.event_type().as_str().to_string(),
+                a.function_arn().to_string(),
+            )
+        })
+        .collect()
+}
+
 async fn policy(s3: &aws_sdk_s3::Client, bucket: &str) -> Value {
     let text = s3
         .get_bucket_policy()
@@ -119,10 +147,47 @@ async fn the_secure_layout_is_private_https_and_one_origin() {
         default.viewer_protocol_policy().as_str(),
         "redirect-to-https"
     );
+    // No custom error responses: the presigner's 403 and 404 under /api reach the page as it
+    // wrote them. The page's own fallback is a CloudFront Function on the default behaviour
+    // only, published to LIVE.
+    assert!(
+        c.custom_error_responses()
+            .is_none_or(|e| e.items().is_empty()),
+        "{:?}",
+        c.custom_error_responses()
+    );
+    let site_fn = cf
+        .describe_function()
+        .name("cdn-docs-dev-site")
+        .stage(aws_sdk_cloudfront::types::FunctionStage::Live)
+        .send()
+        .await
+        .unwrap();
+    let site_fn = site_fn.function_summary().unwrap();
+    let site_fn_arn = site_fn
+        .function_metadata()
+        .unwrap()
+        .function_arn()
+        .to_string();
+    assert_eq!(
+        site_fn.function_config().unwrap().comment(),
+        "presign-stack:stack=cdn-docs presign-stack:env=dev"
+    );
+    assert_eq!(
+        site_fn.function_config().unwrap().runtime().as_str(),
+        "cloudfront-js-2.0"
+    );
+    let code = live_function_code(&cf, "cdn-docs").await.unwrap();
+    assert!(code.contains("var FALLBACK = \"/index.html\";"), "{code}");
+    assert_eq!(
+        associations(c.default_cache_behavior().unwrap().function_associations()),
+        [("viewer-request".to_string(), site_fn_arn)]
+    );
     let behaviors = c.cache_behaviors().unwrap().items();
     assert_eq!(behaviors.len(), 1);
     let b = &behaviors[0];
     assert_eq!(b.path_pattern(), "/api/*");
+    assert!(associations(b.function_associations()).is_empty());
     assert_eq!(b.target_origin_id(), "api");
     // CachingDisabled and AllViewerExceptHostHeader; POST allowed.
     assert_eq!(
@@ -303,6 +368,13 @@ async fn drift_names_each_distribution_field_and_up_repairs_it() {
     let mut config = got.distribution_config().unwrap().clone();
     let mut default = config.default_cache_behavior.clone().unwrap();
     default.viewer_protocol_policy = aws_sdk_cloudfront::types::ViewerProtocolPolicy::AllowAll;
+    // ... takes the function off the default behaviour ...
+    default.function_associations = Some(
+        aws_sdk_cloudfront::types::FunctionAssociations::builder()
+            .quantity(0)
+            .build()
+            .unwrap(),
+    );
     config.default_cache_behavior = Some(default);
     let mut origins = config.origins.clone().unwrap();
     for o in origins.items.iter_mut() {
@@ -318,12 +390,43 @@ async fn drift_names_each_distribution_field_and_up_repairs_it() {
         .send()
         .await
         .unwrap();
+    // ... and publishes other code under the function's name.
+    let name = "cdn-drift-dev-site";
+    let dev = cf.describe_function().name(name).send().await.unwrap();
+    let config_now = dev
+        .function_summary()
+        .unwrap()
+        .function_config()
+        .unwrap()
+        .clone();
+    let updated = cf
+        .update_function()
+        .name(name)
+        .if_match(dev.e_tag().unwrap())
+        .function_config(config_now)
+        .function_code(aws_sdk_cloudfront::primitives::Blob::new(
+            "function handler(event) { return event.request; }",
+        ))
+        .send()
+        .await
+        .unwrap();
+    cf.publish_function()
+        .name(name)
+        .if_match(updated.e_tag().unwrap())
+        .send()
+        .await
+        .unwrap();
     let drift = run(p.cmd(&moto, REGION, &["--output", "json", "drift"]));
     assert_eq!(drift.code, 2, "{}", drift.stdout);
     let text = drift.stdout.clone();
     assert!(text.contains("default_behavior"), "{text}");
     assert!(text.contains("allow-all"), "{text}");
     assert!(text.contains("origins"), "{text}");
+    let report: Value = serde_json::from_str(&text).unwrap();
+    assert!(
+        report.to_string().contains("cloudfront_function") && text.contains("\"code\""),
+        "{text}"
+    );
     // `up` repairs both, in place (the same distribution).
     run(p.cmd(&moto, REGION, &["up"])).ok();
     run(p.cmd(&moto, REGION, &["drift"])).ok();
@@ -337,6 +440,12 @@ async fn drift_names_each_distribution_field_and_up_repairs_it() {
             .as_str(),
         "redirect-to-https"
     );
+    assert_eq!(
+        associations(c.default_cache_behavior().unwrap().function_associations()).len(),
+        1
+    );
+    let code = live_function_code(&cf, "cdn-drift").await.unwrap();
+    assert!(code.contains("FALLBACK"), "{code}");
 }
 
 #[tokio::test]
@@ -458,6 +567,7 @@ async fn switching_layouts_takes_one_up_each_way_and_down_deletes_the_distributi
     assert!(up.stderr.contains("Waiting"), "{}", up.stderr);
     run(p.cmd(&moto, REGION, &["drift"])).ok();
     assert!(distribution(&cf, "cdn-switch").await.is_none());
+    assert!(live_function_code(&cf, "cdn-switch").await.is_none());
     let oacs = cf.list_origin_access_controls().send().await.unwrap();
     assert!(oacs
         .origin_access_control_list()
@@ -479,6 +589,12 @@ async fn switching_layouts_takes_one_up_each_way_and_down_deletes_the_distributi
         down.stderr
     );
     assert!(distribution(&cf, "cdn-switch").await.is_none());
+    assert!(cf
+        .describe_function()
+        .name("cdn-switch-dev-site")
+        .send()
+        .await
+        .is_err());
     let plan = run(p.cmd(&moto, REGION, &["plan"])).ok();
     assert!(plan.stdout.contains("+ distribution"), "{}", plan.stdout);
 }
@@ -697,7 +813,10 @@ async fn a_changed_setting_is_one_update_and_an_unchanged_stack_only_reads() {
     let (_, ops) = logged(&["up"]);
     let cloudfront_writes: Vec<&String> = ops
         .iter()
-        .filter(|l| l.starts_with("CloudFront ") && !l.contains(" Get") && !l.contains(" List"))
+        .filter(|l| {
+            l.starts_with("CloudFront ")
+                && ![" Get", " List", " Describe"].iter().any(|r| l.contains(r))
+        })
         .collect();
     assert_eq!(
         cloudfront_writes,

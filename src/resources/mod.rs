@@ -35,6 +35,7 @@ pub static REGISTRY: &[&dyn Resource] = &[
     &cloudfront::origin_access_control::SITE,
     &cloudfront::origin_access_control::API,
     &cloudfront::headers_policy::HeadersPolicy,
+    &cloudfront::site_function::SiteFunction,
     &cloudfront::distribution::Distribution,
 ];
 

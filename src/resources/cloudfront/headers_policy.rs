@@ -191,15 +191,11 @@ impl Resource for HeadersPolicy {
     }
 
     fn owner(&self, spec: &Spec, live: &Live) -> Owner {
-        if live.fields.get("comment") == Some(&json!(ownership_mark(spec))) {
-            Owner::ThisStack
-        } else {
-            Owner::Unmanaged
-        }
+        super::owner_by_mark(spec, live, "comment")
     }
 
     fn unmarked(&self, spec: &Spec) -> String {
-        format!("its comment is not `{}`", ownership_mark(spec))
+        super::unmarked_by(spec, "comment")
     }
 
     fn removed_by_up(&self) -> bool {

@@ -15,6 +15,7 @@ pub mod distribution;
 pub mod headers_policy;
 pub mod invalidation;
 pub mod origin_access_control;
+pub mod site_function;
 
 use crate::context::Ctx;
 use crate::discovery;
@@ -33,6 +34,24 @@ pub fn comment(spec: &Spec) -> String {
 /// The mark in the description of OACs and the comment of the headers policy.
 pub fn ownership_mark(spec: &Spec) -> String {
     format!("{TAG_STACK}={} {TAG_ENV}={}", spec.name, spec.env)
+}
+
+/// Who a resource that takes no tags belongs to: the stack whose mark its `field` carries.
+pub fn owner_by_mark(
+    spec: &Spec,
+    live: &crate::state::Live,
+    field: &str,
+) -> crate::resources::Owner {
+    if live.fields.get(field) == Some(&serde_json::json!(ownership_mark(spec))) {
+        crate::resources::Owner::ThisStack
+    } else {
+        crate::resources::Owner::Unmanaged
+    }
+}
+
+/// Why such a resource is not the stack's.
+pub fn unmarked_by(spec: &Spec, field: &str) -> String {
+    format!("its {field} is not `{}`", ownership_mark(spec))
 }
 
 pub fn oac_name(spec: &Spec, origin: &str) -> String {

@@ -159,15 +159,11 @@ impl Resource for Oac {
     }
 
     fn owner(&self, spec: &Spec, live: &Live) -> Owner {
-        if live.fields.get("description") == Some(&json!(ownership_mark(spec))) {
-            Owner::ThisStack
-        } else {
-            Owner::Unmanaged
-        }
+        super::owner_by_mark(spec, live, "description")
     }
 
     fn unmarked(&self, spec: &Spec) -> String {
-        format!("its description is not `{}`", ownership_mark(spec))
+        super::unmarked_by(spec, "description")
     }
 
     fn removed_by_up(&self) -> bool {

@@ -5,16 +5,17 @@ use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
 use aws_sdk_cloudfront::types::{
-    AllowedMethods, CacheBehavior, CacheBehaviors, CachedMethods, CustomErrorResponse,
-    CustomErrorResponses, CustomOriginConfig, DefaultCacheBehavior, DistributionConfig,
-    HttpVersion, Method, MinimumProtocolVersion, Origin, OriginProtocolPolicy, OriginSslProtocols,
-    Origins, PriceClass, S3OriginConfig, SslProtocol, SslSupportMethod, ViewerCertificate,
-    ViewerProtocolPolicy,
+    AllowedMethods, CacheBehavior, CacheBehaviors, CachedMethods, CustomErrorResponses,
+    CustomOriginConfig, DefaultCacheBehavior, DistributionConfig, EventType, FunctionAssociation,
+    FunctionAssociations, HttpVersion, Method, MinimumProtocolVersion, Origin,
+    OriginProtocolPolicy, OriginSslProtocols, Origins, PriceClass, S3OriginConfig, SslProtocol,
+    SslSupportMethod, ViewerCertificate, ViewerProtocolPolicy,
 };
 use serde_json::{json, Value};
 
 use super::KIND;
 use crate::context::Ctx;
+use crate::resources::cloudfront::site_function::function_name;
 use crate::resources::cloudfront::{
     comment, headers_policy_name, oac_name, url_host, API_ORIGIN, SITE_ORIGIN,
 };
@@ -52,6 +53,17 @@ fn policy_name(id: Option<&str>, ours: &BTreeMap<String, String>) -> Value {
     }
 }
 
+/// A behaviour's CloudFront Functions, event type -> function name (the ARN's last part).
+fn functions_of(f: Option<&FunctionAssociations>) -> Value {
+    let mut m = serde_json::Map::new();
+    for a in f.map(|f| f.items()).unwrap_or_default() {
+        let arn = a.function_arn();
+        let name = arn.rsplit_once("function/").map_or(arn, |(_, n)| n);
+        m.insert(a.event_type().as_str().to_string(), json!(name));
+    }
+    Value::Object(m)
+}
+
 /// The website bucket's regional REST endpoint, the distribution's S3 origin.
 pub fn bucket_domain(bucket: &str, region: &str) -> String {
     format!("{bucket}.s3.{region}.amazonaws.com")
@@ -82,14 +94,9 @@ pub(super) fn desired(ctx: &Ctx) -> Desired {
     f.insert("http_version", json!("http2and3"));
     f.insert("ipv6", json!(true));
     f.insert("default_root_object", json!(w.index_document));
-    let error_page = format!("/{}", w.error_document);
-    f.insert(
-        "error_responses",
-        json!([
-            {"error_code": 403, "page": error_page, "response_code": "404", "min_ttl": 10},
-            {"error_code": 404, "page": error_page, "response_code": "404", "min_ttl": 10},
-        ]),
-    );
+    // None: they would turn the presigner's 403 and 404 under `api_path` into the page. The
+    // site's function serves the page instead, on the default behaviour only.
+    f.insert("error_responses", json!([]));
     let mut origins = serde_json::Map::new();
     origins.insert(
         SITE_ORIGIN.into(),
@@ -110,7 +117,8 @@ pub(super) fn desired(ctx: &Ctx) -> Desired {
         "default_behavior",
         json!({"origin": SITE_ORIGIN, "viewer_protocol_policy": "redirect-to-https",
                "methods": ["GET", "HEAD"], "cache_policy": "CachingOptimized",
-               "origin_request_policy": null, "headers_policy": headers, "compress": true}),
+               "origin_request_policy": null, "headers_policy": headers, "compress": true,
+               "functions": {"viewer-request": function_name(spec)}}),
     );
     let mut behaviors = serde_json::Map::new();
     if let Some(api) = &cf.api_path {
@@ -119,7 +127,7 @@ pub(super) fn desired(ctx: &Ctx) -> Desired {
             json!({"origin": API_ORIGIN, "viewer_protocol_policy": "https-only",
                    "methods": api_methods(), "cache_policy": "CachingDisabled",
                    "origin_request_policy": "AllViewerExceptHostHeader",
-                   "headers_policy": headers, "compress": false}),
+                   "headers_policy": headers, "compress": false, "functions": {}}),
         );
     }
     f.insert("behaviors", Value::Object(behaviors));
@@ -203,7 +211,8 @@ pub(super) fn fields_of(
                     cache: Option<&str>,
                     request: Option<&str>,
                     headers: Option<&str>,
-                    compress: Option<bool>| {
+                    compress: Option<bool>,
+                    functions: Option<&FunctionAssociations>| {
         let mut m: Vec<&str> = methods
             .map(|m| m.items().iter().map(|x| x.as_str()).collect())
             .unwrap_or_default();
@@ -212,7 +221,8 @@ pub(super) fn fields_of(
                "cache_policy": policy_name(cache, &BTreeMap::new()),
                "origin_request_policy": policy_name(request, &BTreeMap::new()),
                "headers_policy": policy_name(headers, ours_by_id),
-               "compress": compress.unwrap_or(false)})
+               "compress": compress.unwrap_or(false),
+               "functions": functions_of(functions)})
     };
     f.insert(
         "default_behavior",
@@ -225,6 +235,7 @@ pub(super) fn fields_of(
                 b.origin_request_policy_id(),
                 b.response_headers_policy_id(),
                 b.compress(),
+                b.function_associations(),
             ),
             None => Value::Null,
         },
@@ -241,6 +252,7 @@ pub(super) fn fields_of(
                 b.origin_request_policy_id(),
                 b.response_headers_policy_id(),
                 b.compress(),
+                b.function_associations(),
             ),
         );
     }
@@ -265,6 +277,11 @@ pub(super) fn distribution_config(
         .clone()
         .context("internal: the response headers policy is not known")?;
     let (origins, behaviors) = origins_and_behaviors(ctx, &headers_id)?;
+    let site_function = ctx
+        .known
+        .site_function_arn
+        .clone()
+        .context("internal: the site's CloudFront function is not known")?;
     let default = DefaultCacheBehavior::builder()
         .target_origin_id(SITE_ORIGIN)
         .viewer_protocol_policy(ViewerProtocolPolicy::RedirectToHttps)
@@ -279,19 +296,18 @@ pub(super) fn distribution_config(
         .cache_policy_id(managed_id("CachingOptimized"))
         .response_headers_policy_id(&headers_id)
         .compress(true)
+        .function_associations(
+            FunctionAssociations::builder()
+                .quantity(1)
+                .items(
+                    FunctionAssociation::builder()
+                        .function_arn(site_function)
+                        .event_type(EventType::ViewerRequest)
+                        .build()?,
+                )
+                .build()?,
+        )
         .build()?;
-    let error_page = format!("/{}", w.error_document);
-    let errors: Vec<CustomErrorResponse> = [403, 404]
-        .into_iter()
-        .map(|code| {
-            CustomErrorResponse::builder()
-                .error_code(code)
-                .response_page_path(&error_page)
-                .response_code("404")
-                .error_caching_min_ttl(10)
-                .build()
-        })
-        .collect::<Result<_, _>>()?;
     let certificate = match &cf.certificate_arn {
         Some(arn) => ViewerCertificate::builder()
             .acm_certificate_arn(arn)
@@ -327,12 +343,7 @@ pub(super) fn distribution_config(
                 .set_items(some(behaviors))
                 .build()?,
         )
-        .custom_error_responses(
-            CustomErrorResponses::builder()
-                .quantity(errors.len() as i32)
-                .set_items(Some(errors))
-                .build()?,
-        )
+        .custom_error_responses(CustomErrorResponses::builder().quantity(0).build()?)
         .comment(comment(spec))
         .price_class(PriceClass::from(cf.price_class.as_str()))
         .enabled(true)
@@ -413,6 +424,7 @@ fn origins_and_behaviors(ctx: &Ctx, headers_id: &str) -> Result<(Vec<Origin>, Ve
         .origin_request_policy_id(managed_id("AllViewerExceptHostHeader"))
         .response_headers_policy_id(headers_id)
         .compress(false)
+        .function_associations(FunctionAssociations::builder().quantity(0).build()?)
         .build()?;
     Ok((origins, vec![behavior]))
 }

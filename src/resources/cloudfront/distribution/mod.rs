@@ -3,8 +3,9 @@
 //! answer, HTTPS only. Found by its comment (CloudFront chooses its id); ours by its tags.
 //!
 //! Fields: tags, enabled, comment, aliases, certificate, price_class, http_version, ipv6,
-//! default_root_object, error_responses, origins, default_behavior, behaviors. Its OACs and
-//! headers policy are resources of their own, named here by their names.
+//! default_root_object, error_responses (none: the site's CloudFront Function serves the
+//! page, on the default behaviour only), origins, default_behavior, behaviors. Its OACs,
+//! headers policy and function are resources of their own, named here by their names.
 
 mod config;
 
@@ -18,7 +19,10 @@ use futures::FutureExt;
 
 pub use self::config::bucket_domain;
 use self::config::{desired, distribution_config, fields_of};
-use super::{comment, headers_policy, headers_policy_name, label, listings, origin_access_control};
+use super::{
+    comment, headers_policy, headers_policy_name, label, listings, origin_access_control,
+    site_function,
+};
 use crate::context::Ctx;
 use crate::errors::{aws_err, code_in};
 use crate::resources::{function_url, owner, sdk_tags, Actions, Need, Owner, Resource, Step};
@@ -49,6 +53,7 @@ impl Resource for Distribution {
             Need::Uses(origin_access_control::SITE_KIND),
             Need::Uses(origin_access_control::API_KIND),
             Need::Uses(headers_policy::KIND),
+            Need::Uses(site_function::KIND),
         ];
         if spec.website.api_path().is_some() {
             needs.push(Need::Reads(function_url::KIND));
