@@ -20,7 +20,7 @@ use futures::FutureExt;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::ownership_mark;
+use super::{listings, ownership_mark};
 use crate::context::Ctx;
 use crate::errors::{aws_err, code_in};
 use crate::resources::{Actions, Owner, Resource, Step};
@@ -103,6 +103,12 @@ impl Resource for SiteFunction {
 
     fn read<'a>(&'a self, ctx: &'a Ctx, name: &'a str) -> Step<'a, Option<Live>> {
         async move {
+            // As for its siblings: where CloudFront could not be listed and this stack does
+            // not use it, nothing is there (the stack has said once that leftovers could not
+            // be checked).
+            if listings(ctx)?.is_none() {
+                return Ok(None);
+            }
             let cf = &ctx.aws.cloudfront;
             let (described, live_code) = tokio::join!(
                 cf.describe_function()
