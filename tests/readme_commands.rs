@@ -34,12 +34,13 @@ fn the_readme_main_command_provisions_the_example_and_takes_an_upload() {
         out.status
     );
     let all = format!("{stdout}{stderr}");
-    // The example's ten resources (its buckets, role, log group, function and URL, two origin
-    // access controls, headers policy, distribution), each file of the page and config.json.
+    // The example's eleven resources (its buckets, role, log group, function and URL, two
+    // origin access controls, headers policy, CloudFront function, distribution), each file of
+    // the page and config.json.
     let files = std::fs::read_dir(repo.join("frontend")).unwrap().count();
     let applied = format!(
         "Apply complete: {} added, 0 changed, 0 destroyed.",
-        10 + files + 1
+        11 + files + 1
     );
     for line in [
         applied.as_str(),
