@@ -53,8 +53,10 @@ this module patches moto's CloudFront backend in-process, because moto 5.2.5:
   returns it here.
 """
 
+import base64
 import copy
 import os
+import re
 import sys
 import threading
 import time
@@ -271,6 +273,17 @@ MANAGED_RESPONSE_HEADERS_POLICIES = {
 }
 
 
+def _request_behaviours(config: dict[str, Any]) -> list[Any]:
+    """The default and the path cache behaviours of a DistributionConfig sent in a request."""
+    return [config.get("DefaultCacheBehavior") or {}] + ((config.get("CacheBehaviors") or {}).get("Items") or [])
+
+
+def _distribution_behaviours(dist: Any) -> list[Any]:
+    """The cache behaviours of a stored distribution (moto objects)."""
+    config = dist.distribution_config
+    return [config.DefaultCacheBehavior] + ((config.CacheBehaviors or {}).get("Items") or [])
+
+
 def _behaviour_policy_ids(behaviours: list[Any]) -> set[str]:
     """ResponseHeadersPolicyIds of cache behaviours given as request dicts or moto objects."""
     ids = set()
@@ -285,16 +298,11 @@ def _behaviour_policy_ids(behaviours: list[Any]) -> set[str]:
 
 
 def _requested_policy_ids(config: dict[str, Any]) -> set[str]:
-    behaviours = [config.get("DefaultCacheBehavior") or {}]
-    behaviours += (config.get("CacheBehaviors") or {}).get("Items") or []
-    return _behaviour_policy_ids(behaviours)
+    return _behaviour_policy_ids(_request_behaviours(config))
 
 
 def _distribution_policy_ids(dist: Any) -> set[str]:
-    config = dist.distribution_config
-    behaviours = [config.DefaultCacheBehavior]
-    behaviours += (config.CacheBehaviors or {}).get("Items") or []
-    return _behaviour_policy_ids(behaviours)
+    return _behaviour_policy_ids(_distribution_behaviours(dist))
 
 
 Backend = cf_models.CloudFrontBackend
@@ -519,8 +527,6 @@ class FunctionStage:
 
 def _function_code(raw: Any) -> bytes:
     if isinstance(raw, str):
-        import base64
-
         raw = base64.b64decode(raw)
     code = bytes(raw or b"")
     if not code:
@@ -552,9 +558,7 @@ def _function_stage(self: Any, name: str, stage: str | None) -> FunctionStage:
 def _function_arns_in_use(self: Any) -> set[str]:
     arns = set()
     for dist in self.distributions.values():
-        config = dist.distribution_config
-        behaviours = [config.DefaultCacheBehavior] + ((config.CacheBehaviors or {}).get("Items") or [])
-        for b in behaviours:
+        for b in _distribution_behaviours(dist):
             arns |= _associated_function_arns(getattr(b, "function_associations", None))
     return arns
 
@@ -569,12 +573,9 @@ def _associated_function_arns(associations: Any) -> set[str]:
 
 
 def _requested_function_arns(config: dict[str, Any]) -> set[str]:
-    behaviours = [config.get("DefaultCacheBehavior") or {}]
-    behaviours += (config.get("CacheBehaviors") or {}).get("Items") or []
     arns = set()
-    for b in behaviours:
-        associations = b.get("FunctionAssociations") if isinstance(b, dict) else getattr(b, "function_associations", None)
-        arns |= _associated_function_arns(associations)
+    for b in _request_behaviours(config):
+        arns |= _associated_function_arns(b.get("FunctionAssociations"))
     return arns
 
 
@@ -592,8 +593,6 @@ def _check_function_refs(self: Any, config: dict[str, Any]) -> None:
 
 
 def create_function(self: Any, name: str, function_config: dict[str, Any], function_code: Any, tags: Any = None) -> FunctionStage:
-    import re
-
     if not re.fullmatch(r"[a-zA-Z0-9-_]{1,64}", name or ""):
         raise InvalidArgument("Name must be 1 to 64 letters, digits, hyphens or underscores.")
     config = _function_config(function_config)

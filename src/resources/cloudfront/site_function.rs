@@ -217,8 +217,9 @@ impl Resource for SiteFunction {
     }
 }
 
-/// The DEVELOPMENT stage's ETag, which every write names.
-async fn development_etag(ctx: &Ctx, name: &str) -> Result<Current<String>> {
+/// The DEVELOPMENT stage's ETag, which every write names, and its comment; `None` when the
+/// function is gone.
+async fn development(ctx: &Ctx, name: &str) -> Result<Option<(String, Option<String>)>> {
     match ctx
         .aws
         .cloudfront
@@ -228,10 +229,23 @@ async fn development_etag(ctx: &Ctx, name: &str) -> Result<Current<String>> {
         .send()
         .await
     {
-        Ok(d) => Ok(Current::Write(d.e_tag().unwrap_or_default().to_string())),
-        Err(e) if code_in(&e, &["NoSuchFunctionExists"]) => Ok(Current::Gone),
+        Ok(d) => Ok(Some((
+            d.e_tag().unwrap_or_default().to_string(),
+            d.function_summary()
+                .and_then(|s| s.function_config())
+                .map(|c| c.comment().to_string()),
+        ))),
+        Err(e) if code_in(&e, &["NoSuchFunctionExists"]) => Ok(None),
         Err(e) => Err(aws_err(format!("reading CloudFront function {name}"), e)),
     }
+}
+
+/// The DEVELOPMENT stage's ETag, as an [`if_match`] read.
+async fn development_etag(ctx: &Ctx, name: &str) -> Result<Current<String>> {
+    Ok(match development(ctx, name).await? {
+        Some((etag, _)) => Current::Write(etag),
+        None => Current::Gone,
+    })
 }
 
 /// Create it; `None` when it already exists (a create whose answer was lost, or another run
@@ -264,24 +278,16 @@ async fn update(ctx: &Ctx, name: &str) -> Result<String> {
         ctx.timing.if_match_attempts,
         &format!("updating CloudFront function {name}"),
         || async {
-            let got = cf
-                .describe_function()
-                .name(name)
-                .stage(FunctionStage::Development)
-                .send()
-                .await
-                .map_err(|e| aws_err(format!("reading CloudFront function {name}"), e))?;
+            let Some((etag, comment)) = development(ctx, name).await? else {
+                return Ok(Current::Gone);
+            };
             // Made at once by something else under this name: not ours to change.
-            let comment = got
-                .function_summary()
-                .and_then(|s| s.function_config())
-                .map(|c| c.comment());
             anyhow::ensure!(
-                comment == Some(mark.as_str()),
+                comment.as_deref() == Some(mark.as_str()),
                 "CloudFront function {name} exists but its comment is not `{mark}`: it was \
                  not made by this stack; delete or rename it, then run up again"
             );
-            Ok(Current::Write(got.e_tag().unwrap_or_default().to_string()))
+            Ok(Current::Write(etag))
         },
         |etag| {
             let (config, source, written) = (config.clone(), source.clone(), &written);
@@ -302,7 +308,9 @@ async fn update(ctx: &Ctx, name: &str) -> Result<String> {
     )
     .await?;
     let etag = written.lock().expect("not poisoned").take();
-    etag.with_context(|| format!("CloudFront function {name}: no ETag in the update's answer"))
+    etag.with_context(|| {
+        format!("CloudFront function {name} was deleted while being updated; run up again")
+    })
 }
 
 /// Copy DEVELOPMENT to LIVE, which is what distributions run; returns the function's ARN.
