@@ -1,4 +1,5 @@
-"""moto server with CloudFront behaviour closer to AWS (API version 2020-05-31).
+"""moto server with CloudFront, WAF and Cognito behaviour closer to AWS (CloudFront API version
+2020-05-31).
 
 Run it exactly like moto's own `moto_server` (same arguments, e.g. `-H 127.0.0.1 -p 4566`);
 `scripts/moto-server` does that with the repo's virtualenv. Before the server app is built,
@@ -51,6 +52,14 @@ this module patches moto's CloudFront backend in-process, because moto 5.2.5:
   an empty OriginRequestPolicyId; Lambda@Edge and CloudFront function associations are
   replaced by empty lists; LastModifiedTime is a fixed date in 2021. Each is returned as AWS
   returns it here.
+* has no say in which web ACL a distribution names (any WebACLId is kept) and deletes a web ACL
+  a distribution still uses. Here Create/UpdateDistribution answer 400 InvalidWebACLId for a
+  WebACLId that is not the ARN of a CLOUDFRONT-scope web ACL of the account, and DeleteWebACL
+  answers 400 WAFAssociatedItemException while a distribution names it.
+* deletes a user pool whose deletion protection is on, or that still has a domain, and has no
+  TagResource, UntagResource or ListTagsForResource for user pools. Here DeleteUserPool answers
+  InvalidParameterException in both cases, with AWS's messages, and the three tag calls work
+  on the pool's UserPoolTags.
 """
 
 import base64
@@ -767,6 +776,7 @@ def create_distribution_with_tags(
     with _lock:  # the caller-reference check and the insert are one step, as on AWS
         _check_policy_refs(self, distribution_config)
         _check_function_refs(self, distribution_config)
+        _check_web_acl_ref(self, distribution_config)
         return _original_create_with_tags(self, distribution_config, tags)
 
 
@@ -780,6 +790,7 @@ def update_distribution(self: Any, dist_config: dict[str, Any], _id: str, if_mat
             raise InvalidArgument("DistributionConfig is required.")
         _check_policy_refs(self, dist_config)
         _check_function_refs(self, dist_config)
+        _check_web_acl_ref(self, dist_config)
         dist.distribution_config = cf_models.DistributionConfig(dist_config)
         dist.etag = cf_models.random_id()
         _mark_changed(dist)
@@ -930,6 +941,119 @@ def _url_config_update(self: Any, new_config: dict[str, Any]) -> None:
 
 
 lambda_models.FunctionUrlConfig.update = _url_config_update
+
+
+# --- WAF (wafv2) with CloudFront: which web ACL a distribution uses, and deleting one in use.
+import moto.wafv2.models as waf_models  # noqa: E402
+from moto.wafv2.exceptions import WAFv2ClientError  # noqa: E402
+
+
+class InvalidWebACLId(CloudFrontException):  # 400
+    def __init__(self) -> None:
+        super().__init__("InvalidWebACLId", "Web ACL is not accessible by the requester.")
+
+
+class WAFAssociatedItemException(WAFv2ClientError):
+    def __init__(self) -> None:
+        super().__init__(
+            "WAFAssociatedItemException",
+            "AWS WAF couldn't perform the operation because your resource is being used by "
+            "another resource or it's associated with another resource.",
+        )
+
+
+def _cloudfront_web_acls(account_id: str) -> set[str]:
+    arns: set[str] = set()
+    for region, backend in waf_models.wafv2_backends[account_id].items():
+        arns |= {arn for arn in backend.wacls if ":global/webacl/" in arn}
+    return arns
+
+
+def _check_web_acl_ref(self: Any, config: dict[str, Any]) -> None:
+    acl = config.get("WebACLId") or ""
+    if acl and acl not in _cloudfront_web_acls(self.account_id):
+        raise InvalidWebACLId
+
+
+_original_delete_web_acl = waf_models.WAFV2Backend.delete_web_acl
+
+
+def _delete_web_acl(self: Any, name: str, scope: str, _id: str, lock_token: str) -> None:
+    arn = waf_models.make_arn_for_wacl(
+        name=name, account_id=self.account_id, region_name=self.region_name, _id=_id, scope=scope
+    )
+    for backend in cf_models.cloudfront_backends[self.account_id].values():
+        for dist in backend.distributions.values():
+            if getattr(dist.distribution_config, "WebACLId", "") == arn:
+                raise WAFAssociatedItemException()
+    _original_delete_web_acl(self, name, scope, _id, lock_token)
+
+
+waf_models.WAFV2Backend.delete_web_acl = _delete_web_acl
+
+
+# --- Cognito user pools: deleting one, and its tags.
+import json  # noqa: E402
+
+import moto.cognitoidp.models as cognito_models  # noqa: E402
+from moto.cognitoidp.exceptions import (  # noqa: E402
+    InvalidParameterException as CognitoInvalidParameter,
+    ResourceNotFoundError as CognitoNotFound,
+)
+from moto.cognitoidp.responses import CognitoIdpResponse  # noqa: E402
+
+_original_delete_user_pool = cognito_models.CognitoIdpBackend.delete_user_pool
+
+
+def _delete_user_pool(self: Any, user_pool_id: str) -> None:
+    pool = self.describe_user_pool(user_pool_id)
+    if pool.extended_config.get("DeletionProtection") == "ACTIVE":
+        raise CognitoInvalidParameter(
+            "The user pool cannot be deleted because deletion protection is activated. "
+            "Deletion protection must be inactivated first."
+        )
+    if any(d.user_pool_id == user_pool_id for d in self.user_pool_domains.values()):
+        raise CognitoInvalidParameter(
+            "User pool cannot be deleted. It has a domain configured that should be deleted first."
+        )
+    _original_delete_user_pool(self, user_pool_id)
+
+
+cognito_models.CognitoIdpBackend.delete_user_pool = _delete_user_pool
+
+
+def _pool_by_arn(backend: Any, arn: str) -> Any:
+    for pool in backend.user_pools.values():
+        if pool.arn == arn:
+            return pool
+    raise CognitoNotFound(arn)
+
+
+def _pool_tag_resource(self: Any) -> str:
+    pool = _pool_by_arn(self.backend, self._get_param("ResourceArn"))
+    tags = dict(pool.extended_config.get("UserPoolTags") or {})
+    tags.update(self._get_param("Tags") or {})
+    pool.extended_config["UserPoolTags"] = tags
+    return json.dumps({})
+
+
+def _pool_untag_resource(self: Any) -> str:
+    pool = _pool_by_arn(self.backend, self._get_param("ResourceArn"))
+    tags = dict(pool.extended_config.get("UserPoolTags") or {})
+    for key in self._get_param("TagKeys") or []:
+        tags.pop(key, None)
+    pool.extended_config["UserPoolTags"] = tags
+    return json.dumps({})
+
+
+def _pool_list_tags(self: Any) -> str:
+    pool = _pool_by_arn(self.backend, self._get_param("ResourceArn"))
+    return json.dumps({"Tags": dict(pool.extended_config.get("UserPoolTags") or {})})
+
+
+CognitoIdpResponse.tag_resource = _pool_tag_resource
+CognitoIdpResponse.untag_resource = _pool_untag_resource
+CognitoIdpResponse.list_tags_for_resource = _pool_list_tags
 
 
 if __name__ == "__main__":

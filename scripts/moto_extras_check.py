@@ -1,11 +1,11 @@
-"""Check the CloudFront behaviour scripts/moto_extras.py adds to moto, with boto3.
+"""Check the CloudFront, WAF and Cognito behaviour scripts/moto_extras.py adds to moto, with boto3.
 
 Usage: moto_extras_check.py ENDPOINT_URL   (a server started with scripts/moto-server)
 
 Starts nothing itself. Exits 0 when every check passes, 1 otherwise, printing one line per
 check. Set MOTO_CLOUDFRONT_DEPLOY_SECONDS to the value the server was started with (default 2)
 so the deployment delay can be checked: 0 (distributions are Deployed at once) or at least 1.
-Safe to run repeatedly against the same server; each run leaves two enabled distributions behind
+Safe to run repeatedly against the same server; each run leaves three enabled distributions behind
 and deletes everything else it creates.
 """
 
@@ -323,6 +323,55 @@ def check_functions(cf: Any, run: str) -> None:
                  lambda: cf.describe_function(Name=name), "NoSuchFunctionExists", 404)
 
 
+def check_web_acls(cf: Any, endpoint: str, run: str) -> None:
+    waf = boto3.client("wafv2", endpoint_url=endpoint, region_name="us-east-1",
+                       config=Config(retries={"max_attempts": 1}))
+    visibility = {"SampledRequestsEnabled": True, "CloudWatchMetricsEnabled": True, "MetricName": "m"}
+    made = waf.create_web_acl(Name=f"presign-acl-{run}", Scope="CLOUDFRONT", DefaultAction={"Allow": {}},
+                              VisibilityConfig=visibility, Rules=[])["Summary"]
+    arn, acl_id = made["ARN"], made["Id"]
+    config = distribution_config(f"acl-{run}", SECURITY_HEADERS_POLICY, None)
+    expect_error("CreateDistribution with a WebACLId that is no web ACL: 400 InvalidWebACLId",
+                 lambda: cf.create_distribution(DistributionConfig={**config, "WebACLId": arn + "x"}),
+                 "InvalidWebACLId", 400)
+    dist = cf.create_distribution(DistributionConfig={**config, "WebACLId": arn})["Distribution"]
+    check("CreateDistribution keeps the web ACL", dist["DistributionConfig"]["WebACLId"] == arn)
+    lock = waf.get_web_acl(Name=f"presign-acl-{run}", Scope="CLOUDFRONT", Id=acl_id)["LockToken"]
+    expect_error("DeleteWebACL while a distribution uses it: 400 WAFAssociatedItemException",
+                 lambda: waf.delete_web_acl(Name=f"presign-acl-{run}", Scope="CLOUDFRONT", Id=acl_id,
+                                            LockToken=lock),
+                 "WAFAssociatedItemException", 400)
+    got = cf.get_distribution_config(Id=dist["Id"])
+    detached = {**got["DistributionConfig"], "WebACLId": ""}
+    cf.update_distribution(Id=dist["Id"], IfMatch=got["ETag"], DistributionConfig=detached)
+    waf.delete_web_acl(Name=f"presign-acl-{run}", Scope="CLOUDFRONT", Id=acl_id, LockToken=lock)
+    check("DeleteWebACL once no distribution uses it", not any(
+        a["Id"] == acl_id for a in waf.list_web_acls(Scope="CLOUDFRONT")["WebACLs"]))
+
+
+def check_user_pools(endpoint: str, run: str) -> None:
+    idp = boto3.client("cognito-idp", endpoint_url=endpoint, region_name="eu-central-1",
+                       config=Config(retries={"max_attempts": 1}))
+    pool = idp.create_user_pool(PoolName=f"presign-pool-{run}", DeletionProtection="ACTIVE",
+                                UserPoolTags={"a": "1"})["UserPool"]
+    idp.tag_resource(ResourceArn=pool["Arn"], Tags={"b": "2"})
+    idp.untag_resource(ResourceArn=pool["Arn"], TagKeys=["a"])
+    tags = idp.list_tags_for_resource(ResourceArn=pool["Arn"])["Tags"]
+    check("TagResource, UntagResource and ListTagsForResource on a user pool", tags == {"b": "2"}, tags)
+    check("DescribeUserPool shows the tags", idp.describe_user_pool(UserPoolId=pool["Id"])["UserPool"]
+          .get("UserPoolTags") == {"b": "2"})
+    expect_error("DeleteUserPool with deletion protection on: InvalidParameterException",
+                 lambda: idp.delete_user_pool(UserPoolId=pool["Id"]), "InvalidParameterException", 400)
+    idp.update_user_pool(UserPoolId=pool["Id"], DeletionProtection="INACTIVE")
+    idp.create_user_pool_domain(Domain=f"presign-{run}", UserPoolId=pool["Id"])
+    expect_error("DeleteUserPool with a domain: InvalidParameterException",
+                 lambda: idp.delete_user_pool(UserPoolId=pool["Id"]), "InvalidParameterException", 400)
+    idp.delete_user_pool_domain(Domain=f"presign-{run}", UserPoolId=pool["Id"])
+    idp.delete_user_pool(UserPoolId=pool["Id"])
+    check("DeleteUserPool once unprotected and without a domain", not any(
+        p["Id"] == pool["Id"] for p in idp.list_user_pools(MaxResults=60)["UserPools"]))
+
+
 def main() -> int:
     if len(sys.argv) != 2:
         print(__doc__, file=sys.stderr)
@@ -539,6 +588,10 @@ def main() -> int:
 
     # --- CloudFront Functions ---
     check_functions(cf, run)
+
+    # --- WAF web ACLs on distributions, Cognito user pools ---
+    check_web_acls(cf, sys.argv[1], run)
+    check_user_pools(sys.argv[1], run)
 
     print(f"\n{passes} passed, {len(failures)} failed")
     return 1 if failures else 0

@@ -38,6 +38,10 @@ pub struct Aws {
     pub cloudfront: aws_sdk_cloudfront::Client,
     /// ACM in us-east-1, where CloudFront's certificates live.
     pub acm: aws_sdk_acm::Client,
+    /// Cognito user pools (`auth.cognito`).
+    pub cognito: aws_sdk_cognitoidentityprovider::Client,
+    /// WAF in us-east-1, where web ACLs of scope CLOUDFRONT live (`rate_limit`).
+    pub wafv2: aws_sdk_wafv2::Client,
     /// The region the clients talk to.
     pub region: String,
     /// The endpoint is a plain-HTTP override (an emulator): requests carry no TLS, so
@@ -157,6 +161,17 @@ impl Aws {
             .timeout_config(timeouts.clone())
             .interceptor(requests.clone())
             .build();
+        let cognito = aws_sdk_cognitoidentityprovider::config::Builder::from(&sdk)
+            .retry_config(budget(12, 20))
+            .timeout_config(timeouts.clone())
+            .interceptor(requests.clone())
+            .build();
+        let wafv2 = aws_sdk_wafv2::config::Builder::from(&sdk)
+            .region(aws_types::region::Region::from_static("us-east-1"))
+            .retry_config(budget(12, 20))
+            .timeout_config(timeouts.clone())
+            .interceptor(requests.clone())
+            .build();
         Ok(Aws {
             s3: aws_sdk_s3::Client::from_conf(s3),
             iam: aws_sdk_iam::Client::from_conf(iam),
@@ -167,6 +182,8 @@ impl Aws {
             s3control: aws_sdk_s3control::Client::from_conf(s3control),
             cloudfront: aws_sdk_cloudfront::Client::from_conf(cloudfront),
             acm: aws_sdk_acm::Client::from_conf(acm),
+            cognito: aws_sdk_cognitoidentityprovider::Client::from_conf(cognito),
+            wafv2: aws_sdk_wafv2::Client::from_conf(wafv2),
             region,
             plain_http,
             requests,

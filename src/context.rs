@@ -11,8 +11,8 @@ use crate::cancel::Cancel;
 use crate::discovery::Discovery;
 use crate::report::Report;
 use crate::retry::Timing;
-use crate::spec::{Origin, Spec};
-use crate::state::{Kind, Known, SHOWN_UNKNOWN};
+use crate::spec::{Auth, Origin, Spec};
+use crate::state::{Kind, Known, Output, SHOWN_UNKNOWN};
 
 /// Names which part of the stack a resource is, so an orphan (a resource the spec no longer
 /// names, e.g. after a rename) can be recognised and shown for what it is.
@@ -89,6 +89,38 @@ impl Ctx {
         )
     }
 
+    /// `auth` as the presigner and the page use it: with `auth.cognito`, the stack's pool as
+    /// issuer and its client as audience, or the output they wait for while not made yet.
+    pub fn sign_in(&self) -> Result<Option<Auth>, Output> {
+        let Some(auth) = &self.spec.auth else {
+            return Ok(None);
+        };
+        if auth.cognito.is_none() {
+            return Ok(Some(auth.clone()));
+        }
+        // The client's step knows both ids.
+        match (&self.known.user_pool_id, &self.known.client_id) {
+            (Some(pool), Some(client)) => Ok(Some(self.cognito_auth(auth, pool, client))),
+            _ => Err(Output::AppClient),
+        }
+    }
+
+    /// What [`Ctx::sign_in`] will be, with the ids not known yet shown as such.
+    pub fn sign_in_shown(&self) -> Option<Auth> {
+        let auth = self.spec.auth.as_ref()?;
+        let pool = self.known.user_pool_id.as_deref().unwrap_or(SHOWN_UNKNOWN);
+        let client = self.known.client_id.as_deref().unwrap_or(SHOWN_UNKNOWN);
+        Some(self.cognito_auth(auth, pool, client))
+    }
+
+    fn cognito_auth(&self, auth: &Auth, pool: &str, client: &str) -> Auth {
+        let mut auth = auth.clone();
+        auth.issuer = cognito_issuer(&self.region, pool);
+        auth.client_id = client.to_string();
+        auth.audiences = vec![client.to_string()];
+        auth
+    }
+
     /// The same context, knowing more.
     pub fn with_known(&self, known: &Known) -> Ctx {
         let mut ctx = self.clone();
@@ -157,6 +189,11 @@ impl Ctx {
         out.known.dedup();
         out
     }
+}
+
+/// The issuer (`iss`) of a Cognito user pool's tokens.
+pub fn cognito_issuer(region: &str, pool_id: &str) -> String {
+    format!("https://cognito-idp.{region}.amazonaws.com/{pool_id}")
 }
 
 /// Regions whose website endpoint uses the older dash form (`s3-website-<region>`).

@@ -24,6 +24,12 @@ pub enum Output {
     FunctionUrl,
     /// The distribution's ARN and domain.
     Distribution,
+    /// The user pool's id (`auth.cognito`).
+    UserPool,
+    /// The app client's id, with its pool's: the issuer and audience the presigner trusts.
+    AppClient,
+    /// The web ACL's ARN (`website.cloudfront.rate_limit`).
+    WebAcl,
 }
 
 /// A resource's wanted fields. A value that needs an [`Output`] of a resource that does not
@@ -233,6 +239,12 @@ pub struct Known {
     pub headers_policy_id: Option<String>,
     /// The CloudFront Function on the default behaviour.
     pub site_function_arn: Option<String>,
+    /// The stack's own user pool (only when it is the stack's).
+    pub user_pool_id: Option<String>,
+    /// Its app client for the page.
+    pub client_id: Option<String>,
+    /// The distribution's web ACL.
+    pub web_acl_arn: Option<String>,
 }
 
 impl Known {
@@ -245,6 +257,9 @@ impl Known {
             oac_ids,
             headers_policy_id,
             site_function_arn,
+            user_pool_id,
+            client_id,
+            web_acl_arn,
         } = other;
         if role_arn.is_some() {
             self.role_arn = role_arn;
@@ -261,6 +276,15 @@ impl Known {
         }
         if site_function_arn.is_some() {
             self.site_function_arn = site_function_arn;
+        }
+        if user_pool_id.is_some() {
+            self.user_pool_id = user_pool_id;
+        }
+        if client_id.is_some() {
+            self.client_id = client_id;
+        }
+        if web_acl_arn.is_some() {
+            self.web_acl_arn = web_acl_arn;
         }
     }
 }

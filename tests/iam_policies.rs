@@ -79,6 +79,8 @@ fn actions(service: &str, op: &str) -> Vec<String> {
         }
         "CloudFront" => vec![format!("cloudfront:{op}")],
         "ACM" => vec![format!("acm:{op}")],
+        "Cognito Identity Provider" => vec![format!("cognito-idp:{op}")],
+        "WAFV2" => vec![format!("wafv2:{op}")],
         other => panic!("unknown service {other}"),
     }
 }

@@ -33,6 +33,9 @@ const ALIGNED: &[(&str, &str)] = &[
     ("src/stack/mod.rs", "website_bucket   = {}"),
     ("src/stack/mod.rs", "role_arn         = {}"),
     ("src/stack/mod.rs", "function_arn     = {}"),
+    ("src/stack/mod.rs", "user_pool_id     = {}"),
+    ("src/stack/mod.rs", "client_id        = {}"),
+    ("src/stack/mod.rs", "sign_in_url      = {url}"),
 ];
 
 /// A run of this many spaces is not a sentence's spacing.

@@ -96,6 +96,22 @@ fn ctx_of(
                 .region(aws_sdk_acm::config::Region::new("us-east-1"))
                 .build(),
         ),
+        cognito: aws_sdk_cognitoidentityprovider::Client::from_conf(
+            aws_sdk_cognitoidentityprovider::Config::builder()
+                .behavior_version(
+                    aws_sdk_cognitoidentityprovider::config::BehaviorVersion::latest(),
+                )
+                .region(aws_sdk_cognitoidentityprovider::config::Region::new(
+                    "eu-west-1",
+                ))
+                .build(),
+        ),
+        wafv2: aws_sdk_wafv2::Client::from_conf(
+            aws_sdk_wafv2::Config::builder()
+                .behavior_version(aws_sdk_wafv2::config::BehaviorVersion::latest())
+                .region(aws_sdk_wafv2::config::Region::new("us-east-1"))
+                .build(),
+        ),
         region: "eu-west-1".into(),
         plain_http: false,
         requests: RequestLog::default(),

@@ -150,6 +150,7 @@ fn full_spec_sets_every_field() {
             memory_mb: 512,
             timeout_seconds: 10,
             reserved_concurrency: Some(5),
+            concurrency_defaulted: false,
             url_expiry_seconds: 600,
             max_upload_bytes: 5_368_709_120,
             multipart_threshold_bytes: 33_554_432,
@@ -221,7 +222,9 @@ fn minimal(dir: &Path) -> Spec {
             architecture: Architecture::X86_64,
             memory_mb: 128,
             timeout_seconds: 5,
-            reserved_concurrency: None,
+            // An open presigner's default (SPEC section 7).
+            reserved_concurrency: Some(10),
+            concurrency_defaulted: true,
             url_expiry_seconds: 300,
             max_upload_bytes: 10_485_760,
             multipart_threshold_bytes: 67_108_864,
@@ -380,7 +383,9 @@ fn environment_overlay_deep_merges_over_the_base() {
     let dev = load(&file, "dev").unwrap();
     assert_eq!(dev.env, "dev");
     assert_eq!(dev.presigner.memory_mb, 128);
-    assert_eq!(dev.presigner.reserved_concurrency, None);
+    // An open presigner's default, where the overlay gives none (SPEC section 7).
+    assert_eq!(dev.presigner.reserved_concurrency, Some(10));
+    assert!(dev.presigner.concurrency_defaulted);
     assert!(!dev.documents.versioning);
     assert_eq!(dev.documents.cors.max_age_seconds, 60);
     assert_eq!(
@@ -720,7 +725,7 @@ const BAD: &[Bad] = &[
         4,
         25,
         "presigner.reserved_concurrency",
-        "0 would stop the function from ever running; give 1 to 1000, or leave it out",
+        "0 would stop the function from ever running; give 1 to 1000, or `null` for no reservation",
     ),
     bad(
         concat!(base!(), "presigner:\n  architecture: arm\n"),
@@ -1373,6 +1378,7 @@ fn cloudfront_hosting_is_read_and_checked() {
             aliases: vec!["files.example.com".into()],
             certificate_arn: Some("arn:aws:acm:us-east-1:111122223333:certificate/abc".into()),
             price_class: "PriceClass_100".into(),
+            rate_limit: None,
         })
     );
     // Behind the distribution the Function URL is AWS_IAM.

@@ -163,7 +163,7 @@ async fn a_second_up_reads_and_uploads_only_the_edited_files() {
     let warnings: Vec<&str> = out
         .stderr
         .lines()
-        .filter(|l| l.contains("warning:"))
+        .filter(|l| l.contains("warning:") && l.contains("digest cache"))
         .collect();
     assert_eq!(warnings.len(), 1, "{}", out.stderr);
     assert!(

@@ -80,6 +80,7 @@ impl Run<'_> {
 
     pub async fn plan(&self, args: &PlanArgs) -> Result<ExitCode> {
         let ctx = self.connect(false).await?;
+        stack::warn_if_open(&ctx);
         let plan = stack::plan(&ctx).await?;
         print(self.cli.output, &plan)?;
         self.tally(&ctx);

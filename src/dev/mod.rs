@@ -36,6 +36,10 @@ use crate::report::Report;
 use crate::spec::{Spec, UrlAuth};
 use crate::sync;
 
+/// The client id dev's own issuer knows the page by, in place of the stack's own pool's app
+/// client (`auth.cognito`).
+pub const DEV_CLIENT_ID: &str = "presign-stack-dev";
+
 /// Stands in for the account id in default bucket names.
 pub const LOCAL_ACCOUNT: &str = "000000000000";
 /// The region when neither `--region` nor the spec names one: dev never asks the AWS config.
@@ -112,13 +116,25 @@ pub async fn start(spec: Spec, options: &Options, report: Report) -> Result<Runn
         page_origin.clone(),
         page_origin.replace("127.0.0.1", "localhost"),
     ];
-    // dev's own issuer stands in for the spec's, for the presigner and the page alike.
+    if options.spec_issuer && spec.auth.as_ref().is_some_and(|a| a.cognito.is_some()) {
+        anyhow::bail!(
+            "`dev --auth spec` signs in with the spec's issuer, but `auth.cognito` makes the \
+             stack's own user pool, which dev does not look up: run `dev` (its own sign-in), \
+             or give the deployed pool as `auth.issuer` and `auth.client_id` (see `outputs`)"
+        );
+    }
+    // dev's own issuer stands in for the spec's, for the presigner and the page alike (and
+    // for the stack's own user pool with `auth.cognito`).
     let issuer = match spec.auth.as_mut() {
         Some(auth) if !options.spec_issuer => {
             let listener = bind(options.issuer_port, "--issuer-port").await?;
             let url = origin(&listener)?;
             auth.issuer = url.clone();
             auth.jwks_uri = None;
+            if auth.cognito.take().is_some() {
+                auth.client_id = DEV_CLIENT_ID.to_string();
+                auth.audiences = vec![DEV_CLIENT_ID.to_string()];
+            }
             let issuer = issuer::Issuer::new(
                 url,
                 auth.client_id.clone(),

@@ -38,8 +38,21 @@ pub struct Auth {
     pub client_id: String,
     pub scopes: Vec<String>,
     pub jwks_uri: Option<String>,
+    /// A user pool the stack makes (SPEC section 7); `issuer`, `client_id` and `audiences`
+    /// are then empty, and known once the pool and its client exist (`Ctx::sign_in`).
+    pub cognito: Option<Cognito>,
     pub files: AuthFiles,
     pub quota: Option<Quota>,
+}
+
+/// The stack's own user pool.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cognito {
+    /// The managed sign-in pages' domain, `https://<prefix>.auth.<region>.amazoncognito.com`;
+    /// the default holds the `{account}` placeholder until [`Spec::resolve`].
+    pub domain_prefix: String,
+    /// Whether visitors may sign themselves up (default: only an administrator creates users).
+    pub self_signup: bool,
 }
 
 /// Whose files a signed-in user may download.
@@ -152,6 +165,8 @@ pub struct Presigner {
     pub memory_mb: u32,
     pub timeout_seconds: u32,
     pub reserved_concurrency: Option<u32>,
+    /// The reservation is the open presigner's default (SPEC section 7), not the spec's.
+    pub concurrency_defaulted: bool,
     pub url_expiry_seconds: u32,
     pub max_upload_bytes: u64,
     /// Uploads larger than this go in parts.
@@ -204,6 +219,8 @@ pub struct CloudFront {
     pub aliases: Vec<String>,
     pub certificate_arn: Option<String>,
     pub price_class: String,
+    /// Requests per 5 minutes per client IP to `api_path`, enforced by a WAF web ACL.
+    pub rate_limit: Option<u32>,
 }
 
 impl Website {

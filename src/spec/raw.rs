@@ -57,7 +57,9 @@ pub(super) struct RawPresigner {
     pub architecture: Option<String>,
     pub memory_mb: Option<i128>,
     pub timeout_seconds: Option<i128>,
-    pub reserved_concurrency: Option<i128>,
+    /// Outer `None`: not given (the default); `Some(None)`: explicitly null (no reservation).
+    #[serde(default, deserialize_with = "given")]
+    pub reserved_concurrency: Option<Option<i128>>,
     pub url_expiry_seconds: Option<i128>,
     pub max_upload_bytes: Option<i128>,
     pub multipart_threshold_bytes: Option<i128>,
@@ -98,6 +100,7 @@ pub(super) struct RawCloudFront {
     pub aliases: Option<Vec<String>>,
     pub certificate_arn: Option<String>,
     pub price_class: Option<String>,
+    pub rate_limit: Option<i128>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -110,6 +113,14 @@ pub(super) struct RawAuth {
     pub jwks_uri: Option<String>,
     pub files: Option<String>,
     pub quota: Option<RawQuota>,
+    pub cognito: Option<RawCognito>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a map of `cognito` settings")]
+pub(super) struct RawCognito {
+    pub domain_prefix: Option<String>,
+    pub self_signup: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -133,6 +144,8 @@ pub(super) struct RawCacheRule {
     pub value: Option<String>,
 }
 
-fn given<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
+fn given<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }

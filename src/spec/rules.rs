@@ -63,6 +63,31 @@ pub(super) fn stack_name(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A Cognito domain prefix: 1 to 63 of `[a-z0-9-]`, no `-` at either end, and none of the
+/// words Cognito reserves (`aws`, `amazon`, `cognito`).
+pub(super) fn cognito_domain(s: &str) -> Result<(), String> {
+    const RULE: &str = "a domain prefix is 1 to 63 lower-case letters, digits and `-`, without \
+                        `-` at either end";
+    if !(1..=63).contains(&len(s)) {
+        return Err(format!("`{s}` is {} characters long; {RULE}", len(s)));
+    }
+    if let Some(c) = s
+        .chars()
+        .find(|c| !matches!(c, 'a'..='z' | '0'..='9' | '-'))
+    {
+        return Err(format!("`{s}` contains {}; {RULE}", show(c)));
+    }
+    if s.starts_with('-') || s.ends_with('-') {
+        return Err(format!("`{s}` starts or ends with `-`; {RULE}"));
+    }
+    if let Some(word) = ["aws", "amazon", "cognito"].iter().find(|w| s.contains(*w)) {
+        return Err(format!(
+            "`{s}` contains `{word}`, which Cognito reserves for its own domains"
+        ));
+    }
+    Ok(())
+}
+
 /// Region codes such as `eu-central-1`, `us-gov-west-1` or `us-isob-east-1`.
 pub(super) fn region(s: &str) -> Result<(), String> {
     let parts: Vec<&str> = s.split('-').collect();
@@ -494,6 +519,17 @@ mod tests {
             .unwrap_err()
             .contains("contains ' '"));
         assert!(stack_name("-acme").unwrap_err().contains("starts or ends"));
+    }
+
+    #[test]
+    fn cognito_domains() {
+        assert!(cognito_domain("acme-docs-dev-123456789012").is_ok());
+        assert!(cognito_domain("my-aws-docs").unwrap_err().contains("`aws`"));
+        assert!(cognito_domain("Acme").unwrap_err().contains("contains `A`"));
+        assert!(cognito_domain(&"a".repeat(64)).unwrap_err().contains("64"));
+        assert!(cognito_domain("acme-")
+            .unwrap_err()
+            .contains("starts or ends"));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use super::{page_presigner_url, Prepared, Snapshot};
 use crate::context::Ctx;
 use crate::resources::bucket::{self, Which};
 use crate::resources::cloudfront::{distribution, invalidation};
-use crate::resources::function_url;
+use crate::resources::{cognito, function_url};
 use crate::state::{Kind, Known};
 use crate::sync::{self, Object};
 use crate::walker::Walk;
@@ -50,10 +50,14 @@ pub(super) fn steps<'a>(
         .map(|(o, _)| o)
         .partition(|o| Some(o.key.as_str()) == config_key);
     let url_step = main.get(&function_url::KIND).copied();
+    // With `auth.cognito` the page is told the pool's issuer and its client's id.
+    let client_step = main.get(&cognito::client::KIND).copied();
     // Behind the distribution the page is told the presigner's path, known in advance.
     let config_reads_url = ctx.spec.website.api_path().is_none();
-    let config_may_change =
-        config_key.is_some() && (!config.is_empty() || (config_reads_url && url_step.is_some()));
+    let config_may_change = config_key.is_some()
+        && (!config.is_empty()
+            || (config_reads_url && url_step.is_some())
+            || client_step.is_some());
     let rules = sync::rules_fingerprint(&ctx.spec.website.cache_control);
     let rules_stale = snap
         .live(bucket::WEBSITE_KIND)
@@ -94,6 +98,7 @@ pub(super) fn steps<'a>(
     if config_reads_url {
         needs.extend(url_step);
     }
+    needs.extend(client_step);
     let done = uploaded.clone();
     let config_step = walk.add("the website's runtime config", needs, move |known| {
         runtime_config(ctx, prepared, known, done).boxed()
@@ -166,7 +171,12 @@ async fn runtime_config(
     done: Uploaded,
 ) -> anyhow::Result<Known> {
     let url = page_presigner_url(ctx, known.function_url.as_deref());
-    let Some(object) = sync::config_object(&ctx.spec, &ctx.region, &url) else {
+    let ctx = &ctx.with_known(&known);
+    let sign_in = ctx.sign_in().map_err(|waits| {
+        anyhow::anyhow!("internal: the runtime config still waits for the {waits:?} output")
+    })?;
+    let Some(object) = sync::config_object_for(&ctx.spec, sign_in.as_ref(), &ctx.region, &url)
+    else {
         return Ok(Known::default());
     };
     let live: BTreeMap<String, sync::Remote> = prepared

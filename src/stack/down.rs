@@ -75,14 +75,14 @@ pub async fn down(ctx: &Ctx, opts: &DownOptions) -> Result<DownResult> {
     let labels: Vec<String> = targets
         .iter()
         .map(
-            |(kind, name, _)| match losses.iter().find(|l| &l.bucket == name) {
+            |(kind, name, live)| match losses.iter().find(|l| &l.bucket == name) {
                 Some(l) => format!(
                     "{kind} {name} and every object version in it, uploads that presign-stack did \
                  not write: {}",
                     l.amount()
                 ),
                 None if *kind == bucket::DOCUMENTS_KIND => format!("{kind} {name} (empty)"),
-                None => resource(*kind).down_label(name),
+                None => resource(*kind).down_label(name, live),
             },
         )
         .collect();

@@ -269,7 +269,13 @@ pub async fn prepare(ctx: &Ctx, snap: &Snapshot, adopt: bool) -> Result<Prepared
         .collect();
     let presigner_url = page_presigner_url(ctx, ctx.known.function_url.as_deref());
     let mut local = sync::local_objects(spec, &ctx.report).await?;
-    local.extend(sync::config_object(spec, &ctx.region, &presigner_url));
+    let sign_in = ctx.sign_in().unwrap_or_else(|_| ctx.sign_in_shown());
+    local.extend(sync::config_object_for(
+        spec,
+        sign_in.as_ref(),
+        &ctx.region,
+        &presigner_url,
+    ));
     let mut remote = snap.objects.clone().unwrap_or_default();
     // Only a stale content-rules tag costs a HEAD per kept object (see `sync`).
     let rules = sync::rules_fingerprint(&spec.website.cache_control);
@@ -436,6 +442,35 @@ pub async fn plan(ctx: &Ctx) -> Result<Plan> {
     Ok(prepare(&ctx, &snap, false).await?.plan)
 }
 
+/// An open presigner (no `auth`), named by `plan` and `up` in one line each: what anyone can
+/// do with it and how to close it, and the concurrency it gets when the spec gives none.
+pub fn warn_if_open(ctx: &Ctx) {
+    let spec = &ctx.spec;
+    if spec.auth.is_some() {
+        return;
+    }
+    let p = &spec.presigner;
+    let downloads = if p.allow_downloads {
+        " and download any file whose key they learn"
+    } else {
+        ""
+    };
+    ctx.report.warn(format!(
+        "the presigner is open (no `auth`): anyone who finds its URL can upload files of up to \
+         {} under {}{downloads}; add `auth: {{cognito: {{}}}}` (a user pool made by the stack, \
+         with `hosting: cloudfront`) or `auth.issuer` to require sign-in",
+        loss::human_bytes(p.max_upload_bytes),
+        spec.documents.uploads_prefix
+    ));
+    if let (true, Some(n)) = (p.concurrency_defaulted, p.reserved_concurrency) {
+        ctx.report.warn(format!(
+            "presigner.reserved_concurrency is {n}, the default for an open presigner, so a \
+             flood cannot take the account's Lambda concurrency; set it in the spec to change \
+             it (`null` for no reservation)"
+        ));
+    }
+}
+
 /// The stack's outputs (SPEC section 2).
 #[derive(Debug, Clone, Serialize)]
 pub struct Outputs {
@@ -445,6 +480,13 @@ pub struct Outputs {
     pub website_bucket: String,
     pub role_arn: Option<String>,
     pub function_arn: Option<String>,
+    /// With `auth.cognito`: the stack's pool, the page's client and the managed sign-in pages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_pool_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sign_in_url: Option<String>,
 }
 
 impl fmt::Display for Outputs {
@@ -455,7 +497,14 @@ impl fmt::Display for Outputs {
         writeln!(f, "documents_bucket = {}", self.documents_bucket)?;
         writeln!(f, "website_bucket   = {}", self.website_bucket)?;
         writeln!(f, "role_arn         = {}", na(&self.role_arn))?;
-        write!(f, "function_arn     = {}", na(&self.function_arn))
+        write!(f, "function_arn     = {}", na(&self.function_arn))?;
+        if let Some(url) = &self.sign_in_url {
+            writeln!(f)?;
+            writeln!(f, "user_pool_id     = {}", na(&self.user_pool_id))?;
+            writeln!(f, "client_id        = {}", na(&self.client_id))?;
+            write!(f, "sign_in_url      = {url}")?;
+        }
+        Ok(())
     }
 }
 
@@ -468,6 +517,9 @@ fn outputs_from(ctx: &Ctx, function: bool) -> Outputs {
         website_bucket: ctx.spec.website.bucket.clone(),
         role_arn: ctx.known.role_arn.clone(),
         function_arn: function.then(|| ctx.function_arn()),
+        user_pool_id: ctx.known.user_pool_id.clone(),
+        client_id: ctx.known.client_id.clone(),
+        sign_in_url: crate::resources::cognito::sign_in_url(ctx),
     }
 }
 
@@ -478,6 +530,7 @@ pub async fn outputs(ctx: &Ctx) -> Result<Outputs> {
         function::KIND,
         function_url::KIND,
         crate::resources::cloudfront::distribution::KIND,
+        crate::resources::cognito::client::KIND,
     ];
     let reads = futures::future::join_all(kinds.iter().map(|k| async move {
         let r = resource(*k);

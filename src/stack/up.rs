@@ -17,7 +17,7 @@ use crate::context::Ctx;
 use crate::loss::{self, When};
 use crate::plan::{excerpts, join_path, removed_by_up, Action, Plan, ResourcePlan, Strings};
 use crate::resources::cloudfront::distribution;
-use crate::resources::{function, provider, Resource, REGISTRY};
+use crate::resources::{function, provider, resource, Resource, REGISTRY};
 use crate::retry::{poll, Poll};
 use crate::state::{leaf_diff, Change, Kind, Known, Live};
 use crate::walker::Walk;
@@ -43,6 +43,7 @@ pub struct UpResult {
 }
 
 pub async fn up(ctx: &Ctx, opts: &UpOptions) -> Result<UpResult> {
+    super::warn_if_open(ctx);
     let (mut ctx, snap) = survey(ctx, opts.adopt).await?;
     let code = ctx.code.clone().expect("identified by the survey");
     // Built only when the sources' digest is not what the function records.
@@ -61,7 +62,7 @@ pub async fn up(ctx: &Ctx, opts: &UpOptions) -> Result<UpResult> {
         });
     }
     ctx.report.block(&plan);
-    consent(&ctx, &plan, opts)?;
+    consent(&ctx, &snap, &plan, opts)?;
     let walk = graph(&ctx, &snap, &prepared, opts);
     let walked = walk.run(snap.known(), &ctx.cancel).await;
     if !walked.succeeded() {
@@ -91,13 +92,29 @@ pub async fn up(ctx: &Ctx, opts: &UpOptions) -> Result<UpResult> {
 }
 
 /// The yes for what this run would destroy or take over (prune losses only with --prune).
-fn consent(ctx: &Ctx, plan: &Plan, opts: &UpOptions) -> Result<()> {
-    let at_stake: Vec<String> = plan
+fn consent(ctx: &Ctx, snap: &Snapshot, plan: &Plan, opts: &UpOptions) -> Result<()> {
+    let mut at_stake: Vec<String> = plan
         .losses
         .iter()
         .filter(|l| l.when == When::Adopt || (l.when == When::Prune && opts.prune))
         .map(|l| l.to_string())
         .collect();
+    if opts.prune {
+        // What pruning a resource of the spec's own names loses (a user pool's users).
+        for o in plan.orphans() {
+            let r = resource(o.kind);
+            if let Some(what) = snap
+                .live(o.kind)
+                .filter(|_| r.name(&ctx.spec) == o.name)
+                .and_then(|l| r.at_stake(l))
+            {
+                at_stake.push(format!(
+                    "{} {} deleted by `up --prune`: {what}",
+                    o.kind, o.name
+                ));
+            }
+        }
+    }
     if at_stake.is_empty() {
         return Ok(());
     }
@@ -441,7 +458,14 @@ fn prune<'a>(walk: &mut Walk<'a>, ctx: &'a Ctx, snap: &'a Snapshot, plan: &Plan,
             snap.orphans
                 .iter()
                 .find(|s| s.orphan == *o)
-                .map(|s| (o.kind, o.name.clone(), &s.live))
+                .map(|s| &s.live)
+                // Of the spec's own names, but no longer wanted (a user pool once `auth.cognito`
+                // is gone).
+                .or_else(|| {
+                    snap.live(o.kind)
+                        .filter(|_| resource(o.kind).name(&ctx.spec) == o.name)
+                })
+                .map(|live| (o.kind, o.name.clone(), live))
         })
         .collect();
     super::down::deletions(walk, ctx, targets, after, " (no longer in the spec)", None);

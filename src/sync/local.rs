@@ -295,6 +295,16 @@ pub async fn run_build(spec: &Spec, report: &Report) -> Result<()> {
 
 /// The runtime config the page reads (SPEC section 4), as an object to upload.
 pub fn config_object(spec: &Spec, region: &str, presigner_url: &str) -> Option<Object> {
+    config_object_for(spec, spec.auth.as_ref(), region, presigner_url)
+}
+
+/// The runtime config with `auth` as resolved (the stack's own pool's issuer and client).
+pub fn config_object_for(
+    spec: &Spec,
+    auth: Option<&crate::spec::Auth>,
+    region: &str,
+    presigner_url: &str,
+) -> Option<Object> {
     let key = spec.website.config_file.clone()?;
     let p = &spec.presigner;
     // A struct, not a JSON map: its field order, and so the bytes and their MD5, never depend
@@ -328,7 +338,7 @@ pub fn config_object(spec: &Spec, region: &str, presigner_url: &str) -> Option<O
         multipart_threshold_bytes: p.multipart_threshold_bytes,
         allowed_content_types: &p.allowed_content_types,
         allow_downloads: p.allow_downloads,
-        auth: spec.auth.as_ref().map(|a| PageAuth {
+        auth: auth.map(|a| PageAuth {
             issuer: &a.issuer,
             client_id: &a.client_id,
             scopes: &a.scopes,

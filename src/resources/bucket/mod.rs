@@ -176,7 +176,7 @@ impl Resource for Bucket {
         }
     }
 
-    fn down_label(&self, name: &str) -> String {
+    fn down_label(&self, name: &str, _live: &Live) -> String {
         match self.0 {
             Which::Documents => format!("documents bucket {name}"),
             Which::Website => format!("website bucket {name} and the site in it"),

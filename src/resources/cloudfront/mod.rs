@@ -16,6 +16,7 @@ pub mod headers_policy;
 pub mod invalidation;
 pub mod origin_access_control;
 pub mod site_function;
+pub mod web_acl;
 
 use crate::context::Ctx;
 use crate::discovery;

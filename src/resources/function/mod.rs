@@ -39,9 +39,14 @@ impl Resource for Function {
         spec.presigner.function_name.clone()
     }
 
-    fn needs(&self, _spec: &Spec) -> Vec<Need> {
+    fn needs(&self, spec: &Spec) -> Vec<Need> {
         // The log group first, so that Lambda never makes it without a retention.
-        vec![Need::Uses(role::KIND), Need::Uses(log_group::KIND)]
+        let mut needs = vec![Need::Uses(role::KIND), Need::Uses(log_group::KIND)];
+        // The stack's own pool and client are its issuer and audience: it never runs open.
+        if crate::resources::cognito::cognito(spec).is_some() {
+            needs.push(Need::Reads(crate::resources::cognito::client::KIND));
+        }
+        needs
     }
 
     fn actions(&self) -> Actions {
@@ -130,7 +135,7 @@ impl Resource for Function {
         field == "reserved_concurrency"
     }
 
-    fn down_label(&self, name: &str) -> String {
+    fn down_label(&self, name: &str, _live: &Live) -> String {
         format!("function {name} with its URL and permissions")
     }
 }
@@ -138,6 +143,11 @@ impl Resource for Function {
 /// The environment variables the presigner reads, named by the presigner crate itself. The
 /// deployed function gets these; `dev` adds its region and local store endpoint to them.
 pub fn environment(spec: &Spec) -> BTreeMap<String, String> {
+    environment_for(spec, spec.auth.as_ref())
+}
+
+/// The environment with `auth` as resolved (the stack's own pool's issuer and client).
+pub fn environment_for(spec: &Spec, auth: Option<&crate::spec::Auth>) -> BTreeMap<String, String> {
     let p = &spec.presigner;
     [
         (presigner::ENV_BUCKET, spec.documents.bucket.clone()),
@@ -177,7 +187,7 @@ pub fn environment(spec: &Spec) -> BTreeMap<String, String> {
             .api_path()
             .map(|p| (presigner::ENV_BASE_PATH, p.to_string())),
     )
-    .chain(spec.auth.iter().flat_map(auth_environment))
+    .chain(auth.into_iter().flat_map(auth_environment))
     .map(|(k, v)| (k.to_string(), v))
     .collect()
 }
@@ -239,7 +249,24 @@ fn desired(ctx: &Ctx, live: Option<&Live>) -> Desired {
     f.insert("memory_mb", json!(p.memory_mb));
     f.insert("timeout_seconds", json!(p.timeout_seconds));
     f.insert("reserved_concurrency", json!(p.reserved_concurrency));
-    f.insert("environment", json!(environment(&ctx.spec)));
+    let mut after = BTreeMap::new();
+    match ctx.sign_in() {
+        Ok(auth) => {
+            f.insert(
+                "environment",
+                json!(environment_for(&ctx.spec, auth.as_ref())),
+            );
+        }
+        Err(waits) => {
+            // The pool's issuer and its client's id, shown as not known yet.
+            let shown = ctx.sign_in_shown();
+            f.insert(
+                "environment",
+                json!(environment_for(&ctx.spec, shown.as_ref())),
+            );
+            after.insert("environment", waits);
+        }
+    }
     f.insert("role", json!(role_arn));
     if let Some(code) = code {
         f.insert("code_digest", json!(code.digest));
@@ -252,10 +279,7 @@ fn desired(ctx: &Ctx, live: Option<&Live>) -> Desired {
             f.insert("code_sha256", json!(sha));
         }
     }
-    Desired {
-        fields: f,
-        after: BTreeMap::new(),
-    }
+    Desired { fields: f, after }
 }
 
 /// The live function; `None` when it does not exist.
@@ -391,10 +415,17 @@ const CONFIG_FIELDS: &[&str] = &[
 ];
 
 /// The environment variables as Lambda takes them.
-fn lambda_environment(spec: &Spec) -> Environment {
-    Environment::builder()
-        .set_variables(Some(environment(spec).into_iter().collect()))
-        .build()
+fn lambda_environment(ctx: &Ctx) -> Result<Environment> {
+    let auth = ctx.sign_in().map_err(|waits| {
+        anyhow::anyhow!("internal: the function's environment still waits for the {waits:?} output")
+    })?;
+    Ok(Environment::builder()
+        .set_variables(Some(
+            environment_for(&ctx.spec, auth.as_ref())
+                .into_iter()
+                .collect(),
+        ))
+        .build())
 }
 
 /// Create the function or apply the changed fields, waiting for it to settle after each step.
@@ -442,7 +473,7 @@ async fn create(
     if let Some(tag) = code.tag() {
         tags.insert(TAG_CODE.to_string(), tag);
     }
-    let env = lambda_environment(&ctx.spec);
+    let env = lambda_environment(ctx)?;
     let created = retry(
         ctx.timing.iam_propagation,
         when::role_not_assumable_yet,
@@ -526,7 +557,7 @@ async fn update(
     wait_ready(ctx).await?;
     if CONFIG_FIELDS.iter().any(|f| changed(f)) {
         let role_arn = ctx.known.role_arn.clone().unwrap_or_else(|| ctx.role_arn());
-        let env = lambda_environment(&ctx.spec);
+        let env = lambda_environment(ctx)?;
         retry(ctx.timing.iam_propagation, when::function_settling, || {
             lambda
                 .update_function_configuration()

@@ -10,49 +10,25 @@ pub(super) const LIST_PAGE_MS: u64 = 200;
 pub(super) const COUNT_SHARE: f64 = 0.5;
 
 impl Checker<'_> {
-    pub(super) fn auth(&mut self, raw: RawAuth, presigner: &Presigner) -> Auth {
-        let url = |c: &mut Self, path: &str, given: Option<String>, what: &str| match given {
-            None => {
-                c.value(path, format!("required: {what}"));
-                String::new()
-            }
-            Some(u) => {
-                c.check(path, presigner::auth::validate_issuer_url(&u));
-                u
-            }
-        };
-        let issuer = url(
-            self,
-            "auth.issuer",
-            raw.issuer,
-            "the OpenID Connect issuer whose tokens are accepted, such as \
-             `https://cognito-idp.eu-central-1.amazonaws.com/<pool id>`",
-        );
-        let client_id = match raw.client_id {
-            Some(id) => {
-                self.check("auth.client_id", client(&id));
-                id
-            }
-            None => {
-                self.value(
-                    "auth.client_id",
-                    "required: the page's public client id at the issuer (Authorization Code \
-                     with PKCE, no secret)",
-                );
-                String::new()
-            }
-        };
-        let audiences = match raw.audiences {
-            None => vec![client_id.clone()],
-            given => self.list("auth.audiences", given, &[], "audience", |a| {
-                client(a).map(|()| a.to_string())
-            }),
+    pub(super) fn auth(
+        &mut self,
+        mut raw: RawAuth,
+        presigner: &Presigner,
+        defaults: &Defaults,
+        website: &Website,
+    ) -> Auth {
+        let cognito = raw
+            .cognito
+            .take()
+            .map(|c| self.cognito(c, &raw, defaults, website));
+        let (issuer, client_id, audiences, jwks_uri) = if cognito.is_some() {
+            // Known once the pool and its client exist.
+            (String::new(), String::new(), Vec::new(), None)
+        } else {
+            self.issuer(&mut raw)
         };
         let scopes = self.list("auth.scopes", raw.scopes, &["openid"], "scope", |s| {
             scope(s).map(|()| s.to_string())
-        });
-        let jwks_uri = raw.jwks_uri.inspect(|u| {
-            self.check("auth.jwks_uri", presigner::auth::validate_issuer_url(u));
         });
         let files = match raw.files.as_deref() {
             None | Some("own") => AuthFiles::Own,
@@ -75,11 +51,112 @@ impl Checker<'_> {
             client_id,
             scopes,
             jwks_uri,
+            cognito,
             files,
             quota,
         }
     }
 
+    /// `issuer`, `client_id`, `audiences` and `jwks_uri` of an issuer the spec names.
+    fn issuer(&mut self, raw: &mut RawAuth) -> (String, String, Vec<String>, Option<String>) {
+        let url = |c: &mut Self, path: &str, given: Option<String>, what: &str| match given {
+            None => {
+                c.value(path, format!("required: {what}"));
+                String::new()
+            }
+            Some(u) => {
+                c.check(path, presigner::auth::validate_issuer_url(&u));
+                u
+            }
+        };
+        let issuer = url(
+            self,
+            "auth.issuer",
+            raw.issuer.take(),
+            "the OpenID Connect issuer whose tokens are accepted, such as \
+             `https://cognito-idp.eu-central-1.amazonaws.com/<pool id>`, or `cognito: {}` for a \
+             user pool made by the stack",
+        );
+        let client_id = match raw.client_id.take() {
+            Some(id) => {
+                self.check("auth.client_id", client(&id));
+                id
+            }
+            None => {
+                self.value(
+                    "auth.client_id",
+                    "required: the page's public client id at the issuer (Authorization Code \
+                     with PKCE, no secret)",
+                );
+                String::new()
+            }
+        };
+        let audiences = match raw.audiences.take() {
+            None => vec![client_id.clone()],
+            given => self.list("auth.audiences", given, &[], "audience", |a| {
+                client(a).map(|()| a.to_string())
+            }),
+        };
+        let jwks_uri = raw.jwks_uri.take().inspect(|u| {
+            self.check("auth.jwks_uri", presigner::auth::validate_issuer_url(u));
+        });
+        (issuer, client_id, audiences, jwks_uri)
+    }
+
+    /// `auth.cognito`: the stack's own user pool, which stands in for the issuer settings.
+    fn cognito(
+        &mut self,
+        raw: RawCognito,
+        auth: &RawAuth,
+        defaults: &Defaults,
+        website: &Website,
+    ) -> Cognito {
+        for (field, given) in [
+            ("issuer", auth.issuer.is_some()),
+            ("client_id", auth.client_id.is_some()),
+            ("audiences", auth.audiences.is_some()),
+            ("jwks_uri", auth.jwks_uri.is_some()),
+        ] {
+            if given {
+                self.value(
+                    &format!("auth.{field}"),
+                    "not used with `auth.cognito`: the stack's own user pool is the issuer, and \
+                     its app client the audience; remove it, or remove `cognito` to trust \
+                     another issuer",
+                );
+            }
+        }
+        if website.cloudfront().is_none() {
+            self.value(
+                "auth.cognito",
+                "needs `website.hosting: cloudfront`: Cognito sends users back only to https \
+                 pages (or http://localhost), and the S3 website endpoint serves http only",
+            );
+        }
+        let domain_prefix = match raw.domain_prefix {
+            Some(p) => {
+                self.check("auth.cognito.domain_prefix", rules::cognito_domain(&p));
+                p
+            }
+            None => {
+                let p = format!("{}-{ACCOUNT_PLACEHOLDER}", defaults.prefix);
+                let with_account = p.replace(ACCOUNT_PLACEHOLDER, "123456789012");
+                if defaults.name_ok {
+                    if let Err(reason) = rules::cognito_domain(&with_account) {
+                        self.value(
+                            "auth.cognito.domain_prefix",
+                            format!("the default, `{p}`, is not allowed ({reason}); give one"),
+                        );
+                    }
+                }
+                p
+            }
+        };
+        Cognito {
+            domain_prefix,
+            self_signup: raw.self_signup.unwrap_or(false),
+        }
+    }
     fn quota(&mut self, raw: RawQuota, presigner: &Presigner) -> Option<Quota> {
         let bytes = self.number(
             "auth.quota.bytes",

@@ -30,20 +30,18 @@ impl Checker<'_> {
                 Architecture::X86_64
             }
         };
-        let reserved_concurrency = if raw.reserved_concurrency == Some(0) {
-            self.value(
-                "presigner.reserved_concurrency",
-                "0 would stop the function from ever running; give 1 to 1000, or leave it out \
-                 for no reservation",
-            );
-            None
-        } else {
-            self.number(
-                "presigner.reserved_concurrency",
-                raw.reserved_concurrency,
-                (1, 1000),
-                "",
-            )
+        let reserved_concurrency = match raw.reserved_concurrency {
+            // Not given: the open presigner's default is decided with `auth` (validate).
+            None | Some(None) => None,
+            Some(Some(0)) => {
+                self.value(
+                    "presigner.reserved_concurrency",
+                    "0 would stop the function from ever running; give 1 to 1000, or `null` \
+                     for no reservation",
+                );
+                None
+            }
+            Some(given) => self.number("presigner.reserved_concurrency", given, (1, 1000), ""),
         };
         let function_url = raw.function_url.unwrap_or_default();
         let url_auth = match function_url.auth.as_deref() {
@@ -95,6 +93,7 @@ impl Checker<'_> {
                 )
                 .unwrap_or(5),
             reserved_concurrency,
+            concurrency_defaulted: false,
             url_expiry_seconds: self
                 .number(
                     "presigner.url_expiry_seconds",

@@ -81,6 +81,7 @@ pub(super) fn validate(raw: RawSpec, index: &Index, cx: &Context) -> Result<Spec
         .function_url
         .as_ref()
         .and_then(|u| u.auth.clone());
+    let concurrency_given = raw_presigner.reserved_concurrency.is_some();
     let mut presigner = c.presigner(raw_presigner, &defaults);
     let website = c.website(raw.website.unwrap_or_default(), &defaults);
     if let Some(api_path) = website.api_path() {
@@ -98,7 +99,12 @@ pub(super) fn validate(raw: RawSpec, index: &Index, cx: &Context) -> Result<Spec
         }
         presigner.url_auth = UrlAuth::AwsIam;
     }
-    let auth = raw.auth.map(|a| c.auth(a, &presigner));
+    let auth = raw.auth.map(|a| c.auth(a, &presigner, &defaults, &website));
+    if auth.is_none() && !concurrency_given {
+        // An open presigner: a flood must not take the account's Lambda concurrency.
+        presigner.reserved_concurrency = Some(OPEN_PRESIGNER_CONCURRENCY);
+        presigner.concurrency_defaulted = true;
+    }
     c.private_paths_outside_the_site(&presigner.code, &website.source);
     let mut documents = documents;
     c.cors_lets_the_page_upload(&mut documents.cors, &presigner);
@@ -127,6 +133,9 @@ pub(super) fn validate(raw: RawSpec, index: &Index, cx: &Context) -> Result<Spec
         auth,
     })
 }
+
+/// The reserved concurrency of a presigner without `auth` when the spec gives none.
+pub const OPEN_PRESIGNER_CONCURRENCY: u32 = 10;
 
 /// What default resource names are made of.
 struct Defaults {

@@ -158,11 +158,27 @@ impl Checker<'_> {
                 "PriceClass_100".to_string()
             }
         };
+        // WAF's rate-based rules take 10 to 2,000,000,000 requests per evaluation window.
+        let rate_limit = self.number(
+            "website.cloudfront.rate_limit",
+            raw.rate_limit,
+            (10, 2_000_000_000),
+            " requests per 5 minutes per client IP",
+        );
+        if rate_limit.is_some() && api_path.is_none() {
+            self.value(
+                "website.cloudfront.rate_limit",
+                "limits the requests to the presigner served at `api_path`; without `api_path` \
+                 the presigner is called at its own Function URL, which the distribution's web \
+                 ACL never sees: add `api_path: /api`, or remove `rate_limit`",
+            );
+        }
         CloudFront {
             api_path,
             aliases,
             certificate_arn,
             price_class,
+            rate_limit,
         }
     }
 

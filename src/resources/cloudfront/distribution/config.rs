@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 use super::KIND;
 use crate::context::Ctx;
 use crate::resources::cloudfront::site_function::function_name;
+use crate::resources::cloudfront::web_acl;
 use crate::resources::cloudfront::{
     comment, headers_policy_name, oac_name, url_host, API_ORIGIN, SITE_ORIGIN,
 };
@@ -69,7 +70,7 @@ pub fn bucket_domain(bucket: &str, region: &str) -> String {
     format!("{bucket}.s3.{region}.amazonaws.com")
 }
 
-pub(super) fn desired(ctx: &Ctx) -> Desired {
+pub(super) fn desired(ctx: &Ctx, live_acl: Option<&Value>) -> Desired {
     let spec = &ctx.spec;
     let cf = spec
         .website
@@ -131,6 +132,7 @@ pub(super) fn desired(ctx: &Ctx) -> Desired {
         );
     }
     f.insert("behaviors", Value::Object(behaviors));
+    f.insert("web_acl", web_acl_wanted(spec, live_acl));
     let mut d = Desired {
         fields: f,
         ..Desired::default()
@@ -147,6 +149,23 @@ fn api_methods() -> Vec<&'static str> {
 
 /// A distribution's configuration and tags in the form [`Resource::desired`] makes; `oacs`
 /// and `headers` name the OACs and response headers policies by id.
+/// The stack's web ACL with `rate_limit`; without it, none of the stack's, and a web ACL
+/// someone else attached is theirs to keep.
+fn web_acl_wanted(spec: &Spec, live: Option<&Value>) -> Value {
+    let ours = web_acl::name(spec);
+    if spec
+        .website
+        .cloudfront()
+        .is_some_and(|c| c.rate_limit.is_some())
+    {
+        return json!(ours);
+    }
+    match live {
+        Some(Value::String(other)) if *other != ours => json!(other),
+        _ => Value::Null,
+    }
+}
+
 pub(super) fn fields_of(
     c: &DistributionConfig,
     tags: &BTreeMap<String, String>,
@@ -257,6 +276,13 @@ pub(super) fn fields_of(
         );
     }
     f.insert("behaviors", Value::Object(behaviors));
+    f.insert(
+        "web_acl",
+        json!(c
+            .web_acl_id()
+            .filter(|a| !a.is_empty())
+            .map(|a| web_acl::name_in_arn(a).unwrap_or(a))),
+    );
     f
 }
 
@@ -354,9 +380,23 @@ pub(super) fn distribution_config(
         b = b
             .set_logging(l.logging().cloned())
             .set_restrictions(l.restrictions().cloned())
-            .set_web_acl_id(l.web_acl_id().map(str::to_string))
             .set_origin_groups(l.origin_groups().cloned());
     }
+    // The stack's web ACL with `rate_limit`; else one attached by someone else stays.
+    let ours = web_acl::name(spec);
+    let acl = if cf.rate_limit.is_some() {
+        Some(
+            ctx.known
+                .web_acl_arn
+                .clone()
+                .context("internal: the web ACL is not known")?,
+        )
+    } else {
+        live.and_then(|l| l.web_acl_id())
+            .filter(|a| !a.is_empty() && web_acl::name_in_arn(a) != Some(ours.as_str()))
+            .map(str::to_string)
+    };
+    b = b.web_acl_id(acl.unwrap_or_default());
     Ok(b.build()?)
 }
 

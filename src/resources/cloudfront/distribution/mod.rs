@@ -21,7 +21,7 @@ pub use self::config::bucket_domain;
 use self::config::{desired, distribution_config, fields_of};
 use super::{
     comment, headers_policy, headers_policy_name, label, listings, origin_access_control,
-    site_function,
+    site_function, web_acl,
 };
 use crate::context::Ctx;
 use crate::errors::{aws_err, code_in};
@@ -54,6 +54,7 @@ impl Resource for Distribution {
             Need::Uses(origin_access_control::API_KIND),
             Need::Uses(headers_policy::KIND),
             Need::Uses(site_function::KIND),
+            Need::Uses(web_acl::KIND),
         ];
         if spec.website.api_path().is_some() {
             needs.push(Need::Reads(function_url::KIND));
@@ -88,8 +89,8 @@ impl Resource for Distribution {
         }
     }
 
-    fn desired(&self, ctx: &Ctx, _live: Option<&Live>) -> Desired {
-        desired(ctx)
+    fn desired(&self, ctx: &Ctx, live: Option<&Live>) -> Desired {
+        desired(ctx, live.and_then(|l| l.fields.get("web_acl")))
     }
 
     fn read<'a>(&'a self, ctx: &'a Ctx, _name: &'a str) -> Step<'a, Option<Live>> {
@@ -167,7 +168,7 @@ impl Resource for Distribution {
         true
     }
 
-    fn down_label(&self, name: &str) -> String {
+    fn down_label(&self, name: &str, _live: &Live) -> String {
         format!("distribution {name} (disabled first; CloudFront takes minutes to deploy that)")
     }
 }

@@ -1,0 +1,429 @@
+//! `website.cloudfront.rate_limit`: a WAF web ACL (scope CLOUDFRONT, so in us-east-1) on the
+//! distribution, allowing everything but one rate-based rule: a client IP that sends more
+//! than `rate_limit` requests to `<api_path>/` in 5 minutes is blocked until it slows down.
+//! The page and its assets are not counted. Found by its name in the CLOUDFRONT listing,
+//! ours by its tags; every write sends the lock token read just before it.
+//!
+//! Fields: tags, default_action, rule, metrics.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_wafv2::primitives::Blob;
+use aws_sdk_wafv2::types::{
+    AllowAction, BlockAction, ByteMatchStatement, DefaultAction, FieldToMatch,
+    PositionalConstraint, RateBasedStatement, RateBasedStatementAggregateKeyType, Rule, RuleAction,
+    Scope, Statement, Tag, TextTransformation, TextTransformationType, UriPath, VisibilityConfig,
+};
+use futures::FutureExt;
+use serde_json::{json, Value};
+
+use crate::context::Ctx;
+use crate::errors::{aws_err, code_in};
+use crate::resources::{sdk_tags, unless_unused, Actions, Resource, Step};
+use crate::spec::Spec;
+use crate::state::{
+    extra_tag_keys, tags_value, Change, Desired, Fields, Kind, Known, Live, Output,
+};
+
+pub const KIND: Kind = Kind::new("web_acl", "web ACL");
+
+pub struct WebAcl;
+
+/// The window WAF counts a client's requests in: `rate_limit` is per 5 minutes.
+const WINDOW_SECONDS: i64 = 300;
+const RULE: &str = "api-rate-limit";
+
+pub fn name(spec: &Spec) -> String {
+    format!("{}-{}-api", spec.name, spec.env)
+}
+
+/// The web ACL's name in its ARN (`arn:aws:wafv2:us-east-1:<account>:global/webacl/<name>/<id>`).
+pub fn name_in_arn(arn: &str) -> Option<&str> {
+    let mut parts = arn.rsplit('/');
+    parts.next()?;
+    parts.next()
+}
+
+/// What the rule matches: every path under the API's.
+fn api_prefix(spec: &Spec) -> Option<String> {
+    spec.website.api_path().map(|p| format!("{p}/"))
+}
+
+fn rule_value(limit: Option<u32>, prefix: Option<&str>) -> Value {
+    json!({"name": RULE, "action": "block", "limit": limit, "window_seconds": WINDOW_SECONDS,
+           "aggregate": "IP", "path_starts_with": prefix})
+}
+
+impl Resource for WebAcl {
+    fn kind(&self) -> Kind {
+        KIND
+    }
+
+    fn name(&self, spec: &Spec) -> String {
+        name(spec)
+    }
+
+    fn wanted(&self, spec: &Spec) -> bool {
+        spec.website
+            .cloudfront()
+            .is_some_and(|c| c.rate_limit.is_some())
+    }
+
+    fn provides(&self) -> Option<Output> {
+        Some(Output::WebAcl)
+    }
+
+    fn actions(&self) -> Actions {
+        Actions {
+            read: &[
+                "wafv2:ListWebACLs",
+                "wafv2:GetWebACL",
+                "wafv2:ListTagsForResource",
+            ],
+            create: &["wafv2:CreateWebACL", "wafv2:TagResource"],
+            update: &[
+                "wafv2:GetWebACL",
+                "wafv2:UpdateWebACL",
+                "wafv2:TagResource",
+                "wafv2:UntagResource",
+            ],
+            delete: &["wafv2:GetWebACL", "wafv2:DeleteWebACL"],
+        }
+    }
+
+    fn desired(&self, ctx: &Ctx, _live: Option<&Live>) -> Desired {
+        let spec = &ctx.spec;
+        let limit = spec.website.cloudfront().and_then(|c| c.rate_limit);
+        let mut d = Desired::default();
+        d.set("tags", tags_value(&ctx.tags(KIND)));
+        d.set("default_action", json!("allow"));
+        d.set("rule", rule_value(limit, api_prefix(spec).as_deref()));
+        d.set("metrics", json!(name(spec)));
+        d
+    }
+
+    fn read<'a>(&'a self, ctx: &'a Ctx, name: &'a str) -> Step<'a, Option<Live>> {
+        async move { unless_unused(self.wanted(&ctx.spec), read(ctx, name).await) }.boxed()
+    }
+
+    fn apply<'a>(
+        &'a self,
+        ctx: &'a Ctx,
+        live: Option<&'a Live>,
+        changes: &'a [Change],
+    ) -> Step<'a, Known> {
+        apply(ctx, live, changes).boxed()
+    }
+
+    fn delete<'a>(&'a self, ctx: &'a Ctx, name: &'a str, _live: &'a Live) -> Step<'a, usize> {
+        async move { delete(ctx, name).await.map(|()| 0) }.boxed()
+    }
+
+    fn removed_by_up(&self) -> bool {
+        true
+    }
+}
+
+/// The id of the CLOUDFRONT web ACL named `name`.
+async fn find(ctx: &Ctx, name: &str) -> anyhow::Result<Option<String>> {
+    let mut marker: Option<String> = None;
+    loop {
+        let page = ctx
+            .aws
+            .wafv2
+            .list_web_acls()
+            .scope(Scope::Cloudfront)
+            .limit(100)
+            .set_next_marker(marker.take())
+            .send()
+            .await
+            .map_err(|e| aws_err("listing the CloudFront web ACLs", e))?;
+        if let Some(acl) = page.web_acls().iter().find(|a| a.name() == Some(name)) {
+            return Ok(acl.id().map(str::to_string));
+        }
+        match page.next_marker() {
+            Some(m) if !m.is_empty() && !page.web_acls().is_empty() => marker = Some(m.to_string()),
+            _ => return Ok(None),
+        }
+    }
+}
+
+/// The web ACL and its lock token.
+async fn get(
+    ctx: &Ctx,
+    name: &str,
+    id: &str,
+) -> anyhow::Result<Option<(aws_sdk_wafv2::types::WebAcl, String)>> {
+    match ctx
+        .aws
+        .wafv2
+        .get_web_acl()
+        .name(name)
+        .scope(Scope::Cloudfront)
+        .id(id)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out
+            .web_acl()
+            .cloned()
+            .map(|acl| (acl, out.lock_token().unwrap_or_default().to_string()))),
+        Err(e) if code_in(&e, &["WAFNonexistentItemException"]) => Ok(None),
+        Err(e) => Err(aws_err(format!("reading web ACL {name}"), e)),
+    }
+}
+
+async fn read(ctx: &Ctx, name: &str) -> anyhow::Result<Option<Live>> {
+    let Some(id) = find(ctx, name).await? else {
+        return Ok(None);
+    };
+    let Some((acl, _)) = get(ctx, name, &id).await? else {
+        return Ok(None);
+    };
+    let tags: BTreeMap<String, String> = match ctx
+        .aws
+        .wafv2
+        .list_tags_for_resource()
+        .resource_arn(acl.arn())
+        .send()
+        .await
+    {
+        Ok(t) => t
+            .tag_info_for_resource()
+            .map(|i| {
+                i.tag_list()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        Err(e) if code_in(&e, &["WAFNonexistentItemException"]) => return Ok(None),
+        Err(e) => return Err(aws_err(format!("reading the tags of web ACL {name}"), e)),
+    };
+    let mut f = Fields::new();
+    f.insert("tags", tags_value(&tags));
+    let default = acl.default_action();
+    f.insert(
+        "default_action",
+        json!(match (
+            default.and_then(|d| d.allow()),
+            default.and_then(|d| d.block())
+        ) {
+            (Some(_), _) => "allow",
+            (_, Some(_)) => "block",
+            _ => "none",
+        }),
+    );
+    f.insert("rule", rules_value(acl.rules()));
+    f.insert(
+        "metrics",
+        json!(acl.visibility_config().map(|v| v.metric_name())),
+    );
+    Ok(Some(Live {
+        tags,
+        fields: f,
+        known: Known {
+            web_acl_arn: Some(acl.arn().to_string()),
+            ..Known::default()
+        },
+    }))
+}
+
+/// The one rule as the stack writes it; anything else (more rules, another shape) as found.
+fn rules_value(rules: &[Rule]) -> Value {
+    let [rule] = rules else {
+        return json!(rules.iter().map(|r| r.name()).collect::<Vec<_>>());
+    };
+    let rate = rule.statement().and_then(|s| s.rate_based_statement());
+    let Some(rate) = rate else {
+        return json!({"name": rule.name(), "rate_based": false});
+    };
+    let prefix = rate
+        .scope_down_statement()
+        .and_then(|s| s.byte_match_statement())
+        .filter(|b| {
+            b.positional_constraint() == &PositionalConstraint::StartsWith
+                && b.field_to_match().is_some_and(|f| f.uri_path().is_some())
+        })
+        .map(|b| String::from_utf8_lossy(b.search_string().as_ref()).into_owned());
+    let action = match rule.action() {
+        Some(a) if a.block().is_some() => "block",
+        Some(a) if a.count().is_some() => "count",
+        Some(a) if a.allow().is_some() => "allow",
+        _ => "none",
+    };
+    let mut v = rule_value(u32::try_from(rate.limit()).ok(), prefix.as_deref());
+    v["name"] = json!(rule.name());
+    v["action"] = json!(action);
+    v["window_seconds"] = json!(if rate.evaluation_window_sec() == 0 {
+        WINDOW_SECONDS
+    } else {
+        rate.evaluation_window_sec()
+    });
+    v["aggregate"] = json!(rate.aggregate_key_type().as_str());
+    v
+}
+
+fn visibility(metric: &str) -> anyhow::Result<VisibilityConfig> {
+    Ok(VisibilityConfig::builder()
+        .sampled_requests_enabled(true)
+        .cloud_watch_metrics_enabled(true)
+        .metric_name(metric)
+        .build()?)
+}
+
+/// The rate-based rule on the API's paths.
+fn rule(spec: &Spec) -> anyhow::Result<Rule> {
+    let limit = spec
+        .website
+        .cloudfront()
+        .and_then(|c| c.rate_limit)
+        .ok_or_else(|| anyhow::anyhow!("internal: a web ACL without `rate_limit`"))?;
+    let prefix = api_prefix(spec)
+        .ok_or_else(|| anyhow::anyhow!("internal: a web ACL without `api_path`"))?;
+    let scope_down = Statement::builder()
+        .byte_match_statement(
+            ByteMatchStatement::builder()
+                .search_string(Blob::new(prefix.into_bytes()))
+                .field_to_match(
+                    FieldToMatch::builder()
+                        .uri_path(UriPath::builder().build())
+                        .build(),
+                )
+                .text_transformations(
+                    TextTransformation::builder()
+                        .priority(0)
+                        .r#type(TextTransformationType::None)
+                        .build()?,
+                )
+                .positional_constraint(PositionalConstraint::StartsWith)
+                .build()?,
+        )
+        .build();
+    Ok(Rule::builder()
+        .name(RULE)
+        .priority(0)
+        .action(
+            RuleAction::builder()
+                .block(BlockAction::builder().build())
+                .build(),
+        )
+        .statement(
+            Statement::builder()
+                .rate_based_statement(
+                    RateBasedStatement::builder()
+                        .limit(i64::from(limit))
+                        .evaluation_window_sec(WINDOW_SECONDS)
+                        .aggregate_key_type(RateBasedStatementAggregateKeyType::Ip)
+                        .scope_down_statement(scope_down)
+                        .build()?,
+                )
+                .build(),
+        )
+        .visibility_config(visibility(&format!("{}-rate", name(spec)))?)
+        .build()?)
+}
+
+async fn apply(ctx: &Ctx, live: Option<&Live>, changes: &[Change]) -> anyhow::Result<Known> {
+    let waf = &ctx.aws.wafv2;
+    let spec = &ctx.spec;
+    let acl = name(spec);
+    let want = ctx.tags(KIND);
+    let default = DefaultAction::builder()
+        .allow(AllowAction::builder().build())
+        .build();
+    if live.is_none() {
+        let tags = sdk_tags(&want, |k, v| Tag::builder().key(k).value(v).build())?;
+        let made = waf
+            .create_web_acl()
+            .name(&acl)
+            .scope(Scope::Cloudfront)
+            .default_action(default)
+            .rules(rule(spec)?)
+            .visibility_config(visibility(&acl)?)
+            .description(format!(
+                "presign-stack {} ({}): rate limit on the presigner",
+                spec.name, spec.env
+            ))
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| aws_err(format!("creating web ACL {acl}"), e))?;
+        let arn = made
+            .summary()
+            .and_then(|s| s.arn())
+            .map(str::to_string)
+            .ok_or_else(|| anyhow::anyhow!("CreateWebACL for {acl} returned no ARN"))?;
+        return Ok(Known {
+            web_acl_arn: Some(arn),
+            ..Known::default()
+        });
+    }
+    let id = find(ctx, &acl)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("web ACL {acl} is gone; run `up` again to create it"))?;
+    let (current, lock) = get(ctx, &acl, &id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("web ACL {acl} is gone; run `up` again to create it"))?;
+    let arn = current.arn().to_string();
+    if changes.iter().any(|c| c.field != "tags") {
+        waf.update_web_acl()
+            .name(&acl)
+            .scope(Scope::Cloudfront)
+            .id(&id)
+            .lock_token(lock)
+            .default_action(default)
+            .rules(rule(spec)?)
+            .visibility_config(visibility(&acl)?)
+            .set_description(current.description().map(str::to_string))
+            .send()
+            .await
+            .map_err(|e| aws_err(format!("updating web ACL {acl}"), e))?;
+    }
+    if let Some(c) = changes.iter().find(|c| c.field == "tags") {
+        let tags = sdk_tags(&want, |k, v| Tag::builder().key(k).value(v).build())?;
+        waf.tag_resource()
+            .resource_arn(&arn)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| aws_err(format!("tagging web ACL {acl}"), e))?;
+        let extra = extra_tag_keys(&c.old, &want);
+        if !extra.is_empty() {
+            waf.untag_resource()
+                .resource_arn(&arn)
+                .set_tag_keys(Some(extra))
+                .send()
+                .await
+                .map_err(|e| aws_err(format!("untagging web ACL {acl}"), e))?;
+        }
+    }
+    Ok(Known {
+        web_acl_arn: Some(arn),
+        ..Known::default()
+    })
+}
+
+async fn delete(ctx: &Ctx, acl: &str) -> anyhow::Result<()> {
+    let Some(id) = find(ctx, acl).await? else {
+        return Ok(());
+    };
+    let Some((_, lock)) = get(ctx, acl, &id).await? else {
+        return Ok(());
+    };
+    match ctx
+        .aws
+        .wafv2
+        .delete_web_acl()
+        .name(acl)
+        .scope(Scope::Cloudfront)
+        .id(&id)
+        .lock_token(lock)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if code_in(&e, &["WAFNonexistentItemException"]) => Ok(()),
+        Err(e) => Err(aws_err(format!("deleting web ACL {acl}"), e)),
+    }
+}
