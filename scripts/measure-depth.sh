@@ -5,7 +5,8 @@
 #
 # It starts its own moto and, in front of it, scripts/delay_proxy.py, which holds every request
 # for DEPTH_DELAY_MS (100) before forwarding it. For each hosting layout (`s3-website`, and
-# `cloudfront` with `api_path: /api`; both otherwise the example spec), each round runs cold
+# `cloudfront` with `api_path: /api`; both otherwise the example spec; and `signin`, the
+# example with `auth.cognito` and `rate_limit`, config/presign-stack-signin.yaml), each round runs cold
 # `up`, no-op `up`, `plan`, `drift` and `down --yes` on a fresh emulator state, once directly
 # against moto and once through the proxy. A command's depth is
 #   (wall time through the proxy - wall time direct) / DEPTH_DELAY_MS,
@@ -81,18 +82,21 @@ with zipfile.ZipFile(sys.argv[1], "w") as z:
     z.writestr(info, "#!/bin/sh\n")
 EOF
 
-LAYOUTS=(s3-website cloudfront)
+LAYOUTS=(s3-website cloudfront signin)
 for layout in "${LAYOUTS[@]}"; do
   spec="$work/$layout.yaml"
+  example=config/presign-stack.yaml
+  [ "$layout" = signin ] && example=config/presign-stack-signin.yaml
   sed -e "s|source: \.\./lambda-bundle|zip: $work/presigner.zip|" \
-    -e "s|source: \.\./frontend|source: $PWD/frontend|" config/presign-stack.yaml >"$spec"
+    -e "s|source: \.\./frontend|source: $PWD/frontend|" "$example" >"$spec"
   if [ "$layout" = s3-website ]; then
     sed -i -e 's/hosting: cloudfront/hosting: s3-website/' -e '/^  cloudfront:/d' \
       -e '/^    api_path:/d' "$spec"
   fi
   "$BIN" --spec "$spec" -q validate >/dev/null ||
     { echo "error: \`presign-stack validate\` refused the $layout spec $spec" >&2; exit 1; }
-  grep -q "hosting: $layout" "$spec" || { echo "error: $spec is not the $layout layout" >&2; exit 1; }
+  [ "$layout" = signin ] || grep -q "hosting: $layout" "$spec" ||
+    { echo "error: $spec is not the $layout layout" >&2; exit 1; }
 done
 
 COMMANDS=("up" "up" "plan" "drift" "down --yes")

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Scan a stack with Prowler's S3, Lambda and IAM checks on the local emulator: starts moto,
-# runs `presign-stack up` on the spec (default: the example, config/presign-stack.yaml), runs
-# Prowler against the emulator and prints every check that failed on the stack's own
-# resources, then a count of passes and failures. Installs Prowler into .tools/prowler-venv
+# Scan a stack with Prowler's S3, Lambda, IAM, CloudFront, Cognito and WAF checks on the local
+# emulator: starts moto, runs `presign-stack up` on the spec (default: the example,
+# config/presign-stack.yaml; config/presign-stack-signin.yaml has sign-in and a rate limit),
+# runs Prowler against the emulator and prints every check that failed on the stack's own
+# resources, then a count of passes and failures. Every check of those services runs, the
+# threat-detection ones included (Prowler leaves those out of `--services` runs). Installs Prowler into .tools/prowler-venv
 # the first time (a few minutes); a scan takes about a minute.
 #
 #   scripts/scan.sh [SPEC]        SCAN_MOTO_PORT (default 4577) to change the emulator's port
@@ -35,20 +37,35 @@ read -r REGION NAME < <("$BIN" --spec "$SPEC" --output json validate |
 export AWS_REGION="$REGION" AWS_DEFAULT_REGION="$REGION"
 "$BIN" --spec "$SPEC" -q up >/dev/null
 
-echo "scan: prowler $PROWLER_VERSION, services s3 awslambda iam, region $REGION" >&2
-"$PROWLER_VENV/bin/prowler" aws --services s3 awslambda iam -f "$REGION" \
+SERVICES="s3 awslambda iam cloudfront cognito wafv2"
+echo "scan: prowler $PROWLER_VERSION, services $SERVICES, regions $REGION and us-east-1" >&2
+CHECKS=$("$PROWLER_VENV/bin/prowler" aws --list-checks-json --services $SERVICES --no-banner |
+  python3 -c 'import json,sys; print(" ".join(json.load(sys.stdin)["aws"]))')
+# us-east-1 too: CloudFront's web ACLs live there.
+"$PROWLER_VENV/bin/prowler" aws --checks $CHECKS -f "$REGION" us-east-1 \
   --output-formats json-ocsf -o "$work/out" --no-banner --ignore-exit-code-3 \
   >"$work/prowler.log" 2>&1 || { cat "$work/prowler.log" >&2; exit 1; }
 
-# Only the stack's own resources: its names all start with the stack's name.
-python3 - "$work/out" "$NAME" <<'EOF'
+# The ids AWS chose for the stack's distribution and user pool, which their ARNs hold.
+IDS=$("$BIN" --spec "$SPEC" --output json outputs | .tools/venv/bin/python -c '
+import boto3, json, os, sys
+out = json.load(sys.stdin)
+ids = [out.get("user_pool_id") or ""]
+cf = boto3.client("cloudfront", region_name="us-east-1")
+for d in cf.list_distributions()["DistributionList"].get("Items", []):
+    if "https://" + d["DomainName"] + "/" == out["website_url"]:
+        ids.append(d["Id"])
+print(" ".join(i for i in ids if i))')
+
+# Only the stack's own resources: named after the stack, or holding the ids AWS chose for them.
+python3 - "$work/out" "$NAME" $IDS <<'EOF'
 import glob, json, sys
-out, name = sys.argv[1], sys.argv[2]
+out, name, ids = sys.argv[1], sys.argv[2], sys.argv[3:]
 rows, passed = [], 0
 for f in glob.glob(f"{out}/*.ocsf.json"):
     for r in json.load(open(f)):
         uid = r["resources"][0]["uid"] if r.get("resources") else ""
-        if name not in uid:
+        if name not in uid and not any(i in uid for i in ids):
             continue
         check = r["metadata"]["event_code"]
         if r["status_code"] == "PASS":

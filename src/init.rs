@@ -134,6 +134,13 @@ website:
     api_path: /api           # the presigner on the same origin, callable only through it
     # aliases: [files.example.com]
     # certificate_arn: arn:aws:acm:us-east-1:111122223333:certificate/...
+    # rate_limit: 300        # requests per 5 minutes per client IP to /api/ (a WAF web ACL)
+
+# Without `auth` anyone who finds the presigner may upload; `plan` says so. With it, every
+# request needs a token, and each user has a folder of their own:
+# auth:
+#   cognito: {{}}              # a user pool made by the stack, with managed sign-in pages
+#   quota: {{bytes: 10737418240, files: 1000}}
 
 # environments:              # overlays chosen with --env NAME (default: dev)
 #   prod:

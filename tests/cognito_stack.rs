@@ -210,6 +210,36 @@ fn auth_cognito_makes_the_pool_its_client_and_domain_and_the_presigner_trusts_on
     assert_eq!(env["PRESIGNER_AUTH_ISSUER"], issuer);
     assert_eq!(env["PRESIGNER_AUTH_AUDIENCES"], client);
 
+    // The page may reach the pool's discovery document and the sign-in domain's token
+    // endpoint: the headers policy's CSP lets it.
+    let csp = rt.block_on(async {
+        let cf = moto.cloudfront().await;
+        let list = cf.list_response_headers_policies().send().await.unwrap();
+        let policy = list
+            .response_headers_policy_list()
+            .unwrap()
+            .items()
+            .iter()
+            .filter_map(|p| p.response_headers_policy())
+            .find(|p| {
+                p.response_headers_policy_config().map(|c| c.name()) == Some("cog-docs-dev-headers")
+            })
+            .expect("the stack's headers policy")
+            .clone();
+        policy
+            .response_headers_policy_config()
+            .and_then(|c| c.security_headers_config())
+            .and_then(|s| s.content_security_policy())
+            .map(|c| c.content_security_policy().to_string())
+            .unwrap()
+    });
+    assert!(
+        csp.contains(&format!(
+            "https://cognito-idp.{REGION}.amazonaws.com https://{DOMAIN}.auth.{REGION}.amazoncognito.com;"
+        )),
+        "{csp}"
+    );
+
     // Nothing more to do.
     let log = project.path().join("requests.log");
     let mut again = project.cmd(&moto, REGION, &["up"]);

@@ -445,6 +445,54 @@ const BAD: &[Bad] = &[
          tags, documents, presigner, website, auth, environments)",
     ),
     bad(
+        concat!(base!(), "auth:\n  cognito: {}\n"),
+        4,
+        12,
+        "auth.cognito",
+        "needs `website.hosting: cloudfront`: Cognito sends users back only to https pages",
+    ),
+    bad(
+        concat!(
+            base!(),
+            "website: {hosting: cloudfront}\nauth:\n  cognito: {domain_prefix: my-aws-docs}\n"
+        ),
+        5,
+        28,
+        "auth.cognito.domain_prefix",
+        "`my-aws-docs` contains `aws`, which Cognito reserves for its own domains",
+    ),
+    bad(
+        concat!(
+            base!(),
+            "website: {hosting: cloudfront}\nauth:\n  issuer: https://login.example.com/\n  \
+             cognito: {}\n"
+        ),
+        5,
+        11,
+        "auth.issuer",
+        "not used with `auth.cognito`: the stack's own user pool is the issuer",
+    ),
+    bad(
+        concat!(
+            base!(),
+            "website: {hosting: cloudfront, cloudfront: {rate_limit: 300}}\n"
+        ),
+        3,
+        57,
+        "website.cloudfront.rate_limit",
+        "limits the requests to the presigner served at `api_path`",
+    ),
+    bad(
+        concat!(
+            base!(),
+            "website: {hosting: cloudfront, cloudfront: {api_path: /api, rate_limit: 5}}\n"
+        ),
+        3,
+        73,
+        "website.cloudfront.rate_limit",
+        "must be 10 to 2000000000 requests per 5 minutes per client IP; got 5",
+    ),
+    bad(
         concat!(base!(), "auth:\n  issuer: http://login.example.com/\n  client_id: spa\n"),
         4,
         11,

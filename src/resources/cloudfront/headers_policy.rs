@@ -224,8 +224,31 @@ fn documents_endpoint(ctx: &Ctx) -> String {
     }
 }
 
+/// Where the page signs in with `auth`: the issuer (its discovery document), and with
+/// `auth.cognito` the managed sign-in domain too (its token endpoint).
+fn sign_in_origins(ctx: &Ctx) -> Vec<String> {
+    let Some(auth) = &ctx.spec.auth else {
+        return Vec::new();
+    };
+    match &auth.cognito {
+        Some(_) => {
+            let issuer = crate::context::cognito_issuer(&ctx.region, "");
+            let mut out = vec![origin_of(&issuer)];
+            out.extend(crate::resources::cognito::sign_in_url(ctx));
+            out
+        }
+        None => vec![origin_of(&auth.issuer)],
+    }
+}
+
+/// `scheme://host[:port]` of a URL.
+fn origin_of(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("https", url));
+    format!("{scheme}://{}", rest.split('/').next().unwrap_or(rest))
+}
+
 /// The Content-Security-Policy: the page may load only itself, and talk only to itself, the
-/// presigner and the documents bucket.
+/// presigner, the documents bucket and, with `auth`, where it signs in.
 fn content_security_policy(ctx: &Ctx) -> String {
     let mut connect = vec!["'self'".to_string(), documents_endpoint(ctx)];
     if ctx.spec.website.api_path().is_none() {
@@ -234,6 +257,7 @@ fn content_security_policy(ctx: &Ctx) -> String {
             None => SHOWN_UNKNOWN.to_string(),
         });
     }
+    connect.extend(sign_in_origins(ctx));
     format!(
         "default-src 'self'; connect-src {}; img-src 'self' data:; object-src 'none'; \
          base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
@@ -406,5 +430,23 @@ async fn create(ctx: &Ctx) -> Result<String> {
             format!("creating response headers policy {name}"),
             e,
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin_of;
+
+    #[test]
+    fn origins_of_issuers() {
+        assert_eq!(
+            origin_of("https://cognito-idp.eu-central-1.amazonaws.com/eu-central-1_Ab"),
+            "https://cognito-idp.eu-central-1.amazonaws.com"
+        );
+        assert_eq!(origin_of("http://127.0.0.1:9000"), "http://127.0.0.1:9000");
+        assert_eq!(
+            origin_of("https://login.example.com/"),
+            "https://login.example.com"
+        );
     }
 }

@@ -649,10 +649,19 @@ async fn set_concurrency(ctx: &Ctx, created: bool) -> Result<()> {
         .await
         .map(drop)
         .map_err(|e| {
-            aws_err(
-                format!("setting reserved concurrency of function {name}"),
-                e,
-            )
+            let low_quota = crate::errors::message(&e)
+                .is_some_and(|m| m.contains("UnreservedConcurrentExecution"));
+            let what = if low_quota {
+                format!(
+                    "setting reserved concurrency of function {name} to {n}: AWS keeps 100 of \
+                     the account's concurrent executions unreserved, and this account's quota \
+                     leaves fewer; set `presigner.reserved_concurrency: null` (no reservation), \
+                     or raise the quota (Service Quotas, \"Lambda concurrent executions\")"
+                )
+            } else {
+                format!("setting reserved concurrency of function {name}")
+            };
+            aws_err(what, e)
         }),
         None if !created => retry(ctx.timing.function_ready, when::update_in_progress, || {
             lambda
