@@ -154,6 +154,11 @@ fn auth_cognito_makes_the_pool_its_client_and_domain_and_the_presigner_trusts_on
         let p = p.user_pool().unwrap();
         assert_eq!(p.name(), Some(POOL));
         let tags = p.user_pool_tags().unwrap().clone();
+        assert_eq!(p.mfa_configuration().map(|m| m.as_str()), Some("ON"));
+        assert_eq!(p.deletion_protection().map(|d| d.as_str()), Some("ACTIVE"));
+        let recovery = p.account_recovery_setting().unwrap().recovery_mechanisms();
+        assert_eq!(recovery.len(), 1);
+        assert_eq!(recovery[0].name().as_str(), "verified_email");
         let c = cognito
             .describe_user_pool_client()
             .user_pool_id(&pool)

@@ -1129,3 +1129,41 @@ fn dev_signs_users_in_with_its_own_issuer_and_each_has_a_folder() {
     assert_eq!(files.json()["files"][0]["name"], "notes.txt");
     dev.stop();
 }
+
+/// With `auth.cognito` dev stands in for the stack's own user pool with its own issuer, as for
+/// `auth.issuer`, and knows the page by its own client id; `--auth spec` cannot look the
+/// deployed pool up and says what to do instead.
+#[test]
+fn dev_with_auth_cognito_signs_in_with_its_own_issuer() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_project(dir.path(), "");
+    let text = std::fs::read_to_string(&spec).unwrap().replace(
+        "website: {source: site}",
+        "website: {source: site, hosting: cloudfront, cloudfront: {api_path: /api}}\n\
+         auth:\n  cognito: {domain_prefix: devtest-signin}",
+    );
+    std::fs::write(&spec, text).unwrap();
+    let dev = Dev::start(&spec, None);
+    let issuer = dev.issuer_url.clone().expect("dev's issuer");
+    let config = get(&format!("{}config.json", dev.url)).json();
+    assert_eq!(config["auth"]["issuer"], issuer.as_str());
+    assert_eq!(config["auth"]["clientId"], "presign-stack-dev");
+    let discovery = get(&format!("{issuer}/.well-known/openid-configuration")).json();
+    assert_eq!(discovery["issuer"], issuer.as_str());
+    // Without a token the presigner refuses: the pool's stand-in is in force.
+    let me = get(&format!("{}api/me", dev.url));
+    assert_eq!(me.status, 401, "{}", me.text());
+    dev.stop();
+
+    let out = command(&spec)
+        .args(["dev", "--port", "0", "--auth", "spec"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr
+            .contains("`auth.cognito` makes the stack's own user pool, which dev does not look up"),
+        "{stderr}"
+    );
+}

@@ -464,6 +464,17 @@ const BAD: &[Bad] = &[
     bad(
         concat!(
             base!(),
+            "website: {hosting: cloudfront}\nauth:\n  cognito: {mfa: sometimes}\n"
+        ),
+        5,
+        18,
+        "auth.cognito.mfa",
+        "`sometimes` is not an MFA mode; use `required` (the default: every user sets up an \
+         authenticator app), `optional` or `off`",
+    ),
+    bad(
+        concat!(
+            base!(),
             "website: {hosting: cloudfront}\nauth:\n  issuer: https://login.example.com/\n  \
              cognito: {}\n"
         ),

@@ -53,6 +53,29 @@ pub struct Cognito {
     pub domain_prefix: String,
     /// Whether visitors may sign themselves up (default: only an administrator creates users).
     pub self_signup: bool,
+    /// Whether users must sign in with a second factor (an authenticator app, TOTP).
+    pub mfa: Mfa,
+}
+
+/// Multi-factor sign-in in the stack's user pool (TOTP).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mfa {
+    /// Every user sets up an authenticator app at their first sign-in (the default).
+    Required,
+    /// Users may set one up.
+    Optional,
+    Off,
+}
+
+impl Mfa {
+    /// Cognito's `MfaConfiguration`.
+    pub fn as_aws(self) -> &'static str {
+        match self {
+            Mfa::Required => "ON",
+            Mfa::Optional => "OPTIONAL",
+            Mfa::Off => "OFF",
+        }
+    }
 }
 
 /// Whose files a signed-in user may download.

@@ -121,6 +121,7 @@ pub(super) struct RawAuth {
 pub(super) struct RawCognito {
     pub domain_prefix: Option<String>,
     pub self_signup: Option<bool>,
+    pub mfa: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

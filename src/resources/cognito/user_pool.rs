@@ -1,17 +1,18 @@
-//! The user pool. Users sign in with their e-mail address; only an administrator creates them
-//! unless `self_signup`; passwords of 14 characters or more with every character class;
-//! optional TOTP multi-factor authentication; deletion protection on, which `down` turns off
-//! (after its yes, which names how many users the pool holds) right before it deletes the
-//! pool. Every UpdateUserPool sends every setting, as Cognito resets the ones left out.
+//! The user pool. Users sign in with their e-mail address, which is also how they recover
+//! their account; only an administrator creates them unless `self_signup`; passwords of 14
+//! characters or more with every character class; TOTP multi-factor sign-in (`auth.cognito.mfa`:
+//! required by default); deletion protection on, which `down` turns off (after its yes, which
+//! names how many users the pool holds) right before it deletes the pool. Every UpdateUserPool
+//! sends every setting, as Cognito resets the ones left out.
 //!
-//! Fields: tags, self_signup, deletion_protection, password_policy, mfa.
+//! Fields: tags, self_signup, deletion_protection, password_policy, account_recovery, mfa.
 
 use std::collections::BTreeMap;
 
 use aws_sdk_cognitoidentityprovider::types::{
-    AdminCreateUserConfigType, DeletionProtectionType, PasswordPolicyType,
-    SoftwareTokenMfaConfigType, UserPoolMfaType, UserPoolPolicyType, UsernameAttributeType,
-    VerifiedAttributeType,
+    AccountRecoverySettingType, AdminCreateUserConfigType, DeletionProtectionType,
+    PasswordPolicyType, RecoveryOptionNameType, RecoveryOptionType, SoftwareTokenMfaConfigType,
+    UserPoolMfaType, UserPoolPolicyType, UsernameAttributeType, VerifiedAttributeType,
 };
 use futures::FutureExt;
 use serde_json::{json, Value};
@@ -20,7 +21,7 @@ use super::{cognito, pool_name, unless_unused};
 use crate::context::Ctx;
 use crate::errors::{aws_err, code_in};
 use crate::resources::{owner, Actions, Owner, Resource, Step};
-use crate::spec::Spec;
+use crate::spec::{Mfa, Spec};
 use crate::state::{tags_value, Change, Desired, Fields, Kind, Known, Live, Output};
 
 pub const KIND: Kind = Kind::new("user_pool", "user pool");
@@ -106,7 +107,8 @@ impl Resource for UserPool {
         );
         d.set("deletion_protection", json!("ACTIVE"));
         d.set("password_policy", password_policy());
-        d.set("mfa", json!("OPTIONAL"));
+        d.set("account_recovery", json!(["verified_email"]));
+        d.set("mfa", json!(mfa(&ctx.spec).as_aws()));
         d
     }
 
@@ -144,6 +146,23 @@ impl Resource for UserPool {
             None => Some("its users".into()),
         }
     }
+}
+
+/// The spec's multi-factor sign-in.
+fn mfa(spec: &Spec) -> Mfa {
+    cognito(spec).map_or(Mfa::Required, |c| c.mfa)
+}
+
+/// Recovery by the verified e-mail address only: no SMS, which can be intercepted.
+fn recovery() -> anyhow::Result<AccountRecoverySettingType> {
+    Ok(AccountRecoverySettingType::builder()
+        .recovery_mechanisms(
+            RecoveryOptionType::builder()
+                .priority(1)
+                .name(RecoveryOptionNameType::VerifiedEmail)
+                .build()?,
+        )
+        .build())
 }
 
 /// The live field with the pool's (estimated) number of users; no setting, never diffed.
@@ -270,7 +289,19 @@ async fn describe(ctx: &Ctx, id: &str) -> anyhow::Result<Option<Live>> {
             "temporary_password_validity_days": p.map(|p| p.temporary_password_validity_days()),
         }),
     );
-    // OPTIONAL counts only with TOTP on: without a factor nobody can enrol.
+    let mut recovery: Vec<_> = pool
+        .account_recovery_setting()
+        .map(|r| r.recovery_mechanisms().to_vec())
+        .unwrap_or_default();
+    recovery.sort_by_key(|m| m.priority());
+    f.insert(
+        "account_recovery",
+        json!(recovery
+            .iter()
+            .map(|m| m.name().as_str())
+            .collect::<Vec<_>>()),
+    );
+    // ON or OPTIONAL count only with TOTP on: without a factor nobody can enrol.
     let mfa = match mfa {
         Ok(m) => {
             let totp = m
@@ -319,6 +350,7 @@ async fn apply(ctx: &Ctx, live: Option<&Live>, changes: &[Change]) -> anyhow::Re
                 .set_user_pool_tags(Some(tags.clone().into_iter().collect()))
                 .admin_create_user_config(admin)
                 .policies(sdk_password_policy())
+                .account_recovery_setting(recovery()?)
                 .deletion_protection(DeletionProtectionType::Active)
                 .username_attributes(UsernameAttributeType::Email)
                 .auto_verified_attributes(VerifiedAttributeType::Email)
@@ -331,9 +363,20 @@ async fn apply(ctx: &Ctx, live: Option<&Live>, changes: &[Change]) -> anyhow::Re
                 .ok_or_else(|| anyhow::anyhow!("CreateUserPool for {name} returned no id"))?
         }
         Some(id) => {
+            // The factor first: UpdateUserPool refuses ON without it.
+            if changes.iter().any(|c| c.field == "mfa") {
+                set_mfa(ctx, &id).await?;
+            }
             let settings = changes.iter().any(|c| c.field != "mfa");
             if settings {
-                update(ctx, &id, admin, DeletionProtectionType::Active).await?;
+                update(
+                    ctx,
+                    &id,
+                    admin,
+                    DeletionProtectionType::Active,
+                    mfa(&ctx.spec).as_aws(),
+                )
+                .await?;
                 // Tags dropped from the spec: UpdateUserPool only adds and replaces.
                 let extra: Vec<String> = changes
                     .iter()
@@ -353,22 +396,32 @@ async fn apply(ctx: &Ctx, live: Option<&Live>, changes: &[Change]) -> anyhow::Re
             id
         }
     };
-    if live.is_none() || changes.iter().any(|c| c.field == "mfa") {
-        cognito
-            .set_user_pool_mfa_config()
-            .user_pool_id(&id)
-            .software_token_mfa_configuration(
-                SoftwareTokenMfaConfigType::builder().enabled(true).build(),
-            )
-            .mfa_configuration(UserPoolMfaType::Optional)
-            .send()
-            .await
-            .map_err(|e| aws_err(format!("turning on TOTP in user pool {name}"), e))?;
+    if live.is_none() {
+        set_mfa(ctx, &id).await?;
     }
     Ok(Known {
         user_pool_id: Some(id),
         ..Known::default()
     })
+}
+
+/// TOTP on (unless `mfa: off`) and the spec's MFA mode.
+async fn set_mfa(ctx: &Ctx, id: &str) -> anyhow::Result<()> {
+    let mode = mfa(&ctx.spec);
+    ctx.aws
+        .cognito
+        .set_user_pool_mfa_config()
+        .user_pool_id(id)
+        .software_token_mfa_configuration(
+            SoftwareTokenMfaConfigType::builder()
+                .enabled(mode != Mfa::Off)
+                .build(),
+        )
+        .mfa_configuration(UserPoolMfaType::from(mode.as_aws()))
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| aws_err(format!("setting the MFA of user pool {id}"), e))
 }
 
 /// Every setting the stack manages, sent again.
@@ -377,6 +430,7 @@ async fn update(
     id: &str,
     admin: AdminCreateUserConfigType,
     protection: DeletionProtectionType,
+    mfa: &str,
 ) -> anyhow::Result<()> {
     ctx.aws
         .cognito
@@ -386,8 +440,9 @@ async fn update(
         .admin_create_user_config(admin)
         .policies(sdk_password_policy())
         .deletion_protection(protection)
+        .account_recovery_setting(recovery()?)
         .auto_verified_attributes(VerifiedAttributeType::Email)
-        .mfa_configuration(UserPoolMfaType::Optional)
+        .mfa_configuration(UserPoolMfaType::from(mfa))
         .send()
         .await
         .map(drop)
@@ -416,7 +471,14 @@ async fn delete(ctx: &Ctx, name: &str, live: &Live) -> anyhow::Result<usize> {
         let admin = AdminCreateUserConfigType::builder()
             .allow_admin_create_user_only(!self_signup)
             .build();
-        match update(ctx, &id, admin, DeletionProtectionType::Inactive).await {
+        // As it is: UpdateUserPool would reset it, and ON needs the factor already set up.
+        let mfa = live
+            .fields
+            .get("mfa")
+            .and_then(Value::as_str)
+            .and_then(|m| m.split_whitespace().next())
+            .unwrap_or("OFF");
+        match update(ctx, &id, admin, DeletionProtectionType::Inactive, mfa).await {
             Ok(()) => {}
             Err(e) if crate::errors::has_code(&e, "ResourceNotFoundException") => return Ok(0),
             Err(e) => return Err(e.context(format!("turning off deletion protection of {name}"))),

@@ -152,9 +152,25 @@ impl Checker<'_> {
                 p
             }
         };
+        let mfa = match raw.mfa.as_deref() {
+            None | Some("required") => Mfa::Required,
+            Some("optional") => Mfa::Optional,
+            Some("off") => Mfa::Off,
+            Some(other) => {
+                self.value(
+                    "auth.cognito.mfa",
+                    format!(
+                        "`{other}` is not an MFA mode; use `required` (the default: every user \
+                         sets up an authenticator app), `optional` or `off`"
+                    ),
+                );
+                Mfa::Required
+            }
+        };
         Cognito {
             domain_prefix,
             self_signup: raw.self_signup.unwrap_or(false),
+            mfa,
         }
     }
     fn quota(&mut self, raw: RawQuota, presigner: &Presigner) -> Option<Quota> {
