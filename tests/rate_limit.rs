@@ -1,4 +1,5 @@
-//! `website.cloudfront.rate_limit` (SPEC.md section 7) on moto, with `scripts/moto_extras.py`
+//! `website.cloudfront.rate_limit` (SPEC.md section 7) on moto (the requests as sent kept by
+//! a proxy in front of it), with `scripts/moto_extras.py`
 //! checking what AWS checks (a distribution names only an existing CLOUDFRONT web ACL; a web
 //! ACL a distribution uses cannot be deleted): the web ACL is made in us-east-1 with its one
 //! rate-based rule on the API's paths and attached to the distribution; detaching it or
@@ -9,6 +10,8 @@ mod support;
 
 use serde_json::Value;
 use std::process::Command;
+use std::sync::{Arc, Mutex};
+use support::proxy::{self, Proxy};
 use support::*;
 
 const REGION: &str = "eu-central-1";
@@ -68,10 +71,59 @@ fn the_rate_limit_is_a_web_acl_on_the_api_path_attached_planned_drift_checked_an
         plan.stdout
     );
     assert!(plan.stdout.contains("\"limit\": 300"), "{}", plan.stdout);
+    // The cold up goes through a proxy that keeps the WAF requests as they were sent.
+    let sent: Arc<Mutex<Vec<proxy::Request>>> = Arc::default();
+    let keep = sent.clone();
+    let waf = Proxy::start(
+        &moto.url,
+        Arc::new(
+            move |req: &proxy::Request, answer: Option<&proxy::Response>| {
+                let to_waf = req
+                    .header("x-amz-target")
+                    .is_some_and(|t| t.starts_with("AWSWAF"));
+                if answer.is_none() && to_waf {
+                    keep.lock().unwrap().push(req.clone());
+                }
+                None
+            },
+        ),
+    );
     let log = project.path().join("requests.log");
     let mut up = project.cmd(&moto, REGION, &["up"]);
     up.env("PRESIGN_STACK_REQUEST_LOG", &log);
+    up.env("AWS_ENDPOINT_URL", &waf.url);
     run(up).ok();
+    let sent = sent.lock().unwrap().clone();
+    let create = sent
+        .iter()
+        .find(|r| r.target_op() == Some("CreateWebACL"))
+        .expect("a CreateWebACL request through the proxy");
+    // Signed for us-east-1, where CLOUDFRONT-scope web ACLs live, whatever the stack's region.
+    assert!(
+        create
+            .header("authorization")
+            .unwrap()
+            .contains("/us-east-1/wafv2/aws4_request"),
+        "{:?}",
+        create.header("authorization")
+    );
+    let body: Value = serde_json::from_slice(&create.body).unwrap();
+    assert_eq!(body["Scope"], "CLOUDFRONT");
+    assert_eq!(body["Name"], ACL);
+    assert_eq!(body["DefaultAction"], serde_json::json!({"Allow": {}}));
+    let rule = &body["Rules"][0];
+    assert_eq!(rule["Statement"]["RateBasedStatement"]["Limit"], 300);
+    let search = rule["Statement"]["RateBasedStatement"]["ScopeDownStatement"]
+        ["ByteMatchStatement"]["SearchString"]
+        .as_str()
+        .unwrap();
+    use base64::Engine as _;
+    assert_eq!(
+        base64::engine::general_purpose::STANDARD
+            .decode(search)
+            .unwrap(),
+        b"/api/"
+    );
 
     // The requests: made in WAF (the CLOUDFRONT scope is us-east-1's), before the distribution
     // that names it.
