@@ -27,6 +27,7 @@ pub const ACTIONS: &[&str] = &[
     "cloudfront:ListDistributions",
     "cloudfront:ListOriginAccessControls",
     "cloudfront:ListResponseHeadersPolicies",
+    "cognito-idp:ListUserPools",
 ];
 
 /// What the listings found.
@@ -38,6 +39,8 @@ pub struct Discovery {
     pub tagged: Listing<Vec<Tagged>>,
     /// Roles under [`crate::context::ROLE_PATH`] and their tags.
     pub roles: Listing<Vec<(String, BTreeMap<String, String>)>>,
+    /// The region's user pools: (id, name).
+    pub user_pools: Listing<Vec<(String, String)>>,
 }
 
 /// A listing's result: what it found, or the failure, kept until a resource needs it.
@@ -118,20 +121,24 @@ pub struct Ask<'a> {
     /// Whether the stack uses CloudFront. If not, its listings only look for leftovers, and a
     /// failing answer is asked again once, not through the whole retry budget.
     pub uses_cloudfront: bool,
+    /// The same for Cognito (`auth.cognito`).
+    pub uses_cognito: bool,
 }
 
 impl Discovery {
     /// Every listing, at once.
     pub async fn list(aws: &Aws, ask: &Ask<'_>) -> Discovery {
-        let (cloudfront, tagged, roles) = tokio::join!(
+        let (cloudfront, tagged, roles, user_pools) = tokio::join!(
             cloudfront(aws, ask.uses_cloudfront),
             tagged(aws, ask),
-            roles(aws, ask)
+            roles(aws, ask),
+            user_pools(aws, ask.uses_cognito)
         );
         Discovery {
             cloudfront: Listing::from(cloudfront),
             tagged: Listing::from(tagged),
             roles: Listing::from(roles),
+            user_pools: Listing::from(user_pools),
         }
     }
 }
@@ -148,6 +155,39 @@ async fn cloudfront(aws: &Aws, used: bool) -> anyhow::Result<CloudFront> {
         oacs: oacs?,
         headers_policies: headers_policies?,
     })
+}
+
+/// Every user pool of the region, (id, name); asked twice at most when the stack does not use
+/// Cognito (it only looks for a pool the spec no longer wants).
+async fn user_pools(aws: &Aws, used: bool) -> anyhow::Result<Vec<(String, String)>> {
+    let mut config = aws.cognito.config().to_builder();
+    if !used {
+        config =
+            config.retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2));
+    }
+    let mut out = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = aws
+            .cognito
+            .list_user_pools()
+            .max_results(60)
+            .set_next_token(token.take())
+            .customize()
+            .config_override(config.clone())
+            .send()
+            .await
+            .map_err(|e| aws_err("listing the user pools", e))?;
+        out.extend(
+            page.user_pools()
+                .iter()
+                .filter_map(|p| Some((p.id()?.to_string(), p.name()?.to_string()))),
+        );
+        match page.next_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_string()),
+            _ => return Ok(out),
+        }
+    }
 }
 
 /// A request's configuration with at most `attempts` attempts, when given.

@@ -370,3 +370,65 @@ fn auth_cognito_makes_the_pool_its_client_and_domain_and_the_presigner_trusts_on
     );
     assert!(domain.get("UserPoolId").is_none(), "{domain}");
 }
+
+/// Once the spec no longer has `auth.cognito`, `up` keeps the pool and its users (it names
+/// them as kept), and `up --prune` deletes it only after a yes that counts its users.
+#[test]
+#[ignore = "needs moto: scripts/test.sh runs it"]
+fn a_pool_the_spec_no_longer_wants_is_pruned_only_after_a_yes_that_counts_its_users() {
+    let moto = Moto::start();
+    let project = Project::new();
+    let base = support::spec("minimal-cloudfront", NAME, REGION);
+    project.write_spec(&format!(
+        "{base}auth:\n  cognito: {{domain_prefix: {DOMAIN}}}\n"
+    ));
+    run(project.cmd(&moto, REGION, &["up"])).ok();
+    let outputs: Value = serde_json::from_str(
+        &run(project.cmd(&moto, REGION, &["--output", "json", "outputs"]))
+            .ok()
+            .stdout,
+    )
+    .unwrap();
+    let pool = outputs["user_pool_id"].as_str().unwrap().to_string();
+    let client = outputs["client_id"].as_str().unwrap().to_string();
+    sign_in(&moto, &pool, &client, "alice@example.com");
+    sign_in(&moto, &pool, &client, "bob@example.com");
+
+    project.write_spec(&base);
+    let plan = run(project.cmd(&moto, REGION, &["plan"])).ok();
+    assert!(
+        plan.stdout.contains(&format!("- user pool {POOL}")),
+        "{}",
+        plan.stdout
+    );
+    let up = run(project.cmd(&moto, REGION, &["up"])).ok();
+    assert!(
+        up.stderr.contains(&format!("user pool {POOL}")) && up.stderr.contains("--prune"),
+        "{}",
+        up.stderr
+    );
+    let refused = run(project.cmd(&moto, REGION, &["up", "--prune"]));
+    assert_eq!(refused.code, 1, "{}{}", refused.stdout, refused.stderr);
+    assert!(
+        refused.stderr.contains(&format!(
+            "user pool {POOL} deleted by `up --prune`: 2 users"
+        )),
+        "{}",
+        refused.stderr
+    );
+    let still = boto(
+        &moto,
+        &format!(
+            "print(json.dumps(c.describe_user_pool(UserPoolId='{pool}')['UserPool']['Name']))"
+        ),
+    );
+    assert_eq!(still, json!(POOL));
+    run(project.cmd(&moto, REGION, &["up", "--prune", "--yes"])).ok();
+    let pools = boto(
+        &moto,
+        "print(json.dumps([p['Name'] for p in c.list_user_pools(MaxResults=60)['UserPools']]))",
+    );
+    assert_eq!(pools, json!([]), "the pool went, with its domain first");
+    let drift = run(project.cmd(&moto, REGION, &["drift"]));
+    assert_eq!(drift.code, 0, "{}{}", drift.stdout, drift.stderr);
+}

@@ -67,6 +67,7 @@ pub async fn connect(
         role_path: ROLE_PATH,
         own_role: &spec.presigner.role_name,
         uses_cloudfront: spec.website.cloudfront().is_some(),
+        uses_cognito: spec.auth.as_ref().is_some_and(|a| a.cognito.is_some()),
     };
     // The first call decides: when it fails, nothing waits for the listings.
     let (account, discovery) =

@@ -32,6 +32,28 @@ pub struct WebAcl;
 /// The window WAF counts a client's requests in: `rate_limit` is per 5 minutes.
 const WINDOW_SECONDS: i64 = 300;
 const RULE: &str = "api-rate-limit";
+/// The live field with the id, lock token and description a write sends (not a setting).
+const LOCK: &str = "lock";
+
+/// The web ACL's id, lock token and description: as read with `live`, else read now.
+async fn lock(
+    ctx: &Ctx,
+    acl: &str,
+    live: Option<&Live>,
+) -> anyhow::Result<Option<(String, String, Option<String>)>> {
+    if let Some(l) = live.and_then(|l| l.fields.get(LOCK)) {
+        if let (Some(id), Some(token)) = (l["id"].as_str(), l["token"].as_str()) {
+            let description = l["description"].as_str().map(str::to_string);
+            return Ok(Some((id.to_string(), token.to_string(), description)));
+        }
+    }
+    let Some(id) = find(ctx, acl).await? else {
+        return Ok(None);
+    };
+    Ok(get(ctx, acl, &id)
+        .await?
+        .map(|(current, token)| (id, token, current.description().map(str::to_string))))
+}
 
 pub fn name(spec: &Spec) -> String {
     format!("{}-{}-api", spec.name, spec.env)
@@ -115,8 +137,8 @@ impl Resource for WebAcl {
         apply(ctx, live, changes).boxed()
     }
 
-    fn delete<'a>(&'a self, ctx: &'a Ctx, name: &'a str, _live: &'a Live) -> Step<'a, usize> {
-        async move { delete(ctx, name).await.map(|()| 0) }.boxed()
+    fn delete<'a>(&'a self, ctx: &'a Ctx, name: &'a str, live: &'a Live) -> Step<'a, usize> {
+        async move { delete(ctx, name, live).await.map(|()| 0) }.boxed()
     }
 
     fn removed_by_up(&self) -> bool {
@@ -177,7 +199,7 @@ async fn read(ctx: &Ctx, name: &str) -> anyhow::Result<Option<Live>> {
     let Some(id) = find(ctx, name).await? else {
         return Ok(None);
     };
-    let Some((acl, _)) = get(ctx, name, &id).await? else {
+    let Some((acl, lock)) = get(ctx, name, &id).await? else {
         return Ok(None);
     };
     let tags: BTreeMap<String, String> = match ctx
@@ -218,6 +240,11 @@ async fn read(ctx: &Ctx, name: &str) -> anyhow::Result<Option<Live>> {
     f.insert(
         "metrics",
         json!(acl.visibility_config().map(|v| v.metric_name())),
+    );
+    // Not settings: what a write needs, so that it need not read the web ACL again.
+    f.insert(
+        LOCK,
+        json!({"id": id, "token": lock, "description": acl.description()}),
     );
     Ok(Some(Live {
         tags,
@@ -359,26 +386,46 @@ async fn apply(ctx: &Ctx, live: Option<&Live>, changes: &[Change]) -> anyhow::Re
             ..Known::default()
         });
     }
-    let id = find(ctx, &acl)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("web ACL {acl} is gone; run `up` again to create it"))?;
-    let (current, lock) = get(ctx, &acl, &id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("web ACL {acl} is gone; run `up` again to create it"))?;
-    let arn = current.arn().to_string();
+    let gone = || anyhow::anyhow!("web ACL {acl} is gone; run `up` again to create it");
+    let (id, token, description) = lock(ctx, &acl, live).await?.ok_or_else(gone)?;
+    let arn = live
+        .and_then(|l| l.known.web_acl_arn.clone())
+        .ok_or_else(gone)?;
     if changes.iter().any(|c| c.field != "tags") {
-        waf.update_web_acl()
-            .name(&acl)
-            .scope(Scope::Cloudfront)
-            .id(&id)
-            .lock_token(lock)
-            .default_action(default)
-            .rules(rule(spec)?)
-            .visibility_config(visibility(&acl)?)
-            .set_description(current.description().map(str::to_string))
-            .send()
-            .await
-            .map_err(|e| aws_err(format!("updating web ACL {acl}"), e))?;
+        let (rule, visibility) = (rule(spec)?, visibility(&acl)?);
+        let update = |token: String, description: Option<String>| {
+            let (default, rule, visibility) = (default.clone(), rule.clone(), visibility.clone());
+            let (acl, id) = (acl.clone(), id.clone());
+            async move {
+                waf.update_web_acl()
+                    .name(&acl)
+                    .scope(Scope::Cloudfront)
+                    .id(&id)
+                    .lock_token(token)
+                    .default_action(default)
+                    .rules(rule)
+                    .visibility_config(visibility)
+                    .set_description(description)
+                    .send()
+                    .await
+                    .map(drop)
+                    .map_err(|e| {
+                        (
+                            code_in(&e, &["WAFOptimisticLockException"]),
+                            aws_err(format!("updating web ACL {acl}"), e),
+                        )
+                    })
+            }
+        };
+        match update(token, description).await {
+            Ok(()) => {}
+            // Changed since it was read: once more with its token now.
+            Err((true, _)) => {
+                let (_, token, description) = lock(ctx, &acl, None).await?.ok_or_else(gone)?;
+                update(token, description).await.map_err(|(_, e)| e)?;
+            }
+            Err((false, e)) => return Err(e),
+        }
     }
     if let Some(c) = changes.iter().find(|c| c.field == "tags") {
         let tags = sdk_tags(&want, |k, v| Tag::builder().key(k).value(v).build())?;
@@ -404,26 +451,31 @@ async fn apply(ctx: &Ctx, live: Option<&Live>, changes: &[Change]) -> anyhow::Re
     })
 }
 
-async fn delete(ctx: &Ctx, acl: &str) -> anyhow::Result<()> {
-    let Some(id) = find(ctx, acl).await? else {
-        return Ok(());
-    };
-    let Some((_, lock)) = get(ctx, acl, &id).await? else {
-        return Ok(());
-    };
-    match ctx
-        .aws
-        .wafv2
-        .delete_web_acl()
-        .name(acl)
-        .scope(Scope::Cloudfront)
-        .id(&id)
-        .lock_token(lock)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if code_in(&e, &["WAFNonexistentItemException"]) => Ok(()),
-        Err(e) => Err(aws_err(format!("deleting web ACL {acl}"), e)),
+async fn delete(ctx: &Ctx, acl: &str, live: &Live) -> anyhow::Result<()> {
+    let mut from = Some(live);
+    loop {
+        let Some((id, token, _)) = lock(ctx, acl, from).await? else {
+            return Ok(());
+        };
+        match ctx
+            .aws
+            .wafv2
+            .delete_web_acl()
+            .name(acl)
+            .scope(Scope::Cloudfront)
+            .id(&id)
+            .lock_token(token)
+            .send()
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(e) if code_in(&e, &["WAFNonexistentItemException"]) => return Ok(()),
+            // Changed since it was read: once more with its token now.
+            Err(e) if from.is_some() && code_in(&e, &["WAFOptimisticLockException"]) => {
+                drop(e);
+                from = None;
+            }
+            Err(e) => return Err(aws_err(format!("deleting web ACL {acl}"), e)),
+        }
     }
 }

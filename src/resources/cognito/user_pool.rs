@@ -174,35 +174,25 @@ fn users(live: &Live) -> Option<u64> {
     live.fields.get(USERS).and_then(Value::as_u64)
 }
 
-/// The ids of the pools named `name`.
+/// The ids of the pools named `name`: from discovery's listing, made with the first call.
 async fn named(ctx: &Ctx, name: &str) -> anyhow::Result<Vec<String>> {
-    let mut ids = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = ctx
-            .aws
-            .cognito
-            .list_user_pools()
-            .max_results(60)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .map_err(|e| aws_err("listing the user pools", e))?;
-        ids.extend(
-            page.user_pools()
-                .iter()
-                .filter(|p| p.name() == Some(name))
-                .filter_map(|p| p.id().map(str::to_string)),
-        );
-        match page.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_string()),
-            _ => return Ok(ids),
-        }
-    }
+    let pools = ctx.discovery.user_pools.get()?.cloned().unwrap_or_default();
+    Ok(pools
+        .into_iter()
+        .filter(|(_, n)| n == name)
+        .map(|(id, _)| id)
+        .collect())
 }
 
 /// The pool of this name that is the stack's (else the first of that name, to be refused).
+/// Once its id is known (made or read in this run), it is read by id: discovery's listing was
+/// made before.
 async fn read(ctx: &Ctx, name: &str) -> anyhow::Result<Option<Live>> {
+    if let Some(id) = &ctx.known.user_pool_id {
+        if name == pool_name(&ctx.spec) {
+            return describe(ctx, id).await;
+        }
+    }
     let mut first = None;
     for id in named(ctx, name).await? {
         let Some(live) = describe(ctx, &id).await? else {
@@ -462,9 +452,13 @@ async fn delete(ctx: &Ctx, name: &str, live: &Live) -> anyhow::Result<usize> {
         return Ok(0);
     };
     let cognito = &ctx.aws.cognito;
-    // Cognito deletes no pool that still has a domain.
+    // Cognito deletes no pool that still has a domain. The spec's own domain was deleted
+    // before, as a resource of its own; another (the spec's is gone, or renamed) goes here.
+    let spec_domain = super::cognito(&ctx.spec).map(|c| c.domain_prefix.as_str());
     if let Some(domain) = live.fields.get(DOMAIN).and_then(Value::as_str) {
-        super::delete_domain(ctx, domain, &id).await?;
+        if Some(domain) != spec_domain {
+            super::delete_domain(ctx, domain, &id).await?;
+        }
     }
     if live.fields.get("deletion_protection") == Some(&json!("ACTIVE")) {
         let self_signup = live.fields.get("self_signup") == Some(&json!(true));
