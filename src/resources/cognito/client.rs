@@ -147,40 +147,28 @@ impl Resource for Client {
 
 /// The client of this name in the stack's pool; none while the pool is not the stack's.
 async fn read(ctx: &Ctx, name: &str) -> anyhow::Result<Option<Live>> {
-    let Some(pool) = user_pool::ours(ctx).await? else {
+    // Whether a pool is the stack's and which client of the name it holds, asked at once: a
+    // listing changes nothing, and the client is read only inside the stack's own pool.
+    let mut found = None;
+    for pool in user_pool::candidates(ctx).await? {
+        let (ours, client) = tokio::join!(
+            user_pool::is_ours(ctx, &pool),
+            client_named(ctx, &pool, name)
+        );
+        if ours? {
+            found = Some((pool, client?));
+            break;
+        }
+    }
+    let Some((pool, id)) = found else {
         return Ok(None);
-    };
-    let cognito = &ctx.aws.cognito;
-    let mut token: Option<String> = None;
-    let id = loop {
-        let page = match cognito
-            .list_user_pool_clients()
-            .user_pool_id(&pool)
-            .max_results(60)
-            .set_next_token(token.take())
-            .send()
-            .await
-        {
-            Ok(p) => p,
-            Err(e) if code_in(&e, &["ResourceNotFoundException"]) => return Ok(None),
-            Err(e) => return Err(aws_err(format!("listing the app clients of {pool}"), e)),
-        };
-        if let Some(c) = page
-            .user_pool_clients()
-            .iter()
-            .find(|c| c.client_name() == Some(name))
-        {
-            break c.client_id().map(str::to_string);
-        }
-        match page.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_string()),
-            _ => break None,
-        }
     };
     let Some(id) = id else {
         return Ok(None);
     };
-    let client = match cognito
+    let client = match ctx
+        .aws
+        .cognito
         .describe_user_pool_client()
         .user_pool_id(&pool)
         .client_id(&id)
@@ -240,6 +228,38 @@ async fn read(ctx: &Ctx, name: &str) -> anyhow::Result<Option<Live>> {
             ..Known::default()
         },
     }))
+}
+
+/// The id of the client named `name` in pool `pool`.
+async fn client_named(ctx: &Ctx, pool: &str, name: &str) -> anyhow::Result<Option<String>> {
+    let mut token: Option<String> = None;
+    loop {
+        let page = match ctx
+            .aws
+            .cognito
+            .list_user_pool_clients()
+            .user_pool_id(pool)
+            .max_results(60)
+            .set_next_token(token.take())
+            .send()
+            .await
+        {
+            Ok(p) => p,
+            Err(e) if code_in(&e, &["ResourceNotFoundException"]) => return Ok(None),
+            Err(e) => return Err(aws_err(format!("listing the app clients of {pool}"), e)),
+        };
+        if let Some(c) = page
+            .user_pool_clients()
+            .iter()
+            .find(|c| c.client_name() == Some(name))
+        {
+            return Ok(c.client_id().map(str::to_string));
+        }
+        match page.next_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_string()),
+            _ => return Ok(None),
+        }
+    }
 }
 
 /// Create the client, or send every setting again.

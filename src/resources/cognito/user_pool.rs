@@ -211,29 +211,45 @@ pub async fn ours(ctx: &Ctx) -> anyhow::Result<Option<String>> {
     if let Some(id) = &ctx.known.user_pool_id {
         return Ok(Some(id.clone()));
     }
-    for id in named(ctx, &pool_name(&ctx.spec)).await? {
-        let pool = match ctx
-            .aws
-            .cognito
-            .describe_user_pool()
-            .user_pool_id(&id)
-            .send()
-            .await
-        {
-            Ok(p) => p,
-            Err(e) if code_in(&e, &["ResourceNotFoundException"]) => continue,
-            Err(e) => return Err(aws_err(format!("reading user pool {id}"), e)),
-        };
-        let tags: BTreeMap<String, String> = pool
-            .user_pool()
-            .and_then(|p| p.user_pool_tags())
-            .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-            .unwrap_or_default();
-        if owner(&ctx.spec, &tags) == Owner::ThisStack {
+    for id in candidates(ctx).await? {
+        if is_ours(ctx, &id).await? {
             return Ok(Some(id));
         }
     }
     Ok(None)
+}
+
+/// The pools that may be the stack's: the one known, else those of its name.
+pub async fn candidates(ctx: &Ctx) -> anyhow::Result<Vec<String>> {
+    match &ctx.known.user_pool_id {
+        Some(id) => Ok(vec![id.clone()]),
+        None => named(ctx, &pool_name(&ctx.spec)).await,
+    }
+}
+
+/// Whether pool `id` carries the stack's tags (known ones are).
+pub async fn is_ours(ctx: &Ctx, id: &str) -> anyhow::Result<bool> {
+    if ctx.known.user_pool_id.as_deref() == Some(id) {
+        return Ok(true);
+    }
+    let pool = match ctx
+        .aws
+        .cognito
+        .describe_user_pool()
+        .user_pool_id(id)
+        .send()
+        .await
+    {
+        Ok(p) => p,
+        Err(e) if code_in(&e, &["ResourceNotFoundException"]) => return Ok(false),
+        Err(e) => return Err(aws_err(format!("reading user pool {id}"), e)),
+    };
+    let tags: BTreeMap<String, String> = pool
+        .user_pool()
+        .and_then(|p| p.user_pool_tags())
+        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    Ok(owner(&ctx.spec, &tags) == Owner::ThisStack)
 }
 
 /// One pool by id; `None` once it is gone.
