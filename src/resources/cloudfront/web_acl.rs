@@ -148,6 +148,11 @@ impl Resource for WebAcl {
 
 /// The id of the CLOUDFRONT web ACL named `name`.
 async fn find(ctx: &Ctx, name: &str) -> anyhow::Result<Option<String>> {
+    Ok(find_summary(ctx, name).await?.map(|(id, _)| id))
+}
+
+/// The id and ARN of the CLOUDFRONT web ACL named `name`.
+async fn find_summary(ctx: &Ctx, name: &str) -> anyhow::Result<Option<(String, String)>> {
     let mut marker: Option<String> = None;
     loop {
         let page = ctx
@@ -161,7 +166,10 @@ async fn find(ctx: &Ctx, name: &str) -> anyhow::Result<Option<String>> {
             .await
             .map_err(|e| aws_err("listing the CloudFront web ACLs", e))?;
         if let Some(acl) = page.web_acls().iter().find(|a| a.name() == Some(name)) {
-            return Ok(acl.id().map(str::to_string));
+            return Ok(acl
+                .id()
+                .zip(acl.arn())
+                .map(|(i, a)| (i.to_string(), a.to_string())));
         }
         match page.next_marker() {
             Some(m) if !m.is_empty() && !page.web_acls().is_empty() => marker = Some(m.to_string()),
@@ -196,20 +204,22 @@ async fn get(
 }
 
 async fn read(ctx: &Ctx, name: &str) -> anyhow::Result<Option<Live>> {
-    let Some(id) = find(ctx, name).await? else {
+    let Some((id, arn)) = find_summary(ctx, name).await? else {
         return Ok(None);
     };
-    let Some((acl, lock)) = get(ctx, name, &id).await? else {
+    // The listing gives the ARN: the web ACL and its tags are read at once.
+    let (got, tags) = tokio::join!(
+        get(ctx, name, &id),
+        ctx.aws
+            .wafv2
+            .list_tags_for_resource()
+            .resource_arn(&arn)
+            .send()
+    );
+    let Some((acl, lock)) = got? else {
         return Ok(None);
     };
-    let tags: BTreeMap<String, String> = match ctx
-        .aws
-        .wafv2
-        .list_tags_for_resource()
-        .resource_arn(acl.arn())
-        .send()
-        .await
-    {
+    let tags: BTreeMap<String, String> = match tags {
         Ok(t) => t
             .tag_info_for_resource()
             .map(|i| {
