@@ -56,9 +56,10 @@ this module patches moto's CloudFront backend in-process, because moto 5.2.5:
   a distribution still uses. Here Create/UpdateDistribution answer 400 InvalidWebACLId for a
   WebACLId that is not the ARN of a CLOUDFRONT-scope web ACL of the account, and DeleteWebACL
   answers 400 WAFAssociatedItemException while a distribution names it.
-* deletes a user pool whose deletion protection is on, or that still has a domain, and has no
-  TagResource, UntagResource or ListTagsForResource for user pools. Here DeleteUserPool answers
-  InvalidParameterException in both cases, with AWS's messages, and the three tag calls work
+* deletes a user pool whose deletion protection is on, or that still has a domain, gives a pool
+  a second prefix domain or a domain another pool has, and has no TagResource, UntagResource
+  or ListTagsForResource for user pools. Here DeleteUserPool and CreateUserPoolDomain answer
+  InvalidParameterException in those cases, with AWS's messages, and the three tag calls work
   on the pool's UserPoolTags.
 """
 
@@ -1020,6 +1021,25 @@ def _delete_user_pool(self: Any, user_pool_id: str) -> None:
 
 
 cognito_models.CognitoIdpBackend.delete_user_pool = _delete_user_pool
+
+_original_create_domain = cognito_models.CognitoIdpBackend.create_user_pool_domain
+
+
+def _create_user_pool_domain(
+    self: Any, user_pool_id: str, domain: str, custom_domain_config: dict[str, str] | None = None
+) -> Any:
+    prefix = not custom_domain_config
+    if prefix and any(
+        d.user_pool_id == user_pool_id and not d.custom_domain_config
+        for d in self.user_pool_domains.values()
+    ):
+        raise CognitoInvalidParameter("User pool already has a domain configured.")
+    if domain in self.user_pool_domains:
+        raise CognitoInvalidParameter("Domain already associated with another user pool.")
+    return _original_create_domain(self, user_pool_id, domain, custom_domain_config)
+
+
+cognito_models.CognitoIdpBackend.create_user_pool_domain = _create_user_pool_domain
 
 
 def _pool_by_arn(backend: Any, arn: str) -> Any:

@@ -364,6 +364,9 @@ def check_user_pools(endpoint: str, run: str) -> None:
                  lambda: idp.delete_user_pool(UserPoolId=pool["Id"]), "InvalidParameterException", 400)
     idp.update_user_pool(UserPoolId=pool["Id"], DeletionProtection="INACTIVE")
     idp.create_user_pool_domain(Domain=f"presign-{run}", UserPoolId=pool["Id"])
+    expect_error("CreateUserPoolDomain for a pool that has one: InvalidParameterException",
+                 lambda: idp.create_user_pool_domain(Domain=f"presign-{run}-b", UserPoolId=pool["Id"]),
+                 "InvalidParameterException", 400)
     expect_error("DeleteUserPool with a domain: InvalidParameterException",
                  lambda: idp.delete_user_pool(UserPoolId=pool["Id"]), "InvalidParameterException", 400)
     idp.delete_user_pool_domain(Domain=f"presign-{run}", UserPoolId=pool["Id"])

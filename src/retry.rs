@@ -35,6 +35,9 @@ pub struct Timing {
     /// Reading a resource back after writing it, while what was read still differs (a read
     /// that lags a write on an eventually consistent service).
     pub read_back: Backoff,
+    /// A web ACL WAF does not yet let a distribution name (just made), or does not yet let go
+    /// of (just detached from a distribution that is still deploying).
+    pub waf_propagation: Backoff,
     /// Writes under an ETag (If-Match) sent again after the ETag went stale.
     pub if_match_attempts: usize,
 }
@@ -72,6 +75,11 @@ impl Default for Timing {
                 max: Duration::from_secs(2),
                 deadline: Duration::from_secs(10),
             },
+            waf_propagation: Backoff {
+                first: Duration::from_secs(1),
+                max: Duration::from_secs(15),
+                deadline: Duration::from_secs(600),
+            },
             if_match_attempts: 4,
         }
     }
@@ -92,6 +100,7 @@ impl Timing {
             public_access: b,
             cdn_deployed: b,
             read_back: b,
+            waf_propagation: b,
             if_match_attempts: 4,
         }
     }
@@ -248,5 +257,15 @@ pub mod when {
     /// A CloudFront write whose ETag is no longer the current one.
     pub fn stale_etag(e: &anyhow::Error) -> bool {
         has_code(e, "PreconditionFailed")
+    }
+
+    /// A web ACL a distribution that was just changed still holds.
+    pub fn web_acl_in_use(e: &anyhow::Error) -> bool {
+        has_code(e, "WAFAssociatedItemException")
+    }
+
+    /// A web ACL made moments ago that CloudFront does not accept yet.
+    pub fn web_acl_not_ready(e: &anyhow::Error) -> bool {
+        has_code(e, "InvalidWebACLId")
     }
 }

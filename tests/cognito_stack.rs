@@ -261,7 +261,7 @@ fn auth_cognito_makes_the_pool_its_client_and_domain_and_the_presigner_trusts_on
              AllowedOAuthFlows=['code'], AllowedOAuthScopes=['openid'], \
              SupportedIdentityProviders=['COGNITO'], CallbackURLs=['https://evil.example/'], \
              LogoutURLs=['{site}', 'http://localhost:8080/'], \
-             ExplicitAuthFlows=['ALLOW_REFRESH_TOKEN_AUTH', 'ALLOW_USER_SRP_AUTH'], \
+             ExplicitAuthFlows=['ALLOW_REFRESH_TOKEN_AUTH'], \
              PreventUserExistenceErrors='ENABLED', EnableTokenRevocation=True)\nprint('{{}}')"
         ),
     );
@@ -393,6 +393,24 @@ fn a_pool_the_spec_no_longer_wants_is_pruned_only_after_a_yes_that_counts_its_us
     let client = outputs["client_id"].as_str().unwrap().to_string();
     sign_in(&moto, &pool, &client, "alice@example.com");
     sign_in(&moto, &pool, &client, "bob@example.com");
+
+    // Another prefix: the pool's one domain is replaced (Cognito gives a pool one).
+    project.write_spec(&format!(
+        "{base}auth:\n  cognito: {{domain_prefix: {DOMAIN}-b}}\n"
+    ));
+    run(project.cmd(&moto, REGION, &["up"])).ok();
+    let domains = boto(
+        &moto,
+        &format!(
+            "print(json.dumps([c.describe_user_pool_domain(Domain=d)['DomainDescription']\
+             .get('UserPoolId') for d in ['{DOMAIN}', '{DOMAIN}-b']]))"
+        ),
+    );
+    assert_eq!(
+        domains,
+        json!([null, pool]),
+        "the old prefix went, the new one serves the pool"
+    );
 
     project.write_spec(&base);
     let plan = run(project.cmd(&moto, REGION, &["plan"])).ok();

@@ -464,6 +464,16 @@ const BAD: &[Bad] = &[
     bad(
         concat!(
             base!(),
+            "website: {hosting: cloudfront}\nauth:\n  cognito: {}\n  scopes: [openid, files.write]\n"
+        ),
+        6,
+        20,
+        "auth.scopes[1]",
+        "`files.write` is not a scope the stack's user pool offers; use openid, email, phone, profile",
+    ),
+    bad(
+        concat!(
+            base!(),
             "website: {hosting: cloudfront}\nauth:\n  cognito: {mfa: sometimes}\n"
         ),
         5,

@@ -250,14 +250,23 @@ pub fn not_ours(r: &dyn Resource, spec: &Spec, name: &str, live: &Live) -> Optio
     }
 }
 
-/// A read of a kind the spec does not use, on an endpoint that lacks the service (Cognito and
-/// WAF on LocalStack's free tier), finds nothing: only a stack that uses it fails for it.
+/// A read of a kind the spec does not use, which looks only for one left from an earlier spec:
+/// when it fails (an endpoint without the service, as LocalStack's free tier for Cognito and
+/// WAF; a read-only identity without the permission), it says so as `what` and finds nothing;
+/// only a stack that uses the kind fails for it.
 pub fn unless_unused<T>(
+    ctx: &Ctx,
     wanted: bool,
+    what: &str,
     read: anyhow::Result<Option<T>>,
 ) -> anyhow::Result<Option<T>> {
     match read {
-        Err(_) if !wanted => Ok(None),
+        Err(e) if !wanted => {
+            ctx.report.warn(format!(
+                "{what} ({e:#}); the rest of the stack does not need it"
+            ));
+            Ok(None)
+        }
         other => other,
     }
 }

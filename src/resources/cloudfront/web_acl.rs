@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 use crate::context::Ctx;
 use crate::errors::{aws_err, code_in};
 use crate::resources::{sdk_tags, unless_unused, Actions, Resource, Step};
+use crate::retry::{retry, when};
 use crate::spec::Spec;
 use crate::state::{
     extra_tag_keys, tags_value, Change, Desired, Fields, Kind, Known, Live, Output,
@@ -125,7 +126,13 @@ impl Resource for WebAcl {
     }
 
     fn read<'a>(&'a self, ctx: &'a Ctx, name: &'a str) -> Step<'a, Option<Live>> {
-        async move { unless_unused(self.wanted(&ctx.spec), read(ctx, name).await) }.boxed()
+        async move {
+            let found = read(ctx, name).await;
+            let what = "WAF could not be checked for a web ACL left from an earlier `rate_limit` \
+                        of this stack";
+            unless_unused(ctx, self.wanted(&ctx.spec), what, found)
+        }
+        .boxed()
     }
 
     fn apply<'a>(
@@ -138,7 +145,15 @@ impl Resource for WebAcl {
     }
 
     fn delete<'a>(&'a self, ctx: &'a Ctx, name: &'a str, live: &'a Live) -> Step<'a, usize> {
-        async move { delete(ctx, name, live).await.map(|()| 0) }.boxed()
+        // Detached from a distribution that is still deploying, WAF may hold on to it a while.
+        async move {
+            retry(ctx.timing.waf_propagation, when::web_acl_in_use, || {
+                delete(ctx, name, live)
+            })
+            .await
+            .map(|()| 0)
+        }
+        .boxed()
     }
 
     fn removed_by_up(&self) -> bool {

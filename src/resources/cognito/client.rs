@@ -23,7 +23,9 @@ pub const KIND: Kind = Kind::new("user_pool_client", "app client");
 
 pub struct Client;
 
-const AUTH_FLOWS: &[&str] = &["ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_SRP_AUTH"];
+/// The page signs in through the managed pages (Authorization Code) and renews with refresh
+/// tokens; no direct sign-in flow (SRP, passwords) is offered to the public client.
+const AUTH_FLOWS: &[&str] = &["ALLOW_REFRESH_TOKEN_AUTH"];
 
 /// Where Cognito may send users back: the website's URLs and dev's. `None` while the
 /// distribution's domain is not known; the second list is what is known already.

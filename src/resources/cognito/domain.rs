@@ -41,8 +41,13 @@ impl Resource for Domain {
     fn actions(&self) -> Actions {
         Actions {
             read: &["cognito-idp:DescribeUserPoolDomain"],
-            create: &["cognito-idp:CreateUserPoolDomain"],
+            create: &[
+                "cognito-idp:DescribeUserPool",
+                "cognito-idp:DeleteUserPoolDomain",
+                "cognito-idp:CreateUserPoolDomain",
+            ],
             update: &[
+                "cognito-idp:DescribeUserPool",
                 "cognito-idp:DeleteUserPoolDomain",
                 "cognito-idp:CreateUserPoolDomain",
             ],
@@ -136,14 +141,32 @@ async fn apply(ctx: &Ctx, live: Option<&Live>) -> anyhow::Result<Known> {
         ctx.known.user_pool_id.clone().ok_or_else(|| {
             anyhow::anyhow!("internal: sign-in domain {name} before its user pool")
         })?;
-    // A domain moves to another pool only by being made again.
-    if let Some(old) = live
+    // A domain of another pool is never taken over (it is someone else's sign-in page).
+    if let Some(other) = live
         .and_then(|l| l.fields.get("user_pool"))
         .and_then(|v| v.as_str())
+        .filter(|p| *p != pool)
     {
-        if old != pool {
-            super::delete_domain(ctx, &name, old).await?;
-        }
+        anyhow::bail!(
+            "sign-in domain {name} serves user pool {other}, not the stack's ({pool}); choose \
+             another `auth.cognito.domain_prefix`"
+        );
+    }
+    // A pool has one prefix domain: the one of an earlier `domain_prefix` goes first.
+    let described = ctx
+        .aws
+        .cognito
+        .describe_user_pool()
+        .user_pool_id(&pool)
+        .send()
+        .await
+        .map_err(|e| aws_err(format!("reading user pool {pool}"), e))?;
+    if let Some(old) = described
+        .user_pool()
+        .and_then(|p| p.domain())
+        .filter(|d| *d != name)
+    {
+        super::delete_domain(ctx, old, &pool).await?;
     }
     match ctx
         .aws

@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 use aws_sdk_cognitoidentityprovider::types::{
     AccountRecoverySettingType, AdminCreateUserConfigType, DeletionProtectionType,
     PasswordPolicyType, RecoveryOptionNameType, RecoveryOptionType, SoftwareTokenMfaConfigType,
-    UserPoolMfaType, UserPoolPolicyType, UsernameAttributeType, VerifiedAttributeType,
+    UserAttributeUpdateSettingsType, UserPoolMfaType, UserPoolPolicyType, UsernameAttributeType,
+    VerifiedAttributeType,
 };
 use futures::FutureExt;
 use serde_json::{json, Value};
@@ -113,7 +114,13 @@ impl Resource for UserPool {
     }
 
     fn read<'a>(&'a self, ctx: &'a Ctx, name: &'a str) -> Step<'a, Option<Live>> {
-        async move { unless_unused(self.wanted(&ctx.spec), read(ctx, name).await) }.boxed()
+        async move {
+            let found = read(ctx, name).await;
+            let what = "Cognito could not be checked for a user pool left from an earlier \
+                        `auth.cognito` of this stack";
+            unless_unused(ctx, self.wanted(&ctx.spec), what, found)
+        }
+        .boxed()
     }
 
     fn apply<'a>(
@@ -165,10 +172,19 @@ fn recovery() -> anyhow::Result<AccountRecoverySettingType> {
         .build())
 }
 
+/// A new e-mail address takes effect only once verified: recovery goes by it alone.
+fn verified_updates() -> UserAttributeUpdateSettingsType {
+    UserAttributeUpdateSettingsType::builder()
+        .attributes_require_verification_before_update(VerifiedAttributeType::Email)
+        .build()
+}
+
 /// The live field with the pool's (estimated) number of users; no setting, never diffed.
 const USERS: &str = "users";
 /// The live field with the prefix of the pool's sign-in domain, if it has one.
 const DOMAIN: &str = "domain";
+/// The live field with a custom domain someone gave the pool, if any.
+const CUSTOM_DOMAIN: &str = "custom_domain";
 
 fn users(live: &Live) -> Option<u64> {
     live.fields.get(USERS).and_then(Value::as_u64)
@@ -326,6 +342,7 @@ async fn describe(ctx: &Ctx, id: &str) -> anyhow::Result<Option<Live>> {
     // Not settings: what deleting the pool would lose, and the domain to delete first.
     f.insert(USERS, json!(pool.estimated_number_of_users()));
     f.insert(DOMAIN, json!(pool.domain()));
+    f.insert(CUSTOM_DOMAIN, json!(pool.custom_domain()));
     let ours = owner(&ctx.spec, &tags) == Owner::ThisStack;
     Ok(Some(Live {
         tags,
@@ -348,6 +365,15 @@ async fn apply(ctx: &Ctx, live: Option<&Live>, changes: &[Change]) -> anyhow::Re
     let admin = AdminCreateUserConfigType::builder()
         .allow_admin_create_user_only(!self_signup)
         .build();
+    if live.is_some_and(|l| l.known.user_pool_id.is_none()) {
+        // A pool of the name that is not the stack's (`--adopt`): its users are someone
+        // else's, and a second pool of the name would only confuse.
+        anyhow::bail!(
+            "user pool {name} exists but is not this stack's, and presign-stack does not take over \
+             user pools (their users and settings are someone else's): rename or delete that \
+             pool, or give the stack another name"
+        );
+    }
     let id = match live.and_then(|l| l.known.user_pool_id.clone()) {
         None => {
             let made = cognito
@@ -357,6 +383,7 @@ async fn apply(ctx: &Ctx, live: Option<&Live>, changes: &[Change]) -> anyhow::Re
                 .admin_create_user_config(admin)
                 .policies(sdk_password_policy())
                 .account_recovery_setting(recovery()?)
+                .user_attribute_update_settings(verified_updates())
                 .deletion_protection(DeletionProtectionType::Active)
                 .username_attributes(UsernameAttributeType::Email)
                 .auto_verified_attributes(VerifiedAttributeType::Email)
@@ -447,6 +474,7 @@ async fn update(
         .policies(sdk_password_policy())
         .deletion_protection(protection)
         .account_recovery_setting(recovery()?)
+        .user_attribute_update_settings(verified_updates())
         .auto_verified_attributes(VerifiedAttributeType::Email)
         .mfa_configuration(UserPoolMfaType::from(mfa))
         .send()
@@ -475,6 +503,9 @@ async fn delete(ctx: &Ctx, name: &str, live: &Live) -> anyhow::Result<usize> {
         if Some(domain) != spec_domain {
             super::delete_domain(ctx, domain, &id).await?;
         }
+    }
+    if let Some(domain) = live.fields.get(CUSTOM_DOMAIN).and_then(Value::as_str) {
+        super::delete_domain(ctx, domain, &id).await?;
     }
     if live.fields.get("deletion_protection") == Some(&json!("ACTIVE")) {
         let self_signup = live.fields.get("self_signup") == Some(&json!(true));

@@ -27,9 +27,24 @@ impl Checker<'_> {
         } else {
             self.issuer(&mut raw)
         };
+        let with_cognito = cognito.is_some();
         let scopes = self.list("auth.scopes", raw.scopes, &["openid"], "scope", |s| {
-            scope(s).map(|()| s.to_string())
+            scope(s)?;
+            if with_cognito && !COGNITO_SCOPES.contains(&s) {
+                return Err(format!(
+                    "`{s}` is not a scope the stack's user pool offers; use {}",
+                    COGNITO_SCOPES.join(", ")
+                ));
+            }
+            Ok(s.to_string())
         });
+        if with_cognito && !scopes.iter().any(|s| s == "openid") {
+            self.value(
+                "auth.scopes",
+                "must hold `openid` with `auth.cognito`: the page signs in with OpenID Connect, \
+                 and Cognito gives `email`, `phone` and `profile` only with it",
+            );
+        }
         let files = match raw.files.as_deref() {
             None | Some("own") => AuthFiles::Own,
             Some("shared") => AuthFiles::Shared,
@@ -212,6 +227,9 @@ impl Checker<'_> {
         Some(Quota { bytes, files })
     }
 }
+
+/// The scopes a user pool's app client may ask for without a resource server.
+const COGNITO_SCOPES: &[&str] = &["openid", "email", "phone", "profile"];
 
 /// A client id or audience: printable, no spaces or commas (the presigner gets them
 /// comma-separated), at most 256 characters.

@@ -26,7 +26,7 @@ use super::{
 use crate::context::Ctx;
 use crate::errors::{aws_err, code_in};
 use crate::resources::{function_url, owner, sdk_tags, Actions, Need, Owner, Resource, Step};
-use crate::retry::{if_match, poll, Current, Poll, Written};
+use crate::retry::{if_match, poll, retry, when, Current, Poll, Written};
 use crate::spec::Spec;
 use crate::state::{Cdn, Change, Desired, Kind, Known, Live, Output};
 
@@ -135,10 +135,23 @@ impl Resource for Distribution {
     ) -> Step<'a, Known> {
         async move {
             let cdn = match live.and_then(|l| l.known.cdn.clone()) {
-                None => create_distribution(ctx, distribution_config(ctx, None)?).await?,
+                // A web ACL made moments ago may not be accepted yet.
+                None => {
+                    retry(
+                        ctx.timing.waf_propagation,
+                        when::web_acl_not_ready,
+                        || async {
+                            create_distribution(ctx, distribution_config(ctx, None)?).await
+                        },
+                    )
+                    .await?
+                }
                 Some(cdn) => {
                     if changes.iter().any(|c| c.field != "tags") {
-                        update_distribution(ctx, &cdn.id).await?;
+                        retry(ctx.timing.waf_propagation, when::web_acl_not_ready, || {
+                            update_distribution(ctx, &cdn.id)
+                        })
+                        .await?;
                     }
                     if let Some(change) = changes.iter().find(|c| c.field == "tags") {
                         retag(ctx, &cdn, change).await?;
