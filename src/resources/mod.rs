@@ -254,21 +254,25 @@ pub fn not_ours(r: &dyn Resource, spec: &Spec, name: &str, live: &Live) -> Optio
 /// when it fails (an endpoint without the service, as LocalStack's free tier for Cognito and
 /// WAF; a read-only identity without the permission), it says so as `what` and finds nothing;
 /// only a stack that uses the kind fails for it.
-pub fn unless_unused<T>(
-    ctx: &Ctx,
+pub fn unless_unused<'a>(
+    ctx: &'a Ctx,
     wanted: bool,
-    what: &str,
-    read: anyhow::Result<Option<T>>,
-) -> anyhow::Result<Option<T>> {
-    match read {
-        Err(e) if !wanted => {
-            ctx.report.warn(format!(
-                "{what} ({e:#}); the rest of the stack does not need it"
-            ));
-            Ok(None)
+    what: &'static str,
+    read: impl std::future::Future<Output = anyhow::Result<Option<Live>>> + Send + 'a,
+) -> Step<'a, Option<Live>> {
+    use futures::FutureExt;
+    async move {
+        match read.await {
+            Err(e) if !wanted => {
+                ctx.report.warn(format!(
+                    "{what} ({e:#}); the rest of the stack does not need it"
+                ));
+                Ok(None)
+            }
+            other => other,
         }
-        other => other,
     }
+    .boxed()
 }
 
 /// A set of tags as the `Tag` values of an SDK (`Tag::builder().key(k).value(v).build()`).

@@ -142,6 +142,19 @@ impl Snapshot {
         self.live.get(&kind).and_then(Option::as_ref)
     }
 
+    /// What is live of an orphan of the plan: one found under another name, or one of the
+    /// spec's own names the spec no longer wants (a user pool once `auth.cognito` is gone).
+    pub fn orphan_live(&self, spec: &Spec, orphan: &Orphan) -> Option<&Live> {
+        self.orphans
+            .iter()
+            .find(|s| s.orphan == *orphan)
+            .map(|s| &s.live)
+            .or_else(|| {
+                self.live(orphan.kind)
+                    .filter(|_| resource(orphan.kind).name(spec) == orphan.name)
+            })
+    }
+
     /// What the live resources tell of themselves (ARNs, URL, ids).
     pub fn known(&self) -> Known {
         let mut known = Known::default();

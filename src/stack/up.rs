@@ -102,11 +102,9 @@ fn consent(ctx: &Ctx, snap: &Snapshot, plan: &Plan, opts: &UpOptions) -> Result<
     if opts.prune {
         // What pruning a resource of the spec's own names loses (a user pool's users).
         for o in plan.orphans() {
-            let r = resource(o.kind);
             if let Some(what) = snap
-                .live(o.kind)
-                .filter(|_| r.name(&ctx.spec) == o.name)
-                .and_then(|l| r.at_stake(l))
+                .orphan_live(&ctx.spec, &o)
+                .and_then(|l| resource(o.kind).at_stake(l))
             {
                 at_stake.push(format!(
                     "{} {} deleted by `up --prune`: {what}",
@@ -455,16 +453,7 @@ fn prune<'a>(walk: &mut Walk<'a>, ctx: &'a Ctx, snap: &'a Snapshot, plan: &Plan,
         .orphans()
         .iter()
         .filter_map(|o| {
-            snap.orphans
-                .iter()
-                .find(|s| s.orphan == *o)
-                .map(|s| &s.live)
-                // Of the spec's own names, but no longer wanted (a user pool once `auth.cognito`
-                // is gone).
-                .or_else(|| {
-                    snap.live(o.kind)
-                        .filter(|_| resource(o.kind).name(&ctx.spec) == o.name)
-                })
+            snap.orphan_live(&ctx.spec, o)
                 .map(|live| (o.kind, o.name.clone(), live))
         })
         .collect();

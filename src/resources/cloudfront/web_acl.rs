@@ -48,7 +48,7 @@ async fn lock(
             return Ok(Some((id.to_string(), token.to_string(), description)));
         }
     }
-    let Some(id) = find(ctx, acl).await? else {
+    let Some((id, _)) = find(ctx, acl).await? else {
         return Ok(None);
     };
     Ok(get(ctx, acl, &id)
@@ -126,13 +126,9 @@ impl Resource for WebAcl {
     }
 
     fn read<'a>(&'a self, ctx: &'a Ctx, name: &'a str) -> Step<'a, Option<Live>> {
-        async move {
-            let found = read(ctx, name).await;
-            let what = "WAF could not be checked for a web ACL left from an earlier `rate_limit` \
-                        of this stack";
-            unless_unused(ctx, self.wanted(&ctx.spec), what, found)
-        }
-        .boxed()
+        let what = "WAF could not be checked for a web ACL left from an earlier `rate_limit` of \
+                    this stack";
+        unless_unused(ctx, self.wanted(&ctx.spec), what, read(ctx, name))
     }
 
     fn apply<'a>(
@@ -162,12 +158,7 @@ impl Resource for WebAcl {
 }
 
 /// The id of the CLOUDFRONT web ACL named `name`.
-async fn find(ctx: &Ctx, name: &str) -> anyhow::Result<Option<String>> {
-    Ok(find_summary(ctx, name).await?.map(|(id, _)| id))
-}
-
-/// The id and ARN of the CLOUDFRONT web ACL named `name`.
-async fn find_summary(ctx: &Ctx, name: &str) -> anyhow::Result<Option<(String, String)>> {
+async fn find(ctx: &Ctx, name: &str) -> anyhow::Result<Option<(String, String)>> {
     let mut marker: Option<String> = None;
     loop {
         let page = ctx
@@ -219,7 +210,7 @@ async fn get(
 }
 
 async fn read(ctx: &Ctx, name: &str) -> anyhow::Result<Option<Live>> {
-    let Some((id, arn)) = find_summary(ctx, name).await? else {
+    let Some((id, arn)) = find(ctx, name).await? else {
         return Ok(None);
     };
     // The listing gives the ARN: the web ACL and its tags are read at once.

@@ -27,19 +27,15 @@ pub struct Client;
 /// tokens; no direct sign-in flow (SRP, passwords) is offered to the public client.
 const AUTH_FLOWS: &[&str] = &["ALLOW_REFRESH_TOKEN_AUTH"];
 
-/// Where Cognito may send users back: the website's URLs and dev's. `None` while the
-/// distribution's domain is not known; the second list is what is known already.
-fn return_urls(ctx: &Ctx) -> (Option<Vec<String>>, Vec<String>) {
+/// Where Cognito may send users back: the website's URLs known so far and dev's, and whether
+/// the distribution's own is still to come.
+fn return_urls(ctx: &Ctx) -> (Vec<String>, bool) {
     let origins = ctx.website_origins();
     let mut urls: Vec<String> = origins.known.iter().map(|o| format!("{o}/")).collect();
     urls.push(DEV_URL.to_string());
     urls.sort();
     urls.dedup();
-    if origins.pending {
-        (None, urls)
-    } else {
-        (Some(urls.clone()), urls)
-    }
+    (urls, origins.pending)
 }
 
 fn scopes(spec: &Spec) -> Vec<String> {
@@ -85,11 +81,11 @@ impl Resource for Client {
     fn desired(&self, ctx: &Ctx, _live: Option<&Live>) -> Desired {
         let mut d = Desired::default();
         match return_urls(ctx) {
-            (Some(urls), _) => {
+            (urls, false) => {
                 d.set("callback_urls", json!(urls));
                 d.set("logout_urls", json!(urls));
             }
-            (None, mut known) => {
+            (mut known, true) => {
                 known.push(SHOWN_UNKNOWN.to_string());
                 d.unknown("callback_urls", Output::Distribution, json!(known));
                 d.unknown("logout_urls", Output::Distribution, json!(known));
@@ -275,7 +271,7 @@ async fn apply(ctx: &Ctx, live: Option<&Live>) -> anyhow::Result<Known> {
         .ok_or_else(|| anyhow::anyhow!("internal: app client {name} before its user pool"))?;
     // Before the distribution exists, the URLs known so far (dev's at least); its own are
     // added by a later step.
-    let (_, urls) = return_urls(ctx);
+    let (urls, _) = return_urls(ctx);
     let flows: Vec<ExplicitAuthFlowsType> = AUTH_FLOWS.iter().map(|f| (*f).into()).collect();
     let scopes = scopes(&ctx.spec);
     let existing = live.and_then(|l| l.known.client_id.clone());

@@ -35,8 +35,6 @@ pub fn client_name(spec: &Spec) -> String {
     format!("{}-{}-web", spec.name, spec.env)
 }
 
-pub use crate::context::cognito_issuer as issuer;
-
 /// The managed sign-in pages.
 pub fn sign_in_url(ctx: &Ctx) -> Option<String> {
     cognito(&ctx.spec).map(|c| {
@@ -46,8 +44,6 @@ pub fn sign_in_url(ctx: &Ctx) -> Option<String> {
         )
     })
 }
-
-pub use crate::resources::unless_unused;
 
 /// The read of a part of the pool (its client, its domain), made only when the spec wants it:
 /// one the spec no longer wants goes with the pool.

@@ -18,10 +18,10 @@ use aws_sdk_cognitoidentityprovider::types::{
 use futures::FutureExt;
 use serde_json::{json, Value};
 
-use super::{cognito, pool_name, unless_unused};
+use super::{cognito, pool_name};
 use crate::context::Ctx;
 use crate::errors::{aws_err, code_in};
-use crate::resources::{owner, Actions, Owner, Resource, Step};
+use crate::resources::{owner, unless_unused, Actions, Owner, Resource, Step};
 use crate::spec::{Mfa, Spec};
 use crate::state::{tags_value, Change, Desired, Fields, Kind, Known, Live, Output};
 
@@ -114,13 +114,9 @@ impl Resource for UserPool {
     }
 
     fn read<'a>(&'a self, ctx: &'a Ctx, name: &'a str) -> Step<'a, Option<Live>> {
-        async move {
-            let found = read(ctx, name).await;
-            let what = "Cognito could not be checked for a user pool left from an earlier \
-                        `auth.cognito` of this stack";
-            unless_unused(ctx, self.wanted(&ctx.spec), what, found)
-        }
-        .boxed()
+        let what = "Cognito could not be checked for a user pool left from an earlier \
+                    `auth.cognito` of this stack";
+        unless_unused(ctx, self.wanted(&ctx.spec), what, read(ctx, name))
     }
 
     fn apply<'a>(
