@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Install what presign-stack's local workflow needs into .tools/ (once): moto server, the AWS
 # emulator the example and the tests run against, and cargo-lambda (with zig), which builds the
-# presigner bundle; with --browser (scripts/test.sh), also what the browser test needs:
-# Chromium (Debian's package, as root) and playwright-core (npm, without its own browser
-# download). Safe to run again: it only installs what is missing.
+# presigner bundle; with --browser (scripts/test.sh), also what the rest of the suite needs:
+# the IAM linters cloudsplaining and parliament (PyPI), Chromium (Debian's package, as root)
+# and playwright-core (npm, without its own browser download). Safe to run again: it only
+# installs what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,9 @@ CARGO_LAMBDA_VERSION=1.9.2
 PLAYWRIGHT_CORE_VERSION=1.65.1
 # The accessibility check of the signed-in page (tests/browser/auth.spec.mjs).
 AXE_CORE_VERSION=4.14.1
+# IAM policy linters (tests/iam_linters.rs).
+CLOUDSPLAINING_VERSION=0.9.1
+PARLIAMENT_VERSION=1.6.4
 CHROMIUM=/usr/bin/chromium
 VENV=.tools/venv
 
@@ -36,6 +40,16 @@ if [ ${#want[@]} -gt 0 ]; then
 fi
 
 [ "${1:-}" = "--browser" ] || exit 0
+# The IAM linters the policy test runs (tests/iam_linters.rs), in a virtualenv of their own:
+# their pinned dependencies are not moto's.
+LINT_VENV=.tools/lint-venv
+if [ ! -x "$LINT_VENV/bin/cloudsplaining" ] || [ ! -x "$LINT_VENV/bin/parliament" ]; then
+  echo "bootstrap: installing cloudsplaining==$CLOUDSPLAINING_VERSION and" \
+    "parliament==$PARLIAMENT_VERSION into $LINT_VENV" >&2
+  python3 -m venv "$LINT_VENV"
+  "$LINT_VENV/bin/pip" install --quiet --disable-pip-version-check \
+    "cloudsplaining==$CLOUDSPLAINING_VERSION" "parliament==$PARLIAMENT_VERSION"
+fi
 # The browser test (tests/browser.rs) drives headless Chromium with playwright-core.
 packages=()
 [ -x "$CHROMIUM" ] || packages+=(chromium)

@@ -61,6 +61,37 @@ this module patches moto's CloudFront backend in-process, because moto 5.2.5:
   or ListTagsForResource for user pools. Here DeleteUserPool and CreateUserPoolDomain answer
   InvalidParameterException in those cases, with AWS's messages, and the three tag calls work
   on the pool's UserPoolTags.
+* evaluates IAM policies too coarsely to test a least-privilege policy when it enforces them
+  (started with INITIAL_NO_AUTH_ACTION_COUNT=N: the first N checked calls are free, every later
+  one must be signed by an IAM user's or role session's key and allowed by its identity
+  policies; POST /moto-api/reset-auth with a number as body sets N anew and restarts the
+  count). moto gives IAM calls the resource "*" unless they name an existing role; evaluates
+  conditions without any request context (only StringEquals, other operators taken as met);
+  counts an Allow whose condition is unmet as a Deny; reads Resource patterns as regular
+  expressions (the "." of "my.bucket" matches any character); refuses a policy with
+  ${aws:PrincipalAccount} in an IAM ARN as malformed; and checks several S3 calls under names
+  that are not IAM actions or are the wrong ones (HeadBucket; public access block, encryption
+  and ownership controls as ListBucket, CreateBucket or DeleteBucket; DeleteObjects once,
+  against the bucket). Here, while enforcing: an IAM call's resource is the ARN of the role,
+  user, group, instance profile, policy or OIDC provider it acts on, existing or about to be
+  created (CreateRole: role<Path><RoleName>); an S3 call is checked under the IAM action AWS
+  checks, DeleteObjects as s3:DeleteObject (or DeleteObjectVersion) on each object; identity
+  policies are evaluated as AWS documents it (an explicit Deny that applies wins, otherwise an
+  Allow that applies is needed; a statement whose condition is unmet does not apply, Allow or
+  Deny); Action, NotAction, Resource and NotResource take "*" and "?" as the only wildcards;
+  ${key} variables are replaced in resources and condition values (policy version
+  2012-10-17); StringEquals, StringNotEquals, StringEqualsIgnoreCase,
+  StringNotEqualsIgnoreCase, StringLike, StringNotLike, ArnEquals, ArnLike, ArnNotEquals,
+  ArnNotLike and Bool (each also ...IfExists) and Null are evaluated against the request's
+  aws:PrincipalAccount, aws:PrincipalArn, aws:username, aws:RequestedRegion and, for IAM
+  calls, iam:PermissionsBoundary (the boundary CreateRole or PutRolePermissionsBoundary sets,
+  or the one of the role acted on) and iam:PolicyARN (attach and detach); other operators
+  (Numeric*, Date*, IpAddress, ForAnyValue:/ForAllValues:) are not evaluated and fail safe (an
+  Allow with one does not apply, a Deny with one does). Role trust policies (sts:AssumeRole)
+  are left to moto. Not evaluated: the caller's own permissions boundary, resource-based
+  policies (bucket policies), the extra permissions a call needs (iam:PassRole, iam:TagRole
+  for CreateRole with Tags, ...), other condition keys (aws:ResourceTag/..., aws:RequestTag/...,
+  service keys) and the action names and resources of services other than IAM, STS and S3.
 """
 
 import base64
@@ -1074,6 +1105,553 @@ def _pool_list_tags(self: Any) -> str:
 CognitoIdpResponse.tag_resource = _pool_tag_resource
 CognitoIdpResponse.untag_resource = _pool_untag_resource
 CognitoIdpResponse.list_tags_for_resource = _pool_list_tags
+
+
+# --- IAM policy enforcement (only when the server enforces: INITIAL_NO_AUTH_ACTION_COUNT) -----
+# moto checks the caller's identity policies once INITIAL_NO_AUTH_ACTION_COUNT requests have
+# been let through (moto.core.authorization; the count is in moto.settings, set from the
+# environment and changed by POST /moto-api/reset-auth). By default it is infinite and nothing
+# here runs. When it is finite, moto's own evaluation (moto.iam.access_control) is too coarse
+# to test a least-privilege deploy policy: IAM calls name the resource "*" unless the role
+# already exists, conditions are evaluated with no request context (StringEquals only, other
+# operators taken as met), an Allow whose condition is unmet counts as an explicit Deny, and
+# Resource patterns are regular expressions in which only "*" is translated. Here identity
+# policies are evaluated as AWS documents it: a statement applies when its action, resource
+# and every condition match; an explicit Deny that applies wins; otherwise an Allow that
+# applies is needed. Role trust policies (sts:AssumeRole) are still evaluated by moto.
+from urllib.parse import parse_qs, urlparse  # noqa: E402
+
+import moto.iam.access_control as iam_access  # noqa: E402
+from moto import settings as moto_settings  # noqa: E402
+from moto.iam.exceptions import NoSuchEntity, NotFoundException  # noqa: E402
+from moto.iam.policy_validation import IAMPolicyDocumentValidator  # noqa: E402
+from moto.iam.responses import IamResponse  # noqa: E402
+
+PermissionResult = iam_access.PermissionResult
+
+
+def _enforcing() -> bool:
+    return moto_settings.INITIAL_NO_AUTH_ACTION_COUNT != float("inf")
+
+
+# moto's policy validator splits a Resource at every colon, so a policy variable with a colon
+# in its name (arn:aws:iam::${aws:PrincipalAccount}:role/x) garbles the ARN and the policy is
+# refused as malformed; AWS accepts it. Here each ${...} is read as one plain word while the
+# resource's format is checked.
+_original_validate_resource_format = IAMPolicyDocumentValidator._validate_resource_format
+
+
+def _validate_resource_format(self: Any, resource: str) -> None:
+    if _enforcing():
+        resource = re.sub(r"\$\{[^}]*\}", "variable", resource)
+    _original_validate_resource_format(self, resource)
+
+
+IAMPolicyDocumentValidator._validate_resource_format = _validate_resource_format
+
+
+# The resource of an IAM call, as AWS's service authorization reference names it: the entity
+# the call acts on, by its ARN, whether it exists yet or not (CreateRole is authorized against
+# the ARN the new role will have, its Path included). Calls on no single entity (ListRoles,
+# CreateAccessKey without a UserName, ...) have the resource "*".
+_original_iam_determine_resource = IamResponse._determine_resource
+
+
+def _request_param(data: Any, name: str) -> str | None:
+    """A top-level parameter of a query-protocol request (moto keeps each as a list)."""
+    value = (data or {}).get(name)
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return value if isinstance(value, str) and value else None
+
+
+def _iam_param(self: Any, name: str) -> str:
+    return _request_param(self.data, name) or ""
+
+
+def _iam_entity_arn(self: Any, kind: str, name: str, lookup: Any, create_action: str) -> str:
+    """The ARN of an existing role, user, group or instance profile, else the one it would have."""
+    try:
+        return lookup(name).arn
+    except (NotFoundException, NoSuchEntity):
+        path = (_iam_param(self, "Path") or "/") if self._get_action() == create_action else "/"
+        return f"arn:{self.partition}:iam::{self.current_account}:{kind}{path}{name}"
+
+
+def _iam_determine_resource(self: Any) -> str:
+    if not _enforcing():
+        return _original_iam_determine_resource(self)
+    action = self._get_action()
+    backend = self.backend
+    # Most specific first: AddRoleToInstanceProfile names a role and acts on the profile,
+    # AttachRolePolicy names a policy and acts on the role.
+    if _iam_param(self, "InstanceProfileName"):
+        return _iam_entity_arn(self, "instance-profile", _iam_param(self, "InstanceProfileName"),
+                               backend.get_instance_profile, "CreateInstanceProfile")
+    if _iam_param(self, "RoleName"):
+        return _iam_entity_arn(self, "role", _iam_param(self, "RoleName"), backend.get_role, "CreateRole")
+    if _iam_param(self, "UserName"):
+        return _iam_entity_arn(self, "user", _iam_param(self, "UserName"), backend.get_user, "CreateUser")
+    if _iam_param(self, "GroupName"):
+        return _iam_entity_arn(self, "group", _iam_param(self, "GroupName"), backend.get_group, "CreateGroup")
+    for name in ("PolicyArn", "OpenIDConnectProviderArn"):
+        if _iam_param(self, name):
+            return _iam_param(self, name)
+    prefix = f"arn:{self.partition}:iam::{self.current_account}:"
+    if action == "CreatePolicy":
+        return f"{prefix}policy{_iam_param(self, 'Path') or '/'}{_iam_param(self, 'PolicyName')}"
+    if action == "CreateOpenIDConnectProvider":
+        url = urlparse(_iam_param(self, "Url"))
+        return f"{prefix}oidc-provider/{url.netloc}{url.path}"
+    return "*"
+
+
+IamResponse._determine_resource = _iam_determine_resource
+
+
+# The request context: the condition keys a request carries, by lower-cased name (keys are
+# case-insensitive). Global keys for every request (S3's included): aws:PrincipalAccount,
+# aws:PrincipalArn (an IAM user's ARN, or for a role session the role's ARN, as AWS gives it),
+# aws:username (IAM users only) and aws:RequestedRegion. For IAM calls: iam:PermissionsBoundary
+# (the boundary the request sets, or the one the role it acts on has) and iam:PolicyARN (the
+# managed policy an attach or detach names).
+_BOUNDARY_FROM_REQUEST = {"CreateRole", "PutRolePermissionsBoundary"}
+_BOUNDARY_FROM_ROLE = {
+    "PutRolePolicy",
+    "DeleteRolePolicy",
+    "AttachRolePolicy",
+    "DetachRolePolicy",
+    "DeleteRolePermissionsBoundary",
+    "UpdateAssumeRolePolicy",
+    "TagRole",
+    "UntagRole",
+    "DeleteRole",
+}
+_POLICY_ARN_ACTIONS = {
+    "AttachRolePolicy",
+    "DetachRolePolicy",
+    "AttachUserPolicy",
+    "DetachUserPolicy",
+    "AttachGroupPolicy",
+    "DetachGroupPolicy",
+}
+
+
+def _principal(request: Any) -> tuple[str, str | None]:
+    """The caller's ARN as aws:PrincipalArn gives it, and its user name if it is a user."""
+    key = request._access_key
+    backend = request.backend
+    if isinstance(key, iam_access.IAMUserAccessKey):
+        name = key._owner_user_name
+        try:
+            return backend.get_user(name).arn, name  # with its path, which key.arn drops
+        except NoSuchEntity:
+            return key.arn, name
+    role_name = key._owner_role_name
+    try:
+        return backend.get_role(role_name).arn, None
+    except NotFoundException:
+        return f"arn:{key.partition}:iam::{request.account_id}:role/{role_name}", None
+
+
+def _request_context(request: Any) -> dict[str, str]:
+    principal_arn, user_name = _principal(request)
+    context = {
+        "aws:principalaccount": request.account_id,
+        "aws:principalarn": principal_arn,
+        "aws:requestedregion": request._region,
+    }
+    if user_name:
+        context["aws:username"] = user_name
+    service, _, action = request._action.partition(":")
+    if service != "iam":
+        return context
+    boundary = None
+    if action in _BOUNDARY_FROM_REQUEST:
+        boundary = _request_param(request._data, "PermissionsBoundary")
+    elif action in _BOUNDARY_FROM_ROLE and _request_param(request._data, "RoleName"):
+        try:
+            boundary = request.backend.get_role(_request_param(request._data, "RoleName")).permissions_boundary_arn
+        except NotFoundException:
+            pass
+    if boundary:
+        context["iam:permissionsboundary"] = boundary
+    if action in _POLICY_ARN_ACTIONS and _request_param(request._data, "PolicyArn"):
+        context["iam:policyarn"] = _request_param(request._data, "PolicyArn")
+    return context
+
+
+# Patterns: Action, Resource and NotResource elements and StringLike/ArnLike values, with "*"
+# (any run of characters) and "?" (one character) as the only wildcards; everything else is
+# literal, so the dots of "arn:aws:s3:::my.bucket" match only dots. In a policy of version
+# 2012-10-17, ${key} is replaced by the request's value of that key (${key, 'default'} when it
+# has none; ${*}, ${?} and ${$} are the literal characters) in Resource, NotResource and
+# condition values. A variable with no value and no default makes the pattern match nothing.
+_PATTERN_TOKENS = re.compile(r"\$\{([^}]*)\}|[*?]|[^$*?]+|\$")
+_PLAIN_TOKENS = re.compile(r"[*?]|[^*?]+")
+_VARIABLE = re.compile(r"\s*([^,\s]+)\s*(?:,\s*'([^']*)'\s*)?")
+
+
+def _tokens(pattern: str, context: dict[str, str], variables: bool) -> list[tuple[bool, str]] | None:
+    """(is_wildcard, text) pieces of a pattern, its variables replaced; None if one has no value."""
+    tokens: list[tuple[bool, str]] = []
+    for m in (_PATTERN_TOKENS if variables else _PLAIN_TOKENS).finditer(pattern):
+        text = m.group(0)
+        if text in ("*", "?"):
+            tokens.append((True, text))
+        elif variables and m.group(1) is not None:
+            inner = m.group(1).strip()
+            if inner in ("*", "?", "$"):
+                tokens.append((False, inner))
+                continue
+            var = _VARIABLE.fullmatch(inner)
+            value = context.get(var.group(1).lower()) if var else None
+            if value is None and var and var.group(2) is not None:
+                value = var.group(2)
+            if value is None:
+                return None
+            tokens.append((False, value))
+        else:
+            tokens.append((False, text))
+    return tokens
+
+
+def _substituted(value: Any, context: dict[str, str], variables: bool) -> str | None:
+    """A condition value as a plain string, its variables replaced (None if one has no value)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    tokens = _tokens(str(value), context, variables)
+    return None if tokens is None else "".join(text for _, text in tokens)
+
+
+def _like(
+    pattern: str, value: str, context: dict[str, str], variables: bool,
+    ignore_case: bool = False, arn: bool = False,
+) -> bool:
+    """Whether value matches the whole pattern. With arn=True, as ArnLike: each of the six
+    colon-separated parts of the ARN is matched on its own (a wildcard in the first five does
+    not cross a colon; the resource part, the last, takes the rest)."""
+    tokens = _tokens(pattern, context, variables)
+    if tokens is None or (arn and value.count(":") < 5):
+        return False
+    regex, colons = [], 0
+    for wild, text in tokens:
+        if not wild:
+            regex.append(re.escape(text))
+            colons += text.count(":")
+        elif arn and colons < 5:
+            regex.append("[^:]*" if text == "*" else "[^:]")
+        else:
+            regex.append(".*" if text == "*" else ".")
+    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
+    return re.fullmatch("".join(regex), value, flags) is not None
+
+
+# Condition operators: each takes the request's value and the policy's values (variables not yet
+# replaced) and says whether any of them matches; the ...Not... operators are met when none
+# does. A key the request does not carry meets the ...Not... operators and Null "true", fails
+# the others, and meets any operator with the IfExists suffix.
+def _equals(ignore_case: bool) -> Any:
+    def test(actual: str, values: list[Any], context: dict[str, str], variables: bool) -> bool:
+        for v in values:
+            s = _substituted(v, context, variables)
+            if s is not None and (s.lower() == actual.lower() if ignore_case else s == actual):
+                return True
+        return False
+    return test
+
+
+def _like_any(arn: bool) -> Any:
+    def test(actual: str, values: list[Any], context: dict[str, str], variables: bool) -> bool:
+        return any(_like(str(v), actual, context, variables, arn=arn) for v in values)
+    return test
+
+
+def _bool(actual: str, values: list[Any], context: dict[str, str], variables: bool) -> bool:
+    return any((_substituted(v, context, variables) or "").lower() == str(actual).lower() for v in values)
+
+
+_OPERATORS = {
+    "StringEquals": (_equals(False), False),
+    "StringNotEquals": (_equals(False), True),
+    "StringEqualsIgnoreCase": (_equals(True), False),
+    "StringNotEqualsIgnoreCase": (_equals(True), True),
+    "StringLike": (_like_any(False), False),
+    "StringNotLike": (_like_any(False), True),
+    "ArnEquals": (_like_any(True), False),  # AWS: ArnEquals takes wildcards too
+    "ArnLike": (_like_any(True), False),
+    "ArnNotEquals": (_like_any(True), True),
+    "ArnNotLike": (_like_any(True), True),
+    "Bool": (_bool, False),
+}
+
+
+def _condition_met(
+    condition: Any, context: dict[str, str], variables: bool, deny: bool
+) -> bool:
+    """Whether every operator and key of a statement's Condition is met. An operator this
+    emulator does not evaluate (Numeric*, Date*, IpAddress, ForAnyValue:/ForAllValues:, ...)
+    fails safe: an Allow with it does not apply, a Deny with it does."""
+    if not condition:
+        return True
+    if not isinstance(condition, dict):
+        return deny
+    for operator, block in condition.items():
+        if not isinstance(block, dict):
+            if deny:
+                continue
+            return False
+        if_exists = operator.endswith("IfExists")
+        base = operator[: -len("IfExists")] if if_exists else operator
+        for key, expected in block.items():
+            actual = context.get(str(key).lower())
+            if base == "Null" and not if_exists:
+                want_absent = str(expected).lower() == "true"
+                if (actual is None) != want_absent:
+                    return False
+                continue
+            if base not in _OPERATORS:
+                if deny:
+                    continue  # taken as met: the Deny applies if the rest of it does
+                return False
+            test, negated = _OPERATORS[base]
+            if actual is None:
+                if not (if_exists or negated):
+                    return False
+                continue
+            values = expected if isinstance(expected, list) else [expected]
+            if test(actual, values, context, variables) == negated:
+                return False
+    return True
+
+
+def _listed(statement: dict[str, Any], element: str) -> list[str]:
+    value = statement.get(element)
+    return [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str)]
+
+
+def _statement_applies(
+    statement: dict[str, Any], action: str, resource: str, context: dict[str, str], variables: bool
+) -> bool:
+    # Actions are case-insensitive and take no variables.
+    if "NotAction" in statement:
+        if any(_like(p, action, context, False, ignore_case=True) for p in _listed(statement, "NotAction")):
+            return False
+    elif not any(_like(p, action, context, False, ignore_case=True) for p in _listed(statement, "Action")):
+        return False
+    # Resources are case-sensitive. (moto's validator refuses a statement with neither.)
+    if "NotResource" in statement:
+        if any(_like(p, resource, context, variables) for p in _listed(statement, "NotResource")):
+            return False
+    elif "Resource" in statement:
+        if not any(_like(p, resource, context, variables) for p in _listed(statement, "Resource")):
+            return False
+    deny = str(statement.get("Effect", "")).lower() == "deny"
+    return _condition_met(statement.get("Condition"), context, variables, deny)
+
+
+def _identity_policy_result(
+    document: dict[str, Any], action: str, resource: str, context: dict[str, str]
+) -> PermissionResult:
+    """DENIED if a Deny statement applies, PERMITTED if an Allow one does, NEUTRAL otherwise."""
+    variables = document.get("Version") == "2012-10-17"  # older policies have no variables
+    statements = document.get("Statement") or []
+    result = PermissionResult.NEUTRAL
+    for statement in statements if isinstance(statements, list) else [statements]:
+        if not isinstance(statement, dict) or not _statement_applies(statement, action, resource, context, variables):
+            continue
+        effect = str(statement.get("Effect", "")).lower()
+        if effect == "deny":
+            return PermissionResult.DENIED
+        if effect == "allow":
+            result = PermissionResult.PERMITTED
+    return result
+
+
+def _check_action_permitted(self: Any, resource: str) -> None:
+    # As moto's IAMRequestBase.check_action_permitted, with the identity policies evaluated
+    # here: an explicit Deny in any policy refuses, else some policy must allow; then, for
+    # sts:AssumeRole, the role's trust policy must allow too (moto's own evaluation).
+    if self._action == "sts:GetCallerIdentity":  # always allowed, even if denied explicitly
+        return
+    context = _request_context(self)
+    permitted = False
+    for policy in self._access_key.collect_policies():
+        document = iam_access.IAMPolicy(policy)._policy_json  # inline, managed or AWS managed
+        result = _identity_policy_result(document, self._action, resource, context)
+        if result == PermissionResult.DENIED:
+            self._raise_access_denied()
+        permitted = permitted or result == PermissionResult.PERMITTED
+    if self._is_assuming_role_operation(resource):
+        permitted = permitted and self._check_role_trust_relationship(resource)
+    if not permitted:
+        self._raise_access_denied()
+
+
+iam_access.IAMRequestBase.check_action_permitted = _check_action_permitted
+
+
+# S3 requests are authorized under the action moto names them by (ACTION_MAP in
+# moto.s3.responses), which for several calls is not the IAM action AWS checks: HeadBucket is
+# "HeadBucket" (AWS: s3:ListBucket), Get/Put/DeletePublicAccessBlock, Get/Put/
+# DeleteBucketEncryption and Get/Put/DeleteBucketOwnershipControls fall through to ListBucket,
+# CreateBucket or DeleteBucket, and DeleteObjects is checked once against the bucket's ARN.
+# Here, once calls are checked, each request is authorized under AWS's action name (service
+# authorization reference for S3), and DeleteObjects asks s3:DeleteObject (or
+# s3:DeleteObjectVersion for a VersionId) for each object named, all or nothing: if one is
+# refused moto reports AccessDenied for every key. The name moto gave the request is restored
+# afterwards, as its handlers read it.
+import xmltodict  # noqa: E402
+from moto.core.authorization import ActionAuthenticatorMixin  # noqa: E402
+from moto.s3.responses import S3Response  # noqa: E402
+
+# subresource (query parameter) -> IAM action for GET (and HEAD), PUT and DELETE of a bucket
+_S3_BUCKET_SUBRESOURCES = {
+    "policy": ("GetBucketPolicy", "PutBucketPolicy", "DeleteBucketPolicy"),
+    "policyStatus": ("GetBucketPolicyStatus", None, None),
+    "versioning": ("GetBucketVersioning", "PutBucketVersioning", None),
+    "versions": ("ListBucketVersions", None, None),
+    "uploads": ("ListBucketMultipartUploads", None, None),
+    "location": ("GetBucketLocation", None, None),
+    "lifecycle": ("GetLifecycleConfiguration", "PutLifecycleConfiguration", "PutLifecycleConfiguration"),
+    "website": ("GetBucketWebsite", "PutBucketWebsite", "DeleteBucketWebsite"),
+    "acl": ("GetBucketAcl", "PutBucketAcl", None),
+    "tagging": ("GetBucketTagging", "PutBucketTagging", "PutBucketTagging"),
+    "logging": ("GetBucketLogging", "PutBucketLogging", None),
+    "cors": ("GetBucketCORS", "PutBucketCORS", "PutBucketCORS"),
+    "notification": ("GetBucketNotification", "PutBucketNotification", None),
+    "accelerate": ("GetAccelerateConfiguration", "PutAccelerateConfiguration", None),
+    "publicAccessBlock": ("GetBucketPublicAccessBlock", "PutBucketPublicAccessBlock", "PutBucketPublicAccessBlock"),
+    "encryption": ("GetEncryptionConfiguration", "PutEncryptionConfiguration", "PutEncryptionConfiguration"),
+    "ownershipControls": ("GetBucketOwnershipControls", "PutBucketOwnershipControls", "PutBucketOwnershipControls"),
+    "replication": ("GetReplicationConfiguration", "PutReplicationConfiguration", "PutReplicationConfiguration"),
+    "object-lock": ("GetBucketObjectLockConfiguration", "PutBucketObjectLockConfiguration", None),
+    "requestPayment": ("GetBucketRequestPayment", "PutBucketRequestPayment", None),
+    "inventory": ("GetInventoryConfiguration", "PutInventoryConfiguration", "PutInventoryConfiguration"),
+}
+_S3_BUCKET_DEFAULTS = {"GET": "ListBucket", "HEAD": "ListBucket", "PUT": "CreateBucket", "DELETE": "DeleteBucket"}
+
+
+def _s3_bucket_action(method: str, query: dict[str, Any]) -> str | None:
+    column = {"GET": 0, "HEAD": 0, "PUT": 1, "DELETE": 2}.get(method)
+    if column is None:
+        return None  # POST: DeleteObjects (below) or a form upload (moto's PutObject)
+    for name, actions in _S3_BUCKET_SUBRESOURCES.items():
+        if name in query:
+            return actions[column]
+    return _S3_BUCKET_DEFAULTS[method]
+
+
+def _s3_object_action(method: str, query: dict[str, Any]) -> str | None:
+    versioned = "versionId" in query
+
+    def pick(plain: str, version: str) -> str:
+        return version if versioned else plain
+
+    if method in ("GET", "HEAD"):
+        if "uploadId" in query:
+            return "ListMultipartUploadParts"
+        if "acl" in query:
+            return pick("GetObjectAcl", "GetObjectVersionAcl")
+        if "tagging" in query:
+            return pick("GetObjectTagging", "GetObjectVersionTagging")
+        if "attributes" in query:
+            return pick("GetObjectAttributes", "GetObjectVersionAttributes")
+        if "retention" in query:
+            return "GetObjectRetention"
+        if "legal-hold" in query:
+            return "GetObjectLegalHold"
+        return pick("GetObject", "GetObjectVersion")
+    if method == "PUT":
+        if "acl" in query:
+            return pick("PutObjectAcl", "PutObjectVersionAcl")
+        if "tagging" in query:
+            return pick("PutObjectTagging", "PutObjectVersionTagging")
+        if "retention" in query:
+            return "PutObjectRetention"
+        if "legal-hold" in query:
+            return "PutObjectLegalHold"
+        return "PutObject"  # also UploadPart and CopyObject (whose source is not checked)
+    if method == "DELETE":
+        if "uploadId" in query:
+            return "AbortMultipartUpload"
+        if "tagging" in query:
+            return pick("DeleteObjectTagging", "DeleteObjectVersionTagging")
+        return pick("DeleteObject", "DeleteObjectVersion")
+    if method == "POST":
+        if "restore" in query:
+            return "RestoreObject"
+        if "select" in query:
+            return "GetObject"
+        return "PutObject"  # CreateMultipartUpload, CompleteMultipartUpload
+    return None
+
+
+def _deleted_objects(body: Any) -> list[tuple[str, str | None]] | None:
+    """(Key, VersionId) of each object a DeleteObjects body names, None if it cannot be read."""
+    try:
+        objects = xmltodict.parse(body)["Delete"].get("Object", [])
+    except Exception:  # moto answers the malformed body itself
+        return None
+    objects = objects if isinstance(objects, list) else [objects]
+    if not objects or not all(isinstance(o, dict) and o.get("Key") is not None for o in objects):
+        return None
+    return [(o["Key"], o.get("VersionId")) for o in objects]
+
+
+_original_s3_authorize = S3Response._authenticate_and_authorize_s3_action
+
+
+def _s3_authorize(self: Any, bucket_name: str | None = None, key_name: str | None = None) -> None:
+    checked = ActionAuthenticatorMixin.request_count >= moto_settings.INITIAL_NO_AUTH_ACTION_COUNT
+    if not (_enforcing() and checked and bucket_name):
+        return _original_s3_authorize(self, bucket_name=bucket_name, key_name=key_name)
+    query = parse_qs(urlparse(self.uri).query, keep_blank_values=True)
+    moto_action = self.data.get("Action")
+    try:
+        if not key_name and self.method == "POST" and "delete" in query:
+            objects = _deleted_objects(self.body)
+            if objects is not None:
+                for key, version in objects:
+                    self.data["Action"] = "DeleteObjectVersion" if version else "DeleteObject"
+                    _original_s3_authorize(self, bucket_name=bucket_name, key_name=key)
+                return None
+        action = _s3_object_action(self.method, query) if key_name else _s3_bucket_action(self.method, query)
+        if action:
+            self.data["Action"] = action
+        return _original_s3_authorize(self, bucket_name=bucket_name, key_name=key_name)
+    finally:
+        if moto_action is None:
+            self.data.pop("Action", None)
+        else:
+            self.data["Action"] = moto_action
+
+
+S3Response._authenticate_and_authorize_s3_action = _s3_authorize
+
+
+# moto reads a form-encoded request's parameters from werkzeug's parsed form, after which the
+# body itself is gone (request.data is empty), so the signature check signs the parameters again
+# as botocore encodes them. A client that encodes the same parameters otherwise (the Rust SDK
+# writes a space as %20, botocore as +) then fails with SignatureDoesNotMatch. While enforcing,
+# the body is read (and kept by werkzeug for the form parser) before moto parses it, and used as
+# the body that was signed.
+from moto.core.responses import BaseResponse  # noqa: E402
+
+_original_setup_class = BaseResponse.setup_class
+
+
+def _setup_class_keeping_body(self: Any, request: Any, full_url: str, headers: Any, *args: Any, **kwargs: Any) -> Any:
+    raw = None
+    if _enforcing() and hasattr(request, "get_data"):
+        raw = request.get_data(cache=True, parse_form_data=False)
+    result = _original_setup_class(self, request, full_url, headers, *args, **kwargs)
+    if raw and not self.raw_body:
+        self.raw_body = raw
+    return result
+
+
+BaseResponse.setup_class = _setup_class_keeping_body
 
 
 if __name__ == "__main__":

@@ -1,17 +1,24 @@
-"""Check the CloudFront, WAF and Cognito behaviour scripts/moto_extras.py adds to moto, with boto3.
+"""Check the CloudFront, WAF, Cognito and IAM behaviour scripts/moto_extras.py adds to moto, with boto3.
 
 Usage: moto_extras_check.py ENDPOINT_URL   (a server started with scripts/moto-server)
 
-Starts nothing itself. Exits 0 when every check passes, 1 otherwise, printing one line per
-check. Set MOTO_CLOUDFRONT_DEPLOY_SECONDS to the value the server was started with (default 2)
-so the deployment delay can be checked: 0 (distributions are Deployed at once) or at least 1.
+The IAM policy enforcement checks run on a second server this script starts itself (the
+moto_extras.py next to it, with INITIAL_NO_AUTH_ACTION_COUNT set, on a free port of 127.0.0.1)
+and stops when they are done; everything else runs against ENDPOINT_URL. Exits 0 when every
+check passes, 1 otherwise, printing one line per check. Set MOTO_CLOUDFRONT_DEPLOY_SECONDS to
+the value the server was started with (default 2) so the deployment delay can be checked: 0
+(distributions are Deployed at once) or at least 1.
 Safe to run repeatedly against the same server; each run leaves three enabled distributions behind
 and deletes everything else it creates.
 """
 
+import json
 import os
+import socket
+import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from typing import Any, Callable
 
@@ -375,6 +382,314 @@ def check_user_pools(endpoint: str, run: str) -> None:
         p["Id"] == pool["Id"] for p in idp.list_user_pools(MaxResults=60)["UserPools"]))
 
 
+# --- IAM policy enforcement -------------------------------------------------------------------
+# On a server of its own, started with INITIAL_NO_AUTH_ACTION_COUNT, so the server under test
+# keeps answering without credentials. moto lets the first INITIAL_NO_AUTH_ACTION_COUNT calls
+# through whatever their credentials (one count per call: CreateUser, CreateAccessKey and
+# PutUserPolicy are 3) and checks every later call against the caller's identity policies, so
+# afterwards only the IAM users (and role sessions) made meanwhile can act; the dummy
+# credentials are refused. Rather than count the calls, the free period is ended with moto's
+# own API: POST /moto-api/reset-auth with the body "0" sets the number of free calls to 0 and
+# restarts the count, after which every call is checked.
+
+ACCOUNT = "123456789012"  # moto's default account
+BOUNDARY = f"arn:aws:iam::{ACCOUNT}:policy/presign-stack/b"
+OTHER_BOUNDARY = f"arn:aws:iam::{ACCOUNT}:policy/presign-stack/other"
+LAMBDA_TRUST = {"Version": "2012-10-17", "Statement": [
+    {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+INLINE = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
+
+# A deployer confined to the roles under /presign-stack/, which must carry the boundary
+# BOUNDARY, to the bucket policies of two buckets and to one bucket and its objects.
+DEPLOYER_POLICY = {"Version": "2012-10-17", "Statement": [
+    {"Sid": "ScopedRolesWithTheBoundary", "Effect": "Allow",
+     "Action": ["iam:CreateRole", "iam:PutRolePolicy", "iam:PutRolePermissionsBoundary"],
+     "Resource": "arn:aws:iam::${aws:PrincipalAccount}:role/presign-stack/*",
+     "Condition": {"StringEquals": {"iam:PermissionsBoundary": BOUNDARY}}},
+    {"Sid": "ReadAndUnbound", "Effect": "Allow",
+     "Action": ["iam:GetRole", "iam:DeleteRolePermissionsBoundary"],
+     "Resource": "arn:aws:iam::${aws:PrincipalAccount}:role/presign-stack/*"},
+    {"Sid": "NeverUnbound", "Effect": "Deny", "Action": "iam:DeleteRolePermissionsBoundary", "Resource": "*"},
+    {"Sid": "NoOtherBoundary", "Effect": "Deny",
+     "Action": ["iam:CreateRole", "iam:PutRolePermissionsBoundary"], "Resource": "*",
+     "Condition": {"StringNotEquals": {"iam:PermissionsBoundary": BOUNDARY}}},
+    {"Sid": "TwoBucketPolicies", "Effect": "Allow", "Action": "s3:PutBucketPolicy",
+     "Resource": ["arn:aws:s3:::mine", "arn:aws:s3:::my.bucket"]},
+    # Under the IAM action names AWS checks (moto's own names differ for these).
+    {"Sid": "TheBucket", "Effect": "Allow", "Resource": "arn:aws:s3:::mine",
+     "Action": ["s3:ListBucket", "s3:PutBucketPublicAccessBlock", "s3:GetBucketPublicAccessBlock",
+                "s3:PutEncryptionConfiguration", "s3:PutBucketOwnershipControls"]},
+    {"Sid": "ItsObjects", "Effect": "Allow", "Action": ["s3:PutObject", "s3:DeleteObject"],
+     "Resource": "arn:aws:s3:::mine/*"},
+]}
+
+# A probe of the corners of the evaluation: operators, missing keys, variables, NotResource.
+PROBE_ROLES = "arn:aws:iam::${aws:PrincipalAccount}:role/probe/*"
+PROBE_POLICY = {"Version": "2012-10-17", "Statement": [
+    {"Sid": "CreateUnderProbe", "Effect": "Allow", "Action": "iam:CreateRole", "Resource": PROBE_ROLES},
+    {"Sid": "OnlyPresignBoundaries", "Effect": "Deny", "Action": "iam:CreateRole", "Resource": "*",
+     "Condition": {"StringNotLike": {
+         "iam:PermissionsBoundary": "arn:aws:iam::${aws:PrincipalAccount}:policy/presign-stack/*"}}},
+    {"Sid": "PolicyIfBoundIsB", "Effect": "Allow", "Action": "IAM:putRolePolicy", "Resource": PROBE_ROLES,
+     "Condition": {"StringEqualsIfExists": {"iam:permissionsboundary": BOUNDARY}}},
+    {"Sid": "DeleteOnlyUnbound", "Effect": "Allow", "Action": "iam:DeleteRolePolicy", "Resource": PROBE_ROLES,
+     "Condition": {"Null": {"iam:PermissionsBoundary": "true"}}},
+    {"Sid": "TagIfProbe", "Effect": "Allow", "Action": "iam:TagRole", "Resource": PROBE_ROLES,
+     "Condition": {"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:user/pro?e"}}},
+    {"Sid": "UntagIfDeployer", "Effect": "Allow", "Action": "iam:UntagRole", "Resource": PROBE_ROLES,
+     "Condition": {"ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::*:user/deployer"}}},
+    {"Sid": "ListPoliciesWithoutMfa", "Effect": "Allow", "Action": "iam:ListRolePolicies", "Resource": PROBE_ROLES,
+     "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}}},
+    {"Sid": "ListAttachedWithMfaKey", "Effect": "Allow", "Action": "iam:ListAttachedRolePolicies",
+     "Resource": PROBE_ROLES, "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "false"}}},
+    {"Sid": "TagsOutsidePresign", "Effect": "Allow", "Action": "iam:ListRoleTags",
+     "NotResource": "arn:aws:iam::${aws:PrincipalAccount}:role/presign-stack/*"},
+    {"Sid": "Myself", "Effect": "Allow", "Action": "iam:GetUser",
+     "Resource": "arn:aws:iam::${aws:PrincipalAccount}:user/${aws:username}"},
+    {"Sid": "UnevaluatedAllow", "Effect": "Allow", "Action": "iam:GetRole", "Resource": "*",
+     "Condition": {"ForAnyValue:StringEquals": {"aws:PrincipalAccount": ACCOUNT}}},
+    {"Sid": "ListRoles", "Effect": "Allow", "Action": "iam:ListRoles", "Resource": "*"},
+    {"Sid": "UnevaluatedDeny", "Effect": "Deny", "Action": "iam:ListRoles", "Resource": "*",
+     "Condition": {"DateGreaterThan": {"aws:CurrentTime": "2000-01-01"}}},
+    {"Sid": "BucketPolicy", "Effect": "Allow", "Action": "s3:PutBucketPolicy", "Resource": "arn:aws:s3:::mine"},
+    {"Sid": "DenyOthers", "Effect": "Deny", "Action": "s3:PutBucketPolicy", "Resource": "*",
+     "Condition": {"StringNotEquals": {
+         "aws:PrincipalArn": "arn:aws:iam::${aws:PrincipalAccount}:user/${aws:username}"}}},
+    {"Sid": "AssumeProbeRoles", "Effect": "Allow", "Action": "sts:AssumeRole", "Resource": PROBE_ROLES},
+]}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_enforcing_server() -> tuple[subprocess.Popen[bytes], str]:
+    """scripts/moto_extras.py on a port of its own, enforcing IAM after 1000 free calls."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "moto_extras.py"),
+         "-H", "127.0.0.1", "-p", str(port)],
+        env={**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "1000"},
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                raise RuntimeError(f"the enforcing moto server did not start on port {port}")
+            time.sleep(0.1)
+    return server, f"http://127.0.0.1:{port}"
+
+
+def end_free_calls(endpoint: str) -> None:
+    """moto's POST /moto-api/reset-auth: no more free calls; every later call is checked."""
+    # Not a form (urllib's default type): moto reads the raw body.
+    req = urllib.request.Request(f"{endpoint}/moto-api/reset-auth", data=b"0", method="POST",
+                                 headers={"Content-Type": "text/plain"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        json.load(resp)
+
+
+def check_iam_enforcement() -> None:
+    server, endpoint = start_enforcing_server()
+    try:
+        check_iam_enforcement_on(endpoint)
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def check_iam_enforcement_on(endpoint: str) -> None:
+    def client(service: str, key: dict[str, str] | None = None, token: str | None = None) -> Any:
+        creds = ({"aws_access_key_id": key["AccessKeyId"], "aws_secret_access_key": key["SecretAccessKey"],
+                  "aws_session_token": token} if key else
+                 {"aws_access_key_id": "test", "aws_secret_access_key": "test"})
+        return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
+                            config=Config(retries={"max_attempts": 1}), **creds)
+
+    def denied(name: str, call: Callable[[], Any]) -> None:
+        expect_error(name, call, "AccessDenied", 403)
+
+    def allowed(name: str, call: Callable[[], Any]) -> Any:
+        try:
+            result = call()
+        except ClientError as e:
+            check(name, False, f"got {e.response['Error']['Code']}: {e.response['Error']['Message']}")
+            return None
+        check(name, True)
+        return result
+
+    # While calls are free: the users, their keys and policies, the roles and buckets.
+    admin, admin_s3 = client("iam"), client("s3")
+    for name in ("b", "other"):
+        admin.create_policy(PolicyName=name, Path="/presign-stack/", PolicyDocument=json.dumps(INLINE))
+    keys = {}
+    for user, policy in (("deployer", DEPLOYER_POLICY), ("probe", PROBE_POLICY)):
+        admin.create_user(UserName=user)
+        keys[user] = admin.create_access_key(UserName=user)["AccessKey"]
+        admin.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps(policy))
+    trust = json.dumps(LAMBDA_TRUST)
+    admin.create_role(RoleName="unbounded", Path="/presign-stack/", AssumeRolePolicyDocument=trust)
+    admin.create_role(RoleName="loose", Path="/probe/", AssumeRolePolicyDocument=trust)
+    admin.create_role(RoleName="other-bounded", Path="/probe/", AssumeRolePolicyDocument=trust,
+                      PermissionsBoundary=OTHER_BOUNDARY)
+    for role, who in (("assumable", "probe"), ("not-trusting", "deployer")):
+        admin.create_role(RoleName=role, Path="/probe/", AssumeRolePolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {
+                "AWS": f"arn:aws:iam::{ACCOUNT}:user/{who}"}, "Action": "sts:AssumeRole"}]}))
+    admin.put_role_policy(RoleName="assumable", PolicyName="self", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:GetRole", "Resource": "*",
+                                                 "Condition": {"ArnEquals": {"aws:PrincipalArn":
+                                                     f"arn:aws:iam::{ACCOUNT}:role/probe/assumable"}}}]}))
+    for bucket in ("mine", "other", "my.bucket", "myxbucket"):
+        admin_s3.create_bucket(Bucket=bucket)
+    admin_s3.put_object(Bucket="other", Key="k", Body=b"theirs")
+    end_free_calls(endpoint)
+    expect_error("IAM enforcement: after the free calls the dummy credentials are refused (InvalidClientTokenId)",
+                 lambda: admin.list_users(), "InvalidClientTokenId", 403)
+
+    # The deployer.
+    iam, s3 = client("iam", keys["deployer"]), client("s3", keys["deployer"])
+
+    def create(name: str, path: str, boundary: str | None) -> Any:
+        extra = {"PermissionsBoundary": boundary} if boundary else {}
+        return iam.create_role(RoleName=name, Path=path, AssumeRolePolicyDocument=trust, **extra)
+
+    made = allowed("IAM enforcement: CreateRole under /presign-stack/ with the required boundary is allowed "
+                   "(Resource with ${aws:PrincipalAccount}, StringEquals iam:PermissionsBoundary)",
+                   lambda: create("fn", "/presign-stack/", BOUNDARY))
+    check("IAM enforcement: the role made has the ARN the policy named",
+          made is not None and made["Role"]["Arn"] == f"arn:aws:iam::{ACCOUNT}:role/presign-stack/fn",
+          made and made["Role"]["Arn"])
+    denied("IAM enforcement: CreateRole without a boundary -> AccessDenied",
+           lambda: create("fn2", "/presign-stack/", None))
+    denied("IAM enforcement: CreateRole with the boundary but Path / -> AccessDenied (the new role's ARN is matched)",
+           lambda: create("fn2", "/", BOUNDARY))
+    denied("IAM enforcement: CreateRole with another boundary -> AccessDenied",
+           lambda: create("fn2", "/presign-stack/", OTHER_BOUNDARY))
+    allowed("IAM enforcement: PutRolePolicy on a role whose boundary is the required one is allowed",
+            lambda: iam.put_role_policy(RoleName="fn", PolicyName="p", PolicyDocument=json.dumps(INLINE)))
+    denied("IAM enforcement: PutRolePolicy on a role without that boundary -> AccessDenied",
+           lambda: iam.put_role_policy(RoleName="unbounded", PolicyName="p", PolicyDocument=json.dumps(INLINE)))
+    denied("IAM enforcement: DeleteRolePermissionsBoundary, allowed by one statement and denied by another -> "
+           "AccessDenied", lambda: iam.delete_role_permissions_boundary(RoleName="fn"))
+    denied("IAM enforcement: PutRolePermissionsBoundary with another ARN -> AccessDenied",
+           lambda: iam.put_role_permissions_boundary(RoleName="fn", PermissionsBoundary=OTHER_BOUNDARY))
+    role = allowed("IAM enforcement: GetRole allowed on the path", lambda: iam.get_role(RoleName="fn"))
+    check("IAM enforcement: the refused calls left the role's boundary alone",
+          role is not None and role["Role"].get("PermissionsBoundary", {}).get("PermissionsBoundaryArn") == BOUNDARY,
+          role and role["Role"].get("PermissionsBoundary"))
+    allowed("IAM enforcement: PutRolePermissionsBoundary with the required ARN is allowed",
+            lambda: iam.put_role_permissions_boundary(RoleName="unbounded", PermissionsBoundary=BOUNDARY))
+    allowed("IAM enforcement: PutRolePolicy on that role, now bounded, is allowed",
+            lambda: iam.put_role_policy(RoleName="unbounded", PolicyName="p", PolicyDocument=json.dumps(INLINE)))
+    def bucket_policy(bucket: str) -> str:
+        return json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*",
+             "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]})
+
+    allowed("IAM enforcement: s3:PutBucketPolicy on arn:aws:s3:::mine is allowed",
+            lambda: s3.put_bucket_policy(Bucket="mine", Policy=bucket_policy("mine")))
+    denied("IAM enforcement: s3:PutBucketPolicy on arn:aws:s3:::other -> AccessDenied",
+           lambda: s3.put_bucket_policy(Bucket="other", Policy=bucket_policy("other")))
+    allowed("IAM enforcement: s3:PutBucketPolicy on arn:aws:s3:::my.bucket is allowed",
+            lambda: s3.put_bucket_policy(Bucket="my.bucket", Policy=bucket_policy("my.bucket")))
+    denied("IAM enforcement: Resource arn:aws:s3:::my.bucket does not match bucket myxbucket (the dot is literal)",
+           lambda: s3.put_bucket_policy(Bucket="myxbucket", Policy=bucket_policy("myxbucket")))
+    # S3 calls are checked under the IAM action AWS names them by.
+    allowed("IAM enforcement: HeadBucket needs s3:ListBucket", lambda: s3.head_bucket(Bucket="mine"))
+    expect_error("IAM enforcement: HeadBucket without s3:ListBucket on the bucket -> 403",
+                 lambda: s3.head_bucket(Bucket="other"), "403", 403)
+    block = {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+             "RestrictPublicBuckets": True}
+    allowed("IAM enforcement: PutPublicAccessBlock needs s3:PutBucketPublicAccessBlock",
+            lambda: s3.put_public_access_block(Bucket="mine", PublicAccessBlockConfiguration=block))
+    denied("IAM enforcement: PutPublicAccessBlock on a bucket the policy does not name -> AccessDenied",
+           lambda: s3.put_public_access_block(Bucket="other", PublicAccessBlockConfiguration=block))
+    allowed("IAM enforcement: GetPublicAccessBlock needs s3:GetBucketPublicAccessBlock",
+            lambda: s3.get_public_access_block(Bucket="mine"))
+    allowed("IAM enforcement: PutBucketEncryption needs s3:PutEncryptionConfiguration",
+            lambda: s3.put_bucket_encryption(Bucket="mine", ServerSideEncryptionConfiguration={
+                "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}))
+    allowed("IAM enforcement: PutBucketOwnershipControls needs s3:PutBucketOwnershipControls",
+            lambda: s3.put_bucket_ownership_controls(Bucket="mine", OwnershipControls={
+                "Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}))
+    allowed("IAM enforcement: PutObject needs s3:PutObject on the object",
+            lambda: s3.put_object(Bucket="mine", Key="k", Body=b"mine"))
+    gone = allowed("IAM enforcement: DeleteObjects needs s3:DeleteObject on each object",
+                   lambda: s3.delete_objects(Bucket="mine", Delete={"Objects": [{"Key": "k"}]}))
+    check("IAM enforcement: ... and deletes them",
+          gone is not None and [d["Key"] for d in gone.get("Deleted", [])] == ["k"] and not gone.get("Errors"), gone)
+    kept = s3.delete_objects(Bucket="other", Delete={"Objects": [{"Key": "k"}]})
+    check("IAM enforcement: DeleteObjects of objects the policy does not name: AccessDenied for each",
+          [(e["Key"], e["Code"]) for e in kept.get("Errors", [])] == [("k", "AccessDenied")] and not kept.get("Deleted"),
+          kept)
+
+    # The probe.
+    iam, s3, sts = client("iam", keys["probe"]), client("s3", keys["probe"]), client("sts", keys["probe"])
+    denied("IAM enforcement: a Deny with StringNotLike applies to a request without the key (CreateRole without "
+           "a boundary) -> AccessDenied", lambda: iam.create_role(RoleName="p1", Path="/probe/",
+                                                                  AssumeRolePolicyDocument=trust))
+    allowed("IAM enforcement: ... and not to one whose value is like the pattern",
+            lambda: iam.create_role(RoleName="p1", Path="/probe/", AssumeRolePolicyDocument=trust,
+                                    PermissionsBoundary=BOUNDARY))
+    allowed("IAM enforcement: StringEqualsIfExists is met without the key (PutRolePolicy on a role without a "
+            "boundary); key and action names are case-insensitive",
+            lambda: iam.put_role_policy(RoleName="loose", PolicyName="p", PolicyDocument=json.dumps(INLINE)))
+    denied("IAM enforcement: StringEqualsIfExists with another value -> AccessDenied",
+           lambda: iam.put_role_policy(RoleName="other-bounded", PolicyName="p", PolicyDocument=json.dumps(INLINE)))
+    allowed("IAM enforcement: Null true is met without the key",
+            lambda: iam.delete_role_policy(RoleName="loose", PolicyName="p"))
+    denied("IAM enforcement: Null true with the key -> AccessDenied",
+           lambda: iam.delete_role_policy(RoleName="other-bounded", PolicyName="p"))
+    allowed("IAM enforcement: ArnLike aws:PrincipalArn with * and ? is met",
+            lambda: iam.tag_role(RoleName="loose", Tags=[{"Key": "k", "Value": "v"}]))
+    denied("IAM enforcement: ArnEquals aws:PrincipalArn naming another user -> AccessDenied",
+           lambda: iam.untag_role(RoleName="loose", TagKeys=["k"]))
+    allowed("IAM enforcement: BoolIfExists aws:MultiFactorAuthPresent false is met for a long-term key",
+            lambda: iam.list_role_policies(RoleName="loose"))
+    denied("IAM enforcement: Bool on a key the request lacks is not met -> AccessDenied",
+           lambda: iam.list_attached_role_policies(RoleName="loose"))
+    allowed("IAM enforcement: NotResource: allowed outside it",
+            lambda: iam.list_role_tags(RoleName="loose"))
+    denied("IAM enforcement: NotResource: inside it -> AccessDenied",
+           lambda: iam.list_role_tags(RoleName="unbounded"))
+    allowed("IAM enforcement: ${aws:username} in a Resource: GetUser on oneself",
+            lambda: iam.get_user(UserName="probe"))
+    denied("IAM enforcement: ${aws:username} in a Resource: GetUser on another user -> AccessDenied",
+           lambda: iam.get_user(UserName="deployer"))
+    denied("IAM enforcement: an Allow with an operator the emulator does not evaluate (ForAnyValue:) does not "
+           "apply -> AccessDenied", lambda: iam.get_role(RoleName="loose"))
+    denied("IAM enforcement: a Deny with an operator the emulator does not evaluate (Date...) applies -> "
+           "AccessDenied", lambda: iam.list_roles())
+    allowed("IAM enforcement: a Deny whose condition is not met does not apply (StringNotEquals with "
+            "variables in the value)", lambda: s3.put_bucket_policy(Bucket="mine", Policy=bucket_policy("mine")))
+
+    # A role session: moto's trust policy check, and aws:PrincipalArn is the role's ARN.
+    denied("IAM enforcement: AssumeRole of a role whose trust policy names another user -> AccessDenied",
+           lambda: sts.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/probe/not-trusting",
+                                   RoleSessionName="probe-session"))
+    session = allowed("IAM enforcement: AssumeRole of a role trusting the caller is allowed",
+                      lambda: sts.assume_role(RoleArn=f"arn:aws:iam::{ACCOUNT}:role/probe/assumable",
+                                              RoleSessionName="probe-session"))
+    if session is not None:
+        creds = session["Credentials"]
+        as_role = client("iam", {"AccessKeyId": creds["AccessKeyId"], "SecretAccessKey": creds["SecretAccessKey"]},
+                         token=creds["SessionToken"])
+        allowed("IAM enforcement: in a role session aws:PrincipalArn is the role's ARN (ArnEquals)",
+                lambda: as_role.get_role(RoleName="loose"))
+
+
 def main() -> int:
     if len(sys.argv) != 2:
         print(__doc__, file=sys.stderr)
@@ -595,6 +910,9 @@ def main() -> int:
     # --- WAF web ACLs on distributions, Cognito user pools ---
     check_web_acls(cf, sys.argv[1], run)
     check_user_pools(sys.argv[1], run)
+
+    # --- IAM policy enforcement, on a server of its own ---
+    check_iam_enforcement()
 
     print(f"\n{passes} passed, {len(failures)} failed")
     return 1 if failures else 0

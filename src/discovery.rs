@@ -28,6 +28,7 @@ pub const ACTIONS: &[&str] = &[
     "cloudfront:ListOriginAccessControls",
     "cloudfront:ListResponseHeadersPolicies",
     "cognito-idp:ListUserPools",
+    "iam:ListPolicies",
 ];
 
 /// What the listings found.
@@ -41,6 +42,9 @@ pub struct Discovery {
     pub roles: Listing<Vec<(String, BTreeMap<String, String>)>>,
     /// The region's user pools: (id, name).
     pub user_pools: Listing<Vec<(String, String)>>,
+    /// The ARNs of the account's policies under [`Ask::boundary_path`], asked when the spec
+    /// names no permissions boundary (the default is the one `bootstrap` made, if any).
+    pub boundaries: Listing<Vec<String>>,
 }
 
 /// A listing's result: what it found, or the failure, kept until a resource needs it.
@@ -123,22 +127,31 @@ pub struct Ask<'a> {
     pub uses_cloudfront: bool,
     /// The same for Cognito (`auth.cognito`).
     pub uses_cognito: bool,
+    /// Where `bootstrap` keeps the boundary policy, when the spec names none.
+    pub boundary_path: Option<&'a str>,
 }
 
 impl Discovery {
     /// Every listing, at once.
     pub async fn list(aws: &Aws, ask: &Ask<'_>) -> Discovery {
-        let (cloudfront, tagged, roles, user_pools) = tokio::join!(
+        let (cloudfront, tagged, roles, user_pools, boundaries) = tokio::join!(
             cloudfront(aws, ask.uses_cloudfront),
             tagged(aws, ask),
             roles(aws, ask),
-            user_pools(aws, ask.uses_cognito)
+            user_pools(aws, ask.uses_cognito),
+            async {
+                match ask.boundary_path {
+                    Some(path) => Listing::from(policies(aws, path).await),
+                    None => Listing::NotListed,
+                }
+            }
         );
         Discovery {
             cloudfront: Listing::from(cloudfront),
             tagged: Listing::from(tagged),
             roles: Listing::from(roles),
             user_pools: Listing::from(user_pools),
+            boundaries,
         }
     }
 }
@@ -340,6 +353,28 @@ async fn tagged(aws: &Aws, ask: &Ask<'_>) -> anyhow::Result<Vec<Tagged>> {
 
 /// The roles under the tool's path but the spec's own, each with its tags (ListRoles leaves
 /// them out).
+/// The ARNs of the account's own managed policies under `path`.
+async fn policies(aws: &Aws, path: &str) -> anyhow::Result<Vec<String>> {
+    let mut pages = aws
+        .iam
+        .list_policies()
+        .scope(aws_sdk_iam::types::PolicyScopeType::Local)
+        .path_prefix(path)
+        .into_paginator()
+        .send();
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page =
+            page.map_err(|e| aws_err(format!("listing the IAM policies under {path}"), e))?;
+        out.extend(
+            page.policies()
+                .iter()
+                .filter_map(|p| p.arn().map(str::to_string)),
+        );
+    }
+    Ok(out)
+}
+
 async fn roles(
     aws: &Aws,
     ask: &Ask<'_>,

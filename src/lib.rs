@@ -2,6 +2,7 @@
 //! described by one spec file. See ARCHITECTURE.md for the map of modules.
 
 pub mod aws;
+pub mod bootstrap;
 pub mod bundle;
 pub mod cancel;
 pub mod cli;
@@ -16,6 +17,7 @@ pub mod loss;
 pub mod objects;
 pub mod orphans;
 pub mod plan;
+pub mod policy;
 pub mod report;
 pub mod resources;
 pub mod retry;

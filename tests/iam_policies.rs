@@ -1,7 +1,8 @@
-//! The published IAM policies (`docs/iam/deploy.json` for `up` and `down`,
-//! `docs/iam/read-only.json` for `plan` and `drift`) allow every operation the code calls:
-//! a whole cycle runs against moto with the request log on, and each logged operation is
-//! mapped to the IAM actions AWS authorises it with.
+//! The IAM policies `presign-stack policy` prints (SPEC section 8): `deploy` for `up` and
+//! `down`, `read-only` for `plan` and `drift`. A whole cycle of both hosting layouts, with
+//! `auth`, runs against moto with the request log on, and each logged operation is mapped to
+//! the IAM actions AWS authorises it with, which the policy generated for the spec in force
+//! must allow. `docs/iam/*.json` are the example spec's, and must be what the code prints.
 
 mod support;
 
@@ -85,21 +86,43 @@ fn actions(service: &str, op: &str) -> Vec<String> {
     }
 }
 
-fn allowed(file: &str) -> BTreeSet<String> {
-    let text = std::fs::read_to_string(repo().join("docs/iam").join(file)).unwrap();
-    let doc: Value = serde_json::from_str(&text).unwrap();
-    let mut out = BTreeSet::new();
+/// The policy `presign-stack policy WHICH` prints for the spec at `spec` (no AWS call).
+fn policy(spec: &Path, which: &str, account: Option<&str>) -> Value {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_presign-stack"));
+    c.arg("--spec").arg(spec).args(["policy", which]);
+    if let Some(a) = account {
+        c.args(["--account", a]);
+    }
+    let out = run(c).ok();
+    serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stdout))
+}
+
+fn list(v: &Value) -> Vec<String> {
+    match v {
+        Value::String(a) => vec![a.clone()],
+        Value::Array(items) => items
+            .iter()
+            .map(|a| a.as_str().unwrap().to_string())
+            .collect(),
+        other => panic!("not a string or list: {other}"),
+    }
+}
+
+/// The actions a policy allows somewhere, less those it denies on the same resources
+/// without a condition (at the level of actions: where they apply is the enforcement
+/// test's part).
+fn allowed(doc: &Value) -> BTreeSet<String> {
+    let mut allow = BTreeSet::new();
+    let mut deny = BTreeSet::new();
     for st in doc["Statement"].as_array().unwrap() {
-        assert_eq!(st["Effect"], "Allow", "{file}: {st}");
-        match &st["Action"] {
-            Value::String(a) => {
-                out.insert(a.clone());
-            }
-            Value::Array(list) => out.extend(list.iter().map(|a| a.as_str().unwrap().to_string())),
-            other => panic!("{file}: Action {other}"),
+        let actions = list(&st["Action"]);
+        match st["Effect"].as_str().unwrap() {
+            "Allow" => allow.extend(actions),
+            "Deny" if st.get("Condition").is_none() => deny.extend(actions),
+            _ => {}
         }
     }
-    out
+    allow.difference(&deny).cloned().collect()
 }
 
 fn needed(log: &Path) -> BTreeSet<String> {
@@ -119,67 +142,92 @@ fn logged(project: &Project, moto: &Moto, log: &Path, args: &[&str]) -> Run {
     run(c).ok()
 }
 
+/// Checks that every call logged in `log` is allowed by `policy`.
+fn check_calls(log: &Path, policy: &Value, what: &str) {
+    let need = needed(log);
+    let have = allowed(policy);
+    let missing: Vec<&String> = need.difference(&have).collect();
+    assert!(missing.is_empty(), "{what} lacks {missing:?}");
+}
+
 #[test]
 #[ignore = "needs moto: scripts/test.sh runs it"]
-fn the_published_policies_allow_every_call_of_a_whole_cycle() {
+fn the_generated_policies_allow_every_call_of_a_whole_cycle_of_both_layouts_with_auth() {
     let moto = Moto::start();
     let project = Project::new();
-    let spec = |extra: &str| {
-        format!(
-            "version: 1\nname: iam-docs\nregion: {REGION}\ntags: {{team: a}}\n{extra}\
-             presigner: {{zip: bundle.zip, reserved_concurrency: 2}}\nwebsite: {{source: site, \
-             hosting: cloudfront, cloudfront: {{api_path: /api}}}}\n"
+    // CloudFront with the API on the site's origin, sign-in by the stack's own user pool,
+    // and a rate limit: every kind of the registry.
+    let first = format!(
+        "version: 1\nname: iam-docs\nregion: {REGION}\ntags: {{team: a}}\n\
+         presigner: {{zip: bundle.zip, reserved_concurrency: 2}}\nwebsite: {{source: site, \
+         hosting: cloudfront, cloudfront: {{api_path: /api, rate_limit: 300}}}}\n\
+         auth:\n  cognito: {{domain_prefix: iam-docs-signin}}\n"
+    );
+    // Updates of every kind, a rename pruned, the S3 website endpoint (the distribution,
+    // the pool and the web ACL deleted), a changed file, then down.
+    let second = format!(
+        "version: 1\nname: iam-docs\nregion: {REGION}\ntags: {{team: b}}\n\
+         documents: {{bucket: iam-docs-renamed, versioning: true, expire_uploads_after_days: 3}}\n\
+         presigner: {{zip: bundle.zip, memory_mb: 256, reserved_concurrency: 2}}\n\
+         website: {{source: site}}\n"
+    );
+    let logs = |phase: &str| {
+        (
+            project.path().join(format!("{phase}-deploy.log")),
+            project.path().join(format!("{phase}-read.log")),
         )
     };
-    let deploy = project.path().join("deploy.log");
-    let read = project.path().join("read.log");
-    project.write_spec(&spec(""));
-    logged(&project, &moto, &deploy, &["up"]);
-    logged(&project, &moto, &read, &["plan"]);
-    logged(&project, &moto, &read, &["drift"]);
-    // Updates of every kind, a rename pruned, a changed cache rule (HEADs), then down.
-    std::fs::write(project.path().join("site/app.js"), "changed").unwrap();
-    project.write_spec(
-        &spec(
-            "documents: {bucket: iam-docs-renamed, versioning: true, expire_uploads_after_days: 3}\n",
-        )
-        .replace("team: a", "team: b")
-        // Back to the S3 website endpoint: the distribution is disabled and deleted.
-        .replace(", hosting: cloudfront, cloudfront: {api_path: /api}", "")
-        .replace("reserved_concurrency: 2", "memory_mb: 256"),
+    let (deploy1, read1) = logs("first");
+    project.write_spec(&first);
+    let policies1 = (
+        policy(&project.spec_path(), "deploy", None),
+        policy(&project.spec_path(), "read-only", None),
     );
-    logged(&project, &moto, &deploy, &["up", "--prune", "--yes"]);
-    logged(&project, &moto, &read, &["drift"]);
-    logged(&project, &moto, &deploy, &["down", "--yes"]);
+    logged(&project, &moto, &deploy1, &["up"]);
+    logged(&project, &moto, &read1, &["plan"]);
+    logged(&project, &moto, &read1, &["drift"]);
+    logged(&project, &moto, &read1, &["outputs"]);
 
-    let read_only = allowed("read-only.json");
-    let full = allowed("deploy.json");
-    let read_needed = needed(&read);
-    let missing: Vec<&String> = read_needed.difference(&read_only).collect();
-    assert!(missing.is_empty(), "read-only.json lacks {missing:?}");
-    let mut all = needed(&deploy);
-    all.extend(read_needed);
-    let missing: Vec<&String> = all.difference(&full).collect();
-    assert!(missing.is_empty(), "deploy.json lacks {missing:?}");
-    // The read-only policy changes nothing.
-    let writes: Vec<&String> = read_only
-        .iter()
-        .filter(|a| {
-            let verb = a.split(':').nth(1).unwrap();
-            !["Get", "List", "Describe"]
-                .iter()
-                .any(|v| verb.starts_with(v))
-        })
-        .collect();
-    assert!(writes.is_empty(), "read-only.json allows {writes:?}");
+    let (deploy2, read2) = logs("second");
+    std::fs::write(project.path().join("site/app.js"), "changed").unwrap();
+    project.write_spec(&second);
+    let policies2 = (
+        policy(&project.spec_path(), "deploy", None),
+        policy(&project.spec_path(), "read-only", None),
+    );
+    logged(&project, &moto, &read2, &["plan"]);
+    logged(&project, &moto, &deploy2, &["up", "--prune", "--yes"]);
+    logged(&project, &moto, &read2, &["drift"]);
+    logged(&project, &moto, &deploy2, &["down", "--yes"]);
+
+    for (deploy, read, (deploy_policy, read_policy), phase) in [
+        (
+            &deploy1,
+            &read1,
+            &policies1,
+            "with CloudFront and auth.cognito",
+        ),
+        (&deploy2, &read2, &policies2, "with the S3 website endpoint"),
+    ] {
+        check_calls(read, read_policy, &format!("policy read-only {phase}"));
+        check_calls(read, deploy_policy, &format!("policy deploy {phase}"));
+        check_calls(deploy, deploy_policy, &format!("policy deploy {phase}"));
+        // The read-only policy changes nothing.
+        let writes: Vec<String> = allowed(read_policy)
+            .into_iter()
+            .filter(|a| !presign_stack::resources::scope::is_read(a))
+            .collect();
+        assert!(writes.is_empty(), "read-only {phase} allows {writes:?}");
+    }
 }
 
 /// Every action a kind of the registry (and the parts around them) declares for its steps is
-/// in the published deploy policy, and the policy holds no other; every read is in the
-/// read-only one. (The policies are checked against real calls by the test above.)
+/// in the deploy policy of a spec that wants every kind (allowed, or denied on purpose), and
+/// the policy holds no other; every read is in the read-only one, which holds nothing else.
 #[test]
-fn the_published_policies_are_what_the_resources_declare() {
-    use presign_stack::resources::{cloudfront, REGISTRY};
+fn the_generated_policies_are_what_the_resources_declare() {
+    use presign_stack::resources::{cloudfront, scope::is_read, REGISTRY};
+    let spec = repo().join("config/presign-stack-signin.yaml");
     let mut declared: BTreeSet<String> = BTreeSet::new();
     let mut reads: BTreeSet<String> = BTreeSet::new();
     for r in REGISTRY {
@@ -189,36 +237,68 @@ fn the_published_policies_are_what_the_resources_declare() {
             declared.extend(list.iter().map(|s| s.to_string()));
         }
     }
-    reads.extend(
-        presign_stack::discovery::ACTIONS
-            .iter()
-            .map(|s| s.to_string()),
-    );
-    reads.extend(
-        cloudfront::certificate::ACTIONS
-            .iter()
-            .map(|s| s.to_string()),
-    );
     for list in [
         presign_stack::discovery::ACTIONS,
         presign_stack::sync::ACTIONS,
-        cloudfront::certificate::ACTIONS,
         cloudfront::invalidation::ACTIONS,
     ] {
         declared.extend(list.iter().map(|s| s.to_string()));
+        reads.extend(list.iter().filter(|a| is_read(a)).map(|s| s.to_string()));
     }
-    let deploy = allowed("deploy.json");
-    let undeclared: Vec<&String> = deploy.difference(&declared).collect();
-    let unpublished: Vec<&String> = declared.difference(&deploy).collect();
+    let deploy = policy(&spec, "deploy", None);
+    let mut named = BTreeSet::new();
+    let mut denied_on_purpose = BTreeSet::new();
+    for st in deploy["Statement"].as_array().unwrap() {
+        let actions = list(&st["Action"]);
+        if st["Effect"] == "Deny" {
+            denied_on_purpose.extend(actions.iter().cloned());
+        }
+        named.extend(actions);
+    }
+    // The boundary's own policy is the deployer's to leave alone: denied, never declared.
+    for a in [
+        "iam:CreatePolicyVersion",
+        "iam:DeletePolicy",
+        "iam:DeletePolicyVersion",
+        "iam:SetDefaultPolicyVersion",
+    ] {
+        assert!(denied_on_purpose.contains(a), "{a} is not denied");
+        named.remove(a);
+    }
+    let undeclared: Vec<&String> = named.difference(&declared).collect();
+    let unnamed: Vec<&String> = declared.difference(&named).collect();
     assert!(
-        undeclared.is_empty() && unpublished.is_empty(),
-        "in deploy.json but declared by nothing: {undeclared:?}; declared but not in \
-         deploy.json: {unpublished:?}"
+        undeclared.is_empty() && unnamed.is_empty(),
+        "in the deploy policy but declared by nothing: {undeclared:?}; declared but not in \
+         it: {unnamed:?}"
     );
-    let read_only = allowed("read-only.json");
+    let read_only = allowed(&policy(&spec, "read-only", None));
     let missing: Vec<&String> = reads.difference(&read_only).collect();
     assert!(
         missing.is_empty(),
-        "reads missing from read-only.json: {missing:?}"
+        "reads missing from read-only: {missing:?}"
     );
+    let extra: Vec<&String> = read_only.iter().filter(|a| !is_read(a)).collect();
+    assert!(extra.is_empty(), "read-only allows writes: {extra:?}");
+}
+
+/// `docs/iam/*.json` are what `presign-stack policy` prints for the example spec.
+#[test]
+fn the_published_policies_are_generated_from_the_example_spec() {
+    let spec = repo().join("config/presign-stack.yaml");
+    for (which, file) in [
+        ("deploy", "deploy.json"),
+        ("read-only", "read-only.json"),
+        ("boundary", "boundary.json"),
+    ] {
+        let path = repo().join("docs/iam").join(file);
+        let published = std::fs::read_to_string(&path).unwrap_or_default();
+        let generated = serde_json::to_string_pretty(&policy(&spec, which, None)).unwrap() + "\n";
+        assert!(
+            published == generated,
+            "{} differs from `presign-stack --spec config/presign-stack.yaml policy {which}`; \
+             write it again with that command",
+            path.display()
+        );
+    }
 }

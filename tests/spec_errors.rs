@@ -145,6 +145,7 @@ fn full_spec_sets_every_field() {
         presigner: Presigner {
             function_name: "acme_docs-fn".into(),
             role_name: "acme-docs-role@eu".into(),
+            permissions_boundary: None,
             code: CodeSource::Crate(dir.path().join("crates/presigner")),
             architecture: Architecture::Arm64,
             memory_mb: 512,
@@ -218,6 +219,7 @@ fn minimal(dir: &Path) -> Spec {
         presigner: Presigner {
             function_name: "acme-docs-dev-presigner".into(),
             role_name: "acme-docs-dev-presigner".into(),
+            permissions_boundary: None,
             code: CodeSource::Embedded,
             architecture: Architecture::X86_64,
             memory_mb: 128,
@@ -569,6 +571,16 @@ const BAD: &[Bad] = &[
         20,
         "auth.scopes[1]",
         "`a b` is not a scope",
+    ),
+    bad(
+        concat!(
+            base!(),
+            "presigner:\n  permissions_boundary: arn:aws:iam::aws:policy/AdministratorAccess\n"
+        ),
+        4,
+        25,
+        "presigner.permissions_boundary",
+        "`arn:aws:iam::aws:policy/AdministratorAccess` is not the ARN of a managed policy",
     ),
     bad(
         concat!(base!(), "presigner:\n  memry_mb: 256\n"),

@@ -75,6 +75,48 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Run the whole app on this machine (website, presigner, documents store); no AWS account.
     Dev(DevArgs),
+    /// Print an IAM policy (JSON) for this spec and env, naming the stack's own resources;
+    /// no AWS call.
+    Policy(PolicyArgs),
+    /// Once per account and stack env, by an administrator: the presigner's permissions
+    /// boundary and, with --github-repo, roles for deploy and drift that GitHub Actions can
+    /// assume through OIDC for that repository; prints their ARNs and the workflow steps.
+    Bootstrap(BootstrapArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PolicyKind {
+    /// What `up` and `down` need.
+    Deploy,
+    /// What `plan`, `drift` and `outputs` need.
+    ReadOnly,
+    /// The most the presigner's role may do (its permissions boundary).
+    Boundary,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    #[arg(value_enum)]
+    pub which: PolicyKind,
+    /// The 12-digit account the policy is for [default: ${aws:PrincipalAccount}, the account
+    /// of whoever holds the policy].
+    #[arg(long, value_name = "ID")]
+    pub account: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct BootstrapArgs {
+    /// The GitHub repository (OWNER/REPO) whose workflows may assume the deploy and drift
+    /// roles.
+    #[arg(long, value_name = "OWNER/REPO")]
+    pub github_repo: Option<String>,
+    /// The branch the deploy role may be assumed from (as may a job in the GitHub
+    /// environment named like --env).
+    #[arg(long, default_value = "main", value_name = "BRANCH")]
+    pub branch: String,
+    /// Remove what bootstrap made for this stack env.
+    #[arg(long)]
+    pub delete: bool,
 }
 
 #[derive(Debug, Args)]

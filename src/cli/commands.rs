@@ -7,7 +7,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use super::args::{
-    BundleArgs, CompletionsArgs, DevArgs, DownArgs, DriftArgs, InitArgs, PlanArgs, UpArgs,
+    BootstrapArgs, BundleArgs, CompletionsArgs, DevArgs, DownArgs, DriftArgs, InitArgs, PlanArgs,
+    PolicyArgs, PolicyKind, UpArgs,
 };
 use super::output::{err_line, out, print, Bundled, Validated};
 use super::{stop_on_ctrl_c, Cli, Format};
@@ -200,6 +201,54 @@ impl Run<'_> {
             "presign-stack",
             &mut std::io::stdout(),
         );
+        Ok(ExitCode::SUCCESS)
+    }
+
+    pub fn policy(&self, args: &PolicyArgs) -> Result<ExitCode> {
+        use crate::policy::{generate, Which};
+        use crate::resources::scope::{Arns, PRINCIPAL_ACCOUNT};
+        let spec = self.load()?;
+        let region = match (&spec.region, &self.cli.region) {
+            (Some(s), Some(c)) if s != c => anyhow::bail!(
+                "--region {c} conflicts with `region: {s}` in {}; drop one of them",
+                spec.file.display()
+            ),
+            (Some(r), _) | (None, Some(r)) => r.clone(),
+            (None, None) => anyhow::bail!(
+                "the policy names the stack's resources in its region: set `region:` in {} or \
+                 pass --region",
+                spec.file.display()
+            ),
+        };
+        let account = match &args.account {
+            Some(a) if a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()) => a.clone(),
+            Some(a) => anyhow::bail!("--account `{a}` is not a 12-digit AWS account id"),
+            None => PRINCIPAL_ACCOUNT.to_string(),
+        };
+        let spec = spec.resolve(&account, &region);
+        let which = match args.which {
+            PolicyKind::Deploy => Which::Deploy,
+            PolicyKind::ReadOnly => Which::ReadOnly,
+            PolicyKind::Boundary => Which::Boundary,
+        };
+        let policy = generate(&spec, &Arns::new(&account, &region), which);
+        out(serde_json::to_string_pretty(&policy)?)?;
+        Ok(ExitCode::SUCCESS)
+    }
+
+    pub async fn bootstrap(&self, args: &BootstrapArgs) -> Result<ExitCode> {
+        if let Some(repo) = &args.github_repo {
+            crate::bootstrap::check_repo(repo)?;
+        }
+        let ctx = self.connect(false).await?;
+        let options = crate::bootstrap::Options {
+            github_repo: args.github_repo.clone(),
+            branch: args.branch.clone(),
+            delete: args.delete,
+        };
+        let done = crate::bootstrap::run(&ctx, &options).await?;
+        print(self.cli.output, &done)?;
+        self.tally(&ctx);
         Ok(ExitCode::SUCCESS)
     }
 

@@ -95,6 +95,8 @@ async fn run(cli: &Cli, cancel: &Cancel) -> Result<ExitCode> {
         Command::Bundle(a) => run.bundle(a).await,
         Command::Completions(a) => run.completions(a),
         Command::Dev(a) => run.dev(a).await,
+        Command::Policy(a) => run.policy(a),
+        Command::Bootstrap(a) => run.bootstrap(a).await,
     }
 }
 

@@ -4,6 +4,7 @@
 //! public way in is the URL: InvokeFunctionUrl with FunctionUrlAuthType=NONE, and InvokeFunction
 //! with InvokedViaFunctionUrl=true. Any other statement is removed. For `aws_iam` it holds none.
 
+use super::scope::{Arns, Condition, Scope};
 use std::collections::BTreeMap;
 
 use anyhow::Result;
@@ -63,6 +64,21 @@ impl Resource for FunctionUrl {
                 "lambda:GetPolicy",
             ],
             delete: &["lambda:DeleteFunctionUrlConfig"],
+        }
+    }
+
+    fn scope(&self, spec: &Spec, at: &Arns, action: &str) -> Scope {
+        let function = Scope::on([at.function(&spec.presigner.function_name)]);
+        match action {
+            // The URL's auth type is the spec's: a public URL cannot be made of one behind
+            // CloudFront.
+            "lambda:CreateFunctionUrlConfig" | "lambda:UpdateFunctionUrlConfig" => {
+                function.when(Condition::Equals(
+                    "lambda:FunctionUrlAuthType",
+                    spec.presigner.url_auth.as_aws().to_string(),
+                ))
+            }
+            _ => function,
         }
     }
 

@@ -13,6 +13,7 @@ pub mod cognito;
 pub mod function;
 pub mod function_url;
 pub mod role;
+pub mod scope;
 
 use std::collections::BTreeMap;
 
@@ -127,6 +128,10 @@ pub trait Resource: Send + Sync {
     }
 
     fn actions(&self) -> Actions;
+
+    /// Where `action` (one of [`Resource::actions`]) applies for `spec`: the stack's
+    /// resources by ARN, or by its tags where AWS chooses the ARN.
+    fn scope(&self, spec: &Spec, at: &scope::Arns, action: &str) -> scope::Scope;
 
     /// The fields the spec wants; `live` is what is there now (some kinds keep a live value,
     /// such as the code a digest was recorded with).

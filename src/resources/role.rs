@@ -3,6 +3,8 @@
 //! uploads prefix; the KMS key's data-key calls under SSE-KMS) and writing to its own log group
 //! (which presign-stack creates; the role cannot).
 
+use super::scope::{Arns, Condition, Scope};
+use crate::discovery::Listing;
 use std::collections::BTreeMap;
 
 use anyhow::Result;
@@ -42,6 +44,8 @@ impl Resource for Role {
             ],
             create: &["iam:CreateRole", "iam:TagRole", "iam:PutRolePolicy"],
             update: &[
+                "iam:PutRolePermissionsBoundary",
+                "iam:DeleteRolePermissionsBoundary",
                 "iam:TagRole",
                 "iam:UntagRole",
                 "iam:UpdateAssumeRolePolicy",
@@ -56,6 +60,31 @@ impl Resource for Role {
                 "iam:DetachRolePolicy",
                 "iam:DeleteRole",
             ],
+        }
+    }
+
+    fn scope(&self, spec: &Spec, at: &Arns, action: &str) -> Scope {
+        let name = self.name(spec);
+        let role = Scope::on([at.role(&name)]);
+        match action {
+            // A role that does not exist has no path IAM could check: reads (the first look,
+            // before it is made) name it at the root path too.
+            "iam:GetRole"
+            | "iam:GetRolePolicy"
+            | "iam:ListRolePolicies"
+            | "iam:ListAttachedRolePolicies" => Scope::on([
+                at.role(&name),
+                format!("arn:aws:iam::{}:role/{name}", at.account),
+            ])
+            .part("Read"),
+            // Only with the stack's boundary: nothing made or written here can grant more.
+            "iam:CreateRole" | "iam:PutRolePolicy" | "iam:PutRolePermissionsBoundary" => {
+                role.when(Condition::Boundary)
+            }
+            "iam:DeleteRolePermissionsBoundary" => {
+                role.when(Condition::Denied("TheBoundaryIsNeverRemoved"))
+            }
+            _ => role,
         }
     }
 
@@ -159,12 +188,7 @@ pub fn inline_policy(ctx: &Ctx) -> Value {
         if spec.presigner.allow_downloads || multipart {
             actions.push("kms:Decrypt");
         }
-        statements.push(json!({
-            "Sid": "DocumentsKey",
-            "Effect": "Allow",
-            "Action": actions,
-            "Resource": key_arn,
-        }));
+        statements.push(documents_key(spec, &ctx.region, key_arn, actions));
     }
     // No logs:CreateLogGroup: presign-stack makes the group, with a retention. A function
     // that could make it again (after a deletion out of band) would make it keep logs forever.
@@ -180,8 +204,80 @@ pub fn inline_policy(ctx: &Ctx) -> Value {
     normalize_policy(&json!({"Version": "2012-10-17", "Statement": statements}))
 }
 
+/// The permissions boundary the role should have: the spec's, else the one `bootstrap` made
+/// for this stack when discovery found it.
+pub fn boundary(ctx: &Ctx) -> Option<String> {
+    if let Some(arn) = &ctx.spec.presigner.permissions_boundary {
+        return Some(arn.clone());
+    }
+    let default = Arns::new(&ctx.account, &ctx.region).default_boundary(&ctx.spec);
+    match &ctx.discovery.boundaries {
+        Listing::Found(arns) if arns.contains(&default) => Some(default),
+        _ => None,
+    }
+}
+
+/// The KMS statement of SSE-KMS: the key used by S3 for the documents bucket only. With
+/// bucket keys (always enabled here) the encryption context is the bucket's ARN.
+pub fn documents_key(spec: &Spec, region: &str, key_arn: &str, actions: Vec<&str>) -> Value {
+    json!({
+        "Sid": "DocumentsKey",
+        "Effect": "Allow",
+        "Action": actions,
+        "Resource": key_arn,
+        "Condition": {"StringEquals": {
+            "kms:ViaService": format!("s3.{region}.amazonaws.com"),
+            "kms:EncryptionContext:aws:s3:arn": format!("arn:aws:s3:::{}", spec.documents.bucket),
+        }},
+    })
+}
+
+/// The permissions boundary for this stack's role: the most its presigner could ever need
+/// (every feature of SPEC sections 3 and 6 on the documents bucket's uploads, its own log
+/// group, the documents key through S3), so that a change of the spec's features does not
+/// need a new boundary; only the names of the bucket and function are in it.
+pub fn boundary_policy(spec: &Spec, at: &Arns) -> Value {
+    let objects = format!(
+        "{}/{}*",
+        at.bucket(&spec.documents.bucket),
+        spec.documents.uploads_prefix
+    );
+    let mut statements = vec![
+        json!({
+            "Sid": "PresignerObjects",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject", "s3:GetObject", "s3:DeleteObject",
+                       "s3:AbortMultipartUpload", "s3:GetObjectTagging"],
+            "Resource": objects,
+        }),
+        json!({
+            "Sid": "PresignerFolders",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": at.bucket(&spec.documents.bucket),
+            "Condition": {"StringLike": {"s3:prefix": format!("{}*", spec.documents.uploads_prefix)}},
+        }),
+        json!({
+            "Sid": "PresignerLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": at.log_group(&super::function::log_group::name(&spec.presigner.function_name)),
+        }),
+    ];
+    if let Encryption::SseKms { key_arn } = &spec.documents.encryption {
+        statements.push(documents_key(
+            spec,
+            &at.region,
+            key_arn,
+            vec!["kms:GenerateDataKey", "kms:Decrypt"],
+        ));
+    }
+    normalize_policy(&json!({"Version": "2012-10-17", "Statement": statements}))
+}
+
 fn desired(ctx: &Ctx) -> Desired {
     let mut d = Desired::default();
+    d.set("permissions_boundary", json!(boundary(ctx)));
     d.set("tags", tags_value(&ctx.tags(KIND)));
     d.set("trust_policy", trust_policy(ctx));
     let mut inline = Map::new();
@@ -195,6 +291,8 @@ fn desired(ctx: &Ctx) -> Desired {
 async fn read(ctx: &Ctx, name: &str) -> Result<Option<Live>> {
     let iam = &ctx.aws.iam;
     let label = format!("role {name}");
+    // Whether bootstrap's boundary exists decides the desired one: a failed look is said.
+    ctx.discovery.boundaries.get()?;
     // One round trip in the usual case: the role, both policy lists and our own inline policy
     // are read at once; only unexpected extra inline policies take a second round.
     let (role, inline_names, attached, own) = tokio::join!(
@@ -283,6 +381,12 @@ async fn read(ctx: &Ctx, name: &str) -> Result<Option<Live>> {
     f.insert("trust_policy", trust);
     f.insert("inline_policies", Value::Object(inline));
     f.insert("managed_policies", json!(managed));
+    f.insert(
+        "permissions_boundary",
+        json!(role
+            .permissions_boundary()
+            .and_then(|b| b.permissions_boundary_arn())),
+    );
     Ok(Some(Live {
         tags,
         fields: f,
@@ -313,6 +417,7 @@ async fn apply(ctx: &Ctx, live: Option<&Live>, changes: &[Change]) -> Result<Kno
                     ctx.spec.name, ctx.spec.env
                 ))
                 .assume_role_policy_document(policy_text(&trust_policy(ctx)))
+                .set_permissions_boundary(boundary(ctx))
                 .set_tags(Some(tags))
                 .send()
                 .await;
@@ -334,6 +439,32 @@ async fn apply(ctx: &Ctx, live: Option<&Live>, changes: &[Change]) -> Result<Kno
         }
     };
     let live_fields = live.map(|l| &l.fields);
+    // The boundary first: a deployer may write the inline policy only once the role has it.
+    if live.is_some() && changes.iter().any(|c| c.field == "permissions_boundary") {
+        {
+            match boundary(ctx) {
+                Some(arn) => iam
+                    .put_role_permissions_boundary()
+                    .role_name(name)
+                    .permissions_boundary(&arn)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| {
+                        aws_err(format!("setting the permissions boundary of {label}"), e)
+                    })?,
+                None => iam
+                    .delete_role_permissions_boundary()
+                    .role_name(name)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| {
+                        aws_err(format!("removing the permissions boundary of {label}"), e)
+                    })?,
+            }
+        }
+    }
     for change in changes {
         match change.field {
             "tags" if live.is_some() => {
@@ -453,7 +584,7 @@ async fn delete(ctx: &Ctx, name: &str, live: &Live) -> Result<()> {
 }
 
 /// The role's inline policy names and attached policy ARNs.
-async fn list_policies(ctx: &Ctx, name: &str) -> Result<(Vec<String>, Vec<String>)> {
+pub(crate) async fn list_policies(ctx: &Ctx, name: &str) -> Result<(Vec<String>, Vec<String>)> {
     let iam = &ctx.aws.iam;
     let label = format!("role {name}");
     let (inline, attached) = tokio::join!(
@@ -478,7 +609,7 @@ async fn list_policies(ctx: &Ctx, name: &str) -> Result<(Vec<String>, Vec<String
 }
 
 /// Delete inline policies and detach managed ones, all at once; gone already is done.
-async fn remove_policies(
+pub(crate) async fn remove_policies(
     ctx: &Ctx,
     name: &str,
     inline: Vec<String>,

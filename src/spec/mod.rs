@@ -60,6 +60,9 @@ impl Spec {
     pub fn resolve(mut self, account: &str, region: &str) -> Spec {
         self.documents.bucket = self.documents.bucket.replace(ACCOUNT_PLACEHOLDER, account);
         self.website.bucket = self.website.bucket.replace(ACCOUNT_PLACEHOLDER, account);
+        if let Some(b) = &mut self.presigner.permissions_boundary {
+            *b = b.replace(ACCOUNT_PLACEHOLDER, account);
+        }
         if let Some(c) = self.auth.as_mut().and_then(|a| a.cognito.as_mut()) {
             c.domain_prefix = c.domain_prefix.replace(ACCOUNT_PLACEHOLDER, account);
         }

@@ -183,6 +183,9 @@ impl UrlAuth {
 pub struct Presigner {
     pub function_name: String,
     pub role_name: String,
+    /// The permissions boundary the role is created with, when the spec names one (else the
+    /// one `bootstrap` made, when it exists); `{account}` until resolved.
+    pub permissions_boundary: Option<String>,
     pub code: CodeSource,
     pub architecture: Architecture,
     pub memory_mb: u32,

@@ -68,6 +68,7 @@ pub(super) struct RawPresigner {
     pub allow_downloads: Option<bool>,
     pub log_retention_days: Option<i128>,
     pub function_url: Option<RawFunctionUrl>,
+    pub permissions_boundary: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

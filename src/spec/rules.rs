@@ -375,6 +375,33 @@ pub(super) fn role_name(s: &str) -> Result<(), String> {
     )
 }
 
+/// A customer managed policy's ARN: `arn:aws:iam::ACCOUNT:policy/[PATH/]NAME`, the account
+/// 12 digits or `{account}`.
+pub(super) fn managed_policy_arn(s: &str) -> Result<(), String> {
+    let bad = || {
+        format!(
+            "`{s}` is not the ARN of a managed policy; use \
+             arn:aws:iam::ACCOUNT_ID:policy/NAME (or `{{account}}` for this account)"
+        )
+    };
+    let rest = s.strip_prefix("arn:aws:iam::").ok_or_else(bad)?;
+    let (account, path) = rest.split_once(':').ok_or_else(bad)?;
+    let account_ok = account == super::model::ACCOUNT_PLACEHOLDER
+        || (account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit()));
+    let name = path.strip_prefix("policy/").ok_or_else(bad)?;
+    let name_ok = name.split('/').all(|part| {
+        !part.is_empty()
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+    });
+    if account_ok && name_ok && s.len() <= 2048 {
+        Ok(())
+    } else {
+        Err(bad())
+    }
+}
+
 fn aws_name(s: &str, extra: &str, rule: &str) -> Result<(), String> {
     if !(1..=64).contains(&len(s)) {
         return Err(format!("`{s}` is {} characters long; {rule}", len(s)));
@@ -600,6 +627,21 @@ mod tests {
         assert!(tag_value(&"v".repeat(257))
             .unwrap_err()
             .contains("at most 256"));
+    }
+
+    #[test]
+    fn policy_arns() {
+        assert!(managed_policy_arn("arn:aws:iam::123456789012:policy/presign-stack-ci/b").is_ok());
+        assert!(managed_policy_arn("arn:aws:iam::{account}:policy/b").is_ok());
+        for bad in [
+            "arn:aws:iam::aws:policy/AdministratorAccess",
+            "arn:aws:iam::123456789012:role/x",
+            "arn:aws:iam::123456789012:policy/",
+            "arn:aws:iam::1234:policy/b",
+            "b",
+        ] {
+            assert!(managed_policy_arn(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

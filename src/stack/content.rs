@@ -119,8 +119,13 @@ pub(super) fn steps<'a>(
             record_rules(ctx).boxed()
         });
     }
-    // A distribution made in this run has nothing cached yet.
-    if let Some(cdn) = snap.known().cdn {
+    // A distribution made in this run has nothing cached yet; one the layout no longer uses
+    // is being deleted.
+    if let Some(cdn) = snap
+        .known()
+        .cdn
+        .filter(|_| ctx.spec.website.cloudfront().is_some())
+    {
         let mut needs = vec![stale];
         needs.extend(main.get(&distribution::KIND).copied());
         walk.add("invalidating what changed", needs, move |_| {

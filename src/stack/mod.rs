@@ -22,6 +22,7 @@ use crate::orphans::{self, Orphan};
 use crate::plan::{Action, Plan, ResourcePlan};
 use crate::report::Report;
 use crate::resources::bucket::{self, Which};
+use crate::resources::scope::CI_PATH;
 use crate::resources::{
     function, function_url, not_ours, owner, resource, role, Orphans, Owner, Resource, REGISTRY,
 };
@@ -68,6 +69,11 @@ pub async fn connect(
         own_role: &spec.presigner.role_name,
         uses_cloudfront: spec.website.cloudfront().is_some(),
         uses_cognito: spec.auth.as_ref().is_some_and(|a| a.cognito.is_some()),
+        boundary_path: spec
+            .presigner
+            .permissions_boundary
+            .is_none()
+            .then_some(CI_PATH),
     };
     // The first call decides: when it fails, nothing waits for the listings.
     let (account, discovery) =

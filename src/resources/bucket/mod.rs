@@ -12,6 +12,7 @@ mod lifecycle;
 mod read;
 mod write;
 
+use super::scope::{Arns, Scope};
 use std::collections::BTreeMap;
 
 use futures::FutureExt;
@@ -89,6 +90,8 @@ impl Resource for Bucket {
                 "s3:GetBucketCORS",
                 "s3:GetBucketWebsite",
                 "s3:GetAccountPublicAccessBlock",
+                // What deleting it would lose, counted for consent.
+                "s3:ListBucketVersions",
             ],
             create: &[
                 "s3:CreateBucket",
@@ -122,6 +125,17 @@ impl Resource for Bucket {
                 "s3:DeleteObjectVersion",
                 "s3:DeleteBucket",
             ],
+        }
+    }
+
+    fn scope(&self, spec: &Spec, at: &Arns, action: &str) -> Scope {
+        let name = self.name(spec);
+        match action {
+            "s3:GetAccountPublicAccessBlock" => Scope::any(),
+            "s3:GetObject" | "s3:PutObject" | "s3:DeleteObject" | "s3:DeleteObjectVersion" => {
+                Scope::on([at.objects(&name)]).part("Objects")
+            }
+            _ => Scope::on([at.bucket(&name)]),
         }
     }
 

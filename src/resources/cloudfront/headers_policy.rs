@@ -6,6 +6,7 @@
 //! Fields: comment, strict_transport_security, content_security_policy, content_type_options,
 //! frame_options, referrer_policy.
 
+use crate::resources::scope::{Arns, Condition, Scope};
 use anyhow::{Context, Result};
 use aws_sdk_cloudfront::types::{
     FrameOptionsList, ReferrerPolicyList, ResponseHeadersPolicyConfig,
@@ -64,6 +65,15 @@ impl Resource for HeadersPolicy {
                 "cloudfront:GetResponseHeadersPolicy",
                 "cloudfront:DeleteResponseHeadersPolicy",
             ],
+        }
+    }
+
+    fn scope(&self, _spec: &Spec, at: &Arns, action: &str) -> Scope {
+        match action {
+            "cloudfront:ListResponseHeadersPolicies" => Scope::any(),
+            _ => Scope::on([at.cloudfront("response-headers-policy/*")]).when(
+                Condition::Untaggable("PolicyIdsAreCloudFrontsAndPoliciesCannotBeTagged"),
+            ),
         }
     }
 

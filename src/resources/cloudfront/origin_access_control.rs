@@ -4,6 +4,7 @@
 //!
 //! Fields: description, origin_type, signing_behavior, signing_protocol.
 
+use crate::resources::scope::{Arns, Condition, Scope};
 use anyhow::{Context, Result};
 use aws_sdk_cloudfront::types::{
     OriginAccessControlConfig, OriginAccessControlOriginTypes, OriginAccessControlSigningBehaviors,
@@ -71,6 +72,17 @@ impl Resource for Oac {
                 "cloudfront:GetOriginAccessControl",
                 "cloudfront:DeleteOriginAccessControl",
             ],
+        }
+    }
+
+    fn scope(&self, _spec: &Spec, at: &Arns, action: &str) -> Scope {
+        match action {
+            "cloudfront:ListOriginAccessControls" | "cloudfront:CreateOriginAccessControl" => {
+                Scope::any()
+            }
+            _ => Scope::on([at.cloudfront("origin-access-control/*")]).when(Condition::Untaggable(
+                "IdsAreCloudFrontsAndOacsCannotBeTagged",
+            )),
         }
     }
 

@@ -13,6 +13,7 @@
 //! Fields: comment, runtime, code (`sha256:` of the live stage's code; null before it is
 //! published).
 
+use crate::resources::scope::{Arns, Scope};
 use anyhow::{Context, Result};
 use aws_sdk_cloudfront::primitives::Blob;
 use aws_sdk_cloudfront::types::{FunctionConfig, FunctionRuntime, FunctionStage};
@@ -91,6 +92,10 @@ impl Resource for SiteFunction {
             ],
             delete: &["cloudfront:DescribeFunction", "cloudfront:DeleteFunction"],
         }
+    }
+
+    fn scope(&self, spec: &Spec, at: &Arns, _action: &str) -> Scope {
+        Scope::on([at.cloudfront(&format!("function/{}", function_name(spec)))])
     }
 
     fn desired(&self, ctx: &Ctx, _live: Option<&Live>) -> Desired {

@@ -6,6 +6,7 @@
 //!
 //! Fields: tags, default_action, rule, metrics.
 
+use crate::resources::scope::{self, Arns};
 use std::collections::BTreeMap;
 
 use aws_sdk_wafv2::primitives::Blob;
@@ -111,6 +112,13 @@ impl Resource for WebAcl {
                 "wafv2:UntagResource",
             ],
             delete: &["wafv2:GetWebACL", "wafv2:DeleteWebACL"],
+        }
+    }
+
+    fn scope(&self, spec: &Spec, at: &Arns, action: &str) -> scope::Scope {
+        match action {
+            "wafv2:ListWebACLs" => scope::Scope::any(),
+            _ => scope::Scope::on([at.web_acl(&name(spec))]),
         }
     }
 

@@ -6,6 +6,7 @@
 //! Fields: callback_urls, logout_urls, oauth_flows, scopes, identity_providers, auth_flows,
 //! prevent_user_existence_errors, token_revocation, secret.
 
+use crate::resources::scope::{Arns, Condition, Scope};
 use aws_sdk_cognitoidentityprovider::types::{
     ExplicitAuthFlowsType, OAuthFlowType, PreventUserExistenceErrorTypes,
 };
@@ -75,6 +76,16 @@ impl Resource for Client {
             create: &["cognito-idp:CreateUserPoolClient"],
             update: &["cognito-idp:UpdateUserPoolClient"],
             delete: &["cognito-idp:DeleteUserPoolClient"],
+        }
+    }
+
+    fn scope(&self, _spec: &Spec, at: &Arns, action: &str) -> Scope {
+        let pools = Scope::on([at.user_pools()]);
+        match action {
+            "cognito-idp:ListUserPoolClients" | "cognito-idp:DescribeUserPoolClient" => {
+                pools.part("Read")
+            }
+            _ => pools.when(Condition::Tagged),
         }
     }
 

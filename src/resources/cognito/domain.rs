@@ -4,6 +4,7 @@
 //!
 //! Fields: user_pool (the id of the pool it serves).
 
+use crate::resources::scope::{Arns, Condition, Scope};
 use futures::FutureExt;
 use serde_json::json;
 
@@ -52,6 +53,15 @@ impl Resource for Domain {
                 "cognito-idp:CreateUserPoolDomain",
             ],
             delete: &["cognito-idp:DeleteUserPoolDomain"],
+        }
+    }
+
+    fn scope(&self, _spec: &Spec, at: &Arns, action: &str) -> Scope {
+        match action {
+            // Asked by domain name, which belongs to no pool until it is created.
+            "cognito-idp:DescribeUserPoolDomain" => Scope::any(),
+            "cognito-idp:DescribeUserPool" => Scope::on([at.user_pools()]).part("Read"),
+            _ => Scope::on([at.user_pools()]).when(Condition::Tagged),
         }
     }
 

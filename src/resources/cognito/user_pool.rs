@@ -7,6 +7,7 @@
 //!
 //! Fields: tags, self_signup, deletion_protection, password_policy, account_recovery, mfa.
 
+use crate::resources::scope::{Arns, Condition, Scope};
 use std::collections::BTreeMap;
 
 use aws_sdk_cognitoidentityprovider::types::{
@@ -96,6 +97,20 @@ impl Resource for UserPool {
                 "cognito-idp:SetUserPoolMfaConfig",
             ],
             delete: &["cognito-idp:UpdateUserPool", "cognito-idp:DeleteUserPool"],
+        }
+    }
+
+    fn scope(&self, _spec: &Spec, at: &Arns, action: &str) -> Scope {
+        let pools = Scope::on([at.user_pools()]);
+        match action {
+            "cognito-idp:ListUserPools" => Scope::any(),
+            // A new pool has no ARN yet: the tags it is created with are what can be asked.
+            "cognito-idp:CreateUserPool" => Scope::any().when(Condition::TaggedRequest),
+            "cognito-idp:TagResource" => pools.when(Condition::TaggedRequest),
+            "cognito-idp:DescribeUserPool" | "cognito-idp:GetUserPoolMfaConfig" => {
+                pools.part("Read")
+            }
+            _ => pools.when(Condition::Tagged),
         }
     }
 

@@ -5,6 +5,7 @@
 //!
 //! Fields: tags, retention_days.
 
+use crate::resources::scope::{Arns, Scope};
 use std::collections::{BTreeMap, HashMap};
 
 use futures::FutureExt;
@@ -55,6 +56,13 @@ impl Resource for LogGroup {
                 "logs:UntagResource",
             ],
             delete: &["logs:DeleteLogGroup"],
+        }
+    }
+
+    fn scope(&self, spec: &Spec, at: &Arns, action: &str) -> Scope {
+        match action {
+            "logs:DescribeLogGroups" => Scope::any(),
+            _ => Scope::on(at.log_group(&self.name(spec))),
         }
     }
 

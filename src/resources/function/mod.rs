@@ -3,6 +3,7 @@
 //! CreateFunction is retried while a new role is not yet assumable; every change waits until
 //! the function is Active and its last update Successful before the next one.
 
+use super::scope::{Arns, Condition, Scope};
 use std::collections::{BTreeMap, HashMap};
 
 use anyhow::{Context, Result};
@@ -70,6 +71,15 @@ impl Resource for Function {
                 "iam:PassRole",
             ],
             delete: &["lambda:DeleteFunction"],
+        }
+    }
+
+    fn scope(&self, spec: &Spec, at: &Arns, action: &str) -> Scope {
+        match action {
+            "iam:PassRole" => Scope::on([at.role(&spec.presigner.role_name)])
+                .when(Condition::PassedTo("lambda.amazonaws.com"))
+                .part("Role"),
+            _ => Scope::on([at.function(&spec.presigner.function_name)]),
         }
     }
 

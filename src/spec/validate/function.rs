@@ -14,6 +14,12 @@ impl Checker<'_> {
         if let Some(name) = &raw.role_name {
             self.check("presigner.role_name", rules::role_name(name));
         }
+        if let Some(arn) = &raw.permissions_boundary {
+            self.check(
+                "presigner.permissions_boundary",
+                rules::managed_policy_arn(arn),
+            );
+        }
         let function_name = raw.function_name.unwrap_or_else(|| default_name.clone());
         let role_name = raw.role_name.unwrap_or(default_name);
         let code = self.code(raw.source.as_deref(), raw.zip.as_deref());
@@ -74,6 +80,7 @@ impl Checker<'_> {
         Presigner {
             function_name,
             role_name,
+            permissions_boundary: raw.permissions_boundary,
             code,
             architecture,
             memory_mb: self

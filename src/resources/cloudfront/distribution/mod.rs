@@ -9,6 +9,7 @@
 
 mod config;
 
+use crate::resources::scope::{Arns, Condition, Scope};
 use std::collections::BTreeMap;
 
 use anyhow::{Context, Result};
@@ -86,6 +87,21 @@ impl Resource for Distribution {
                 "cloudfront:GetDistribution",
                 "cloudfront:DeleteDistribution",
             ],
+        }
+    }
+
+    fn scope(&self, _spec: &Spec, at: &Arns, action: &str) -> Scope {
+        let all = Scope::on([at.cloudfront("distribution/*")]);
+        match action {
+            "cloudfront:ListDistributions" => Scope::any(),
+            // Reads find the stack's among all (by comment, then tags).
+            "cloudfront:GetDistribution"
+            | "cloudfront:GetDistributionConfig"
+            | "cloudfront:ListTagsForResource" => all.part("Read"),
+            "cloudfront:CreateDistribution" | "cloudfront:TagResource" => {
+                all.when(Condition::TaggedRequest)
+            }
+            _ => all.when(Condition::Tagged),
         }
     }
 
