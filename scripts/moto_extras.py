@@ -61,6 +61,9 @@ this module patches moto's CloudFront backend in-process, because moto 5.2.5:
   or ListTagsForResource for user pools. Here DeleteUserPool and CreateUserPoolDomain answer
   InvalidParameterException in those cases, with AWS's messages, and the three tag calls work
   on the pool's UserPoolTags.
+* deletes a managed policy still attached to a role, user or group or used as a permissions
+  boundary, and one that still has versions besides its default. Here DeletePolicy answers 409
+  DeleteConflict in both cases, with IAM's messages.
 * evaluates IAM policies too coarsely to test a least-privilege policy when it enforces them
   (started with INITIAL_NO_AUTH_ACTION_COUNT=N: the first N checked calls are free, every later
   one must be signed by an IAM user's or role session's key and allowed by its identity
@@ -1628,6 +1631,36 @@ def _s3_authorize(self: Any, bucket_name: str | None = None, key_name: str | Non
 
 
 S3Response._authenticate_and_authorize_s3_action = _s3_authorize
+
+
+# moto deletes a managed policy that roles, users or groups still use (attached, or as a
+# permissions boundary) or that still has versions besides its default; IAM refuses both with
+# 409 DeleteConflict (the messages are IAM's: "Cannot delete a policy attached to entities.",
+# "This policy has more than one version. Before you delete a policy, you must delete the
+# policy's versions. The default version is deleted with the policy.").
+import moto.iam.models as iam_models  # noqa: E402
+from moto.iam.exceptions import DeleteConflictException  # noqa: E402
+
+_original_delete_policy = iam_models.IAMBackend.delete_policy
+
+
+def _delete_policy_in_use(self: Any, policy_arn: str) -> None:
+    policy = self.get_policy(policy_arn)
+    holders = list(self.roles.values()) + list(self.users.values()) + list(self.groups.values())
+    for holder in holders:
+        if policy.arn in getattr(holder, "managed_policies", {}) or getattr(
+            holder, "permissions_boundary_arn", None
+        ) == policy.arn:
+            raise DeleteConflictException("Cannot delete a policy attached to entities.")
+    if any(not v.is_default for v in policy.versions):
+        raise DeleteConflictException(
+            "This policy has more than one version. Before you delete a policy, you must delete "
+            "the policy's versions. The default version is deleted with the policy."
+        )
+    _original_delete_policy(self, policy_arn)
+
+
+iam_models.IAMBackend.delete_policy = _delete_policy_in_use
 
 
 # moto reads a form-encoded request's parameters from werkzeug's parsed form, after which the

@@ -382,6 +382,25 @@ def check_user_pools(endpoint: str, run: str) -> None:
         p["Id"] == pool["Id"] for p in idp.list_user_pools(MaxResults=60)["UserPools"]))
 
 
+def check_policy_deletion(endpoint: str, run: str) -> None:
+    iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
+                       config=Config(retries={"max_attempts": 1}))
+    doc = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}'
+    arn = iam.create_policy(PolicyName=f"bound-{run}", PolicyDocument=doc)["Policy"]["Arn"]
+    iam.create_role(RoleName=f"bounded-{run}", AssumeRolePolicyDocument="{}", PermissionsBoundary=arn)
+    expect_error("DeletePolicy of a role's permissions boundary: DeleteConflict",
+                 lambda: iam.delete_policy(PolicyArn=arn), "DeleteConflict", 409)
+    iam.delete_role_permissions_boundary(RoleName=f"bounded-{run}")
+    iam.create_policy_version(PolicyArn=arn, PolicyDocument=doc, SetAsDefault=True)
+    expect_error("DeletePolicy with a version besides the default: DeleteConflict",
+                 lambda: iam.delete_policy(PolicyArn=arn), "DeleteConflict", 409)
+    iam.delete_policy_version(PolicyArn=arn, VersionId="v1")
+    iam.delete_policy(PolicyArn=arn)
+    iam.delete_role(RoleName=f"bounded-{run}")
+    check("DeletePolicy once unused and with one version", not any(
+        p["Arn"] == arn for p in iam.list_policies(Scope="Local")["Policies"]))
+
+
 # --- IAM policy enforcement -------------------------------------------------------------------
 # On a server of its own, started with INITIAL_NO_AUTH_ACTION_COUNT, so the server under test
 # keeps answering without credentials. moto lets the first INITIAL_NO_AUTH_ACTION_COUNT calls
@@ -910,6 +929,7 @@ def main() -> int:
     # --- WAF web ACLs on distributions, Cognito user pools ---
     check_web_acls(cf, sys.argv[1], run)
     check_user_pools(sys.argv[1], run)
+    check_policy_deletion(sys.argv[1], run)
 
     # --- IAM policy enforcement, on a server of its own ---
     check_iam_enforcement()

@@ -106,6 +106,12 @@ pub async fn run(ctx: &Ctx, options: &Options) -> Result<Bootstrapped> {
     if options.delete {
         return delete(ctx, &deploy, &drift).await;
     }
+    if options.github_repo.is_some() {
+        // Before any write: a role of these names that is not bootstrap's stops the run.
+        for name in [&deploy, &drift] {
+            ci_role_found(ctx, name).await?;
+        }
+    }
     let at = Arns::new(&ctx.account, &ctx.region);
     let mut done = Bootstrapped::default();
     if let Some(arn) = &ctx.spec.presigner.permissions_boundary {
@@ -358,11 +364,7 @@ async fn ci_role(
 ) -> Result<String> {
     let iam = &ctx.aws.iam;
     let label = format!("role {name}");
-    let found = match iam.get_role().role_name(name).send().await {
-        Ok(out) => out.role,
-        Err(e) if code_in(&e, &["NoSuchEntity"]) => None,
-        Err(e) => return Err(aws_err(format!("reading {label}"), e)),
-    };
+    let found = ci_role_found(ctx, name).await?;
     let created = found.is_none();
     let (arn, mut changed) = match found {
         None => {
@@ -383,13 +385,6 @@ async fn ci_role(
             (arn, true)
         }
         Some(role) => {
-            if !ours(ctx, role.tags()) || role.path() != CI_PATH {
-                bail!(
-                    "{label} exists but was not made by bootstrap for {} (no {TAG_BOOTSTRAP} \
-                     tag, or not under {CI_PATH}); delete or rename it first",
-                    tag_value(ctx)
-                );
-            }
             let live_trust = role
                 .assume_role_policy_document()
                 .map(parse_policy)
@@ -439,6 +434,26 @@ async fn ci_role(
         done.unchanged.push(label);
     }
     Ok(arn)
+}
+
+/// The CI role `name` if it exists; an error if it is not bootstrap's for this stack.
+async fn ci_role_found(ctx: &Ctx, name: &str) -> Result<Option<aws_sdk_iam::types::Role>> {
+    let label = format!("role {name}");
+    let role = match ctx.aws.iam.get_role().role_name(name).send().await {
+        Ok(out) => out.role,
+        Err(e) if code_in(&e, &["NoSuchEntity"]) => None,
+        Err(e) => return Err(aws_err(format!("reading {label}"), e)),
+    };
+    if let Some(role) = &role {
+        if !ours(ctx, role.tags()) || role.path() != CI_PATH {
+            bail!(
+                "{label} exists but was not made by bootstrap for {} (no {TAG_BOOTSTRAP} tag, \
+                 or not under {CI_PATH}); nothing was changed: delete or rename it first",
+                tag_value(ctx)
+            );
+        }
+    }
+    Ok(role)
 }
 
 /// The workflow steps that check drift with the drift role.
