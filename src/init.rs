@@ -125,6 +125,8 @@ presigner:                   # the Lambda that hands out presigned URLs; without
   allowed_content_types: [image/png, image/jpeg, application/pdf, text/plain, video/mp4, application/zip]
   url_expiry_seconds: 300
   allow_downloads: true
+  # permissions_boundary: arn:aws:iam::{{account}}:policy/my-boundary   # default: the one
+  #                           `presign-stack bootstrap` made for this stack, once it exists
 
 website:
   source: {SITE}                # {site_note}
