@@ -64,6 +64,9 @@ pub struct Bootstrapped {
     /// The workflow steps that assume the drift role (with `--github-repo`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workflow: Option<String>,
+    /// A `--delete` run.
+    #[serde(skip)]
+    pub deleting: bool,
 }
 
 /// `OWNER/REPO` as GitHub allows it.
@@ -89,9 +92,30 @@ pub fn role_names(ctx: &Ctx) -> (String, String) {
     (format!("{base}-deploy"), format!("{base}-drift"))
 }
 
+/// A branch name as git allows it, without the wildcards a trust condition would read.
+pub fn check_branch(branch: &str) -> Result<()> {
+    let ok = !branch.is_empty()
+        && branch.len() <= 255
+        && !branch.starts_with('/')
+        && !branch.ends_with('/')
+        && !branch.contains("..")
+        && branch
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        bail!(
+            "--branch `{branch}` is not a branch name (letters, digits, `-`, `_`, `.` and `/`; \
+             no wildcards: the deploy role names one branch)"
+        )
+    }
+}
+
 pub async fn run(ctx: &Ctx, options: &Options) -> Result<Bootstrapped> {
     if let Some(repo) = &options.github_repo {
         check_repo(repo)?;
+        check_branch(&options.branch)?;
     }
     let (deploy, drift) = role_names(ctx);
     for name in [&deploy, &drift] {
@@ -230,20 +254,7 @@ async fn boundary(ctx: &Ctx, at: &Arns, done: &mut Bootstrapped) -> Result<Strin
         );
     }
     let version = found.default_version_id().unwrap_or("v1");
-    let live = iam
-        .get_policy_version()
-        .policy_arn(&arn)
-        .version_id(version)
-        .send()
-        .await
-        .map_err(|e| aws_err(format!("reading {label}"), e))?;
-    let doc = live
-        .policy_version()
-        .and_then(|v| v.document())
-        .map(parse_policy)
-        .transpose()
-        .map_err(|e| anyhow::anyhow!("{label}: {e}"))?;
-    if doc.map(|d| normalize_policy(&d)) == Some(want.clone()) {
+    if role::policy_version(ctx, &arn, version).await? == Some(want.clone()) {
         done.unchanged.push(label);
         return Ok(arn);
     }
@@ -471,7 +482,20 @@ fn workflow(ctx: &Ctx, drift_role: &str) -> String {
 /// bootstrap made it) the OpenID Connect provider.
 async fn delete(ctx: &Ctx, deploy: &str, drift: &str) -> Result<Bootstrapped> {
     let iam = &ctx.aws.iam;
-    let mut done = Bootstrapped::default();
+    let mut done = Bootstrapped {
+        deleting: true,
+        ..Bootstrapped::default()
+    };
+    // Before anything is deleted: the boundary must be free (the deploy role would be needed
+    // to run `down`).
+    let boundary = Arns::new(&ctx.account, &ctx.region).default_boundary(&ctx.spec);
+    if let Some(user) = boundary_user(ctx, &boundary).await? {
+        bail!(
+            "permissions boundary {boundary} is still the boundary of {user} (the presigner's, \
+             while the stack is up): run `presign-stack down` first, then bootstrap --delete \
+             again; nothing was deleted"
+        );
+    }
     for name in [deploy, drift] {
         let label = format!("role {name}");
         let role = match iam.get_role().role_name(name).send().await {
@@ -523,8 +547,8 @@ async fn delete(ctx: &Ctx, deploy: &str, drift: &str) -> Result<Bootstrapped> {
             match iam.delete_policy().policy_arn(&arn).send().await {
                 Ok(_) => done.changed.push(format!("deleted {label}")),
                 Err(e) if code_in(&e, &["DeleteConflict"]) => bail!(
-                    "{label} is still the boundary of a role (the presigner's, while the stack \
-                     is up): run `presign-stack down` first, then bootstrap --delete again"
+                    "{label} is still in use (IAM refuses to delete it): detach it from what \
+                     uses it, then run bootstrap --delete again"
                 ),
                 Err(e) => return Err(aws_err(format!("deleting {label}"), e)),
             }
@@ -536,15 +560,13 @@ async fn delete(ctx: &Ctx, deploy: &str, drift: &str) -> Result<Bootstrapped> {
         Err(e) if code_in(&e, &["NoSuchEntity"]) => {}
         Err(e) => return Err(aws_err(format!("reading {label}"), e)),
     }
-    // The provider is the account's, shared by every stack's CI roles.
-    let others = iam
-        .list_roles()
-        .path_prefix(CI_PATH)
-        .send()
-        .await
-        .map_err(|e| aws_err(format!("listing roles under {CI_PATH}"), e))?;
-    if others.roles().is_empty() {
-        if let Some(arn) = &github_provider(ctx).await? {
+    // The provider is the account's: kept while any role trusts it.
+    if let Some(arn) = &github_provider(ctx).await? {
+        if let Some(role) = role_trusting(ctx, arn).await? {
+            ctx.report.detail(format!(
+                "OpenID Connect provider {arn} is kept: role {role} trusts it"
+            ));
+        } else {
             let tags = iam
                 .list_open_id_connect_provider_tags()
                 .open_id_connect_provider_arn(arn)
@@ -565,16 +587,78 @@ async fn delete(ctx: &Ctx, deploy: &str, drift: &str) -> Result<Bootstrapped> {
     Ok(done)
 }
 
+/// A role using `boundary` as its permissions boundary, if any: the stack's own role, read
+/// directly, and what IAM counts.
+async fn boundary_user(ctx: &Ctx, boundary: &str) -> Result<Option<String>> {
+    let iam = &ctx.aws.iam;
+    let policy = match iam.get_policy().policy_arn(boundary).send().await {
+        Ok(out) => out.policy,
+        Err(e) if code_in(&e, &["NoSuchEntity"]) => return Ok(None),
+        Err(e) => {
+            return Err(aws_err(
+                format!("reading permissions boundary {boundary}"),
+                e,
+            ))
+        }
+    };
+    let role = &ctx.spec.presigner.role_name;
+    match iam.get_role().role_name(role).send().await {
+        Ok(out)
+            if out
+                .role()
+                .and_then(|r| r.permissions_boundary())
+                .and_then(|b| b.permissions_boundary_arn())
+                == Some(boundary) =>
+        {
+            return Ok(Some(format!("role {role}")))
+        }
+        Ok(_) => {}
+        Err(e) if code_in(&e, &["NoSuchEntity"]) => {}
+        Err(e) => return Err(aws_err(format!("reading role {role}"), e)),
+    }
+    Ok(policy
+        .and_then(|p| p.permissions_boundary_usage_count())
+        .filter(|n| *n > 0)
+        .map(|n| format!("{n} IAM role(s) or user(s)")))
+}
+
+/// A role whose trust policy names `provider`, if any (every role of the account is listed).
+async fn role_trusting(ctx: &Ctx, provider: &str) -> Result<Option<String>> {
+    let mut pages = ctx.aws.iam.list_roles().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| aws_err("listing the account's roles", e))?;
+        for role in page.roles() {
+            let trust = role
+                .assume_role_policy_document()
+                .map(|d| {
+                    parse_policy(d)
+                        .map(|v| v.to_string())
+                        .unwrap_or_else(|_| d.to_string())
+                })
+                .unwrap_or_default();
+            if trust.contains(provider) {
+                return Ok(Some(role.role_name().to_string()));
+            }
+        }
+    }
+    Ok(None)
+}
+
 impl std::fmt::Display for Bootstrapped {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         for line in &self.changed {
             writeln!(f, "{line}")?;
         }
-        if self.changed.is_empty() {
-            writeln!(
+        match (self.changed.is_empty(), self.deleting) {
+            (true, true) => writeln!(
+                f,
+                "Nothing to delete: bootstrap made nothing for this stack env."
+            )?,
+            (true, false) => writeln!(
                 f,
                 "No changes: bootstrap's resources are as they should be."
-            )?;
+            )?,
+            _ => {}
         }
         for (what, arn) in [
             ("boundary", &self.boundary_arn),

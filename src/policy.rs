@@ -173,6 +173,12 @@ pub fn generate(spec: &Spec, at: &Arns, which: Which) -> Policy {
         let boundary = boundary_arn(spec, at);
         let role = at.role(&spec.presigner.role_name);
         b.deny(
+            "TheRoleKeepsItsBoundary",
+            &["iam:DeleteRolePermissionsBoundary"],
+            vec![role.clone()],
+            None,
+        );
+        b.deny(
             "TheRoleGetsNoOtherBoundary",
             &["iam:PutRolePermissionsBoundary"],
             vec![role],
@@ -278,6 +284,17 @@ impl<'a> Builder<'a> {
             Condition::None => allow("", None),
             Condition::Tagged => allow("TaggedForTheStack", Some(tags("aws:ResourceTag"))),
             Condition::TaggedRequest => allow("WithTheStacksTags", Some(tags("aws:RequestTag"))),
+            Condition::TaggedRequestNotOthers => {
+                let mut c = tags("aws:RequestTag");
+                let mut resource = Map::new();
+                resource.insert(
+                    format!("aws:ResourceTag/{TAG_STACK}"),
+                    json!(self.spec.name),
+                );
+                resource.insert(format!("aws:ResourceTag/{TAG_ENV}"), json!(self.spec.env));
+                c["StringEqualsIfExists"] = Value::Object(resource);
+                allow("TaggingForTheStack", Some(c))
+            }
             Condition::Boundary => allow(
                 "OnlyWithTheBoundary",
                 Some(json!({"ArnEquals": {
@@ -293,7 +310,7 @@ impl<'a> Builder<'a> {
                 m.insert((*key).to_string(), json!(value));
                 allow("AsTheSpecSays", Some(json!({ "StringEquals": m })))
             }
-            Condition::Untaggable(why) => allow(why, None),
+            Condition::Untaggable(why) => (String::new(), (*why).to_string(), "Allow", None),
             Condition::NoResource => (
                 String::new(),
                 "ActionsThatTakeNoResource".into(),

@@ -187,15 +187,27 @@ fn bootstrap_makes_the_boundary_and_the_ci_roles_once_and_removes_them() {
     let drift = run(project.cmd(&moto, REGION, &["drift"]));
     assert_eq!(drift.code, 0, "{}", drift.stdout);
 
-    // The boundary is in use while the stack is up: --delete says so, and what it could
-    // delete (the roles) is gone.
+    // The boundary is in use while the stack is up: --delete says so before deleting
+    // anything (the deploy role would be needed to run `down`).
     let busy = run(project.cmd(&moto, REGION, &["bootstrap", "--delete"]));
     assert_eq!(busy.code, 1);
     assert!(
-        busy.stderr.contains("is still the boundary of a role"),
+        busy.stderr.contains(&format!(
+            "is still the boundary of role {NAME}-dev-presigner"
+        )) && busy.stderr.contains("nothing was deleted"),
         "{}",
         busy.stderr
     );
+    tokio.block_on(async {
+        let iam = moto.iam(REGION).await;
+        let roles = iam
+            .list_roles()
+            .path_prefix("/presign-stack-ci/")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(roles.roles().len(), 2);
+    });
     run(project.cmd(&moto, REGION, &["down", "--yes"])).ok();
     let gone = json(
         &run(project.cmd(
@@ -213,6 +225,16 @@ fn bootstrap_makes_the_boundary_and_the_ci_roles_once_and_removes_them() {
     assert!(
         changed.contains("deleted OpenID Connect provider"),
         "{changed}"
+    );
+    assert!(
+        changed.contains(&format!("deleted role {NAME}-dev-deploy")),
+        "{changed}"
+    );
+    let again = run(project.cmd(&moto, REGION, &["bootstrap", "--delete"])).ok();
+    assert!(
+        again.stdout.contains("Nothing to delete"),
+        "{}",
+        again.stdout
     );
     tokio.block_on(async {
         let iam = moto.iam(REGION).await;

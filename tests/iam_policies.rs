@@ -255,8 +255,10 @@ fn the_generated_policies_are_what_the_resources_declare() {
         }
         named.extend(actions);
     }
-    // The boundary's own policy is the deployer's to leave alone: denied, never declared.
+    // The boundary's own policy, and the role's boundary, are the deployer's to leave alone:
+    // denied, never declared.
     for a in [
+        "iam:DeleteRolePermissionsBoundary",
         "iam:CreatePolicyVersion",
         "iam:DeletePolicy",
         "iam:DeletePolicyVersion",
@@ -301,4 +303,49 @@ fn the_published_policies_are_generated_from_the_example_spec() {
             path.display()
         );
     }
+}
+
+/// The deploy role `bootstrap` makes holds the deploy policy inline, and IAM allows 10,240
+/// characters (whitespace aside) of inline policy per role: the largest stack there can be
+/// (the longest name, every resource, a custom domain, SSE-KMS) fits.
+#[test]
+fn the_largest_deploy_policy_fits_a_roles_inline_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("site")).unwrap();
+    std::fs::write(dir.path().join("bundle.zip"), b"zip").unwrap();
+    let spec = dir.path().join("presign-stack.yaml");
+    std::fs::write(
+        &spec,
+        r#"version: 1
+name: abcdefghijklmnopqrstuvwx
+region: ap-southeast-2
+documents:
+  encryption: sse-kms
+  kms_key_arn: arn:aws:kms:ap-southeast-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab
+presigner: {zip: bundle.zip}
+website:
+  source: site
+  hosting: cloudfront
+  cloudfront:
+    api_path: /api
+    rate_limit: 300
+    aliases: [files.example.com]
+    certificate_arn: arn:aws:acm:us-east-1:123456789012:certificate/1234abcd-12ab-34cd-56ef-1234567890ab
+auth:
+  cognito: {}
+"#,
+    )
+    .unwrap();
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_presign-stack"));
+    c.arg("--spec").arg(&spec).args([
+        "--env",
+        "production",
+        "policy",
+        "deploy",
+        "--account",
+        "123456789012",
+    ]);
+    let text = run(c).ok().stdout;
+    let size = text.chars().filter(|c| !c.is_whitespace()).count();
+    assert!(size <= 10_240, "the deploy policy is {size} characters");
 }

@@ -112,7 +112,12 @@ pub struct BootstrapArgs {
     pub github_repo: Option<String>,
     /// The branch the deploy role may be assumed from (as may a job in the GitHub
     /// environment named like --env).
-    #[arg(long, default_value = "main", value_name = "BRANCH")]
+    #[arg(
+        long,
+        default_value = "main",
+        value_name = "BRANCH",
+        requires = "github_repo"
+    )]
     pub branch: String,
     /// Remove what bootstrap made for this stack env.
     #[arg(long)]

@@ -214,12 +214,30 @@ impl Run<'_> {
                 spec.file.display()
             ),
             (Some(r), _) | (None, Some(r)) => r.clone(),
-            (None, None) => anyhow::bail!(
-                "the policy names the stack's resources in its region: set `region:` in {} or \
-                 pass --region",
-                spec.file.display()
-            ),
+            (None, None) => match ["AWS_REGION", "AWS_DEFAULT_REGION"]
+                .iter()
+                .find_map(|v| std::env::var(v).ok().filter(|r| !r.is_empty()))
+            {
+                Some(r) => r,
+                None => anyhow::bail!(
+                    "the policy names the stack's resources in its region: set `region:` in {} \
+                     or pass --region",
+                    spec.file.display()
+                ),
+            },
         };
+        crate::spec::commercial_region(&region).map_err(|m| anyhow::anyhow!("{m}"))?;
+        let shaped = region.split('-').count() >= 3
+            && region
+                .rsplit('-')
+                .next()
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            && region
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !shaped {
+            anyhow::bail!("`{region}` is not an AWS region name (such as `eu-central-1`)");
+        }
         let account = match &args.account {
             Some(a) if a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()) => a.clone(),
             Some(a) => anyhow::bail!("--account `{a}` is not a 12-digit AWS account id"),
@@ -239,6 +257,7 @@ impl Run<'_> {
     pub async fn bootstrap(&self, args: &BootstrapArgs) -> Result<ExitCode> {
         if let Some(repo) = &args.github_repo {
             crate::bootstrap::check_repo(repo)?;
+            crate::bootstrap::check_branch(&args.branch)?;
         }
         let ctx = self.connect(false).await?;
         let options = crate::bootstrap::Options {

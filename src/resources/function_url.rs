@@ -78,6 +78,17 @@ impl Resource for FunctionUrl {
                     spec.presigner.url_auth.as_aws().to_string(),
                 ))
             }
+            // Invoking granted only to whom the spec's layout grants it: anyone through a
+            // public URL, or CloudFront.
+            "lambda:AddPermission" => {
+                let principal = match spec.presigner.url_auth {
+                    UrlAuth::None => "*",
+                    UrlAuth::AwsIam => CLOUDFRONT,
+                };
+                function
+                    .when(Condition::Equals("lambda:Principal", principal.to_string()))
+                    .part("Grant")
+            }
             _ => function,
         }
     }

@@ -37,6 +37,8 @@ impl Resource for Role {
     fn actions(&self) -> Actions {
         Actions {
             read: &[
+                "iam:GetPolicy",
+                "iam:GetPolicyVersion",
                 "iam:GetRole",
                 "iam:ListRolePolicies",
                 "iam:ListAttachedRolePolicies",
@@ -45,7 +47,6 @@ impl Resource for Role {
             create: &["iam:CreateRole", "iam:TagRole", "iam:PutRolePolicy"],
             update: &[
                 "iam:PutRolePermissionsBoundary",
-                "iam:DeleteRolePermissionsBoundary",
                 "iam:TagRole",
                 "iam:UntagRole",
                 "iam:UpdateAssumeRolePolicy",
@@ -81,15 +82,21 @@ impl Resource for Role {
             "iam:CreateRole" | "iam:PutRolePolicy" | "iam:PutRolePermissionsBoundary" => {
                 role.when(Condition::Boundary)
             }
-            "iam:DeleteRolePermissionsBoundary" => {
-                role.when(Condition::Denied("TheBoundaryIsNeverRemoved"))
+            // The trust never changes: a deployer who could change it could make the role
+            // trust themselves and then act as the presigner.
+            "iam:UpdateAssumeRolePolicy" => {
+                role.when(Condition::Denied("TheRolesTrustIsNotTheDeployersToChange"))
+            }
+            // Whether bootstrap's boundary is still what this spec needs.
+            "iam:GetPolicy" | "iam:GetPolicyVersion" => {
+                Scope::on([at.default_boundary(spec)]).part("Boundary")
             }
             _ => role,
         }
     }
 
-    fn desired(&self, ctx: &Ctx, _live: Option<&Live>) -> Desired {
-        desired(ctx)
+    fn desired(&self, ctx: &Ctx, live: Option<&Live>) -> Desired {
+        desired(ctx, live)
     }
 
     fn read<'a>(&'a self, ctx: &'a Ctx, name: &'a str) -> Step<'a, Option<Live>> {
@@ -204,17 +211,72 @@ pub fn inline_policy(ctx: &Ctx) -> Value {
     normalize_policy(&json!({"Version": "2012-10-17", "Statement": statements}))
 }
 
-/// The permissions boundary the role should have: the spec's, else the one `bootstrap` made
-/// for this stack when discovery found it.
-pub fn boundary(ctx: &Ctx) -> Option<String> {
+/// The permissions boundary the role should have: the spec's; else the one `bootstrap` made
+/// for this stack, once discovery found it; else the one it has. A boundary is never removed
+/// (one an organisation requires stays), and a failed look for bootstrap's changes nothing.
+pub fn boundary(ctx: &Ctx, live: Option<&Live>) -> Option<String> {
     if let Some(arn) = &ctx.spec.presigner.permissions_boundary {
         return Some(arn.clone());
     }
     let default = Arns::new(&ctx.account, &ctx.region).default_boundary(&ctx.spec);
     match &ctx.discovery.boundaries {
         Listing::Found(arns) if arns.contains(&default) => Some(default),
-        _ => None,
+        _ => live
+            .and_then(|l| l.fields.get("permissions_boundary"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
     }
+}
+
+/// Whether the boundary `bootstrap` made still allows what this spec's presigner needs (it
+/// names the bucket, uploads prefix, log group and key of the spec it was made for); a
+/// warning when not. Only when the role is to have that boundary.
+async fn check_bootstrap_boundary(ctx: &Ctx) -> Result<()> {
+    let at = Arns::new(&ctx.account, &ctx.region);
+    let arn = at.default_boundary(&ctx.spec);
+    if boundary(ctx, None).as_deref() != Some(arn.as_str())
+        || ctx.spec.presigner.permissions_boundary.is_some()
+    {
+        return Ok(());
+    }
+    let iam = &ctx.aws.iam;
+    let label = format!("permissions boundary {arn}");
+    let policy = iam
+        .get_policy()
+        .policy_arn(&arn)
+        .send()
+        .await
+        .map_err(|e| aws_err(format!("reading {label}"), e))?;
+    let Some(version) = policy.policy().and_then(|p| p.default_version_id()) else {
+        return Ok(());
+    };
+    if policy_version(ctx, &arn, version).await? != Some(boundary_policy(&ctx.spec, &at)) {
+        ctx.report.warn(format!(
+            "{label} was made for another version of this spec (its bucket, uploads prefix, \
+             function or key differ), so the presigner may be refused what it needs; run \
+             `presign-stack bootstrap` again as an administrator"
+        ));
+    }
+    Ok(())
+}
+
+/// A managed policy's version, normalised.
+pub(crate) async fn policy_version(ctx: &Ctx, arn: &str, version: &str) -> Result<Option<Value>> {
+    let label = format!("policy {arn}");
+    let doc = ctx
+        .aws
+        .iam
+        .get_policy_version()
+        .policy_arn(arn)
+        .version_id(version)
+        .send()
+        .await
+        .map_err(|e| aws_err(format!("reading {label}"), e))?;
+    doc.policy_version()
+        .and_then(|v| v.document())
+        .map(|d| parse_policy(d).map(|v| normalize_policy(&v)))
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("{label}: {e}"))
 }
 
 /// The KMS statement of SSE-KMS: the key used by S3 for the documents bucket only. With
@@ -275,9 +337,9 @@ pub fn boundary_policy(spec: &Spec, at: &Arns) -> Value {
     normalize_policy(&json!({"Version": "2012-10-17", "Statement": statements}))
 }
 
-fn desired(ctx: &Ctx) -> Desired {
+fn desired(ctx: &Ctx, live: Option<&Live>) -> Desired {
     let mut d = Desired::default();
-    d.set("permissions_boundary", json!(boundary(ctx)));
+    d.set("permissions_boundary", json!(boundary(ctx, live)));
     d.set("tags", tags_value(&ctx.tags(KIND)));
     d.set("trust_policy", trust_policy(ctx));
     let mut inline = Map::new();
@@ -291,11 +353,10 @@ fn desired(ctx: &Ctx) -> Desired {
 async fn read(ctx: &Ctx, name: &str) -> Result<Option<Live>> {
     let iam = &ctx.aws.iam;
     let label = format!("role {name}");
-    // Whether bootstrap's boundary exists decides the desired one: a failed look is said.
-    ctx.discovery.boundaries.get()?;
     // One round trip in the usual case: the role, both policy lists and our own inline policy
-    // are read at once; only unexpected extra inline policies take a second round.
-    let (role, inline_names, attached, own) = tokio::join!(
+    // are read at once; only unexpected extra inline policies take a second round. (Beside
+    // them, whether bootstrap's boundary still fits the spec.)
+    let (role, inline_names, attached, own, boundary_checked) = tokio::join!(
         iam.get_role().role_name(name).send(),
         iam.list_role_policies().role_name(name).send(),
         iam.list_attached_role_policies().role_name(name).send(),
@@ -303,7 +364,9 @@ async fn read(ctx: &Ctx, name: &str) -> Result<Option<Live>> {
             .role_name(name)
             .policy_name(INLINE_POLICY_NAME)
             .send(),
+        check_bootstrap_boundary(ctx),
     );
+    boundary_checked?;
     // Read together: when a list says NoSuchEntity although GetRole found the role, another
     // run was creating it meanwhile; it did not exist when reading began.
     if failed_with(&inline_names, "NoSuchEntity") || failed_with(&attached, "NoSuchEntity") {
@@ -417,7 +480,7 @@ async fn apply(ctx: &Ctx, live: Option<&Live>, changes: &[Change]) -> Result<Kno
                     ctx.spec.name, ctx.spec.env
                 ))
                 .assume_role_policy_document(policy_text(&trust_policy(ctx)))
-                .set_permissions_boundary(boundary(ctx))
+                .set_permissions_boundary(boundary(ctx, None))
                 .set_tags(Some(tags))
                 .send()
                 .await;
@@ -434,6 +497,15 @@ async fn apply(ctx: &Ctx, live: Option<&Live>, changes: &[Change]) -> Result<Kno
                     }
                     _ => return Err(aws_err(format!("creating {label}"), e)),
                 },
+                // The deploy policy creates the role only with the stack's boundary.
+                Err(e) if code_in(&e, &["AccessDenied"]) && boundary(ctx, None).is_none() => {
+                    return Err(anyhow::anyhow!(
+                        "{:#}; the role has no permissions boundary to be created with: if this \
+                         identity holds `presign-stack policy deploy`, an administrator runs \
+                         `presign-stack bootstrap` first (or set presigner.permissions_boundary)",
+                        aws_err(format!("creating {label}"), e)
+                    ))
+                }
                 Err(e) => return Err(aws_err(format!("creating {label}"), e)),
             }
         }
@@ -441,28 +513,13 @@ async fn apply(ctx: &Ctx, live: Option<&Live>, changes: &[Change]) -> Result<Kno
     let live_fields = live.map(|l| &l.fields);
     // The boundary first: a deployer may write the inline policy only once the role has it.
     if live.is_some() && changes.iter().any(|c| c.field == "permissions_boundary") {
-        {
-            match boundary(ctx) {
-                Some(arn) => iam
-                    .put_role_permissions_boundary()
-                    .role_name(name)
-                    .permissions_boundary(&arn)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| {
-                        aws_err(format!("setting the permissions boundary of {label}"), e)
-                    })?,
-                None => iam
-                    .delete_role_permissions_boundary()
-                    .role_name(name)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| {
-                        aws_err(format!("removing the permissions boundary of {label}"), e)
-                    })?,
-            }
+        if let Some(arn) = boundary(ctx, live) {
+            iam.put_role_permissions_boundary()
+                .role_name(name)
+                .permissions_boundary(&arn)
+                .send()
+                .await
+                .map_err(|e| aws_err(format!("setting the permissions boundary of {label}"), e))?;
         }
     }
     for change in changes {

@@ -107,8 +107,12 @@ pub enum Condition {
     None,
     /// The resource carries the stack's ownership tags (its ARN is chosen by AWS).
     Tagged,
-    /// The request carries the stack's ownership tags (a create, or a tag write).
+    /// The request carries the stack's ownership tags (a create).
     TaggedRequest,
+    /// A tag write: the request carries the stack's ownership tags, and the resource carries
+    /// no other stack's (it may carry none: CloudFront asks this of a resource being created
+    /// with its tags, too).
+    TaggedRequestNotOthers,
     /// The role has (or is created with, or is given) the stack's permissions boundary.
     Boundary,
     /// `iam:PassRole`, to this service only.

@@ -88,6 +88,12 @@ pub async fn connect(
              it"
         ));
     }
+    if let Listing::Failed(why) = &discovery.boundaries {
+        report.warn(format!(
+            "the permissions boundary `presign-stack bootstrap` makes could not be looked for \
+             ({why}); the role's boundary is left as it is"
+        ));
+    }
     let region = aws.region.clone();
     let spec = spec.resolve(&account, &region);
     Ok(Ctx {

@@ -70,10 +70,11 @@ impl Resource for HeadersPolicy {
 
     fn scope(&self, _spec: &Spec, at: &Arns, action: &str) -> Scope {
         match action {
-            "cloudfront:ListResponseHeadersPolicies" => Scope::any(),
-            _ => Scope::on([at.cloudfront("response-headers-policy/*")]).when(
-                Condition::Untaggable("PolicyIdsAreCloudFrontsAndPoliciesCannotBeTagged"),
-            ),
+            "cloudfront:ListResponseHeadersPolicies" | "cloudfront:CreateResponseHeadersPolicy" => {
+                Scope::any()
+            }
+            _ => Scope::on([at.cloudfront("response-headers-policy/*")])
+                .when(Condition::Untaggable("HeadersPoliciesTakeNoTags")),
         }
     }
 

@@ -80,9 +80,8 @@ impl Resource for Oac {
             "cloudfront:ListOriginAccessControls" | "cloudfront:CreateOriginAccessControl" => {
                 Scope::any()
             }
-            _ => Scope::on([at.cloudfront("origin-access-control/*")]).when(Condition::Untaggable(
-                "IdsAreCloudFrontsAndOacsCannotBeTagged",
-            )),
+            _ => Scope::on([at.cloudfront("origin-access-control/*")])
+                .when(Condition::Untaggable("OriginAccessControlsTakeNoTags")),
         }
     }
 

@@ -94,8 +94,12 @@ impl Resource for SiteFunction {
         }
     }
 
-    fn scope(&self, spec: &Spec, at: &Arns, _action: &str) -> Scope {
-        Scope::on([at.cloudfront(&format!("function/{}", function_name(spec)))])
+    fn scope(&self, spec: &Spec, at: &Arns, action: &str) -> Scope {
+        match action {
+            // CloudFront authorises a create against no resource.
+            "cloudfront:CreateFunction" => Scope::any(),
+            _ => Scope::on([at.cloudfront(&format!("function/{}", function_name(spec)))]),
+        }
     }
 
     fn desired(&self, ctx: &Ctx, _live: Option<&Live>) -> Desired {

@@ -87,12 +87,10 @@ impl Resource for UserPool {
             ],
             create: &[
                 "cognito-idp:CreateUserPool",
-                "cognito-idp:TagResource",
                 "cognito-idp:SetUserPoolMfaConfig",
             ],
             update: &[
                 "cognito-idp:UpdateUserPool",
-                "cognito-idp:TagResource",
                 "cognito-idp:UntagResource",
                 "cognito-idp:SetUserPoolMfaConfig",
             ],
@@ -106,7 +104,6 @@ impl Resource for UserPool {
             "cognito-idp:ListUserPools" => Scope::any(),
             // A new pool has no ARN yet: the tags it is created with are what can be asked.
             "cognito-idp:CreateUserPool" => Scope::any().when(Condition::TaggedRequest),
-            "cognito-idp:TagResource" => pools.when(Condition::TaggedRequest),
             "cognito-idp:DescribeUserPool" | "cognito-idp:GetUserPoolMfaConfig" => {
                 pools.part("Read")
             }

@@ -98,9 +98,11 @@ impl Resource for Distribution {
             "cloudfront:GetDistribution"
             | "cloudfront:GetDistributionConfig"
             | "cloudfront:ListTagsForResource" => all.part("Read"),
-            "cloudfront:CreateDistribution" | "cloudfront:TagResource" => {
-                all.when(Condition::TaggedRequest)
-            }
+            // A new distribution has no ARN yet: the tags it is created with are what can be
+            // asked.
+            "cloudfront:CreateDistribution" => Scope::any().when(Condition::TaggedRequest),
+            // With the stack's tags, and never on a distribution tagged for another stack.
+            "cloudfront:TagResource" => all.when(Condition::TaggedRequestNotOthers),
             _ => all.when(Condition::Tagged),
         }
     }
