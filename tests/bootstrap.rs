@@ -187,6 +187,22 @@ fn bootstrap_makes_the_boundary_and_the_ci_roles_once_and_removes_them() {
     let drift = run(project.cmd(&moto, REGION, &["drift"]));
     assert_eq!(drift.code, 0, "{}", drift.stdout);
 
+    // A spec that moved on (another uploads prefix): the boundary no longer fits, and plan
+    // says so.
+    project.write_spec(&format!(
+        "{}documents: {{uploads_prefix: files/}}\n",
+        support::spec("minimal", NAME, REGION)
+    ));
+    let stale = run(project.cmd(&moto, REGION, &["plan"])).ok();
+    assert!(
+        stale
+            .stderr
+            .contains("was made for another version of this spec"),
+        "{}",
+        stale.stderr
+    );
+    project.write_spec(&support::spec("minimal", NAME, REGION));
+
     // The boundary is in use while the stack is up: --delete says so before deleting
     // anything (the deploy role would be needed to run `down`).
     let busy = run(project.cmd(&moto, REGION, &["bootstrap", "--delete"]));
