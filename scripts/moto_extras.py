@@ -61,6 +61,11 @@ this module patches moto's CloudFront backend in-process, because moto 5.2.5:
   or ListTagsForResource for user pools. Here DeleteUserPool and CreateUserPoolDomain answer
   InvalidParameterException in those cases, with AWS's messages, and the three tag calls work
   on the pool's UserPoolTags.
+* keeps a bucket's EventBridgeConfiguration but leaves it out of
+  GetBucketNotificationConfiguration, and answers a bucket with no notifications with a
+  <GetBucketNotificationResponse/> the SDKs cannot read. Here the EventBridgeConfiguration is
+  returned (empty, as S3 returns it), and no notifications are an empty
+  <NotificationConfiguration/>.
 * deletes a managed policy still attached to a role, user or group or used as a permissions
   boundary, and one that still has versions besides its default. Here DeletePolicy answers 409
   DeleteConflict in both cases, with IAM's messages.
@@ -1631,6 +1636,38 @@ def _s3_authorize(self: Any, bucket_name: str | None = None, key_name: str | Non
 
 
 S3Response._authenticate_and_authorize_s3_action = _s3_authorize
+
+
+# moto keeps a bucket's EventBridgeConfiguration (PutBucketNotificationConfiguration) but leaves
+# it out of GetBucketNotificationConfiguration, so EventBridge notifications cannot be read
+# back. Here they are returned as S3 returns them: an empty <EventBridgeConfiguration/>.
+_original_get_bucket_notification = S3Response.get_bucket_notification
+
+
+def _get_bucket_notification_with_eventbridge(self: Any) -> Any:
+    config = self.backend.get_bucket_notification_configuration(self.bucket_name)
+    if not config:
+        # moto answers <GetBucketNotificationResponse/>; S3 an empty configuration.
+        self.data["Action"] = "GetBucketNotificationConfiguration"
+        return 200, {"Content-Type": "application/xml"}, (
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<NotificationConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"/>'
+        )
+    if getattr(config, "event_bridge", None) is None:
+        return _original_get_bucket_notification(self)
+    status, headers, body = _original_get_bucket_notification(self)
+    text = body.decode() if isinstance(body, bytes) else body
+    closing = "</NotificationConfiguration>"
+    if closing in text:
+        text = text.replace(closing, "<EventBridgeConfiguration></EventBridgeConfiguration>" + closing)
+    else:  # an empty configuration came back as <NotificationConfiguration/>
+        text = re.sub(r"<NotificationConfiguration([^>]*)/>",
+                      r"<NotificationConfiguration\1><EventBridgeConfiguration></EventBridgeConfiguration></NotificationConfiguration>",
+                      text)
+    return status, headers, text
+
+
+S3Response.get_bucket_notification = _get_bucket_notification_with_eventbridge
 
 
 # moto deletes a managed policy that roles, users or groups still use (attached, or as a

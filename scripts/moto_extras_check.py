@@ -382,6 +382,23 @@ def check_user_pools(endpoint: str, run: str) -> None:
         p["Id"] == pool["Id"] for p in idp.list_user_pools(MaxResults=60)["UserPools"]))
 
 
+def check_eventbridge(endpoint: str, run: str) -> None:
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                      config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}))
+    bucket = f"events-{run}"
+    s3.create_bucket(Bucket=bucket)
+    check("GetBucketNotificationConfiguration of a new bucket has no EventBridgeConfiguration",
+          "EventBridgeConfiguration" not in s3.get_bucket_notification_configuration(Bucket=bucket))
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}})
+    check("EventBridgeConfiguration is read back",
+          s3.get_bucket_notification_configuration(Bucket=bucket).get("EventBridgeConfiguration") == {})
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={})
+    check("an empty NotificationConfiguration turns EventBridge off",
+          "EventBridgeConfiguration" not in s3.get_bucket_notification_configuration(Bucket=bucket))
+    s3.delete_bucket(Bucket=bucket)
+
+
 def check_policy_deletion(endpoint: str, run: str) -> None:
     iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
                        config=Config(retries={"max_attempts": 1}))
@@ -930,6 +947,7 @@ def main() -> int:
     check_web_acls(cf, sys.argv[1], run)
     check_user_pools(sys.argv[1], run)
     check_policy_deletion(sys.argv[1], run)
+    check_eventbridge(sys.argv[1], run)
 
     # --- IAM policy enforcement, on a server of its own ---
     check_iam_enforcement()

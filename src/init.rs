@@ -116,6 +116,7 @@ documents:                   # the private bucket browsers upload to
   versioning: true           # keep overwritten and deleted uploads recoverable
   uploads_prefix: uploads/   # the only prefix the presigner may write
   # expire_uploads_after_days: 30
+  # events: eventbridge       # S3 sends the bucket's object events to EventBridge
 
 presigner:                   # the Lambda that hands out presigned URLs; without `source` or
                              # `zip`, the presigner that comes with presign-stack is deployed

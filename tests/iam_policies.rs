@@ -33,6 +33,8 @@ fn actions(service: &str, op: &str) -> Vec<String> {
             // Tags in CreateBucketConfiguration need s3:TagResource too.
             "CreateBucket" => s3(&["CreateBucket", "TagResource"]),
             "DeleteObjects" => s3(&["DeleteObject", "DeleteObjectVersion"]),
+            "GetBucketNotificationConfiguration" => s3(&["GetBucketNotification"]),
+            "PutBucketNotificationConfiguration" => s3(&["PutBucketNotification"]),
             "DeleteBucketWebsite" => s3(&["PutBucketWebsite"]),
             "DeleteBucketPolicy"
             | "DeleteBucket"
@@ -159,6 +161,7 @@ fn the_generated_policies_allow_every_call_of_a_whole_cycle_of_both_layouts_with
     // and a rate limit: every kind of the registry.
     let first = format!(
         "version: 1\nname: iam-docs\nregion: {REGION}\ntags: {{team: a}}\n\
+         documents: {{events: eventbridge}}\n\
          presigner: {{zip: bundle.zip, reserved_concurrency: 2}}\nwebsite: {{source: site, \
          hosting: cloudfront, cloudfront: {{api_path: /api, rate_limit: 300}}}}\n\
          auth:\n  cognito: {{domain_prefix: iam-docs-signin}}\n"

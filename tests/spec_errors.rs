@@ -115,6 +115,7 @@ fn full_spec_sets_every_field() {
             ("team".to_string(), "platform".to_string()),
         ]),
         documents: Documents {
+            eventbridge: false,
             bucket: "acme-docs-files".into(),
             versioning: true,
             encryption: Encryption::SseKms {
@@ -196,6 +197,7 @@ fn minimal(dir: &Path) -> Spec {
         region: None,
         user_tags: BTreeMap::new(),
         documents: Documents {
+            eventbridge: false,
             bucket: "acme-docs-dev-documents-{account}".into(),
             versioning: false,
             encryption: Encryption::SseS3,
@@ -571,6 +573,13 @@ const BAD: &[Bad] = &[
         20,
         "auth.scopes[1]",
         "`a b` is not a scope",
+    ),
+    bad(
+        concat!(base!(), "documents:\n  events: sns\n"),
+        4,
+        11,
+        "documents.events",
+        "`sns` is not an event destination; use `eventbridge`",
     ),
     bad(
         concat!(

@@ -112,6 +112,8 @@ pub struct Documents {
     /// Days after which an unfinished multipart upload is aborted (its parts deleted).
     pub abort_incomplete_uploads_after_days: u32,
     pub cors: Cors,
+    /// `events: eventbridge`: S3 sends the bucket's object events to EventBridge.
+    pub eventbridge: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

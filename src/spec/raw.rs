@@ -35,6 +35,7 @@ pub(super) struct RawDocuments {
     pub expire_uploads_after_days: Option<i128>,
     pub abort_incomplete_uploads_after_days: Option<i128>,
     pub cors: Option<RawCors>,
+    pub events: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

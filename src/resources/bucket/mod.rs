@@ -89,6 +89,7 @@ impl Resource for Bucket {
                 "s3:GetLifecycleConfiguration",
                 "s3:GetBucketCORS",
                 "s3:GetBucketWebsite",
+                "s3:GetBucketNotification",
                 "s3:GetAccountPublicAccessBlock",
                 // What deleting it would lose, counted for consent.
                 "s3:ListBucketVersions",
@@ -104,6 +105,8 @@ impl Resource for Bucket {
                 "s3:PutLifecycleConfiguration",
                 "s3:PutBucketCORS",
                 "s3:PutBucketWebsite",
+                "s3:GetBucketNotification",
+                "s3:PutBucketNotification",
                 "s3:PutBucketPolicy",
             ],
             update: &[
@@ -115,6 +118,8 @@ impl Resource for Bucket {
                 "s3:PutLifecycleConfiguration",
                 "s3:PutBucketCORS",
                 "s3:PutBucketWebsite",
+                "s3:GetBucketNotification",
+                "s3:PutBucketNotification",
                 "s3:PutBucketPolicy",
             ],
             delete: &[
@@ -238,6 +243,7 @@ pub fn desired(ctx: &Ctx, which: Which) -> Desired {
                 })),
             );
             d.set("versioning", json!(docs.versioning));
+            d.set("eventbridge", json!(docs.eventbridge));
             d.set(
                 "lifecycle",
                 lifecycle_value(&lifecycle_rules(spec, Which::Documents)),

@@ -48,15 +48,22 @@ pub async fn read(ctx: &Ctx, which: Which, bucket: &str) -> Result<Option<Live>>
     // others mean.
     let specific = async {
         if which == Which::Documents {
-            (Some(s3.get_bucket_cors().bucket(bucket).send().await), None)
+            let (cors, events) = tokio::join!(
+                s3.get_bucket_cors().bucket(bucket).send(),
+                s3.get_bucket_notification_configuration()
+                    .bucket(bucket)
+                    .send()
+            );
+            (Some(cors), Some(events), None)
         } else {
             (
+                None,
                 None,
                 Some(s3.get_bucket_website().bucket(bucket).send().await),
             )
         }
     };
-    let (head, tags, pab_r, own, enc, pol, ver, life, (docs_specific, web_specific)) = tokio::join!(
+    let (head, tags, pab_r, own, enc, pol, ver, life, (docs_specific, events, web_specific)) = tokio::join!(
         s3.head_bucket().bucket(bucket).send(),
         s3.get_bucket_tagging().bucket(bucket).send(),
         s3.get_public_access_block().bucket(bucket).send(),
@@ -85,6 +92,7 @@ pub async fn read(ctx: &Ctx, which: Which, bucket: &str) -> Result<Option<Live>>
         || failed_with(&ver, nb)
         || failed_with(&life, nb)
         || docs_specific.as_ref().is_some_and(|c| failed_with(c, nb))
+        || events.as_ref().is_some_and(|e| failed_with(e, nb))
         || web_specific.as_ref().is_some_and(|w| failed_with(w, nb));
     if made_meanwhile {
         return Ok(None);
@@ -166,6 +174,22 @@ pub async fn read(ctx: &Ctx, which: Which, bucket: &str) -> Result<Option<Live>>
         (None, None) => unreachable!("each bucket's own reads were sent for it"),
     };
     f.insert(name, value);
+    if let Some(events) = events {
+        let on = match events {
+            Ok(e) => e.event_bridge_configuration().is_some(),
+            // An endpoint that cannot answer (stock moto's reply is unreadable) fails only a
+            // spec that uses `events`.
+            Err(e) if !ctx.spec.documents.eventbridge => {
+                ctx.report.warn(format!(
+                    "{:#}; the spec does not use `documents.events`, so they count as off",
+                    aws_err(what("event notifications"), e)
+                ));
+                false
+            }
+            Err(e) => return Err(aws_err(what("event notifications"), e)),
+        };
+        f.insert("eventbridge", json!(on));
+    }
     Ok(Some(Live {
         tags,
         fields: f,

@@ -211,6 +211,9 @@ async fn set_field(
             .await
             .map(drop)
             .map_err(|e| aws_err("DeleteBucketWebsite", e)),
+        // A new bucket sends no events.
+        "eventbridge" if created && want.as_bool() != Some(true) => Ok(()),
+        "eventbridge" => set_eventbridge(ctx, bucket, want.as_bool() == Some(true)).await,
         "website" => s3
             .put_bucket_website()
             .bucket(bucket)
@@ -359,4 +362,32 @@ pub async fn website_tls_for_sync(ctx: &Ctx, tls: bool) -> Result<bool> {
     .await
     .with_context(|| format!("setting the policy of {label}"))?;
     Ok(true)
+}
+
+/// Turn the bucket's EventBridge notifications on or off. PutBucketNotificationConfiguration
+/// replaces the whole configuration, so the topics, queues and functions someone else
+/// configured are read and written back as they are.
+async fn set_eventbridge(ctx: &Ctx, bucket: &str, on: bool) -> Result<()> {
+    let s3 = &ctx.aws.s3;
+    let now = s3
+        .get_bucket_notification_configuration()
+        .bucket(bucket)
+        .send()
+        .await
+        .map_err(|e| aws_err("GetBucketNotificationConfiguration", e))?;
+    let config = aws_sdk_s3::types::NotificationConfiguration::builder()
+        .set_topic_configurations(Some(now.topic_configurations().to_vec()))
+        .set_queue_configurations(Some(now.queue_configurations().to_vec()))
+        .set_lambda_function_configurations(Some(now.lambda_function_configurations().to_vec()))
+        .set_event_bridge_configuration(
+            on.then(|| aws_sdk_s3::types::EventBridgeConfiguration::builder().build()),
+        )
+        .build();
+    s3.put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(config)
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| aws_err("PutBucketNotificationConfiguration", e))
 }

@@ -64,8 +64,24 @@ impl Checker<'_> {
             "documents.uploads_prefix",
             rules::uploads_prefix(&uploads_prefix),
         );
+        let eventbridge = match raw.events.as_deref() {
+            None => false,
+            Some("eventbridge") => true,
+            Some(other) => {
+                self.value(
+                    "documents.events",
+                    format!(
+                        "`{other}` is not an event destination; use `eventbridge` (S3 sends the \
+                         bucket's object events to EventBridge, where rules route them), or \
+                         leave it out"
+                    ),
+                );
+                false
+            }
+        };
         Documents {
             bucket,
+            eventbridge,
             versioning: raw.versioning.unwrap_or(false),
             encryption,
             uploads_prefix,
