@@ -66,6 +66,10 @@ this module patches moto's CloudFront backend in-process, because moto 5.2.5:
   <GetBucketNotificationResponse/> the SDKs cannot read. Here the EventBridgeConfiguration is
   returned (empty, as S3 returns it), and no notifications are an empty
   <NotificationConfiguration/>.
+* has none of GuardDuty's malware protection plan API (404). Here Create, Get, Update, Delete
+  and ListMalwareProtectionPlans and the three tag calls on plans work as AWS's API reference
+  gives them (one plan per bucket: a second is 409 ConflictException; an unknown plan is 404
+  ResourceNotFoundException). Nothing is scanned.
 * deletes a managed policy still attached to a role, user or group or used as a permissions
   boundary, and one that still has versions besides its default. Here DeletePolicy answers 409
   DeleteConflict in both cases, with IAM's messages.
@@ -1668,6 +1672,164 @@ def _get_bucket_notification_with_eventbridge(self: Any) -> Any:
 
 
 S3Response.get_bucket_notification = _get_bucket_notification_with_eventbridge
+
+
+# --- GuardDuty Malware Protection for S3 --------------------------------------------------------
+# moto has none of the malware protection plan API (it answers 404). Added from AWS's API
+# reference (GuardDuty, 2017-11-28): CreateMalwareProtectionPlan (POST /malware-protection-plan;
+# role, protectedResource.s3Bucket {bucketName, objectPrefixes}, actions.tagging.status, tags;
+# one plan per bucket, a second is 409 ConflictException), GetMalwareProtectionPlan (GET
+# /malware-protection-plan/{id}; 404 ResourceNotFoundException when unknown; status ACTIVE),
+# UpdateMalwareProtectionPlan (PATCH: role, actions, the bucket's objectPrefixes),
+# DeleteMalwareProtectionPlan (DELETE), ListMalwareProtectionPlans (GET
+# /malware-protection-plan, ids only) and TagResource, UntagResource and ListTagsForResource
+# (/tags/{resourceArn}) on plans. No object is ever scanned here.
+import json as _json  # noqa: E402
+import random as _random  # noqa: E402
+import string as _string  # noqa: E402
+from urllib.parse import unquote as _unquote  # noqa: E402
+
+import moto.guardduty.urls as gd_urls  # noqa: E402
+from moto.guardduty.exceptions import GuardDutyException  # noqa: E402
+from moto.guardduty.responses import GuardDutyResponse  # noqa: E402
+
+
+class _GuardDutyError(GuardDutyException):
+    def __init__(self, status: int, kind: str, message: str) -> None:
+        self.code = status
+        super().__init__(kind, message)
+
+    def get_headers(self, *args: Any, **kwargs: Any) -> list[tuple[str, str]]:
+        return [("X-Amzn-ErrorType", self.error_type)]
+
+
+_plans: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+
+
+def _plans_of(response: Any) -> dict[str, dict[str, Any]]:
+    return _plans.setdefault((response.current_account, response.region), {})
+
+
+def _plan_id(response: Any) -> str:
+    return _unquote(response.path.rstrip("/").split("/")[-1])
+
+
+def _plan(response: Any) -> dict[str, Any]:
+    plan = _plans_of(response).get(_plan_id(response))
+    if plan is None:
+        raise _GuardDutyError(404, "ResourceNotFoundException",
+                              "The requested resource can't be found.")
+    return plan
+
+
+def _body(response: Any) -> dict[str, Any]:
+    try:
+        return _json.loads(response.body or "{}")
+    except ValueError:
+        raise _GuardDutyError(400, "BadRequestException", "The request body is not valid JSON.")
+
+
+def _gd_create_plan(self: Any) -> str:
+    body = _body(self)
+    role = body.get("role") or ""
+    bucket = ((body.get("protectedResource") or {}).get("s3Bucket") or {})
+    name = bucket.get("bucketName") or ""
+    if not re.match(r"^arn:aws:iam::\d{12}:role/.+", role):
+        raise _GuardDutyError(400, "BadRequestException",
+                              "The request is rejected because the role is not a valid IAM role ARN.")
+    if not name:
+        raise _GuardDutyError(400, "BadRequestException",
+                              "The request is rejected because protectedResource.s3Bucket.bucketName is missing.")
+    plans = _plans_of(self)
+    with _lock:
+        if any(p["protectedResource"]["s3Bucket"]["bucketName"] == name for p in plans.values()):
+            raise _GuardDutyError(409, "ConflictException",
+                                  f"The request is rejected because a malware protection plan already protects bucket {name}.")
+        plan_id = "".join(_random.choice(_string.ascii_lowercase + _string.digits) for _ in range(20))
+        plans[plan_id] = {
+            "arn": f"arn:aws:guardduty:{self.region}:{self.current_account}:malware-protection-plan/{plan_id}",
+            "role": role,
+            "protectedResource": {"s3Bucket": {"bucketName": name,
+                                               "objectPrefixes": list(bucket.get("objectPrefixes") or [])}},
+            "actions": {"tagging": {"status": ((body.get("actions") or {}).get("tagging") or {})
+                                    .get("status", "DISABLED")}},
+            "createdAt": utcnow().strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            "status": "ACTIVE",
+            "statusReasons": [],
+            "tags": dict(body.get("tags") or {}),
+        }
+    return _json.dumps({"malwareProtectionPlanId": plan_id})
+
+
+def _gd_get_plan(self: Any) -> str:
+    return _json.dumps(_plan(self))
+
+
+def _gd_update_plan(self: Any) -> str:
+    body = _body(self)
+    plan = _plan(self)
+    with _lock:
+        if body.get("role"):
+            plan["role"] = body["role"]
+        tagging = ((body.get("actions") or {}).get("tagging") or {}).get("status")
+        if tagging:
+            plan["actions"] = {"tagging": {"status": tagging}}
+        prefixes = ((body.get("protectedResource") or {}).get("s3Bucket") or {}).get("objectPrefixes")
+        if prefixes is not None:
+            plan["protectedResource"]["s3Bucket"]["objectPrefixes"] = list(prefixes)
+    return "{}"
+
+
+def _gd_delete_plan(self: Any) -> str:
+    _plan(self)
+    with _lock:
+        _plans_of(self).pop(_plan_id(self), None)
+    return "{}"
+
+
+def _gd_list_plans(self: Any) -> str:
+    return _json.dumps({"malwareProtectionPlans": [
+        {"malwareProtectionPlanId": i} for i in _plans_of(self)]})
+
+
+def _gd_tagged(self: Any) -> dict[str, Any]:
+    arn = _unquote(self.path.split("/tags/", 1)[1])
+    for plan in _plans_of(self).values():
+        if plan["arn"] == arn:
+            return plan
+    raise _GuardDutyError(404, "ResourceNotFoundException", "The requested resource can't be found.")
+
+
+def _gd_tag(self: Any) -> str:
+    plan = _gd_tagged(self)
+    plan["tags"].update(_body(self).get("tags") or {})
+    return "{}"
+
+
+def _gd_untag(self: Any) -> str:
+    plan = _gd_tagged(self)
+    for key in parse_qs(urlparse(self.uri).query).get("tagKeys", []):
+        plan["tags"].pop(key, None)
+    return "{}"
+
+
+def _gd_list_tags(self: Any) -> str:
+    return _json.dumps({"tags": _gd_tagged(self)["tags"]})
+
+
+GuardDutyResponse.create_malware_protection_plan = _gd_create_plan
+GuardDutyResponse.get_malware_protection_plan = _gd_get_plan
+GuardDutyResponse.update_malware_protection_plan = _gd_update_plan
+GuardDutyResponse.delete_malware_protection_plan = _gd_delete_plan
+GuardDutyResponse.list_malware_protection_plans = _gd_list_plans
+GuardDutyResponse.tag_resource = _gd_tag
+GuardDutyResponse.untag_resource = _gd_untag
+GuardDutyResponse.list_tags_for_resource = _gd_list_tags
+gd_urls.url_paths.update({
+    "{0}/malware-protection-plan$": GuardDutyResponse.dispatch,
+    "{0}/malware-protection-plan/(?P<malware_protection_plan_id>[^/]+)$": GuardDutyResponse.dispatch,
+    "{0}/tags/(?P<resource_arn>.+)$": GuardDutyResponse.dispatch,
+})
 
 
 # moto deletes a managed policy that roles, users or groups still use (attached, or as a

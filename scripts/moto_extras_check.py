@@ -399,6 +399,40 @@ def check_eventbridge(endpoint: str, run: str) -> None:
     s3.delete_bucket(Bucket=bucket)
 
 
+def check_malware_protection_plans(endpoint: str, run: str) -> None:
+    gd = boto3.client("guardduty", endpoint_url=endpoint, region_name="eu-west-1",
+                      config=Config(retries={"max_attempts": 1}))
+    bucket = f"scanned-{run}"
+    plan_id = gd.create_malware_protection_plan(
+        Role="arn:aws:iam::123456789012:role/scanner",
+        ProtectedResource={"S3Bucket": {"BucketName": bucket, "ObjectPrefixes": ["uploads/"]}},
+        Actions={"Tagging": {"Status": "ENABLED"}}, Tags={"a": "1"})["MalwareProtectionPlanId"]
+    plan = gd.get_malware_protection_plan(MalwareProtectionPlanId=plan_id)
+    check("GetMalwareProtectionPlan returns the plan as created",
+          plan["ProtectedResource"]["S3Bucket"] == {"BucketName": bucket, "ObjectPrefixes": ["uploads/"]}
+          and plan["Actions"] == {"Tagging": {"Status": "ENABLED"}} and plan["Tags"] == {"a": "1"}
+          and plan["Status"] == "ACTIVE" and plan["Arn"].endswith(f"malware-protection-plan/{plan_id}"), plan)
+    expect_error("a second plan for one bucket: ConflictException",
+                 lambda: gd.create_malware_protection_plan(
+                     Role="arn:aws:iam::123456789012:role/scanner",
+                     ProtectedResource={"S3Bucket": {"BucketName": bucket}}), "ConflictException", 409)
+    gd.update_malware_protection_plan(MalwareProtectionPlanId=plan_id,
+                                      Actions={"Tagging": {"Status": "DISABLED"}})
+    check("UpdateMalwareProtectionPlan changes the tagging action",
+          gd.get_malware_protection_plan(MalwareProtectionPlanId=plan_id)["Actions"]
+          == {"Tagging": {"Status": "DISABLED"}})
+    check("ListMalwareProtectionPlans lists it", {"MalwareProtectionPlanId": plan_id}
+          in gd.list_malware_protection_plans()["MalwareProtectionPlans"])
+    gd.tag_resource(ResourceArn=plan["Arn"], Tags={"b": "2"})
+    gd.untag_resource(ResourceArn=plan["Arn"], TagKeys=["a"])
+    check("TagResource, UntagResource and ListTagsForResource on a plan",
+          gd.list_tags_for_resource(ResourceArn=plan["Arn"])["Tags"] == {"b": "2"})
+    gd.delete_malware_protection_plan(MalwareProtectionPlanId=plan_id)
+    expect_error("GetMalwareProtectionPlan of a deleted plan: ResourceNotFoundException",
+                 lambda: gd.get_malware_protection_plan(MalwareProtectionPlanId=plan_id),
+                 "ResourceNotFoundException", 404)
+
+
 def check_policy_deletion(endpoint: str, run: str) -> None:
     iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1",
                        config=Config(retries={"max_attempts": 1}))
@@ -948,6 +982,7 @@ def main() -> int:
     check_user_pools(sys.argv[1], run)
     check_policy_deletion(sys.argv[1], run)
     check_eventbridge(sys.argv[1], run)
+    check_malware_protection_plans(sys.argv[1], run)
 
     # --- IAM policy enforcement, on a server of its own ---
     check_iam_enforcement()
