@@ -41,13 +41,29 @@ const GITHUB_THUMBPRINTS: &[&str] = &[
     "1c58a3a8518e8759bf075b76b750d4f2df264fcd",
 ];
 
+/// What to do, checked: make with [`Options::new`].
 #[derive(Debug, Clone)]
 pub struct Options {
     /// `OWNER/REPO`.
-    pub github_repo: Option<String>,
+    github_repo: Option<String>,
     /// The branch the deploy role may be assumed from.
-    pub branch: String,
-    pub delete: bool,
+    branch: String,
+    delete: bool,
+}
+
+impl Options {
+    /// The repository and branch checked, before any AWS call.
+    pub fn new(github_repo: Option<String>, branch: String, delete: bool) -> Result<Options> {
+        if let Some(repo) = &github_repo {
+            check_repo(repo)?;
+            check_branch(&branch)?;
+        }
+        Ok(Options {
+            github_repo,
+            branch,
+            delete,
+        })
+    }
 }
 
 /// What a run did.
@@ -70,7 +86,7 @@ pub struct Bootstrapped {
 }
 
 /// `OWNER/REPO` as GitHub allows it.
-pub fn check_repo(repo: &str) -> Result<()> {
+fn check_repo(repo: &str) -> Result<()> {
     let ok_part = |p: &str| {
         !p.is_empty()
             && p.len() <= 100
@@ -93,7 +109,7 @@ pub fn role_names(ctx: &Ctx) -> (String, String) {
 }
 
 /// A branch name as git allows it, without the wildcards a trust condition would read.
-pub fn check_branch(branch: &str) -> Result<()> {
+fn check_branch(branch: &str) -> Result<()> {
     let ok = !branch.is_empty()
         && branch.len() <= 255
         && !branch.starts_with('/')
@@ -113,10 +129,6 @@ pub fn check_branch(branch: &str) -> Result<()> {
 }
 
 pub async fn run(ctx: &Ctx, options: &Options) -> Result<Bootstrapped> {
-    if let Some(repo) = &options.github_repo {
-        check_repo(repo)?;
-        check_branch(&options.branch)?;
-    }
     let (deploy, drift) = role_names(ctx);
     for name in [&deploy, &drift] {
         if name.len() > 64 {
@@ -130,12 +142,14 @@ pub async fn run(ctx: &Ctx, options: &Options) -> Result<Bootstrapped> {
     if options.delete {
         return delete(ctx, &deploy, &drift).await;
     }
-    if options.github_repo.is_some() {
-        // Before any write: a role of these names that is not bootstrap's stops the run.
-        for name in [&deploy, &drift] {
-            ci_role_found(ctx, name).await?;
-        }
-    }
+    // Before any write: a role of these names that is not bootstrap's stops the run.
+    let (deploy_found, drift_found) = match options.github_repo {
+        Some(_) => (
+            ci_role_found(ctx, &deploy).await?,
+            ci_role_found(ctx, &drift).await?,
+        ),
+        None => (None, None),
+    };
     let at = Arns::new(&ctx.account, &ctx.region);
     let mut done = Bootstrapped::default();
     if let Some(arn) = &ctx.spec.presigner.permissions_boundary {
@@ -158,6 +172,7 @@ pub async fn run(ctx: &Ctx, options: &Options) -> Result<Bootstrapped> {
     let deploy_arn = ci_role(
         ctx,
         &deploy,
+        deploy_found,
         &trust(&provider, deploy_subs),
         &policy::generate(&ctx.spec, &at, Which::Deploy).to_value(),
         "deploys the stack (up, down) from GitHub Actions",
@@ -167,6 +182,7 @@ pub async fn run(ctx: &Ctx, options: &Options) -> Result<Bootstrapped> {
     let drift_arn = ci_role(
         ctx,
         &drift,
+        drift_found,
         &trust(&provider, vec![sub("*")]),
         &policy::generate(&ctx.spec, &at, Which::ReadOnly).to_value(),
         "checks the stack for drift (plan, drift, outputs) from GitHub Actions",
@@ -225,12 +241,7 @@ async fn boundary(ctx: &Ctx, at: &Arns, done: &mut Bootstrapped) -> Result<Strin
     let arn = at.default_boundary(&ctx.spec);
     let want = normalize_policy(&policy::generate(&ctx.spec, at, Which::Boundary).to_value());
     let label = format!("permissions boundary {arn}");
-    let found = match iam.get_policy().policy_arn(&arn).send().await {
-        Ok(out) => out.policy,
-        Err(e) if code_in(&e, &["NoSuchEntity"]) => None,
-        Err(e) => return Err(aws_err(format!("reading {label}"), e)),
-    };
-    let Some(found) = found else {
+    let Some(found) = managed_policy(ctx, &arn).await? else {
         iam.create_policy()
             .policy_name(boundary_name(&ctx.spec))
             .path(CI_PATH)
@@ -259,19 +270,13 @@ async fn boundary(ctx: &Ctx, at: &Arns, done: &mut Bootstrapped) -> Result<Strin
         return Ok(arn);
     }
     // IAM keeps five versions: the oldest one not in use makes room.
-    let versions = iam
-        .list_policy_versions()
-        .policy_arn(&arn)
-        .send()
-        .await
-        .map_err(|e| aws_err(format!("listing the versions of {label}"), e))?;
+    let versions = policy_versions(ctx, &arn).await?;
     let mut old: Vec<_> = versions
-        .versions()
         .iter()
         .filter(|v| !v.is_default_version())
         .collect();
     old.sort_by_key(|v| v.create_date().map(|d| d.secs()));
-    if versions.versions().len() >= 5 {
+    if versions.len() >= 5 {
         if let Some(oldest) = old.first().and_then(|v| v.version_id()) {
             iam.delete_policy_version()
                 .policy_arn(&arn)
@@ -365,9 +370,11 @@ async fn github_provider(ctx: &Ctx) -> Result<Option<String>> {
 const CI_POLICY: &str = "presign-stack";
 
 /// A CI role with this trust and this one inline policy, made or brought up to date; its ARN.
+/// `found` is the role as [`ci_role_found`] read it.
 async fn ci_role(
     ctx: &Ctx,
     name: &str,
+    found: Option<aws_sdk_iam::types::Role>,
     trust: &Value,
     policy: &Value,
     does: &str,
@@ -375,7 +382,6 @@ async fn ci_role(
 ) -> Result<String> {
     let iam = &ctx.aws.iam;
     let label = format!("role {name}");
-    let found = ci_role_found(ctx, name).await?;
     let created = found.is_none();
     let (arn, mut changed) = match found {
         None => {
@@ -447,14 +453,41 @@ async fn ci_role(
     Ok(arn)
 }
 
+/// The role `name`, if it exists.
+async fn role_named(ctx: &Ctx, name: &str) -> Result<Option<aws_sdk_iam::types::Role>> {
+    match ctx.aws.iam.get_role().role_name(name).send().await {
+        Ok(out) => Ok(out.role),
+        Err(e) if code_in(&e, &["NoSuchEntity"]) => Ok(None),
+        Err(e) => Err(aws_err(format!("reading role {name}"), e)),
+    }
+}
+
+/// The managed policy `arn`, if it exists.
+async fn managed_policy(ctx: &Ctx, arn: &str) -> Result<Option<aws_sdk_iam::types::Policy>> {
+    match ctx.aws.iam.get_policy().policy_arn(arn).send().await {
+        Ok(out) => Ok(out.policy),
+        Err(e) if code_in(&e, &["NoSuchEntity"]) => Ok(None),
+        Err(e) => Err(aws_err(format!("reading policy {arn}"), e)),
+    }
+}
+
+/// Every version of the managed policy `arn`.
+async fn policy_versions(ctx: &Ctx, arn: &str) -> Result<Vec<aws_sdk_iam::types::PolicyVersion>> {
+    let out = ctx
+        .aws
+        .iam
+        .list_policy_versions()
+        .policy_arn(arn)
+        .send()
+        .await
+        .map_err(|e| aws_err(format!("listing the versions of policy {arn}"), e))?;
+    Ok(out.versions().to_vec())
+}
+
 /// The CI role `name` if it exists; an error if it is not bootstrap's for this stack.
 async fn ci_role_found(ctx: &Ctx, name: &str) -> Result<Option<aws_sdk_iam::types::Role>> {
     let label = format!("role {name}");
-    let role = match ctx.aws.iam.get_role().role_name(name).send().await {
-        Ok(out) => out.role,
-        Err(e) if code_in(&e, &["NoSuchEntity"]) => None,
-        Err(e) => return Err(aws_err(format!("reading {label}"), e)),
-    };
+    let role = role_named(ctx, name).await?;
     if let Some(role) = &role {
         if !ours(ctx, role.tags()) || role.path() != CI_PATH {
             bail!(
@@ -489,7 +522,8 @@ async fn delete(ctx: &Ctx, deploy: &str, drift: &str) -> Result<Bootstrapped> {
     // Before anything is deleted: the boundary must be free (the deploy role would be needed
     // to run `down`).
     let boundary = Arns::new(&ctx.account, &ctx.region).default_boundary(&ctx.spec);
-    if let Some(user) = boundary_user(ctx, &boundary).await? {
+    let boundary_policy = managed_policy(ctx, &boundary).await?;
+    if let Some(user) = boundary_user(ctx, &boundary, boundary_policy.as_ref()).await? {
         bail!(
             "permissions boundary {boundary} is still the boundary of {user} (the presigner's, \
              while the stack is up): run `presign-stack down` first, then bootstrap --delete \
@@ -498,12 +532,9 @@ async fn delete(ctx: &Ctx, deploy: &str, drift: &str) -> Result<Bootstrapped> {
     }
     for name in [deploy, drift] {
         let label = format!("role {name}");
-        let role = match iam.get_role().role_name(name).send().await {
-            Ok(out) => out.role,
-            Err(e) if code_in(&e, &["NoSuchEntity"]) => None,
-            Err(e) => return Err(aws_err(format!("reading {label}"), e)),
+        let Some(role) = role_named(ctx, name).await? else {
+            continue;
         };
-        let Some(role) = role else { continue };
         if !ours(ctx, role.tags()) {
             ctx.report.warn(format!(
                 "{label} was not made by bootstrap for {} (no {TAG_BOOTSTRAP} tag): left in place",
@@ -519,19 +550,12 @@ async fn delete(ctx: &Ctx, deploy: &str, drift: &str) -> Result<Bootstrapped> {
             Err(e) => return Err(aws_err(format!("deleting {label}"), e)),
         }
     }
-    let at = Arns::new(&ctx.account, &ctx.region);
-    let arn = at.default_boundary(&ctx.spec);
+    let arn = boundary;
     let label = format!("permissions boundary {arn}");
-    match iam.get_policy().policy_arn(&arn).send().await {
-        Ok(out) if out.policy().is_some_and(|p| ours(ctx, p.tags())) => {
-            let versions = iam
-                .list_policy_versions()
-                .policy_arn(&arn)
-                .send()
-                .await
-                .map_err(|e| aws_err(format!("listing the versions of {label}"), e))?;
-            for v in versions
-                .versions()
+    match boundary_policy {
+        Some(p) if ours(ctx, p.tags()) => {
+            for v in policy_versions(ctx, &arn)
+                .await?
                 .iter()
                 .filter(|v| !v.is_default_version())
             {
@@ -553,12 +577,11 @@ async fn delete(ctx: &Ctx, deploy: &str, drift: &str) -> Result<Bootstrapped> {
                 Err(e) => return Err(aws_err(format!("deleting {label}"), e)),
             }
         }
-        Ok(_) => ctx.report.warn(format!(
+        Some(_) => ctx.report.warn(format!(
             "{label} was not made by bootstrap for {} (no {TAG_BOOTSTRAP} tag): left in place",
             tag_value(ctx)
         )),
-        Err(e) if code_in(&e, &["NoSuchEntity"]) => {}
-        Err(e) => return Err(aws_err(format!("reading {label}"), e)),
+        None => {}
     }
     // The provider is the account's: kept while any role trusts it.
     if let Some(arn) = &github_provider(ctx).await? {
@@ -589,35 +612,25 @@ async fn delete(ctx: &Ctx, deploy: &str, drift: &str) -> Result<Bootstrapped> {
 
 /// A role using `boundary` as its permissions boundary, if any: the stack's own role, read
 /// directly, and what IAM counts.
-async fn boundary_user(ctx: &Ctx, boundary: &str) -> Result<Option<String>> {
-    let iam = &ctx.aws.iam;
-    let policy = match iam.get_policy().policy_arn(boundary).send().await {
-        Ok(out) => out.policy,
-        Err(e) if code_in(&e, &["NoSuchEntity"]) => return Ok(None),
-        Err(e) => {
-            return Err(aws_err(
-                format!("reading permissions boundary {boundary}"),
-                e,
-            ))
-        }
+async fn boundary_user(
+    ctx: &Ctx,
+    boundary: &str,
+    policy: Option<&aws_sdk_iam::types::Policy>,
+) -> Result<Option<String>> {
+    let Some(policy) = policy else {
+        return Ok(None);
     };
     let role = &ctx.spec.presigner.role_name;
-    match iam.get_role().role_name(role).send().await {
-        Ok(out)
-            if out
-                .role()
-                .and_then(|r| r.permissions_boundary())
-                .and_then(|b| b.permissions_boundary_arn())
-                == Some(boundary) =>
-        {
-            return Ok(Some(format!("role {role}")))
-        }
-        Ok(_) => {}
-        Err(e) if code_in(&e, &["NoSuchEntity"]) => {}
-        Err(e) => return Err(aws_err(format!("reading role {role}"), e)),
+    let bounded = role_named(ctx, role).await?.is_some_and(|r| {
+        r.permissions_boundary()
+            .and_then(|b| b.permissions_boundary_arn())
+            == Some(boundary)
+    });
+    if bounded {
+        return Ok(Some(format!("role {role}")));
     }
     Ok(policy
-        .and_then(|p| p.permissions_boundary_usage_count())
+        .permissions_boundary_usage_count()
         .filter(|n| *n > 0)
         .map(|n| format!("{n} IAM role(s) or user(s)")))
 }

@@ -1,7 +1,8 @@
 //! The account-wide listings that find resources without a name of the spec's: CloudFront's
 //! distributions, origin access controls and response headers policies (whose ids AWS
 //! chooses; the stack's are found by comment or name), the resources tagged for the stack
-//! (orphans after a rename), and the roles under the tool's IAM path.
+//! (orphans after a rename), the roles under the tool's IAM path, the region's user pools,
+//! and the policies under `bootstrap`'s path (its permissions boundary).
 //!
 //! None of them needs the account id, so a run sends them at the same time as its first call
 //! (STS), and every later read finds them done. A service the endpoint does not offer

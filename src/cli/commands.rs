@@ -226,18 +226,7 @@ impl Run<'_> {
                 ),
             },
         };
-        crate::spec::commercial_region(&region).map_err(|m| anyhow::anyhow!("{m}"))?;
-        let shaped = region.split('-').count() >= 3
-            && region
-                .rsplit('-')
-                .next()
-                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-            && region
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if !shaped {
-            anyhow::bail!("`{region}` is not an AWS region name (such as `eu-central-1`)");
-        }
+        crate::spec::region(&region).map_err(|m| anyhow::anyhow!("{m}"))?;
         let account = match &args.account {
             Some(a) if a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()) => a.clone(),
             Some(a) => anyhow::bail!("--account `{a}` is not a 12-digit AWS account id"),
@@ -255,16 +244,12 @@ impl Run<'_> {
     }
 
     pub async fn bootstrap(&self, args: &BootstrapArgs) -> Result<ExitCode> {
-        if let Some(repo) = &args.github_repo {
-            crate::bootstrap::check_repo(repo)?;
-            crate::bootstrap::check_branch(&args.branch)?;
-        }
+        let options = crate::bootstrap::Options::new(
+            args.github_repo.clone(),
+            args.branch.clone(),
+            args.delete,
+        )?;
         let ctx = self.connect(false).await?;
-        let options = crate::bootstrap::Options {
-            github_repo: args.github_repo.clone(),
-            branch: args.branch.clone(),
-            delete: args.delete,
-        };
         let done = crate::bootstrap::run(&ctx, &options).await?;
         print(self.cli.output, &done)?;
         self.tally(&ctx);

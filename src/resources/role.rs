@@ -215,16 +215,28 @@ pub fn inline_policy(ctx: &Ctx) -> Value {
 /// for this stack, once discovery found it; else the one it has. A boundary is never removed
 /// (one an organisation requires stays), and a failed look for bootstrap's changes nothing.
 pub fn boundary(ctx: &Ctx, live: Option<&Live>) -> Option<String> {
-    if let Some(arn) = &ctx.spec.presigner.permissions_boundary {
-        return Some(arn.clone());
+    ctx.spec
+        .presigner
+        .permissions_boundary
+        .clone()
+        .or_else(|| bootstrap_boundary(ctx))
+        .or_else(|| {
+            live.and_then(|l| l.fields.get("permissions_boundary"))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+}
+
+/// The boundary `bootstrap` made for this stack, when the spec names none and discovery
+/// found it.
+fn bootstrap_boundary(ctx: &Ctx) -> Option<String> {
+    if ctx.spec.presigner.permissions_boundary.is_some() {
+        return None;
     }
     let default = Arns::new(&ctx.account, &ctx.region).default_boundary(&ctx.spec);
     match &ctx.discovery.boundaries {
         Listing::Found(arns) if arns.contains(&default) => Some(default),
-        _ => live
-            .and_then(|l| l.fields.get("permissions_boundary"))
-            .and_then(Value::as_str)
-            .map(str::to_string),
+        _ => None,
     }
 }
 
@@ -232,13 +244,10 @@ pub fn boundary(ctx: &Ctx, live: Option<&Live>) -> Option<String> {
 /// names the bucket, uploads prefix, log group and key of the spec it was made for); a
 /// warning when not. Only when the role is to have that boundary.
 async fn check_bootstrap_boundary(ctx: &Ctx) -> Result<()> {
-    let at = Arns::new(&ctx.account, &ctx.region);
-    let arn = at.default_boundary(&ctx.spec);
-    if boundary(ctx, None).as_deref() != Some(arn.as_str())
-        || ctx.spec.presigner.permissions_boundary.is_some()
-    {
+    let Some(arn) = bootstrap_boundary(ctx) else {
         return Ok(());
-    }
+    };
+    let at = Arns::new(&ctx.account, &ctx.region);
     let iam = &ctx.aws.iam;
     let label = format!("permissions boundary {arn}");
     let policy = iam

@@ -11,7 +11,7 @@ mod tree;
 mod validate;
 
 pub use model::*;
-pub use rules::{commercial_region, wildcard_match};
+pub use rules::{commercial_region, region, wildcard_match};
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -89,7 +89,7 @@ pub(super) fn cognito_domain(s: &str) -> Result<(), String> {
 }
 
 /// Region codes such as `eu-central-1`, `us-gov-west-1` or `us-isob-east-1`.
-pub(super) fn region(s: &str) -> Result<(), String> {
+pub fn region(s: &str) -> Result<(), String> {
     let parts: Vec<&str> = s.split('-').collect();
     let lower = |p: &&str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase());
     let ok = parts.len() >= 3
