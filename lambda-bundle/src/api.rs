@@ -49,6 +49,9 @@ pub(crate) struct ApiError {
     pub(crate) message: String,
     /// A 401 that asks for a bearer token (`WWW-Authenticate: Bearer`).
     pub(crate) challenge: bool,
+    /// A download held back by the malware scan: its status (`pending`, `THREATS_FOUND`, ...)
+    /// goes into the body as `scan`.
+    pub(crate) scan: Option<String>,
 }
 
 pub(crate) fn fail(status: u16, message: impl Into<String>) -> ApiError {
@@ -56,6 +59,7 @@ pub(crate) fn fail(status: u16, message: impl Into<String>) -> ApiError {
         status,
         message: message.into(),
         challenge: false,
+        scan: None,
     }
 }
 

@@ -20,6 +20,9 @@ pub const ENV_BASE_PATH: &str = "PRESIGNER_BASE_PATH";
 pub const ENV_MULTIPART_THRESHOLD_BYTES: &str = "PRESIGNER_MULTIPART_THRESHOLD_BYTES";
 /// Optional: the size of every part but the last (default [`DEFAULT_PART_SIZE_BYTES`]).
 pub const ENV_PART_SIZE_BYTES: &str = "PRESIGNER_PART_SIZE_BYTES";
+/// Optional: `guardduty` when GuardDuty scans the uploads; a download then waits for the
+/// object's `GuardDutyMalwareScanStatus` tag to be `NO_THREATS_FOUND`.
+pub const ENV_MALWARE_SCAN: &str = "PRESIGNER_MALWARE_SCAN";
 pub const ENV_REGION: &str = "AWS_REGION";
 pub const ENV_ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
 pub const ENV_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
@@ -75,6 +78,9 @@ pub struct Config {
     pub base_path: Option<String>,
     /// Who may ask (SPEC.md section 6): `None` is an open presigner.
     pub auth: Option<crate::auth::settings::AuthConfig>,
+    /// GuardDuty scans the uploads (SPEC.md section 9): a download is offered only for an
+    /// object tagged clean, which the presigner reads (so it needs the network).
+    pub malware_scan: bool,
 }
 
 /// A configuration variable that is missing or invalid.
@@ -271,6 +277,20 @@ impl Config {
         let auth = crate::auth::settings::AuthConfig::from_lookup(&lookup)
             .map_err(|(variable, message)| err(variable, message))?;
 
+        let malware_scan = match optional(&lookup, ENV_MALWARE_SCAN).as_deref() {
+            None => false,
+            Some("guardduty") => true,
+            Some(other) => {
+                return Err(err(
+                    ENV_MALWARE_SCAN,
+                    format!(
+                        "{} is not allowed; expected guardduty, or leave it unset",
+                        shown(other)
+                    ),
+                ))
+            }
+        };
+
         Ok(Config {
             bucket,
             region,
@@ -284,6 +304,7 @@ impl Config {
             s3_endpoint,
             base_path,
             auth,
+            malware_scan,
         })
     }
 

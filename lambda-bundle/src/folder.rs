@@ -7,7 +7,9 @@
 //!   `POST /uploads`, and whether a key exists for `DELETE /files`;
 //! - DeleteObject for `DELETE /files`;
 //! - CreateMultipartUpload, so that a client gets an upload ID and never a create URL it could
-//!   use again.
+//!   use again;
+//! - with the malware scan, GetObjectTagging: GuardDuty's verdict on a file to download, and on
+//!   each file of a `GET /files` page (16 at once).
 //!
 //! Counting is bounded: a listing page holds 1,000 keys, and usage stops one file past the
 //! limit, so a quota of `files` costs at most `files / 1000 + 1` requests
@@ -23,6 +25,12 @@ use quick_xml::events::Event;
 use quick_xml::Reader;
 use serde_json::{json, Value};
 use std::time::{Duration, SystemTime};
+
+/// The tag GuardDuty Malware Protection writes on a scanned object, and its clean value.
+pub const SCAN_TAG: &str = "GuardDutyMalwareScanStatus";
+pub const CLEAN: &str = "NO_THREATS_FOUND";
+/// Tag reads in flight at once for one page of `GET /files`.
+const TAG_READS_AT_ONCE: usize = 16;
 
 /// Lifetime of the presigned requests the presigner sends itself.
 pub const CALL_SECONDS: u64 = 60;
@@ -108,27 +116,7 @@ impl S3<'_> {
                 format!("could not {what}: S3 did not answer ({e}); try again shortly"),
             )
         })?;
-        if (200..300).contains(&answer.status) {
-            return Ok(answer.body);
-        }
-        let (code, message) = s3_error(&answer.body);
-        let status = if answer.status >= 500 || code == "SlowDown" {
-            503
-        } else {
-            500
-        };
-        let hint = if status == 503 {
-            "; try again shortly"
-        } else {
-            ""
-        };
-        Err(fail(
-            status,
-            format!(
-                "could not {what}: S3 answered HTTP {} {code}: {message}{hint}",
-                answer.status
-            ),
-        ))
+        answered(answer, what)
     }
 
     /// One ListObjectsV2 page of keys under `prefix`, after `start_after`.
@@ -188,6 +176,65 @@ impl S3<'_> {
         Ok(page.objects.first().is_some_and(|o| o.key == key))
     }
 
+    /// The malware scan's verdict on `key` (its `GuardDutyMalwareScanStatus` tag); `None`
+    /// while it has none. 404 when there is no such object.
+    pub fn scan_status(&self, key: &str) -> Result<Option<String>, ApiError> {
+        let call = self.signed("GET", key, &[("tagging", "")], &[])?;
+        let answer = self.io.send(&call).map_err(|e| {
+            fail(
+                503,
+                format!("could not read the file's scan status: S3 did not answer ({e}); try again shortly"),
+            )
+        })?;
+        // S3 answers 403 for a key that does not exist to a caller who may not list it (the
+        // presigner may list only with `auth`, and a tag read carries no prefix).
+        let denied = answer.status == 403 && s3_error(&answer.body).0 == "AccessDenied";
+        if answer.status == 404 || denied {
+            return Err(fail(404, "no such file"));
+        }
+        let body = answered(answer, "read the file's scan status")?;
+        let fields = flat_fields(&body).map_err(|e| {
+            fail(
+                500,
+                format!("could not read the file's scan status: S3's answer cannot be read ({e})"),
+            )
+        })?;
+        let mut key_seen = false;
+        for (path, value) in fields {
+            match path.as_str() {
+                "Tagging/TagSet/Tag/Key" => key_seen = value == SCAN_TAG,
+                "Tagging/TagSet/Tag/Value" if key_seen => return Ok(Some(value)),
+                "Tagging/TagSet/Tag" => key_seen = false,
+                _ => {}
+            }
+        }
+        Ok(None)
+    }
+
+    /// The scan status of each key, read a few at a time: `pending` before the verdict, and
+    /// `unknown` for a key whose tags could not be read (the page's Download asks again).
+    pub fn scan_statuses(&self, keys: &[&str]) -> Vec<String> {
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(TAG_READS_AT_ONCE) {
+            let got: Vec<String> = std::thread::scope(|scope| {
+                let handles: Vec<_> = chunk
+                    .iter()
+                    .map(|k| scope.spawn(move || self.scan_status(k)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| match h.join() {
+                        Ok(Ok(Some(status))) => status,
+                        Ok(Ok(None)) => "pending".to_string(),
+                        _ => "unknown".to_string(),
+                    })
+                    .collect()
+            });
+            out.extend(got);
+        }
+        out
+    }
+
     pub fn delete(&self, key: &str) -> Result<(), ApiError> {
         let call = self.signed("DELETE", key, &[], &[])?;
         self.send(&call, "delete the file").map(|_| ())
@@ -220,6 +267,33 @@ impl S3<'_> {
                 )
             })
     }
+}
+
+/// The body of a 2xx answer; otherwise the error in words: 503 for S3's own trouble (try
+/// again), 500 for anything else.
+fn answered(answer: crate::io::Answer, what: &str) -> Result<Vec<u8>, ApiError> {
+    if (200..300).contains(&answer.status) {
+        return Ok(answer.body);
+    }
+    let (code, message) = s3_error(&answer.body);
+
+    let status = if answer.status >= 500 || code == "SlowDown" {
+        503
+    } else {
+        500
+    };
+    let hint = if status == 503 {
+        "; try again shortly"
+    } else {
+        ""
+    };
+    Err(fail(
+        status,
+        format!(
+            "could not {what}: S3 answered HTTP {} {code}: {message}{hint}",
+            answer.status
+        ),
+    ))
 }
 
 /// `(path, text)` of every element holding text, in document order; the path is the element
@@ -352,16 +426,27 @@ pub(crate) fn files(s3: &S3<'_>, caller: &Caller, cursor: Option<&str>) -> Resul
     } else {
         None
     };
+    let scans = if s3.config.malware_scan {
+        let keys: Vec<&str> = page.objects.iter().map(|o| o.key.as_str()).collect();
+        Some(s3.scan_statuses(&keys))
+    } else {
+        None
+    };
     let files: Vec<Value> = page
         .objects
         .iter()
-        .map(|o| {
-            json!({
+        .enumerate()
+        .map(|(i, o)| {
+            let mut file = json!({
                 "key": o.key,
                 "name": o.key.rsplit('/').next().unwrap_or(&o.key),
                 "size": o.size,
                 "lastModified": normalise_time(&o.last_modified),
-            })
+            });
+            if let Some(scans) = &scans {
+                file["scan"] = json!(scans[i]);
+            }
+            file
         })
         .collect();
     Ok(json!({"files": files, "cursor": next}))

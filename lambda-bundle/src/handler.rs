@@ -217,7 +217,11 @@ pub fn handle_with_services(
             json_response(200, body)
         }
         Err(e) => {
-            let mut r = json_response(e.status, json!({ "error": e.message }));
+            let body = match &e.scan {
+                Some(scan) => json!({ "error": e.message, "scan": scan }),
+                None => json!({ "error": e.message }),
+            };
+            let mut r = json_response(e.status, body);
             if e.status == 405 {
                 r.headers.push(("allow".into(), allowed.into()));
             }
@@ -495,6 +499,9 @@ fn delete_file(ctx: &Ctx<'_>) -> Result<(Value, String), ApiError> {
 fn downloads(ctx: &Ctx<'_>) -> Result<(Value, String), ApiError> {
     let (config, creds) = (ctx.config, ctx.creds);
     let key = query_key(ctx, false)?;
+    if config.malware_scan {
+        held_back(ctx.s3().scan_status(&key)?)?;
+    }
 
     let (t, expires_in, expires_at) = lifetime(config, creds, ctx.now)?;
     let filename = key.rsplit('/').next().unwrap_or(&key);
@@ -511,6 +518,33 @@ fn downloads(ctx: &Ctx<'_>) -> Result<(Value, String), ApiError> {
     )
     .map_err(internal)?;
     Ok((json!({"url": url, "expiresAt": rfc3339(expires_at)}), key))
+}
+
+/// With the malware scan: a download only of a file GuardDuty called clean; 409 with its
+/// status otherwise (SPEC.md section 9).
+fn held_back(status: Option<String>) -> Result<(), ApiError> {
+    let (scan, message) = match status.as_deref() {
+        Some(folder::CLEAN) => return Ok(()),
+        None => (
+            "pending".to_string(),
+            "this file is still being scanned for malware; try again in a few seconds".to_string(),
+        ),
+        Some("THREATS_FOUND") => (
+            "THREATS_FOUND".to_string(),
+            "this file holds malware: the scan found a threat in it, so it cannot be downloaded"
+                .to_string(),
+        ),
+        Some(other) => (
+            other.to_string(),
+            format!(
+                "the malware scan could not clear this file ({other}), so it cannot be \
+                 downloaded; ask the stack's administrator to look at it"
+            ),
+        ),
+    };
+    let mut e = fail(409, message);
+    e.scan = Some(scan);
+    Err(e)
 }
 
 /// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a byte; None when the

@@ -1,6 +1,7 @@
-//! The presigner's only way out to the network, used with `auth` alone: the issuer's discovery
-//! document and JWKS, and the few S3 calls a signed-in user's folder needs (see `folder`).
-//! Without `auth` nothing here is called and the handler stays a pure function.
+//! The presigner's only way out to the network, used with `auth` and the malware scan alone:
+//! the issuer's discovery document and JWKS, the few S3 calls a signed-in user's folder needs,
+//! and reading an object's scan verdict (see `folder`). Without either, nothing here is called
+//! and the handler stays a pure function.
 //!
 //! [`Io`] is a trait so that a test can count or refuse the calls; [`Http`] is the real one
 //! (ureq: blocking, rustls with Mozilla's roots built in, so the Lambda needs no CA bundle).

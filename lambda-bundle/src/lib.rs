@@ -45,6 +45,10 @@
 //! - With `PRESIGNER_BASE_PATH` (`/api`: a CloudFront distribution forwards `/api/*` with the
 //!   full path), the routes are `/api/uploads` and `/api/downloads`; every other path,
 //!   `/uploads` included, is 404.
+//! - With `PRESIGNER_MALWARE_SCAN=guardduty` (SPEC.md section 9), `GET /downloads` reads the
+//!   object's tags first (`GET ?tagging`): 404 when there is no such object, 409 with `scan`
+//!   (`pending`, `THREATS_FOUND`, or GuardDuty's other statuses) until the tag is
+//!   `NO_THREATS_FOUND`.
 //! - A bucket name containing dots is addressed path-style on AWS (S3's TLS certificate does
 //!   not cover dotted virtual hosts).
 
@@ -66,15 +70,15 @@ pub use clock::UtcDateTime;
 pub use config::{
     min_part_size, Config, ConfigError, Credentials, DEFAULT_MULTIPART_THRESHOLD_BYTES,
     DEFAULT_PART_SIZE_BYTES, ENV_ACCESS_KEY_ID, ENV_ALLOWED_CONTENT_TYPES, ENV_ALLOW_DOWNLOADS,
-    ENV_BASE_PATH, ENV_BUCKET, ENV_MAX_UPLOAD_BYTES, ENV_MULTIPART_THRESHOLD_BYTES,
-    ENV_PART_SIZE_BYTES, ENV_REGION, ENV_S3_ENDPOINT, ENV_SECRET_ACCESS_KEY, ENV_SESSION_TOKEN,
-    ENV_UPLOADS_PREFIX, ENV_URL_EXPIRY_SECONDS, MAX_OBJECT_BYTES, MAX_PARTS, MAX_PART_BYTES,
-    MAX_SINGLE_PUT_BYTES, MIN_PART_BYTES,
+    ENV_BASE_PATH, ENV_BUCKET, ENV_MALWARE_SCAN, ENV_MAX_UPLOAD_BYTES,
+    ENV_MULTIPART_THRESHOLD_BYTES, ENV_PART_SIZE_BYTES, ENV_REGION, ENV_S3_ENDPOINT,
+    ENV_SECRET_ACCESS_KEY, ENV_SESSION_TOKEN, ENV_UPLOADS_PREFIX, ENV_URL_EXPIRY_SECONDS,
+    MAX_OBJECT_BYTES, MAX_PARTS, MAX_PART_BYTES, MAX_SINGLE_PUT_BYTES, MIN_PART_BYTES,
 };
 pub use config::{
     validate_base_path, validate_uploads_prefix, MAX_BASE_PATH_BYTES, MAX_PREFIX_BYTES,
 };
-pub use folder::{count_requests, CALL_SECONDS, COUNT_PAGE, FILES_PAGE};
+pub use folder::{count_requests, CALL_SECONDS, CLEAN, COUNT_PAGE, FILES_PAGE, SCAN_TAG};
 pub use handler::{
     handle, handle_with_log, handle_with_services, LogRecord, Services, MAX_REQUEST_BODY_BYTES,
 };

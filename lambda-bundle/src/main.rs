@@ -29,12 +29,13 @@ async fn main() {
     if let Err(e) = Credentials::from_env() {
         fail_init("no AWS credentials in the environment", &e);
     }
-    // The network only for `auth`: an open presigner makes no call.
-    let services: &'static Services = Box::leak(Box::new(if config.auth.is_some() {
-        Services::network()
-    } else {
-        Services::offline()
-    }));
+    // The network only for `auth` and the malware scan: otherwise the presigner makes no call.
+    let services: &'static Services =
+        Box::leak(Box::new(if config.auth.is_some() || config.malware_scan {
+            Services::network()
+        } else {
+            Services::offline()
+        }));
     if let Err(e) =
         lambda_runtime::run(service_fn(move |event| invoke(config, services, event))).await
     {
