@@ -69,7 +69,8 @@ this module patches moto's CloudFront backend in-process, because moto 5.2.5:
 * has none of GuardDuty's malware protection plan API (404). Here Create, Get, Update, Delete
   and ListMalwareProtectionPlans and the three tag calls on plans work as AWS's API reference
   gives them (one plan per bucket: a second is 409 ConflictException; an unknown plan is 404
-  ResourceNotFoundException). Nothing is scanned.
+  ResourceNotFoundException; createdAt in epoch seconds, the protocol's default timestamp
+  format, which the SDKs parse). Nothing is scanned: a test sets GuardDuty's object tag.
 * deletes a managed policy still attached to a role, user or group or used as a permissions
   boundary, and one that still has versions besides its default. Here DeletePolicy answers 409
   DeleteConflict in both cases, with IAM's messages.
@@ -1753,7 +1754,8 @@ def _gd_create_plan(self: Any) -> str:
                                                "objectPrefixes": list(bucket.get("objectPrefixes") or [])}},
             "actions": {"tagging": {"status": ((body.get("actions") or {}).get("tagging") or {})
                                     .get("status", "DISABLED")}},
-            "createdAt": utcnow().strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            # restJson1's default timestamp format (the model sets none): epoch seconds.
+            "createdAt": int(time.time()),
             "status": "ACTIVE",
             "statusReasons": [],
             "tags": dict(body.get("tags") or {}),

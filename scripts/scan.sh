@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Scan a stack with Prowler's S3, Lambda, IAM, CloudFront, Cognito and WAF checks on the local
+# Scan a stack with Prowler's S3, Lambda, IAM, CloudFront, Cognito, WAF and GuardDuty checks on the local
 # emulator: starts moto, runs `presign-stack up` on the spec (default: the example,
 # config/presign-stack.yaml; config/presign-stack-signin.yaml has sign-in and a rate limit),
 # runs Prowler against the emulator and prints every check that failed on the stack's own
@@ -7,7 +7,8 @@
 # threat-detection ones included (Prowler leaves those out of `--services` runs). Installs Prowler into .tools/prowler-venv
 # the first time (a few minutes); a scan takes about a minute.
 #
-#   scripts/scan.sh [SPEC]        SCAN_MOTO_PORT (default 4577) to change the emulator's port
+#   scripts/scan.sh [SPEC]        SCAN_MOTO_PORT (default 4577) to change the emulator's port,
+#                                 SCAN_KEEP=DIR to keep Prowler's findings (JSON, OCSF) there
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SPEC="${1:-config/presign-stack.yaml}"
@@ -37,7 +38,7 @@ read -r REGION NAME < <("$BIN" --spec "$SPEC" --output json validate |
 export AWS_REGION="$REGION" AWS_DEFAULT_REGION="$REGION"
 "$BIN" --spec "$SPEC" -q up >/dev/null
 
-SERVICES="s3 awslambda iam cloudfront cognito wafv2"
+SERVICES="s3 awslambda iam cloudfront cognito wafv2 guardduty"
 echo "scan: prowler $PROWLER_VERSION, services $SERVICES, regions $REGION and us-east-1" >&2
 CHECKS=$("$PROWLER_VENV/bin/prowler" aws --list-checks-json --services $SERVICES --no-banner |
   python3 -c 'import json,sys; print(" ".join(json.load(sys.stdin)["aws"]))')
@@ -45,6 +46,10 @@ CHECKS=$("$PROWLER_VENV/bin/prowler" aws --list-checks-json --services $SERVICES
 "$PROWLER_VENV/bin/prowler" aws --checks $CHECKS -f "$REGION" us-east-1 \
   --output-formats json-ocsf -o "$work/out" --no-banner --ignore-exit-code-3 \
   >"$work/prowler.log" 2>&1 || { cat "$work/prowler.log" >&2; exit 1; }
+
+if [ -n "${SCAN_KEEP:-}" ]; then
+  mkdir -p "$SCAN_KEEP" && cp "$work"/out/*.ocsf.json "$SCAN_KEEP"/
+fi
 
 # The ids AWS chose for the stack's distribution and user pool, which their ARNs hold.
 IDS=$("$BIN" --spec "$SPEC" --output json outputs | .tools/venv/bin/python -c '

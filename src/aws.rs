@@ -42,6 +42,8 @@ pub struct Aws {
     pub cognito: aws_sdk_cognitoidentityprovider::Client,
     /// WAF in us-east-1, where web ACLs of scope CLOUDFRONT live (`rate_limit`).
     pub wafv2: aws_sdk_wafv2::Client,
+    /// GuardDuty: the documents bucket's malware protection plan (`malware_scan`).
+    pub guardduty: aws_sdk_guardduty::Client,
     /// The region the clients talk to.
     pub region: String,
     /// The endpoint is a plain-HTTP override (an emulator): requests carry no TLS, so
@@ -172,6 +174,11 @@ impl Aws {
             .timeout_config(timeouts.clone())
             .interceptor(requests.clone())
             .build();
+        let guardduty = aws_sdk_guardduty::config::Builder::from(&sdk)
+            .retry_config(budget(8, 10))
+            .timeout_config(timeouts.clone())
+            .interceptor(requests.clone())
+            .build();
         Ok(Aws {
             s3: aws_sdk_s3::Client::from_conf(s3),
             iam: aws_sdk_iam::Client::from_conf(iam),
@@ -184,6 +191,7 @@ impl Aws {
             acm: aws_sdk_acm::Client::from_conf(acm),
             cognito: aws_sdk_cognitoidentityprovider::Client::from_conf(cognito),
             wafv2: aws_sdk_wafv2::Client::from_conf(wafv2),
+            guardduty: aws_sdk_guardduty::Client::from_conf(guardduty),
             region,
             plain_http,
             requests,

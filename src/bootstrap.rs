@@ -142,7 +142,16 @@ pub async fn run(ctx: &Ctx, options: &Options) -> Result<Bootstrapped> {
     if options.delete {
         return delete(ctx, &deploy, &drift).await;
     }
-    // Before any write: a role of these names that is not bootstrap's stops the run.
+    // Before any write: policies too big for a role, and a role of these names that is not
+    // bootstrap's, stop the run.
+    if options.github_repo.is_some() {
+        let at = Arns::new(&ctx.account, &ctx.region);
+        for (which, name) in [(Which::Deploy, "deploy"), (Which::ReadOnly, "read-only")] {
+            if let Some(why) = policy::generate(&ctx.spec, &at, which).too_big_for_a_role(name) {
+                bail!("{why}; nothing was changed");
+            }
+        }
+    }
     let (deploy_found, drift_found) = match options.github_repo {
         Some(_) => (
             ci_role_found(ctx, &deploy).await?,

@@ -112,15 +112,26 @@ fn roles(ctx: &Ctx) -> Result<Vec<(Kind, String)>> {
     let Some(roles) = ctx.discovery.roles.get()? else {
         return Ok(Vec::new());
     };
-    let kinds: Vec<Kind> = REGISTRY
+    let kinds: Vec<&'static dyn Resource> = REGISTRY
         .iter()
+        .copied()
         .filter(|r| matches!(r.orphans(), Orphans::RolePath))
-        .map(|r| r.kind())
         .collect();
+    // A role is of the kind its `presign-stack:resource` tag names (one without the tag is a
+    // presigner's, as roles were before there were others), and not the spec's own of it.
+    let kind_of = |tags: &std::collections::BTreeMap<String, String>| {
+        let tag = tags.get(TAG_RESOURCE);
+        kinds
+            .iter()
+            .find(|r| tag.is_none_or(|t| *t == r.kind().tag_value()))
+            .copied()
+    };
     Ok(roles
         .iter()
         .filter(|(_, tags)| owner(&ctx.spec, tags) == Owner::ThisStack)
-        .flat_map(|(name, _)| kinds.iter().map(move |k| (*k, name.clone())))
+        .filter_map(|(name, tags)| kind_of(tags).map(|r| (r, name)))
+        .filter(|(r, name)| r.name(&ctx.spec) != **name)
+        .map(|(r, name)| (r.kind(), name.clone()))
         .collect())
 }
 

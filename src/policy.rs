@@ -122,7 +122,43 @@ fn sorted(v: &Value) -> Value {
 }
 
 /// The policy for `spec` (resolved for `at.account`).
+/// IAM's limit on a role's inline policies, all together, in characters (whitespace aside).
+pub const INLINE_LIMIT: usize = 10_240;
+
+impl Policy {
+    /// Its size as IAM counts it: the characters of its JSON, whitespace aside.
+    pub fn size(&self) -> usize {
+        serde_json::to_string(self)
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .count()
+    }
+
+    /// Why it cannot be a role's inline policy, if it cannot.
+    pub fn too_big_for_a_role(&self, which: &str) -> Option<String> {
+        let size = self.size();
+        (size > INLINE_LIMIT).then(|| {
+            format!(
+                "the {which} policy for this spec is {size} characters, over the 10,240 IAM \
+                 allows for a role's inline policies: shorten the stack's name or env, or leave \
+                 out a feature the stack does not need, so that bootstrap can give it to a role"
+            )
+        })
+    }
+}
+
+/// The policy `which` for `spec`, compacted when it would not fit a role otherwise.
 pub fn generate(spec: &Spec, at: &Arns, which: Which) -> Policy {
+    build(spec, at, which, true)
+}
+
+/// [`generate`], never compacted: what a compacted policy must allow exactly.
+pub fn generate_uncompacted(spec: &Spec, at: &Arns, which: Which) -> Policy {
+    build(spec, at, which, false)
+}
+
+fn build(spec: &Spec, at: &Arns, which: Which, compact_if_needed: bool) -> Policy {
     if which == Which::Boundary {
         return Policy::from_value(&role::boundary_policy(spec, at));
     }
@@ -171,17 +207,21 @@ pub fn generate(spec: &Spec, at: &Arns, which: Which) -> Policy {
     }
     if deploy {
         let boundary = boundary_arn(spec, at);
-        let role = at.role(&spec.presigner.role_name);
+        // Both of the stack's roles are made with the boundary.
+        let mut roles = vec![at.role(&spec.presigner.role_name)];
+        if spec.documents.malware_scan {
+            roles.push(at.role(&role::scanner_name(spec)));
+        }
         b.deny(
             "TheRoleKeepsItsBoundary",
             &["iam:DeleteRolePermissionsBoundary"],
-            vec![role.clone()],
+            roles.clone(),
             None,
         );
         b.deny(
             "TheRoleGetsNoOtherBoundary",
             &["iam:PutRolePermissionsBoundary"],
-            vec![role],
+            roles,
             Some(json!({"ArnNotEquals": {"iam:PermissionsBoundary": boundary}})),
         );
         b.deny(
@@ -196,7 +236,7 @@ pub fn generate(spec: &Spec, at: &Arns, which: Which) -> Policy {
             None,
         );
     }
-    b.finish()
+    b.finish(compact_if_needed)
 }
 
 /// Discovery's listings: none takes a resource but ListRoleTags (the roles under the tool's
@@ -220,6 +260,7 @@ fn camel(id: &str) -> String {
         .collect()
 }
 
+#[derive(Clone)]
 struct Group {
     /// The parts of the stack that need it (`DocumentsBucket`), in order.
     sources: Vec<String>,
@@ -229,11 +270,25 @@ struct Group {
     actions: BTreeSet<String>,
     resources: Vec<String>,
     condition: Option<Value>,
+    /// Holds statements of several services (a policy compacted to fit a role).
+    compacted: bool,
 }
 
 impl Group {
     fn sid(&self) -> String {
-        format!("{}{}", self.sources.join("And"), self.suffix)
+        match (self.compacted, self.suffix.as_str()) {
+            (true, "") => "StackResources".to_string(),
+            (true, suffix) => suffix.to_string(),
+            (false, suffix) => format!("{}{suffix}", self.sources.join("And")),
+        }
+    }
+
+    /// The services its actions belong to (`s3`, `iam`).
+    fn services(&self) -> BTreeSet<&str> {
+        self.actions
+            .iter()
+            .map(|a| a.split(':').next().unwrap_or(a))
+            .collect()
     }
 
     fn take_sources(&mut self, other: Vec<String>) {
@@ -352,6 +407,7 @@ impl<'a> Builder<'a> {
                 actions: BTreeSet::from([action.to_string()]),
                 resources,
                 condition,
+                compacted: false,
             }),
         }
     }
@@ -375,7 +431,7 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn finish(self) -> Policy {
+    fn finish(self, compact_if_needed: bool) -> Policy {
         // Statements that allow the same actions on different resources become one (the two
         // buckets' settings).
         let mut merged: Vec<Group> = Vec::new();
@@ -393,32 +449,94 @@ impl<'a> Builder<'a> {
                 None => merged.push(g),
             }
         }
-        let mut seen: Vec<String> = Vec::new();
-        let statements: Vec<Statement> = merged
-            .into_iter()
-            .map(|g| {
-                // One Sid per statement: a second group under one name gets a number.
-                let base = g.sid();
-                let mut sid = base.clone();
-                let mut n = 1;
-                while seen.contains(&sid) {
-                    n += 1;
-                    sid = format!("{base}{n}");
-                }
-                seen.push(sid.clone());
-                Statement {
-                    sid,
-                    effect: g.effect.to_string(),
-                    action: one_or_list(g.actions.into_iter().collect()),
-                    resource: one_or_list(g.resources),
-                    condition: g.condition.as_ref().map(sorted),
-                }
-            })
-            .collect();
-        Policy {
-            version: "2012-10-17",
-            statements,
+        let policy = to_policy(merged.clone());
+        if !compact_if_needed || policy.size() <= INLINE_LIMIT {
+            return policy;
         }
+        to_policy(compact(merged))
+    }
+}
+
+/// A policy too big for a role, made smaller: allowed statements of different services with
+/// the same condition become one. Only statements whose actions all act on their own
+/// service's resources take part (`s3:GetObject` never matches a function's ARN), so nothing
+/// more is allowed; an action AWS lets act on another service's resources (`sts:AssumeRole`
+/// on a role, `wafv2:AssociateWebACL` on a user pool) never does. `tests/iam_linters.rs`
+/// checks what a compacted policy adds against AWS's Service Authorization Reference.
+fn compact(groups: Vec<Group>) -> Vec<Group> {
+    let mut out: Vec<Group> = Vec::new();
+    for g in groups {
+        let into = out.iter_mut().find(|m| {
+            m.effect == "Allow"
+                && g.effect == "Allow"
+                && m.suffix == g.suffix
+                && m.condition == g.condition
+                && self_contained(m)
+                && self_contained(&g)
+                && m.services().is_disjoint(&g.services())
+        });
+        match into {
+            Some(m) => {
+                m.actions.extend(g.actions);
+                m.resources.extend(g.resources);
+                m.take_sources(g.sources);
+                m.compacted = true;
+            }
+            None => out.push(g),
+        }
+    }
+    out
+}
+
+/// Actions whose resources AWS lets be another service's (Service Authorization Reference).
+const ACTS_ACROSS_SERVICES: &[&str] = &[
+    "sts:AssumeRole",
+    "wafv2:AssociateWebACL",
+    "wafv2:DisassociateWebACL",
+    "wafv2:GetWebACLForResource",
+    "logs:PutSubscriptionFilter",
+];
+
+/// Whether a statement's actions all act only on resources of their own service, and its
+/// resources are ARNs of those services.
+fn self_contained(g: &Group) -> bool {
+    let services = g.services();
+    g.actions
+        .iter()
+        .all(|a| !ACTS_ACROSS_SERVICES.contains(&a.as_str()))
+        && g.resources.iter().all(|r| {
+            r.split(':')
+                .nth(2)
+                .is_some_and(|of| r.starts_with("arn:") && services.contains(of))
+        })
+}
+
+fn to_policy(groups: Vec<Group>) -> Policy {
+    let mut seen: Vec<String> = Vec::new();
+    let statements: Vec<Statement> = groups
+        .into_iter()
+        .map(|g| {
+            // One Sid per statement: a second group under one name gets a number.
+            let base = g.sid();
+            let mut sid = base.clone();
+            let mut n = 1;
+            while seen.contains(&sid) {
+                n += 1;
+                sid = format!("{base}{n}");
+            }
+            seen.push(sid.clone());
+            Statement {
+                sid,
+                effect: g.effect.to_string(),
+                action: one_or_list(g.actions.into_iter().collect()),
+                resource: one_or_list(g.resources),
+                condition: g.condition.as_ref().map(sorted),
+            }
+        })
+        .collect();
+    Policy {
+        version: "2012-10-17",
+        statements,
     }
 }
 

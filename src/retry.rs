@@ -234,6 +234,13 @@ pub mod when {
             && message(e).is_some_and(|m| m.contains("cannot be assumed"))
     }
 
+    /// A malware protection plan refused because GuardDuty cannot assume the role made
+    /// moments ago yet.
+    pub fn scanner_role_not_ready<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+        code(e) == Some("BadRequestException")
+            && message(e).is_some_and(|m| m.to_ascii_lowercase().contains("role"))
+    }
+
     /// A function update refused because another one is still in progress (409).
     pub fn update_in_progress<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
         code_in(e, &["ResourceConflictException"])

@@ -110,7 +110,7 @@ fn a_stack_with_auth_trusts_its_issuer_and_gives_each_user_a_folder() {
     let project = Project::new();
     project.write_spec(&format!(
         "{}auth:\n  issuer: {}\n  jwks_uri: {}/{pool}/.well-known/jwks.json\n  client_id: \
-         {client}\n  quota: {{files: 10, bytes: 1000000}}\n",
+         {client}\n  quota: {{files: 10, bytes: 1000000}}\ndocuments: {{malware_scan: guardduty}}\n",
         support::spec("minimal", NAME, REGION),
         issuer(pool),
         moto.url,
@@ -207,16 +207,7 @@ fn a_stack_with_auth_trusts_its_issuer_and_gives_each_user_a_folder() {
     assert_eq!(drift.code, 0, "{}{}", drift.stdout, drift.stderr);
 
     // The presigner with the live function's settings, its S3 being moto's.
-    let mut lookup: Vec<(String, String)> = env.into_iter().collect();
-    lookup.push(("AWS_REGION".into(), REGION.into()));
-    lookup.push(("PRESIGNER_S3_ENDPOINT".into(), moto.url.clone()));
-    let config = Config::from_lookup(|k| {
-        lookup
-            .iter()
-            .find(|(name, _)| name == k)
-            .map(|(_, v)| v.clone())
-    })
-    .unwrap();
+    let config = support::presigner_config(env, REGION, &moto);
     let services = Services::network();
     let id = users["id"].as_str().unwrap();
     let (status, up) = ask(
@@ -266,6 +257,18 @@ fn a_stack_with_auth_trusts_its_issuer_and_gives_each_user_a_folder() {
     assert_eq!(status, 200, "{files}");
     assert_eq!(files["files"][0]["key"], json!(key), "{files}");
     assert_eq!(files["files"][0]["size"], json!(4));
+    // With the malware scan each file says how its scan stands: GuardDuty's tag, once set.
+    assert_eq!(files["files"][0]["scan"], json!("pending"), "{files}");
+    rt.block_on(async {
+        let s3 = moto.s3(REGION).await;
+        set_scan_verdict(&s3, &docs, key, "NO_THREATS_FOUND").await;
+    });
+    let (_, files) = ask(&config, &services, access, "GET", "/files", Value::Null);
+    assert_eq!(
+        files["files"][0]["scan"],
+        json!("NO_THREATS_FOUND"),
+        "{files}"
+    );
     let (_, me) = ask(&config, &services, access, "GET", "/me", Value::Null);
     assert_eq!(me["usage"], json!({"bytes": 4, "files": 1}));
     assert_eq!(me["quota"], json!({"bytes": 1000000, "files": 10}));

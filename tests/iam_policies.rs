@@ -84,6 +84,15 @@ fn actions(service: &str, op: &str) -> Vec<String> {
         "ACM" => vec![format!("acm:{op}")],
         "Cognito Identity Provider" => vec![format!("cognito-idp:{op}")],
         "WAFV2" => vec![format!("wafv2:{op}")],
+        // A plan acts as its role: GuardDuty asks for iam:PassRole on it.
+        "GuardDuty" if op.ends_with("MalwareProtectionPlan") && !op.starts_with("Get") => {
+            let mut a = vec![format!("guardduty:{op}")];
+            if op != "DeleteMalwareProtectionPlan" {
+                a.push("iam:PassRole".into());
+            }
+            a
+        }
+        "GuardDuty" => vec![format!("guardduty:{op}")],
         other => panic!("unknown service {other}"),
     }
 }
@@ -161,7 +170,7 @@ fn the_generated_policies_allow_every_call_of_a_whole_cycle_of_both_layouts_with
     // and a rate limit: every kind of the registry.
     let first = format!(
         "version: 1\nname: iam-docs\nregion: {REGION}\ntags: {{team: a}}\n\
-         documents: {{events: eventbridge}}\n\
+         documents: {{events: eventbridge, malware_scan: guardduty}}\n\
          presigner: {{zip: bundle.zip, reserved_concurrency: 2}}\nwebsite: {{source: site, \
          hosting: cloudfront, cloudfront: {{api_path: /api, rate_limit: 300}}}}\n\
          auth:\n  cognito: {{domain_prefix: iam-docs-signin}}\n"
@@ -317,38 +326,37 @@ fn the_largest_deploy_policy_fits_a_roles_inline_policy() {
     std::fs::create_dir_all(dir.path().join("site")).unwrap();
     std::fs::write(dir.path().join("bundle.zip"), b"zip").unwrap();
     let spec = dir.path().join("presign-stack.yaml");
-    std::fs::write(
-        &spec,
-        r#"version: 1
-name: abcdefghijklmnopqrstuvwx
-region: ap-southeast-2
-documents:
-  encryption: sse-kms
-  kms_key_arn: arn:aws:kms:ap-southeast-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab
-presigner: {zip: bundle.zip}
-website:
-  source: site
-  hosting: cloudfront
-  cloudfront:
-    api_path: /api
-    rate_limit: 300
-    aliases: [files.example.com]
-    certificate_arn: arn:aws:acm:us-east-1:123456789012:certificate/1234abcd-12ab-34cd-56ef-1234567890ab
-auth:
-  cognito: {}
-"#,
-    )
-    .unwrap();
-    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_presign-stack"));
-    c.arg("--spec").arg(&spec).args([
-        "--env",
-        "production",
-        "policy",
-        "deploy",
-        "--account",
-        "123456789012",
-    ]);
-    let text = run(c).ok().stdout;
-    let size = text.chars().filter(|c| !c.is_whitespace()).count();
+    std::fs::write(&spec, support::LARGEST_SPEC).unwrap();
+    let deploy = || {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_presign-stack"));
+        c.arg("--spec").arg(&spec).args([
+            "--env",
+            "production",
+            "policy",
+            "deploy",
+            "--account",
+            "123456789012",
+        ]);
+        run(c).ok()
+    };
+    let out = deploy();
+    let size = out.stdout.chars().filter(|c| !c.is_whitespace()).count();
     assert!(size <= 10_240, "the deploy policy is {size} characters");
+    assert!(!out.stderr.contains("10,240"), "{}", out.stderr);
+    // It fits by being compacted, which keeps every grant of the readable form
+    // (tests/iam_linters.rs checks what it adds against AWS's Service Authorization Reference).
+    let loaded = presign_stack::spec::load(&spec, "production").unwrap();
+    let spec = loaded.resolve("123456789012", "ap-southeast-2");
+    let at = presign_stack::resources::scope::Arns::new("123456789012", "ap-southeast-2");
+    use presign_stack::policy::{generate, generate_uncompacted, Which};
+    let compact = generate(&spec, &at, Which::Deploy).to_value();
+    let readable = generate_uncompacted(&spec, &at, Which::Deploy).to_value();
+    assert!(
+        compact["Statement"].as_array().unwrap().len()
+            < readable["Statement"].as_array().unwrap().len(),
+        "compacted"
+    );
+    let (kept, wanted) = (support::grants(&compact), support::grants(&readable));
+    let lost: Vec<&String> = wanted.difference(&kept).collect();
+    assert!(lost.is_empty(), "compaction lost {lost:?}");
 }

@@ -112,6 +112,12 @@ fn ctx_of(
                 .region(aws_sdk_wafv2::config::Region::new("us-east-1"))
                 .build(),
         ),
+        guardduty: aws_sdk_guardduty::Client::from_conf(
+            aws_sdk_guardduty::Config::builder()
+                .behavior_version(aws_sdk_guardduty::config::BehaviorVersion::latest())
+                .region(aws_sdk_guardduty::config::Region::new("eu-west-1"))
+                .build(),
+        ),
         region: "eu-west-1".into(),
         plain_http: false,
         requests: RequestLog::default(),

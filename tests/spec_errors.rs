@@ -116,6 +116,7 @@ fn full_spec_sets_every_field() {
         ]),
         documents: Documents {
             eventbridge: false,
+            malware_scan: false,
             bucket: "acme-docs-files".into(),
             versioning: true,
             encryption: Encryption::SseKms {
@@ -198,6 +199,7 @@ fn minimal(dir: &Path) -> Spec {
         user_tags: BTreeMap::new(),
         documents: Documents {
             eventbridge: false,
+            malware_scan: false,
             bucket: "acme-docs-dev-documents-{account}".into(),
             versioning: false,
             encryption: Encryption::SseS3,
@@ -580,6 +582,23 @@ const BAD: &[Bad] = &[
         11,
         "documents.events",
         "`sns` is not an event destination; use `eventbridge`",
+    ),
+    bad(
+        concat!(base!(), "documents:\n  malware_scan: clamav\n"),
+        4,
+        17,
+        "documents.malware_scan",
+        "`clamav` is not a malware scanner; use `guardduty`",
+    ),
+    bad(
+        concat!(
+            base!(),
+            "documents:\n  malware_scan: guardduty\npresigner:\n  role_name: acme-docs-dev-scanner\n"
+        ),
+        6,
+        14,
+        "presigner.role_name",
+        "`acme-docs-dev-scanner` is the name of the role GuardDuty scans uploads as",
     ),
     bad(
         concat!(

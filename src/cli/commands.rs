@@ -240,6 +240,16 @@ impl Run<'_> {
         };
         let policy = generate(&spec, &Arns::new(&account, &region), which);
         out(serde_json::to_string_pretty(&policy)?)?;
+        if which != Which::Boundary {
+            let name = if which == Which::Deploy {
+                "deploy"
+            } else {
+                "read-only"
+            };
+            if let Some(why) = policy.too_big_for_a_role(name) {
+                eprintln!("warning: {why}");
+            }
+        }
         Ok(ExitCode::SUCCESS)
     }
 

@@ -12,6 +12,7 @@ pub mod cloudfront;
 pub mod cognito;
 pub mod function;
 pub mod function_url;
+pub mod malware;
 pub mod role;
 pub mod scope;
 
@@ -30,7 +31,9 @@ pub type Step<'a, T> = BoxFuture<'a, anyhow::Result<T>>;
 pub static REGISTRY: &[&dyn Resource] = &[
     &bucket::DOCUMENTS,
     &bucket::WEBSITE,
-    &role::Role,
+    &role::PRESIGNER,
+    &role::SCANNER,
+    &malware::Plan,
     &cognito::user_pool::UserPool,
     &cognito::client::Client,
     &cognito::domain::Domain,

@@ -22,16 +22,89 @@ use crate::state::{
 };
 
 pub const KIND: Kind = Kind::new("role", "role");
+/// The role GuardDuty Malware Protection for S3 scans and tags the uploads as
+/// (`documents.malware_scan: guardduty`).
+pub const SCANNER_KIND: Kind = Kind::new("scanner_role", "malware scan role");
 
-pub struct Role;
+/// Which of the stack's roles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    /// The presigner Lambda's.
+    Presigner,
+    /// GuardDuty's, for the malware protection plan.
+    Scanner,
+}
+
+pub struct Role(pub Which);
+
+pub static PRESIGNER: Role = Role(Which::Presigner);
+pub static SCANNER: Role = Role(Which::Scanner);
+
+/// The scanner role's name: `<name>-<env>-scanner`.
+pub fn scanner_name(spec: &Spec) -> String {
+    format!("{}-{}-scanner", spec.name, spec.env)
+}
+
+impl Which {
+    pub fn kind(self) -> Kind {
+        match self {
+            Which::Presigner => KIND,
+            Which::Scanner => SCANNER_KIND,
+        }
+    }
+
+    pub fn name(self, spec: &Spec) -> String {
+        match self {
+            Which::Presigner => spec.presigner.role_name.clone(),
+            Which::Scanner => scanner_name(spec),
+        }
+    }
+
+    /// The name of the one inline policy the stack writes on it.
+    pub fn policy_name(self) -> &'static str {
+        match self {
+            Which::Presigner => INLINE_POLICY_NAME,
+            Which::Scanner => SCANNER_POLICY_NAME,
+        }
+    }
+
+    fn trust_policy(self, ctx: &Ctx) -> Value {
+        match self {
+            Which::Presigner => trust_policy(ctx),
+            Which::Scanner => scanner_trust_policy(ctx),
+        }
+    }
+
+    fn inline_policy(self, ctx: &Ctx) -> Value {
+        match self {
+            Which::Presigner => inline_policy(ctx),
+            Which::Scanner => scanner_policy(&ctx.spec, &ctx.region, &ctx.account),
+        }
+    }
+
+    fn description(self, spec: &Spec) -> String {
+        let what = match self {
+            Which::Presigner => "the presigner Lambda's role",
+            Which::Scanner => "GuardDuty Malware Protection's role for the documents bucket",
+        };
+        format!("presign-stack {} ({}): {what}", spec.name, spec.env)
+    }
+}
 
 impl Resource for Role {
     fn kind(&self) -> Kind {
-        KIND
+        self.0.kind()
     }
 
     fn name(&self, spec: &Spec) -> String {
-        spec.presigner.role_name.clone()
+        self.0.name(spec)
+    }
+
+    fn wanted(&self, spec: &Spec) -> bool {
+        match self.0 {
+            Which::Presigner => true,
+            Which::Scanner => spec.documents.malware_scan,
+        }
     }
 
     fn actions(&self) -> Actions {
@@ -96,11 +169,30 @@ impl Resource for Role {
     }
 
     fn desired(&self, ctx: &Ctx, live: Option<&Live>) -> Desired {
-        desired(ctx, live)
+        desired(ctx, self.0, live)
     }
 
     fn read<'a>(&'a self, ctx: &'a Ctx, name: &'a str) -> Step<'a, Option<Live>> {
-        read(ctx, name).boxed()
+        let which = self.0;
+        let read = async move {
+            if which == Which::Presigner {
+                let (live, checked) =
+                    tokio::join!(read(ctx, which, name), check_bootstrap_boundary(ctx));
+                checked?;
+                live
+            } else {
+                read(ctx, which, name).await
+            }
+        };
+        match which {
+            Which::Presigner => read.boxed(),
+            Which::Scanner => crate::resources::unless_unused(
+                ctx,
+                self.wanted(&ctx.spec),
+                "the malware scan role left from an earlier `malware_scan` could not be checked",
+                read,
+            ),
+        }
     }
 
     fn apply<'a>(
@@ -109,7 +201,7 @@ impl Resource for Role {
         live: Option<&'a Live>,
         changes: &'a [Change],
     ) -> Step<'a, Known> {
-        apply(ctx, live, changes).boxed()
+        apply(ctx, self.0, live, changes).boxed()
     }
 
     fn delete<'a>(&'a self, ctx: &'a Ctx, name: &'a str, live: &'a Live) -> Step<'a, usize> {
@@ -123,9 +215,104 @@ impl Resource for Role {
     fn orphans(&self) -> Orphans {
         Orphans::RolePath
     }
+
+    fn removed_by_up(&self) -> bool {
+        // GuardDuty's role holds no data: it goes with the plan once the spec drops the scan.
+        self.0 == Which::Scanner
+    }
+}
+
+/// The service that assumes the scanner role.
+pub const SCANNER_SERVICE: &str = "malware-protection-plan.guardduty.amazonaws.com";
+
+/// The managed EventBridge rules GuardDuty makes for a plan.
+const MANAGED_RULES: &str = "DO-NOT-DELETE-AmazonGuardDutyMalwareProtectionS3*";
+
+/// GuardDuty's malware protection may assume the scanner role (the trust AWS's guide gives)
+/// for this account's plans only: `aws:SourceAccount`, the cross-service confused-deputy guard
+/// AWS recommends, as the presigner's role has.
+pub fn scanner_trust_policy(ctx: &Ctx) -> Value {
+    normalize_policy(&json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": SCANNER_SERVICE},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": ctx.account}}
+        }]
+    }))
+}
+
+/// The scanner role's policy, as AWS's GuardDuty guide gives it for one bucket ("Create or
+/// update IAM role policy"): the managed EventBridge rule, the bucket's notifications, the
+/// validation object, reading and tagging the uploads, and with SSE-KMS the key through S3.
+pub fn scanner_policy(spec: &Spec, region: &str, account: &str) -> Value {
+    let at = Arns::new(account, region);
+    let bucket = &spec.documents.bucket;
+    // The guide's `<bucket>/*`, narrowed to the plan's prefix as it advises for a plan with
+    // object prefixes.
+    let uploads = format!("{}/{}*", at.bucket(bucket), spec.documents.uploads_prefix);
+    let rules = format!("arn:aws:events:{region}:{account}:rule/{MANAGED_RULES}");
+    let mut statements = vec![
+        json!({
+            "Sid": "AllowManagedRuleToSendS3EventsToGuardDuty",
+            "Effect": "Allow",
+            "Action": ["events:PutRule", "events:DeleteRule", "events:PutTargets", "events:RemoveTargets"],
+            "Resource": [rules],
+            "Condition": {"StringLike": {"events:ManagedBy": SCANNER_SERVICE}},
+        }),
+        json!({
+            "Sid": "AllowGuardDutyToMonitorEventBridgeManagedRule",
+            "Effect": "Allow",
+            "Action": ["events:DescribeRule", "events:ListTargetsByRule"],
+            "Resource": [rules],
+        }),
+        json!({
+            "Sid": "AllowPostScanTag",
+            "Effect": "Allow",
+            "Action": ["s3:PutObjectTagging", "s3:GetObjectTagging",
+                       "s3:PutObjectVersionTagging", "s3:GetObjectVersionTagging"],
+            "Resource": [uploads],
+        }),
+        json!({
+            "Sid": "AllowEnableS3EventBridgeEvents",
+            "Effect": "Allow",
+            "Action": ["s3:PutBucketNotification", "s3:GetBucketNotification"],
+            "Resource": [at.bucket(bucket)],
+        }),
+        json!({
+            "Sid": "AllowPutValidationObject",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject"],
+            "Resource": [format!("{}/malware-protection-resource-validation-object", at.bucket(bucket))],
+        }),
+        json!({
+            "Sid": "AllowCheckBucketOwnership",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": [at.bucket(bucket)],
+        }),
+        json!({
+            "Sid": "AllowMalwareScan",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+            "Resource": [uploads],
+        }),
+    ];
+    if let Encryption::SseKms { key_arn } = &spec.documents.encryption {
+        statements.push(json!({
+            "Sid": "AllowDecryptForMalwareScan",
+            "Effect": "Allow",
+            "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+            "Resource": key_arn,
+            "Condition": {"StringLike": {"kms:ViaService": format!("s3.{region}.amazonaws.com")}},
+        }));
+    }
+    normalize_policy(&json!({"Version": "2012-10-17", "Statement": statements}))
 }
 
 pub const INLINE_POLICY_NAME: &str = "presign-stack-presigner";
+pub const SCANNER_POLICY_NAME: &str = "presign-stack-malware-scan";
 
 /// Lambda may assume the role on behalf of this account's functions only (the confused-deputy
 /// guard AWS recommends). `aws:SourceArn` is not added: whether Lambda sets it when assuming an
@@ -168,6 +355,16 @@ pub fn inline_policy(ctx: &Ctx) -> Value {
             "Sid": "PresignDownloads",
             "Effect": "Allow",
             "Action": "s3:GetObject",
+            "Resource": objects,
+        }));
+    }
+    if spec.documents.malware_scan && (spec.presigner.allow_downloads || spec.auth.is_some()) {
+        // The scan's verdict, GuardDuty's tag: a download is offered only once it says clean,
+        // and a signed-in user's files show it.
+        statements.push(json!({
+            "Sid": "ReadScanVerdicts",
+            "Effect": "Allow",
+            "Action": "s3:GetObjectTagging",
             "Resource": objects,
         }));
     }
@@ -303,7 +500,7 @@ pub fn documents_key(spec: &Spec, region: &str, key_arn: &str, actions: Vec<&str
     })
 }
 
-/// The permissions boundary for this stack's role: the most its presigner could ever need
+/// The permissions boundary for this stack's roles: the most its presigner could ever need
 /// (every feature of SPEC sections 3 and 6 on the documents bucket's uploads, its own log
 /// group, the documents key through S3), so that a change of the spec's features does not
 /// need a new boundary; only the names of the bucket and function are in it.
@@ -343,39 +540,44 @@ pub fn boundary_policy(spec: &Spec, at: &Arns) -> Value {
             vec!["kms:GenerateDataKey", "kms:Decrypt"],
         ));
     }
+    if spec.documents.malware_scan {
+        // GuardDuty's role is made with the same boundary: what AWS documents it needs.
+        let scanner = scanner_policy(spec, &at.region, &at.account);
+        if let Some(list) = scanner["Statement"].as_array() {
+            statements.extend(list.iter().cloned());
+        }
+    }
     normalize_policy(&json!({"Version": "2012-10-17", "Statement": statements}))
 }
 
-fn desired(ctx: &Ctx, live: Option<&Live>) -> Desired {
+fn desired(ctx: &Ctx, which: Which, live: Option<&Live>) -> Desired {
     let mut d = Desired::default();
     d.set("permissions_boundary", json!(boundary(ctx, live)));
-    d.set("tags", tags_value(&ctx.tags(KIND)));
-    d.set("trust_policy", trust_policy(ctx));
+    d.set("tags", tags_value(&ctx.tags(which.kind())));
+    d.set("trust_policy", which.trust_policy(ctx));
     let mut inline = Map::new();
-    inline.insert(INLINE_POLICY_NAME.into(), inline_policy(ctx));
+    inline.insert(which.policy_name().into(), which.inline_policy(ctx));
     d.set("inline_policies", Value::Object(inline));
     d.set("managed_policies", json!([]));
     d
 }
 
 /// The live role, its ARN known; `None` when it does not exist.
-async fn read(ctx: &Ctx, name: &str) -> Result<Option<Live>> {
+async fn read(ctx: &Ctx, which: Which, name: &str) -> Result<Option<Live>> {
     let iam = &ctx.aws.iam;
-    let label = format!("role {name}");
+    let label = format!("{} {name}", which.kind());
+    let own_policy = which.policy_name();
     // One round trip in the usual case: the role, both policy lists and our own inline policy
-    // are read at once; only unexpected extra inline policies take a second round. (Beside
-    // them, whether bootstrap's boundary still fits the spec.)
-    let (role, inline_names, attached, own, boundary_checked) = tokio::join!(
+    // are read at once; only unexpected extra inline policies take a second round.
+    let (role, inline_names, attached, own) = tokio::join!(
         iam.get_role().role_name(name).send(),
         iam.list_role_policies().role_name(name).send(),
         iam.list_attached_role_policies().role_name(name).send(),
         iam.get_role_policy()
             .role_name(name)
-            .policy_name(INLINE_POLICY_NAME)
+            .policy_name(own_policy)
             .send(),
-        check_bootstrap_boundary(ctx),
     );
-    boundary_checked?;
     // Read together: when a list says NoSuchEntity although GetRole found the role, another
     // run was creating it meanwhile; it did not exist when reading began.
     if failed_with(&inline_names, "NoSuchEntity") || failed_with(&attached, "NoSuchEntity") {
@@ -409,18 +611,18 @@ async fn read(ctx: &Ctx, name: &str) -> Result<Option<Live>> {
     match own {
         Ok(doc) => {
             let value = parse_policy(doc.policy_document())
-                .map_err(|e| anyhow::anyhow!("{label} policy {INLINE_POLICY_NAME}: {e}"))?;
-            inline.insert(INLINE_POLICY_NAME.to_string(), value);
+                .map_err(|e| anyhow::anyhow!("{label} policy {own_policy}: {e}"))?;
+            inline.insert(own_policy.to_string(), value);
         }
         Err(e) if code_in(&e, &["NoSuchEntity"]) => {}
         Err(e) => {
             return Err(aws_err(
-                format!("reading policy {INLINE_POLICY_NAME} of {label}"),
+                format!("reading policy {own_policy} of {label}"),
                 e,
             ))
         }
     }
-    let others: Vec<&String> = names.iter().filter(|n| *n != INLINE_POLICY_NAME).collect();
+    let others: Vec<&String> = names.iter().filter(|n| *n != own_policy).collect();
     let docs = futures::future::join_all(
         others
             .iter()
@@ -459,36 +661,44 @@ async fn read(ctx: &Ctx, name: &str) -> Result<Option<Live>> {
             .permissions_boundary()
             .and_then(|b| b.permissions_boundary_arn())),
     );
+    // Not a setting: what a write needs (the scanner role's ARN is no one else's to know).
+    f.insert(ARN, json!(role.arn()));
     Ok(Some(Live {
         tags,
         fields: f,
         known: Known {
-            role_arn: Some(role.arn().to_string()),
+            role_arn: (which == Which::Presigner).then(|| role.arn().to_string()),
             ..Known::default()
         },
     }))
 }
 
+/// The live field with the role's ARN.
+const ARN: &str = "arn";
+
 /// Create the role (`live` is `None`) or update the changed fields; its ARN is then known.
-async fn apply(ctx: &Ctx, live: Option<&Live>, changes: &[Change]) -> Result<Known> {
+async fn apply(ctx: &Ctx, which: Which, live: Option<&Live>, changes: &[Change]) -> Result<Known> {
     let iam = &ctx.aws.iam;
-    let name = &ctx.spec.presigner.role_name;
-    let label = format!("role {name}");
-    let arn = match live.and_then(|l| l.known.role_arn.clone()) {
+    let name = &which.name(&ctx.spec);
+    let label = format!("{} {name}", which.kind());
+    let own_policy = which.policy_name();
+    let at = Arns::new(&ctx.account, &ctx.region);
+    let arn = match live
+        .and_then(|l| l.fields.get(ARN))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+    {
         Some(arn) => arn,
         None => {
-            let tags = sdk_tags(&ctx.tags(KIND), |k, v| {
+            let tags = sdk_tags(&ctx.tags(which.kind()), |k, v| {
                 Tag::builder().key(k).value(v).build()
             })?;
             let created = iam
                 .create_role()
                 .role_name(name)
                 .path(ROLE_PATH)
-                .description(format!(
-                    "presign-stack {} ({}): the presigner Lambda's role",
-                    ctx.spec.name, ctx.spec.env
-                ))
-                .assume_role_policy_document(policy_text(&trust_policy(ctx)))
+                .description(which.description(&ctx.spec))
+                .assume_role_policy_document(policy_text(&which.trust_policy(ctx)))
                 .set_permissions_boundary(boundary(ctx, None))
                 .set_tags(Some(tags))
                 .send()
@@ -497,13 +707,17 @@ async fn apply(ctx: &Ctx, live: Option<&Live>, changes: &[Change]) -> Result<Kno
                 Ok(out) => out
                     .role()
                     .map(|r| r.arn().to_string())
-                    .unwrap_or_else(|| ctx.role_arn()),
+                    .unwrap_or_else(|| at.role(name)),
                 // A create whose answer was lost and that was sent again: the role is there,
                 // and it is ours when it carries our tags (they came with the create).
-                Err(e) if code_in(&e, &["EntityAlreadyExists"]) => match read(ctx, name).await? {
-                    Some(live) if super::owner(&ctx.spec, &live.tags) == Owner::ThisStack => {
-                        live.known.role_arn.unwrap_or_else(|| ctx.role_arn())
-                    }
+                Err(e) if code_in(&e, &["EntityAlreadyExists"]) => match read(ctx, which, name)
+                    .await?
+                {
+                    Some(live) if super::owner(&ctx.spec, &live.tags) == Owner::ThisStack => live
+                        .fields
+                        .get(ARN)
+                        .and_then(Value::as_str)
+                        .map_or_else(|| at.role(name), str::to_string),
                     _ => return Err(aws_err(format!("creating {label}"), e)),
                 },
                 // The deploy policy creates the role only with the stack's boundary.
@@ -534,7 +748,7 @@ async fn apply(ctx: &Ctx, live: Option<&Live>, changes: &[Change]) -> Result<Kno
     for change in changes {
         match change.field {
             "tags" if live.is_some() => {
-                let want = ctx.tags(KIND);
+                let want = ctx.tags(which.kind());
                 let tags = sdk_tags(&want, |k, v| Tag::builder().key(k).value(v).build())?;
                 iam.tag_role()
                     .role_name(name)
@@ -555,7 +769,7 @@ async fn apply(ctx: &Ctx, live: Option<&Live>, changes: &[Change]) -> Result<Kno
             "trust_policy" if live.is_some() => {
                 iam.update_assume_role_policy()
                     .role_name(name)
-                    .policy_document(policy_text(&trust_policy(ctx)))
+                    .policy_document(policy_text(&which.trust_policy(ctx)))
                     .send()
                     .await
                     .map_err(|e| aws_err(format!("updating the trust policy of {label}"), e))?;
@@ -563,20 +777,15 @@ async fn apply(ctx: &Ctx, live: Option<&Live>, changes: &[Change]) -> Result<Kno
             "inline_policies" => {
                 iam.put_role_policy()
                     .role_name(name)
-                    .policy_name(INLINE_POLICY_NAME)
-                    .policy_document(policy_text(&inline_policy(ctx)))
+                    .policy_name(own_policy)
+                    .policy_document(policy_text(&which.inline_policy(ctx)))
                     .send()
                     .await
                     .map_err(|e| aws_err(format!("writing the policy of {label}"), e))?;
                 let extra: Vec<String> = live_fields
                     .and_then(|f| f.get("inline_policies"))
                     .and_then(Value::as_object)
-                    .map(|m| {
-                        m.keys()
-                            .filter(|k| *k != INLINE_POLICY_NAME)
-                            .cloned()
-                            .collect()
-                    })
+                    .map(|m| m.keys().filter(|k| *k != own_policy).cloned().collect())
                     .unwrap_or_default();
                 for p in extra {
                     iam.delete_role_policy()
@@ -606,9 +815,12 @@ async fn apply(ctx: &Ctx, live: Option<&Live>, changes: &[Change]) -> Result<Kno
             _ => {}
         }
     }
-    Ok(Known {
-        role_arn: Some(arn),
-        ..Known::default()
+    Ok(match which {
+        Which::Presigner => Known {
+            role_arn: Some(arn),
+            ..Known::default()
+        },
+        Which::Scanner => Known::default(),
     })
 }
 

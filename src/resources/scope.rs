@@ -84,6 +84,14 @@ impl Arns {
         )
     }
 
+    /// The region's GuardDuty malware protection plans (their ids are GuardDuty's).
+    pub fn malware_plans(&self) -> String {
+        format!(
+            "arn:aws:guardduty:{}:{}:malware-protection-plan/*",
+            self.region, self.account
+        )
+    }
+
     /// A customer managed policy under `path`.
     pub fn policy(&self, path: &str, name: &str) -> String {
         format!("arn:aws:iam::{}:policy{path}{name}", self.account)

@@ -114,6 +114,17 @@ pub struct Documents {
     pub cors: Cors,
     /// `events: eventbridge`: S3 sends the bucket's object events to EventBridge.
     pub eventbridge: bool,
+    /// `malware_scan: guardduty`: GuardDuty Malware Protection for S3 scans each new upload
+    /// under the uploads prefix and tags it; downloads wait for `NO_THREATS_FOUND`.
+    pub malware_scan: bool,
+}
+
+impl Documents {
+    /// Whether the bucket sends its events to EventBridge: asked for, or needed by GuardDuty's
+    /// malware scan (which turns it on itself).
+    pub fn eventbridge_on(&self) -> bool {
+        self.eventbridge || self.malware_scan
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

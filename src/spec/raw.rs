@@ -36,6 +36,7 @@ pub(super) struct RawDocuments {
     pub abort_incomplete_uploads_after_days: Option<i128>,
     pub cors: Option<RawCors>,
     pub events: Option<String>,
+    pub malware_scan: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -319,6 +319,9 @@ pub fn config_object_for(
         multipart_threshold_bytes: u64,
         allowed_content_types: &'a [String],
         allow_downloads: bool,
+        /// `malware_scan`: a download waits for the scan (left out otherwise, as `auth` is).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        malware_scan: bool,
         /// Left out without `auth`, so an open stack's config stays byte for byte the same.
         #[serde(skip_serializing_if = "Option::is_none")]
         auth: Option<PageAuth<'a>>,
@@ -338,6 +341,7 @@ pub fn config_object_for(
         multipart_threshold_bytes: p.multipart_threshold_bytes,
         allowed_content_types: &p.allowed_content_types,
         allow_downloads: p.allow_downloads,
+        malware_scan: spec.documents.malware_scan,
         auth: auth.map(|a| PageAuth {
             issuer: &a.issuer,
             client_id: &a.client_id,

@@ -125,6 +125,10 @@ impl Moto {
         aws_sdk_lambda::Client::new(&self.sdk(region).await)
     }
 
+    pub async fn guardduty(&self, region: &str) -> aws_sdk_guardduty::Client {
+        aws_sdk_guardduty::Client::new(&self.sdk(region).await)
+    }
+
     pub async fn cloudfront(&self) -> aws_sdk_cloudfront::Client {
         aws_sdk_cloudfront::Client::new(&self.sdk("us-east-1").await)
     }
@@ -276,4 +280,93 @@ pub fn writes(reqs: &[(String, String)]) -> Vec<String> {
         })
         .map(|(s, op)| format!("{s} {op}"))
         .collect()
+}
+
+/// The biggest stack a spec can describe: the longest name, every kind, a custom domain,
+/// SSE-KMS, events and the malware scan (its deploy policy is the largest; `--env production`).
+pub const LARGEST_SPEC: &str = r#"version: 1
+name: abcdefghijklmnopqrstuvwx
+region: ap-southeast-2
+documents:
+  encryption: sse-kms
+  kms_key_arn: arn:aws:kms:ap-southeast-2:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab
+  events: eventbridge
+  malware_scan: guardduty
+presigner: {zip: bundle.zip}
+website:
+  source: site
+  hosting: cloudfront
+  cloudfront:
+    api_path: /api
+    rate_limit: 300
+    aliases: [files.example.com]
+    certificate_arn: arn:aws:acm:us-east-1:123456789012:certificate/1234abcd-12ab-34cd-56ef-1234567890ab
+auth:
+  cognito: {}
+"#;
+
+/// Every (effect, action, resource, condition) a policy holds.
+pub fn grants(policy: &serde_json::Value) -> std::collections::BTreeSet<String> {
+    let list = |v: &serde_json::Value| -> Vec<String> {
+        match v {
+            serde_json::Value::String(s) => vec![s.clone()],
+            serde_json::Value::Array(a) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let mut out = std::collections::BTreeSet::new();
+    for st in policy["Statement"].as_array().unwrap() {
+        for action in list(&st["Action"]) {
+            for r in list(&st["Resource"]) {
+                out.insert(format!(
+                    "{}\t{action}\t{r}\t{}",
+                    st["Effect"].as_str().unwrap_or_default(),
+                    st["Condition"]
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The presigner's configuration from a live function's environment, its S3 being `moto`'s.
+pub fn presigner_config(
+    env: std::collections::HashMap<String, String>,
+    region: &str,
+    moto: &Moto,
+) -> presigner::Config {
+    let mut lookup: Vec<(String, String)> = env.into_iter().collect();
+    lookup.push(("AWS_REGION".into(), region.into()));
+    lookup.push(("PRESIGNER_S3_ENDPOINT".into(), moto.url.clone()));
+    presigner::Config::from_lookup(|k| {
+        lookup
+            .iter()
+            .find(|(name, _)| name == k)
+            .map(|(_, v)| v.clone())
+    })
+    .unwrap()
+}
+
+/// Tags an object as GuardDuty's malware scan does, with its verdict.
+pub async fn set_scan_verdict(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, verdict: &str) {
+    let tag = aws_sdk_s3::types::Tag::builder()
+        .key("GuardDutyMalwareScanStatus")
+        .value(verdict)
+        .build()
+        .unwrap();
+    s3.put_object_tagging()
+        .bucket(bucket)
+        .key(key)
+        .tagging(
+            aws_sdk_s3::types::Tagging::builder()
+                .tag_set(tag)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
 }

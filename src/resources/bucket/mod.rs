@@ -239,11 +239,11 @@ pub fn desired(ctx: &Ctx, which: Which) -> Desired {
                 "policy",
                 normalize_policy(&json!({
                     "Version": "2012-10-17",
-                    "Statement": [tls_only_statement(bucket)]
+                    "Statement": documents_statements(ctx, bucket),
                 })),
             );
             d.set("versioning", json!(docs.versioning));
-            d.set("eventbridge", json!(docs.eventbridge));
+            d.set("eventbridge", json!(docs.eventbridge_on()));
             d.set(
                 "lifecycle",
                 lifecycle_value(&lifecycle_rules(spec, Which::Documents)),
@@ -316,6 +316,53 @@ pub fn desired(ctx: &Ctx, which: Which) -> Desired {
         }
     }
     d
+}
+
+/// The documents bucket's policy: TLS only, and with `malware_scan` no read of an upload
+/// before GuardDuty calls it clean.
+fn documents_statements(ctx: &Ctx, bucket: &str) -> Vec<Value> {
+    let mut statements = vec![tls_only_statement(bucket)];
+    if ctx.spec.documents.malware_scan {
+        statements.extend(hold_back_statements(&ctx.spec, &ctx.account));
+    }
+    statements
+}
+
+/// The documents bucket policy's statements that hold uploads back until GuardDuty calls them
+/// clean (AWS's tag-based access pattern for Malware Protection for S3): no one but the
+/// scanner role reads an upload whose tag is not `NO_THREATS_FOUND` (untagged: not scanned
+/// yet), and no one but the scanner role writes or removes that tag. A URL presigned before
+/// the verdict fetches nothing. Deletes are not touched (`down` empties the bucket).
+pub fn hold_back_statements(spec: &Spec, account: &str) -> Vec<Value> {
+    let at = Arns::new(account, "");
+    let uploads = format!(
+        "{}/{}*",
+        at.bucket(&spec.documents.bucket),
+        spec.documents.uploads_prefix
+    );
+    let scanner = at.role(&crate::resources::role::scanner_name(spec));
+    vec![
+        json!({
+            "Sid": "NoReadUntilScannedClean",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+            "Resource": uploads,
+            "Condition": {
+                "StringNotEquals": {format!("s3:ExistingObjectTag/{}", presigner::SCAN_TAG): presigner::CLEAN},
+                "ArnNotEquals": {"aws:PrincipalArn": scanner},
+            },
+        }),
+        json!({
+            "Sid": "OnlyGuardDutyTagsScans",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": ["s3:PutObjectTagging", "s3:PutObjectVersionTagging",
+                       "s3:DeleteObjectTagging", "s3:DeleteObjectVersionTagging"],
+            "Resource": uploads,
+            "Condition": {"ArnNotEquals": {"aws:PrincipalArn": scanner}},
+        }),
+    ]
 }
 
 /// The statement every bucket's policy holds: every request without TLS is refused.

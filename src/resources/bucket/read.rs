@@ -179,7 +179,7 @@ pub async fn read(ctx: &Ctx, which: Which, bucket: &str) -> Result<Option<Live>>
             Ok(e) => e.event_bridge_configuration().is_some(),
             // An endpoint that cannot answer (stock moto's reply is unreadable) fails only a
             // spec that uses `events`.
-            Err(e) if !ctx.spec.documents.eventbridge => {
+            Err(e) if !ctx.spec.documents.eventbridge_on() => {
                 ctx.report.warn(format!(
                     "{:#}; the spec does not use `documents.events`, so they count as off",
                     aws_err(what("event notifications"), e)

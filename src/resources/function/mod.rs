@@ -197,6 +197,11 @@ pub fn environment_for(spec: &Spec, auth: Option<&crate::spec::Auth>) -> BTreeMa
             .api_path()
             .map(|p| (presigner::ENV_BASE_PATH, p.to_string())),
     )
+    .chain(
+        spec.documents
+            .malware_scan
+            .then(|| (presigner::ENV_MALWARE_SCAN, "guardduty".to_string())),
+    )
     .chain(auth.into_iter().flat_map(auth_environment))
     .map(|(k, v)| (k.to_string(), v))
     .collect()

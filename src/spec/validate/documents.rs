@@ -79,9 +79,24 @@ impl Checker<'_> {
                 false
             }
         };
+        let malware_scan = match raw.malware_scan.as_deref() {
+            None => false,
+            Some("guardduty") => true,
+            Some(other) => {
+                self.value(
+                    "documents.malware_scan",
+                    format!(
+                        "`{other}` is not a malware scanner; use `guardduty` (GuardDuty Malware \
+                         Protection for S3 scans each upload), or leave it out"
+                    ),
+                );
+                false
+            }
+        };
         Documents {
             bucket,
             eventbridge,
+            malware_scan,
             versioning: raw.versioning.unwrap_or(false),
             encryption,
             uploads_prefix,

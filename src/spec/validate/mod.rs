@@ -106,6 +106,17 @@ pub(super) fn validate(raw: RawSpec, index: &Index, cx: &Context) -> Result<Spec
         presigner.concurrency_defaulted = true;
     }
     c.private_paths_outside_the_site(&presigner.code, &website.source);
+    // GuardDuty's role is `<prefix>-scanner`: the presigner's may not take its name.
+    let scanner = format!("{}-scanner", defaults.prefix);
+    if documents.malware_scan && presigner.role_name == scanner {
+        c.value(
+            "presigner.role_name",
+            format!(
+                "`{scanner}` is the name of the role GuardDuty scans uploads as with \
+                 `documents.malware_scan`; choose another name for the presigner's role"
+            ),
+        );
+    }
     let mut documents = documents;
     c.cors_lets_the_page_upload(&mut documents.cors, &presigner);
     if documents.bucket == website.bucket {
