@@ -262,7 +262,7 @@ async function start() {
     els.moreFiles.addEventListener("click", () => myFiles.next());
     myFiles.refresh();
   }
-  history = new History(config.allowDownloads ? presigner : null);
+  history = new History(config.allowDownloads ? presigner : null, config.malwareScan);
   const types = config.allowedContentTypes;
   if (!types.includes("*/*")) els.file.accept = types.join(",");
   els.limits.textContent = limitsHint(config);

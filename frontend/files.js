@@ -3,6 +3,7 @@
 // against the quota.
 import { formatBytes, plural } from "./format.js";
 import { el, els, setStatus } from "./page.js";
+import { ScanWatch, scanState } from "./scan.js";
 
 function usageText(me) {
   const u = me.usage || {};
@@ -31,6 +32,7 @@ export class MyFiles {
     this.presigner = presigner;
     this.downloads = downloads;
     this.cursor = null;
+    this.scans = new ScanWatch(presigner);
   }
 
   // The usage and the first page, again.
@@ -79,8 +81,28 @@ export class MyFiles {
     );
     li.append(info);
     const actions = el("div", "file-actions");
+    let download = null;
     if (this.downloads) {
-      actions.append(button("Download", f.name, "my-file-download", (b) => this.download(f, b)));
+      download = button("Download", f.name, "my-file-download", (b) => this.download(f, b));
+      actions.append(download);
+    }
+    // With the malware scan the listing says how each file's scan stands; with downloads on,
+    // a file being scanned is asked about until it is done.
+    if (typeof f.scan === "string") {
+      const scan = el("span", "scan-state");
+      scan.dataset.testid = "my-file-scan";
+      info.append(scan);
+      const show = ({ state, text }) => {
+        scan.textContent = text;
+        scan.dataset.state = state;
+        if (download) download.disabled = state === "blocked" || state === "scanning";
+      };
+      const listed = scanState(f.scan);
+      if (download) {
+        this.scans.follow(f.key, show, listed);
+      } else {
+        show(listed.state === "scanning" ? { ...listed, text: "scanning… (reload to see the result)" } : listed);
+      }
     }
     actions.append(button("Delete", f.name, "my-file-delete", () => this.remove(f, li)));
     li.append(actions);

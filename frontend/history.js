@@ -1,6 +1,8 @@
 // The list of uploads under the form: the files stored from this tab (kept in
-// sessionStorage), each with a Download button when the site allows downloads.
+// sessionStorage), each with a Download button when the site allows downloads, and with the
+// malware scan, how the scan of a file stands.
 import { el, els, setStatus } from "./page.js";
+import { ScanWatch } from "./scan.js";
 
 const STORAGE_KEY = "presign-stack:uploads";
 
@@ -13,10 +15,12 @@ function loadUploads() {
   }
 }
 
-// `downloads`: the presigner to ask for download links, or null when there are none.
+// `downloads`: the presigner to ask for download links, or null when there are none;
+// `malwareScan`: whether downloads wait for the scan.
 export class History {
-  constructor(downloads) {
+  constructor(downloads, malwareScan) {
     this.downloads = downloads;
+    this.scans = malwareScan && downloads ? new ScanWatch(downloads) : null;
   }
 
   render(list = loadUploads()) {
@@ -50,6 +54,17 @@ export class History {
       button.dataset.testid = "download";
       button.setAttribute("aria-label", "Download " + (u.name || u.key.split("/").pop()));
       button.addEventListener("click", () => this.download(u, button));
+      if (this.scans) {
+        const scan = el("span", "scan-state", "scanning…");
+        scan.dataset.testid = "scan-state";
+        scan.setAttribute("role", "status");
+        li.append(scan);
+        this.scans.follow(u.key, ({ state, text }) => {
+          scan.textContent = text;
+          scan.dataset.state = state;
+          button.disabled = state === "blocked" || state === "scanning";
+        });
+      }
       li.append(button);
     }
     return li;

@@ -79,6 +79,9 @@ function configProblems(c) {
   if (c.allowDownloads !== undefined && typeof c.allowDownloads !== "boolean") {
     problems.push("allowDownloads must be true or false");
   }
+  if (c.malwareScan !== undefined && typeof c.malwareScan !== "boolean") {
+    problems.push("malwareScan must be true or false");
+  }
   return problems;
 }
 
@@ -121,6 +124,8 @@ export async function loadConfig() {
     maxUploadBytes: c.maxUploadBytes,
     allowedContentTypes: c.allowedContentTypes.map((t) => t.trim().toLowerCase()),
     allowDownloads: c.allowDownloads === true,
+    // Downloads wait for GuardDuty's verdict (SPEC section 9).
+    malwareScan: c.malwareScan === true,
   };
 }
 
@@ -130,7 +135,8 @@ function presignerRefusal(response, body) {
   return failure(
     "The presigner refused it (" + response.status + (words ? " " + words : "") + "): " +
       sentence(reason),
-    { status: response.status },
+    // A download held back by the malware scan says how the scan stands.
+    { status: response.status, scan: body && typeof body.scan === "string" ? body.scan : undefined },
   );
 }
 

@@ -25,6 +25,7 @@ const PAGE: &[(&str, &str)] = &[
     ("progress.js", include_str!("../frontend/progress.js")),
     ("resume.js", include_str!("../frontend/resume.js")),
     ("rows.js", include_str!("../frontend/rows.js")),
+    ("scan.js", include_str!("../frontend/scan.js")),
     ("sha256.js", include_str!("../frontend/sha256.js")),
     ("storage.js", include_str!("../frontend/storage.js")),
     ("upload.js", include_str!("../frontend/upload.js")),
@@ -117,6 +118,7 @@ documents:                   # the private bucket browsers upload to
   uploads_prefix: uploads/   # the only prefix the presigner may write
   # expire_uploads_after_days: 30
   # events: eventbridge       # S3 sends the bucket's object events to EventBridge
+  # malware_scan: guardduty   # GuardDuty scans each upload; downloads wait until it is clean
 
 presigner:                   # the Lambda that hands out presigned URLs; without `source` or
                              # `zip`, the presigner that comes with presign-stack is deployed

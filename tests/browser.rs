@@ -274,3 +274,19 @@ fn the_page_signs_users_in_behind_cloudfront_in_a_real_browser() {
     );
     assert!(log.contains("signed in alice"), "{log}");
 }
+
+/// `documents.malware_scan: guardduty`: dev scans each upload for a second; the page shows
+/// "scanning…", then "ready" (the clean file downloads) or "blocked: malware found" (EICAR).
+#[test]
+#[ignore = "needs Chromium: scripts/test.sh runs it"]
+fn the_page_holds_downloads_until_the_malware_scan_says_clean_in_a_real_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(
+        dir.path(),
+        SMALL_FILES,
+        "documents:\n  malware_scan: guardduty\n",
+    );
+    let (_, log) = run_page("scan.spec.mjs", &spec, &dir.path().join("data"), "scan.png");
+    assert!(log.contains("/downloads 409"), "{log}");
+    assert!(log.contains("/downloads 200"), "{log}");
+}

@@ -1145,7 +1145,7 @@ fn sub_resources_the_store_does_not_implement_are_refused() {
         (403, "SignatureDoesNotMatch")
     );
     // Signed with the keys: still nothing the dev store does.
-    for sub in ["acl", "tagging", "versionId"] {
+    for sub in ["acl", "retention", "versionId"] {
         let r = http(
             "GET",
             &sign(&dev, "GET", &path, &[(sub, "")], &[]),
@@ -1158,6 +1158,14 @@ fn sub_resources_the_store_does_not_implement_are_refused() {
             "{sub}"
         );
     }
+    // GetObjectTagging is the store's (the malware scan's verdict): no object, no tags.
+    let r = http(
+        "GET",
+        &sign(&dev, "GET", &path, &[("tagging", "")], &[]),
+        &[],
+        b"",
+    );
+    assert_eq!((r.status, s3_code(&r).as_str()), (404, "NoSuchKey"));
     // POST on an object names no upload: 405, as before uploads in parts. DELETE is
     // DeleteObject, and this URL's signature is a PUT's.
     let r = http("DELETE", url, &[], b"");

@@ -159,9 +159,10 @@ impl FunctionUrl {
             headers,
             body,
         };
-        let (answer, log) = if self.config.auth.is_some() {
-            // With `auth` the handler reads the issuer's keys and lists the store: blocking
-            // calls, kept off the server's threads.
+        let (answer, log) = if self.config.auth.is_some() || self.config.malware_scan {
+            // With `auth` the handler reads the issuer's keys and lists the store, and with
+            // the malware scan it reads an upload's tags: blocking calls, kept off the
+            // server's threads.
             let (config, creds, services) = (
                 self.config.clone(),
                 self.credentials.clone(),

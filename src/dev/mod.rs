@@ -20,6 +20,7 @@ mod objects;
 mod page;
 mod parts_list;
 mod s3;
+mod scan;
 mod site;
 mod store;
 
@@ -180,6 +181,13 @@ pub async fn start(spec: Spec, options: &Options, report: Report) -> Result<Runn
         &region,
         credentials.clone(),
         documents_cors,
+        match spec.documents.malware_scan {
+            true => Some(scan::Scanner::new(
+                &spec.documents.uploads_prefix,
+                scan::scan_time()?,
+            )),
+            false => None,
+        },
     )?;
     let site_config = runtime_configs(&spec, &region, &page_origins, &presigner_url_at, &report);
     let site = site::Site {
@@ -188,7 +196,7 @@ pub async fn start(spec: Spec, options: &Options, report: Report) -> Result<Runn
         error_document: spec.website.error_document.clone(),
         config: site_config,
     };
-    let services = if config.auth.is_some() {
+    let services = if config.auth.is_some() || config.malware_scan {
         presigner::Services::network()
     } else {
         presigner::Services::offline()

@@ -1,7 +1,8 @@
 //! A local stand-in for the private documents bucket: path-style `<store>/<bucket>/<key>`,
 //! presigned requests only, each checked with `presigner::verify` as S3 checks it: PUT (with
 //! `If-None-Match: *` and `x-amz-checksum-sha256` as S3 answers them), GET and HEAD, and the
-//! multipart upload requests (see [`super::multipart`]). GET answers a single byte range (206,
+//! multipart upload requests (see [`super::multipart`]), and with `malware_scan` GET ?tagging
+//! (see [`super::scan`]). GET answers a single byte range (206,
 //! or 416 InvalidRange) and ignores others, as S3 does. Refusals carry S3's status codes and
 //! XML error bodies, so the page shows the same messages it would show against AWS. Objects
 //! are kept as [`super::objects`] keeps them.
@@ -21,7 +22,8 @@ use super::http::{empty, file_body, header, header_pairs, note, set, Body, Servi
 use super::multipart::{Upload, Uploads};
 use super::objects::{Meta, Objects};
 use super::s3::{
-    b64, check_sha256, checksum_sha256, content_length, if_none_match, internal, s3_err, S3Error,
+    b64, check_sha256, checksum_sha256, content_length, if_none_match, internal, s3_err,
+    xml_response, S3Error,
 };
 
 use presigner::{MAX_KEY_BYTES, MAX_SINGLE_PUT_BYTES as MAX_OBJECT_BYTES};
@@ -42,6 +44,8 @@ pub struct Store {
     cors: Rule,
     objects: Objects,
     uploads: Uploads,
+    /// `malware_scan`: uploads are held back until scanned clean.
+    scan: Option<super::scan::Scanner>,
 }
 
 /// What a `Range` header asks of an object of `size` bytes, answered as S3 answers it.
@@ -128,6 +132,8 @@ fn unimplemented_param(op: Operation, params: &[(String, String)]) -> Result<(),
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Operation {
     GetObject,
+    /// `GET ?tagging`: with `malware_scan`, the scan's verdict (the presigner asks it).
+    GetObjectTagging,
     PutObject,
     CreateMultipartUpload,
     UploadPart,
@@ -144,6 +150,7 @@ impl Operation {
     fn takes(self, param: &str) -> bool {
         match self {
             Operation::GetObject => RESPONSE_OVERRIDES.iter().any(|(p, _)| *p == param),
+            Operation::GetObjectTagging => param == "tagging",
             Operation::PutObject => false,
             Operation::CreateMultipartUpload => param == "uploads",
             Operation::UploadPart => param == "partNumber" || param == "uploadId",
@@ -168,6 +175,8 @@ fn operation(method: &Method, params: &[(String, String)]) -> Result<Operation, 
     let op = if method == Method::GET || method == Method::HEAD {
         if has("uploadId") && method == Method::GET {
             Some(Operation::ListParts)
+        } else if has("tagging") && method == Method::GET {
+            Some(Operation::GetObjectTagging)
         } else {
             Some(Operation::GetObject)
         }
@@ -197,9 +206,9 @@ fn operation(method: &Method, params: &[(String, String)]) -> Result<Operation, 
             StatusCode::METHOD_NOT_ALLOWED,
             "MethodNotAllowed",
             "The specified method is not allowed against this resource; the dev store takes \
-             presigned PUT, GET, HEAD and DELETE of objects, GET ?list-type=2 of the bucket, and \
-             POST ?uploads, PUT ?partNumber&uploadId, GET, POST and DELETE ?uploadId for \
-             uploads in parts.",
+             presigned PUT, GET (and GET ?tagging), HEAD and DELETE of objects, GET \
+             ?list-type=2 of the bucket, and POST ?uploads, PUT ?partNumber&uploadId, GET, POST \
+             and DELETE ?uploadId for uploads in parts.",
         )
     })
 }
@@ -213,11 +222,13 @@ impl Store {
         region: &str,
         credentials: presigner::Credentials,
         cors: Rule,
+        scan: Option<super::scan::Scanner>,
     ) -> Result<Store> {
         Ok(Store {
             region: region.to_string(),
             credentials,
             cors,
+            scan,
             objects: Objects::open(data_dir, bucket)?,
             uploads: Uploads::open(data_dir, bucket)?,
         })
@@ -281,6 +292,7 @@ impl Store {
         let (objects, uploads) = (&self.objects, &self.uploads);
         match op {
             Operation::GetObject => self.get(&req, &key, &params).await,
+            Operation::GetObjectTagging => self.tagging(&key).await,
             Operation::PutObject => self.put(req, key.clone()).await,
             Operation::CreateMultipartUpload => uploads.create_upload(objects, req, &key).await,
             Operation::UploadPart => {
@@ -445,6 +457,23 @@ impl Store {
         Ok(r)
     }
 
+    /// GetObjectTagging: the malware scan's tag on an upload, once it has a verdict.
+    async fn tagging(&self, key: &str) -> Result<Response<Body>, S3Error> {
+        let (meta, mut file) = self.objects.open_object(key).await?;
+        let verdict = match self.scan.as_ref().filter(|s| s.covers(key)) {
+            Some(scan) => {
+                let written = file
+                    .metadata()
+                    .await
+                    .and_then(|m| m.modified())
+                    .map_err(|e| internal("reading the object's metadata", e))?;
+                scan.verdict(&meta, &mut file, written).await?
+            }
+            None => None,
+        };
+        Ok(xml_response(super::scan::tagging_xml(verdict)))
+    }
+
     async fn get(
         &self,
         req: &Request<Incoming>,
@@ -457,6 +486,15 @@ impl Store {
             .await
             .and_then(|m| m.modified())
             .map_err(|e| internal("reading the object's metadata", e))?;
+        if let Some(scan) = self.scan.as_ref().filter(|s| s.covers(key)) {
+            let verdict = scan.verdict(&meta, &mut file, modified).await?;
+            if verdict != Some(super::scan::CLEAN) {
+                return Err(super::scan::held_back(verdict));
+            }
+            file.seek(std::io::SeekFrom::Start(0))
+                .await
+                .map_err(|e| internal("reading the object", e))?;
+        }
         let (status, first, len) = match range_ask(header(req, "range"), meta.size) {
             RangeAsk::Whole => (StatusCode::OK, 0, meta.size),
             RangeAsk::Part(a, b) => (StatusCode::PARTIAL_CONTENT, a, b - a + 1),

@@ -43,6 +43,16 @@ impl Dev {
 
     /// [`Dev::start`] with more arguments for `dev` (`--auth spec`).
     pub fn start_with(spec: &Path, data_dir: Option<&Path>, args: &[&str]) -> Dev {
+        Dev::start_with_env(spec, data_dir, args, &[])
+    }
+
+    /// [`Dev::start_with`] with environment variables for dev.
+    pub fn start_with_env(
+        spec: &Path,
+        data_dir: Option<&Path>,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Dev {
         let dir = spec.parent().unwrap();
         let stderr = dir.join(format!(
             "dev-stderr-{}.log",
@@ -52,6 +62,7 @@ impl Dev {
                 .as_nanos()
         ));
         let mut c = command(spec);
+        c.envs(env.iter().copied());
         c.args(["--output", "json", "-v", "dev", "--port", "0"]);
         c.args(args);
         if let Some(d) = data_dir {
