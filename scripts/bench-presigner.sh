@@ -37,7 +37,7 @@ echo "bench: building the bundle (cargo lambda build --release --output-format z
   cat "$work/build.log" >&2
   exit 1
 }
-cargo build --release --quiet -p presigner --example bench
+cargo build --release --quiet -p presign-stack-presigner --example bench
 TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 BENCH="$TARGET_DIR/release/examples/bench"
 ZIP="$work/lambda/bootstrap/bootstrap.zip"
