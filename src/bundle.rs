@@ -159,22 +159,58 @@ async fn embedded_bundle(arch: Architecture, report: &Report) -> Result<Bundle> 
     Ok(Bundle::from_zip(zip))
 }
 
+/// The presigner zip a release embedded for `arch` (`PRESIGN_STACK_EMBED_PRESIGNER` at build
+/// time): its hex SHA-256 and bytes; `None` for a build without one.
+pub fn embedded_zip(arch: Architecture) -> Option<(&'static str, &'static [u8])> {
+    embedded::ZIPS
+        .iter()
+        .find(|(a, _, _)| *a == arch.as_aws())
+        .map(|(_, hex, bytes)| (*hex, *bytes))
+}
+
+/// What `presign-stack --version` says: the version, and how the presigner it deploys by
+/// default comes (prebuilt and embedded, with each zip's SHA-256, or built once from the
+/// embedded source).
+pub fn long_version() -> &'static str {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        let version = env!("CARGO_PKG_VERSION");
+        if embedded::ZIPS.is_empty() {
+            return format!(
+                "{version}\npresigner: not embedded prebuilt; built from its embedded source \
+                 on first use (needs cargo-lambda), or set presigner.source or presigner.zip"
+            );
+        }
+        let mut text = format!("{version}\npresigner: embedded, prebuilt");
+        for (arch, hex, _) in embedded::ZIPS {
+            text.push_str(&format!("\n  {arch}: sha256 {hex}"));
+        }
+        text
+    })
+}
+
+/// The code identity of an embedded zip, as of any prebuilt zip: its own hash.
+fn zip_identity(bundle: Bundle) -> Code {
+    let digest = hex::encode(Sha256::digest(&bundle.zip));
+    Code {
+        digest: format!("zip-{}", &digest[..48]),
+        bundle: Some(bundle),
+    }
+}
+
 /// The code identity, without building: a prebuilt zip is read (its digest is its own
-/// hash); a crate is hashed from its sources; the embedded presigner from what is embedded.
+/// hash), an embedded one too; a crate is hashed from its sources; the embedded presigner's
+/// source from what is embedded.
 pub fn identify(spec: &Spec) -> Result<Code> {
     match &spec.presigner.code {
-        CodeSource::Embedded => Ok(Code {
-            digest: embedded_digest(spec.presigner.architecture),
-            bundle: None,
-        }),
-        CodeSource::Zip(path) => {
-            let bundle = read_zip(path)?;
-            let digest = hex::encode(Sha256::digest(&bundle.zip));
-            Ok(Code {
-                digest: format!("zip-{}", &digest[..48]),
-                bundle: Some(bundle),
-            })
-        }
+        CodeSource::Embedded => match embedded_zip(spec.presigner.architecture) {
+            Some((_, zip)) => Ok(zip_identity(Bundle::from_zip(zip.to_vec()))),
+            None => Ok(Code {
+                digest: embedded_digest(spec.presigner.architecture),
+                bundle: None,
+            }),
+        },
+        CodeSource::Zip(path) => Ok(zip_identity(read_zip(path)?)),
         CodeSource::Crate(dir) => Ok(Code {
             digest: source_digest(dir, spec.presigner.architecture)?,
             bundle: None,
@@ -247,12 +283,20 @@ pub fn source_digest(dir: &Path, arch: Architecture) -> Result<String> {
 
 /// Build or read the bundle the spec names.
 pub async fn prepare(spec: &Spec, report: &Report) -> Result<Bundle> {
+    prepare_for(spec, spec.presigner.architecture, report).await
+}
+
+/// [`prepare`] for `arch` (`bundle --out-dir` makes both).
+pub async fn prepare_for(spec: &Spec, arch: Architecture, report: &Report) -> Result<Bundle> {
     match &spec.presigner.code {
-        CodeSource::Embedded => embedded_bundle(spec.presigner.architecture, report).await,
+        CodeSource::Embedded => match embedded_zip(arch) {
+            Some((_, zip)) => Ok(Bundle::from_zip(zip.to_vec())),
+            None => embedded_bundle(arch, report).await,
+        },
         CodeSource::Zip(path) => read_zip(path),
         CodeSource::Crate(dir) => {
             report.status("Building", format!("presigner from {}", dir.display()));
-            let binary = build(dir, spec.presigner.architecture, report, true).await?;
+            let binary = build(dir, arch, report, true).await?;
             let bytes = std::fs::read(&binary)
                 .with_context(|| format!("reading the built binary {}", binary.display()))?;
             let zip = zip_bootstrap(&bytes)?;

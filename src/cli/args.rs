@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(
     name = "presign-stack",
     version,
+    long_version = crate::bundle::long_version(),
     about = "Provision and run a secure direct-to-S3 upload/download stack from one spec"
 )]
 pub struct Cli {
@@ -174,9 +175,13 @@ pub struct InitArgs {
 
 #[derive(Debug, Args)]
 pub struct BundleArgs {
-    /// Where to write the zip.
+    /// Where to write the zip (for the spec's architecture).
     #[arg(long, value_name = "FILE", default_value = "presigner.zip")]
     pub out: PathBuf,
+    /// Write a zip for each architecture into DIR instead: presigner-x86_64.zip and
+    /// presigner-arm64.zip (what a release embeds with PRESIGN_STACK_EMBED_PRESIGNER=DIR).
+    #[arg(long, value_name = "DIR", conflicts_with = "out")]
+    pub out_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -183,6 +183,36 @@ impl Run<'_> {
 
     pub async fn bundle(&self, args: &BundleArgs) -> Result<ExitCode> {
         let spec = self.load()?;
+        if let Some(dir) = &args.out_dir {
+            if let crate::spec::CodeSource::Zip(zip) = &spec.presigner.code {
+                anyhow::bail!(
+                    "presigner.zip ({}) is one zip for one architecture: --out-dir builds both \
+                     from the presigner's source; remove presigner.zip, or use --out",
+                    zip.display()
+                );
+            }
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            let mut all = Vec::new();
+            for arch in [
+                crate::spec::Architecture::X86_64,
+                crate::spec::Architecture::Arm64,
+            ] {
+                let mut one = spec.clone();
+                one.presigner.architecture = arch;
+                let mut code = crate::bundle::identify(&one)?;
+                let bundle = crate::bundle::prepare(&one, &self.report).await?;
+                let path = dir.join(format!("presigner-{}.zip", arch.as_aws()));
+                std::fs::write(&path, &bundle.zip)
+                    .with_context(|| format!("writing the bundle to {}", path.display()))?;
+                code.bundle = Some(bundle);
+                all.push(Bundled::new(&code, &path));
+            }
+            print(
+                self.cli.output,
+                &crate::cli::output::BundledAll { zips: all },
+            )?;
+            return Ok(ExitCode::SUCCESS);
+        }
         let mut code = crate::bundle::identify(&spec)?;
         let bundle = crate::bundle::prepare(&spec, &self.report).await?;
         std::fs::write(&args.out, &bundle.zip)

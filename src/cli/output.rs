@@ -89,6 +89,24 @@ impl Bundled {
     }
 }
 
+/// `bundle --out-dir`: a zip for each architecture.
+#[derive(Serialize)]
+pub struct BundledAll {
+    pub zips: Vec<Bundled>,
+}
+
+impl std::fmt::Display for BundledAll {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, z) in self.zips.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{z}")?;
+        }
+        Ok(())
+    }
+}
+
 impl std::fmt::Display for Bundled {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "digest      = {}", self.digest)?;
