@@ -2,7 +2,8 @@
 # Install what presign-stack's local workflow needs into .tools/ (once): moto server, the AWS
 # emulator the example and the tests run against, and cargo-lambda (with zig), which builds the
 # presigner bundle; with --browser (scripts/test.sh), also what the rest of the suite needs:
-# the IAM linters cloudsplaining and parliament (PyPI), Chromium (Debian's package, as root)
+# the IAM linters cloudsplaining and parliament and check-jsonschema (PyPI), Chromium
+# (Debian's package, as root)
 # and playwright-core (npm, without its own browser download). Safe to run again: it only
 # installs what is missing.
 set -euo pipefail
@@ -16,6 +17,8 @@ AXE_CORE_VERSION=4.14.1
 # IAM policy linters (tests/iam_linters.rs).
 CLOUDSPLAINING_VERSION=0.9.1
 PARLIAMENT_VERSION=1.6.4
+# GitHub's workflow and action schemas, bundled (tests/release.rs checks .github/ and action.yml).
+CHECK_JSONSCHEMA_VERSION=0.39.0
 CHROMIUM=/usr/bin/chromium
 VENV=.tools/venv
 
@@ -49,6 +52,14 @@ if [ ! -x "$LINT_VENV/bin/cloudsplaining" ] || [ ! -x "$LINT_VENV/bin/parliament
   python3 -m venv "$LINT_VENV"
   "$LINT_VENV/bin/pip" install --quiet --disable-pip-version-check \
     "cloudsplaining==$CLOUDSPLAINING_VERSION" "parliament==$PARLIAMENT_VERSION"
+fi
+# check-jsonschema, with the schemas of GitHub's workflows and actions built in (offline).
+SCHEMA_VENV=.tools/schema-venv
+if [ ! -x "$SCHEMA_VENV/bin/check-jsonschema" ]; then
+  echo "bootstrap: installing check-jsonschema==$CHECK_JSONSCHEMA_VERSION into $SCHEMA_VENV" >&2
+  python3 -m venv "$SCHEMA_VENV"
+  "$SCHEMA_VENV/bin/pip" install --quiet --disable-pip-version-check \
+    "check-jsonschema==$CHECK_JSONSCHEMA_VERSION"
 fi
 # The browser test (tests/browser.rs) drives headless Chromium with playwright-core.
 packages=()
