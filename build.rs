@@ -88,8 +88,9 @@ fn zips() -> String {
                 )
             });
             assert!(
-                bytes.starts_with(b"PK"),
-                "{} is not a zip archive",
+                bytes.starts_with(b"PK") && bytes.windows(9).any(|w| w == b"bootstrap"),
+                "{} is not a presigner zip (a zip archive with `bootstrap` at its root, as \
+                 `presign-stack bundle --out-dir` writes it)",
                 path.display()
             );
             let digest = sha2::Sha256::digest(&bytes);

@@ -19,7 +19,8 @@ CLOUDSPLAINING_VERSION=0.9.1
 PARLIAMENT_VERSION=1.6.4
 # GitHub's workflow and action schemas, bundled (tests/release.rs checks .github/ and action.yml).
 CHECK_JSONSCHEMA_VERSION=0.39.0
-CHROMIUM=/usr/bin/chromium
+# The browser the tests drive: PRESIGN_STACK_CHROMIUM (any Chromium or Chrome), else Debian's.
+CHROMIUM="${PRESIGN_STACK_CHROMIUM:-/usr/bin/chromium}"
 VENV=.tools/venv
 
 if ! command -v cargo >/dev/null; then
