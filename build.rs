@@ -48,7 +48,7 @@ fn main() {
     collect(&crate_dir.join("src"), &crate_dir, &mut files);
     files.sort();
     let mut code = String::from("/// The presigner crate, as embedded: (relative path, bytes).\n");
-    code.push_str("pub const FILES: &[(&str, &[u8])] = &[\n");
+    code.push_str("pub static FILES: &[(&str, &[u8])] = &[\n");
     let _ = writeln!(
         code,
         "    (\"Cargo.toml\", include_bytes!({:?})),",
@@ -73,7 +73,7 @@ fn main() {
 fn zips() -> String {
     let mut code = String::from(
         "/// Prebuilt presigner zips: (architecture, hex SHA-256, bytes).\n\
-         pub const ZIPS: &[(&str, &str, &[u8])] = &[\n",
+         pub static ZIPS: &[(&str, &str, &[u8])] = &[\n",
     );
     if let Some(dir) = std::env::var_os(EMBED_VAR).filter(|d| !d.is_empty()) {
         let dir = PathBuf::from(dir);
